@@ -1,0 +1,34 @@
+/*
+ * cm_compiler.h - compiler and layout helpers shared by every folder.
+ *
+ * Cache-line alignment for per-core structs, branch hints for hot paths, and
+ * small array/min/max helpers. Header only; no state.
+ */
+#ifndef CM_COMPILER_H
+#define CM_COMPILER_H
+
+#include <assert.h>
+#include <stddef.h>
+
+#define CM_CACHE_LINE 64
+#define CM_CACHE_ALIGNED __attribute__((aligned(CM_CACHE_LINE)))
+
+#define cm_likely(x)   __builtin_expect(!!(x), 1)
+#define cm_unlikely(x) __builtin_expect(!!(x), 0)
+
+#define CM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define CM_UNUSED __attribute__((unused))
+#define CM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define CM_ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* Each argument is evaluated once (GNU statement expressions, as Linux's min()). */
+#define CM_MIN(a, b) __extension__({ __typeof__(a) a_ = (a); __typeof__(b) b_ = (b); a_ < b_ ? a_ : b_; })
+#define CM_MAX(a, b) __extension__({ __typeof__(a) a_ = (a); __typeof__(b) b_ = (b); a_ > b_ ? a_ : b_; })
+
+/* Round x up to a multiple of the power of two a. */
+#define CM_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+
+#define cm_prefetch(p) __builtin_prefetch((p), 0, 3)
+#define cm_prefetch_w(p) __builtin_prefetch((p), 1, 3)
+
+#endif /* CM_COMPILER_H */

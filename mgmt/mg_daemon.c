@@ -1,0 +1,191 @@
+/*
+ * mg_daemon.c - see mg_daemon.h. Start-up and shutdown only; nothing here
+ * runs per point.
+ */
+#include "mg_daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cm_compiler.h"
+#include "cm_log.h"
+#include "st_rcu.h"
+#include "st_shard.h"
+
+static const struct cm_cfg_key daemon_keys[] = {
+	{"data_dir", CM_CFG_STR, "./var/data", 0, 0, NULL, false,
+	 "directory for all stored data (created if missing)"},
+	{"log.level", CM_CFG_ENUM, "info", 0, 0, "err|warn|info|debug", true,
+	 "log verbosity"},
+	{"dataplane.workers", CM_CFG_INT, "1", 1, 128, NULL, false,
+	 "dataplane cores, each owning one shard"},
+	{"mgmt.readers", CM_CFG_INT, "8", 1, ST_RCU_MAX_READERS, NULL, false,
+	 "management-plane threads that may read shards concurrently"},
+};
+
+static const struct cm_cfg_table daemon_cfg_table = {
+	.module = "daemon",
+	.keys = daemon_keys,
+	.nkeys = CM_ARRAY_SIZE(daemon_keys),
+};
+
+const struct cm_cfg_table *const mg_daemon_cfg_tables[] = {
+	&daemon_cfg_table,
+	&st_shard_cfg_table,
+	NULL,
+};
+
+size_t mg_daemon_cfg_ntables(void)
+{
+	return CM_ARRAY_SIZE(mg_daemon_cfg_tables) - 1;
+}
+
+struct mg_daemon {
+	const struct cm_config *cfg;
+	int lock_fd;
+	struct st_rcu *rcu;
+	uint32_t nshards;
+	struct st_shard **shards;
+};
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* One daemon per data directory: an flock on data_dir/LOCK holding our pid. */
+static int lock_data_dir(const char *dir, int *fd_out, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/LOCK", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(e));
+		return -e;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+		char pid[32] = "?";
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 1] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errlen, "data_dir '%s' is in use by another streamflowd (pid %s)", dir,
+			 pid);
+		close(fd);
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
+		CM_LOG_WARN("daemon", "event=lock_pid_write_failed path=%s", path);
+	*fd_out = fd;
+	return 0;
+}
+
+int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *err, size_t errlen)
+{
+	enum cm_log_level lvl;
+	static const char *const levels[] = {"err", "warn", "info", "debug"};
+	if (cm_log_parse_level(levels[cm_config_enum(cfg, "log.level")], &lvl) == 0)
+		cm_log_set_level(lvl);
+
+	struct mg_daemon *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->cfg = cfg;
+	d->lock_fd = -1;
+
+	const char *dir = cm_config_str(cfg, "data_dir");
+	int rc = make_dirs(dir);
+	if (rc) {
+		snprintf(err, errlen, "cannot create data_dir '%s': %s", dir, strerror(-rc));
+		goto err_free;
+	}
+	rc = lock_data_dir(dir, &d->lock_fd, err, errlen);
+	if (rc)
+		goto err_free;
+
+	rc = st_rcu_create((uint32_t)cm_config_int(cfg, "mgmt.readers"), &d->rcu);
+	if (rc) {
+		snprintf(err, errlen, "cannot create the reclamation domain: %s", strerror(-rc));
+		goto err_unlock;
+	}
+
+	d->nshards = (uint32_t)cm_config_int(cfg, "dataplane.workers");
+	d->shards = calloc(d->nshards, sizeof(*d->shards));
+	if (!d->shards) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto err_rcu;
+	}
+	for (uint32_t i = 0; i < d->nshards; i++) {
+		struct st_shard_cfg sc;
+		st_shard_cfg_default(&sc);
+		st_shard_cfg_from(cfg, &sc);
+		sc.shard_id = i;
+		sc.rcu = d->rcu;
+		rc = st_shard_create(&sc, &d->shards[i]);
+		if (rc) {
+			snprintf(err, errlen, "cannot create shard %u: %s", i, strerror(-rc));
+			goto err_shards;
+		}
+	}
+	CM_LOG_INFO("daemon", "event=ready pid=%d data_dir=%s shards=%u", (int)getpid(), dir,
+		    d->nshards);
+	*out = d;
+	return 0;
+
+err_shards:
+	for (uint32_t i = 0; i < d->nshards; i++)
+		st_shard_destroy(d->shards[i]);
+	free(d->shards);
+err_rcu:
+	st_rcu_destroy(d->rcu);
+err_unlock:
+	close(d->lock_fd);
+err_free:
+	free(d);
+	return rc;
+}
+
+void mg_daemon_stop(struct mg_daemon *d)
+{
+	if (!d)
+		return;
+	uint64_t points = 0, series = 0;
+	for (uint32_t i = 0; i < d->nshards; i++) {
+		struct st_shard_stats st;
+		st_shard_stats_read(d->shards[i], &st);
+		points += st.points_stored;
+		series += st.series;
+		st_shard_destroy(d->shards[i]);
+	}
+	free(d->shards);
+	st_rcu_destroy(d->rcu);
+	close(d->lock_fd); /* releases the flock */
+	CM_LOG_INFO("daemon", "event=stopped points=%llu series=%llu", (unsigned long long)points,
+		    (unsigned long long)series);
+	free(d);
+}

@@ -1,0 +1,157 @@
+/*
+ * st_shard.h - the per-core shard: the hot tier of StreamFlow.
+ *
+ * One shard per dataplane core. Its owner (that core, or the thread that
+ * stands in for it in tests and benchmarks) is the only writer: it resolves a
+ * series key to a series, creating it on first sight, and appends the point
+ * to the series' open chunk (st_chunk.h). A chunk is sealed when it reaches
+ * shard.chunk_points points, when the point's time crosses a multiple of
+ * shard.chunk_span, or when it reaches the largest chunk size.
+ *
+ * Readers on other threads (the management plane) read any series, sealed
+ * and open chunks alike, while the writer runs: between st_read_begin() and
+ * st_read_end() (st_rcu.h) they get a consistent snapshot of each series as
+ * of the moment they load it. The writer takes no lock and touches no shared
+ * cache line per point; memory it replaces (a chunk moved to a bigger buffer,
+ * a chunk shrunk when sealed) is reclaimed through QSBR.
+ *
+ * Policies (docs/ARCHITECTURE.md, "Hot tier"):
+ * - Types: a series keeps the value type of its first point. A point of
+ *   another type is rejected and counted (type_conflict), as InfluxDB does.
+ * - Out of order: a point older than the series' newest by at most
+ *   shard.ooo_window goes to the series' out-of-order chunk and is read back
+ *   in time order; an older point is rejected and counted (too_old).
+ * - Duplicates (same series and timestamp): last write wins, in arrival order.
+ * - Memory: every byte the shard allocates counts against
+ *   shard.memory_limit. At the limit, points that need a new series or a new
+ *   chunk are rejected and counted (no_memory); open chunks with room keep
+ *   filling. Nothing is evicted (the warm tier frees memory by flushing).
+ */
+#ifndef ST_SHARD_H
+#define ST_SHARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cm_compiler.h"
+#include "cm_config.h"
+#include "st_rcu.h"
+#include "st_types.h"
+
+struct st_shard;
+
+struct st_shard_cfg {
+	uint32_t shard_id;          /* top bits of every series id of this shard */
+	int numa_node;              /* allocate here; -1: wherever the caller runs */
+	uint32_t chunk_points;      /* seal after this many points */
+	int64_t chunk_span_ns;      /* seal at multiples of this time span */
+	int64_t ooo_window_ns;      /* accept points this much older than the newest */
+	size_t memory_limit_bytes;  /* everything the shard allocates */
+	uint32_t max_series;        /* capacity of the series directory */
+	uint32_t series_hint;       /* initial hash table size, in series */
+	struct st_rcu *rcu;         /* kept: must outlive the shard */
+};
+
+/* The keys of shard.* (chunk_points, chunk_span, ooo_window, memory_limit, ...). */
+extern const struct cm_cfg_table st_shard_cfg_table;
+/* Fill cfg from a config registry (rcu, shard_id, numa_node left untouched). */
+void st_shard_cfg_from(const struct cm_config *config, struct st_shard_cfg *cfg);
+/* Defaults, as in the table. */
+void st_shard_cfg_default(struct st_shard_cfg *cfg);
+
+int st_shard_create(const struct st_shard_cfg *cfg, struct st_shard **out);
+/* Free everything. No reader may be inside st_read_begin/end on it. NULL ok. */
+void st_shard_destroy(struct st_shard *shard);
+
+/* A point to store, with its canonical series key (st_series.h) already built. */
+struct st_shard_point {
+	const uint8_t *key;   /* borrowed: copied when the series is new */
+	uint32_t keylen;
+	uint64_t hash;        /* st_key_hash(key, keylen) */
+	int64_t ts_ns;
+	union st_value v;
+	uint8_t type;         /* enum st_value_type: F64, I64, U64 or BOOL */
+};
+
+enum st_insert_status {
+	ST_INS_OK = 0,
+	ST_INS_OOO,             /* stored, out of order (inside the window) */
+	ST_INS_TOO_OLD,         /* rejected: older than the window */
+	ST_INS_TYPE_CONFLICT,   /* rejected: the series has another type */
+	ST_INS_BAD_TYPE,        /* rejected: a type the shard cannot store */
+	ST_INS_NO_MEMORY,       /* rejected: shard.memory_limit reached */
+	ST_INS_SERIES_LIMIT,    /* rejected: shard.max_series reached */
+	ST_INS__COUNT
+};
+
+const char *st_insert_status_name(enum st_insert_status s);
+
+/* HOT PATH. Store one point. Owner thread only. */
+enum st_insert_status st_shard_insert(struct st_shard *shard, const struct st_shard_point *p);
+
+/*
+ * HOT PATH. Store n points, prefetching series ahead; status[i] (optional)
+ * receives each point's outcome. Returns the number stored (OK or OOO).
+ * Owner thread only.
+ */
+uint32_t st_shard_insert_burst(struct st_shard *shard, const struct st_shard_point *pts,
+			       uint32_t n, uint8_t *status);
+
+/*
+ * Owner thread: reclaim memory that readers can no longer hold. Call it every
+ * poll-loop pass or every few bursts; it is cheap when there is nothing to do.
+ */
+void st_shard_maintain(struct st_shard *shard);
+
+/* Counters; written by the owner only, read by anyone (st_shard_stats_read). */
+struct st_shard_stats {
+	uint64_t points_stored;
+	uint64_t points_ooo;
+	uint64_t rejected[ST_INS__COUNT];
+	uint64_t series;
+	uint64_t chunks_sealed;
+	uint64_t chunks_grown;
+	uint64_t memory_bytes;       /* allocated from the system */
+	uint64_t memory_used_bytes;  /* in live objects */
+	uint64_t retired_pending;    /* objects waiting for readers */
+};
+/* Any thread: a snapshot of the counters (each one atomic, not the set). */
+void st_shard_stats_read(const struct st_shard *shard, struct st_shard_stats *out);
+
+/* ------------------------------------------------------------- readers */
+/*
+ * Reader calls: any thread, between st_read_begin() and st_read_end() on the
+ * shard's st_rcu. Pointers returned stay valid until st_read_end().
+ */
+
+/* Number of series created so far; ids 0..n-1 (shard-local) are valid. */
+uint32_t st_shard_series_count(const struct st_shard *shard);
+
+/* Key bytes and value type of a series (local id < st_shard_series_count). */
+const uint8_t *st_shard_series_key(const struct st_shard *shard, uint32_t local_id,
+				   uint32_t *keylen, enum st_value_type *vtype);
+
+/* Points read back: growable arrays owned by the caller (st_points_release). */
+struct st_points {
+	int64_t *ts;
+	uint64_t *vals;   /* value bits: double for F64, int64 for I64, ... */
+	size_t n;
+	size_t cap;
+};
+void st_points_init(struct st_points *p);
+void st_points_release(struct st_points *p);
+
+/*
+ * Append the points of series local_id with t_min <= ts <= t_max to *out, in
+ * time order, one per timestamp (last write wins). Returns the number
+ * appended, -ENOENT for an unknown id, -ENOMEM, or -EBADMSG if a chunk fails
+ * to decode (a bug: chunks in memory are written by us).
+ */
+int st_shard_read(const struct st_shard *shard, uint32_t local_id, int64_t t_min, int64_t t_max,
+		  struct st_points *out);
+
+/* Owner thread, or with the writer stopped: verify every invariant. 0 or -EUCLEAN. */
+int st_shard_check(const struct st_shard *shard);
+
+#endif /* ST_SHARD_H */
