@@ -4,14 +4,18 @@
  *
  * Why it looks like this: it runs on every RX core for every line (millions
  * per second per core), so it works in one forward pass over a line already
- * bounded by memchr('\n'): a byte-class table finds the end of each name,
- * numbers are converted while they are scanned, and nothing is copied unless
- * a name contains a backslash (then its unescaped bytes go to the line's
- * scratch, so every consumer sees the same bytes the series key holds).
+ * bounded by memchr('\n'): 16-byte compares (SSE2; a byte-class table
+ * elsewhere) find the end of each name, numbers are converted while they are
+ * scanned, and nothing is copied unless a name contains a backslash (then its
+ * unescaped bytes go to the line's scratch, so every consumer sees the same
+ * bytes the series key holds). Tags are sorted once per line, which also
+ * finds duplicates, and the series keys of a line's fields share one
+ * template built by st_key_build() (see dp_line_key()).
  * Floats: exact integers and short decimals take Clinger's fast path (one
  * correctly rounded multiply or divide of exact operands); anything longer
  * goes to strtod() on a bounded NUL-terminated copy, which rounds correctly.
- * strtod needs LC_NUMERIC "C", the default; streamflowd never calls setlocale.
+ * strtod needs LC_NUMERIC "C", the default (nothing in StreamFlow calls
+ * setlocale today; a float then fails as BAD_VALUE rather than misparse).
  *
  * Escapes are read in pairs, as InfluxDB 1.x scans them: a backslash and the
  * byte after it never end a token. When unescaping, "\X" becomes X if X is

@@ -6,20 +6,21 @@
  * (the ids of one shard increasing, shards interleaved) and removes them in
  * retention batches; a few query threads read under one rwlock. Nothing here
  * runs on the dataplane, so the design favours memory and simplicity over the
- * last nanosecond: 1 M TSBS cpu-only series index in ~1.5 s and ~310 bytes
- * per series, ~200 of them the copied key (measured figures at the end).
+ * last nanosecond: ~300 bytes per TSBS series, two thirds of it the copied
+ * key (figures at the end).
  *
  * Terms. Everything that names a set of series is a term in one array,
- * found through one hash table keyed by (kind, parent, string):
+ * found through one hash table keyed by (kind, parent, name):
  *
  *   ROOT (term 0) -> MEAS "cpu" -> FIELD "usage_user"
  *                               -> TAGKEY "host" -> TAGVAL "a", TAGVAL "b"
  *
- * A term has a posting (the ids of its series; for a TAGKEY only the count
- * of series having the key) and, for ROOT, MEAS and TAGKEY, a vector of its
- * children; a child knows its position there, so deletion swaps the last
- * child in (O(1)). Listings walk children and sort on output; regex matches
- * walk the values of one tag key, so a regex runs once per distinct value.
+ * A term is one cache line: its posting (the ids of its series; for a TAGKEY
+ * only the number of series having the key), its name (inline up to 16
+ * bytes) and, for ROOT, MEAS and TAGKEY, a vector of its children. A child
+ * knows its position there, so deletion swaps the last child in (O(1)).
+ * Listings walk children and sort on output; regex matches walk the values of
+ * one tag key, so a regex runs once per distinct value, not per series.
  *
  * Hash tables: open addressing with linear probing and backward-shift
  * deletion (no tombstones), keyed with XXH3 like st_key_hash. A slot is 8
@@ -27,9 +28,9 @@
  * a term and the table costs ~11 bytes per term at its 3/4 load limit. We do
  * not use liburcu's rculfhash: readers need one consistent view of terms,
  * postings and keys together, which a lock-free hash alone would not give
- * (we would need RCU for every posting array too), and its per-node
- * allocations cost several times the memory. The rwlock is the simple
- * answer the usage profile allows: writes are rare and batched.
+ * (every posting array would need RCU too), and its per-node allocations
+ * cost several times the memory. The rwlock is the simple answer the usage
+ * profile allows: writes are rare and batched.
  *
  * Postings. A posting is a sorted set of ids in one of two forms:
  *   - flat: up to FLAT_MAX ids in one sorted uint64 array (one id inline);
@@ -45,27 +46,40 @@
  * grow by doubling; capacities are not stored: an array of n elements always
  * holds at least cap_for(n) (the next power of two).
  *
+ * Matches materialize postings into caller id sets; a regex or a negation
+ * merges the selected values' postings (sorted, disjoint runs) bottom-up.
+ * st_index_filter goes the other way and reads the key of each id of a small
+ * set, so a selective condition never pays for copying a large posting.
+ *
  * Series. Keys are copied (struct srec) and found through pages of 1024
  * slots, hashed by id >> 10: ids are dense per shard, so pages are full,
  * cost 8 bytes per series, and an absurd id costs one page, never a huge
  * directory. An empty page is freed.
  *
- * Removal marks the batch's series dying, collects the terms they touch on
- * an intrusive work list, filters each touched posting once (the dying test
- * is a page lookup, cached across consecutive ids), deletes the terms left
- * empty (values and fields, then tag keys, then measurements) and frees the
- * keys. It allocates nothing, so it cannot fail. An add that fails half way
- * undoes its postings and the terms it created from a small log.
+ * Removal marks the batch's series in their pages' dying bitmaps, collects
+ * the terms they touch on an intrusive work list, filters each touched
+ * posting once (the dying test is a bit in a page cached across consecutive
+ * ids), deletes the terms left empty (values and fields, then tag keys, then
+ * measurements) and frees the keys. It allocates nothing, so it cannot fail.
+ * An add that fails half way undoes its postings and the terms it created
+ * from a small log, so the index is unchanged.
  *
- * Measured (tmp program, 1 M series TSBS cpu-only, 100 k hosts x 10 fields,
- * 10 tags, 16 shards interleaved, Debian 12 / gcc 12 -O2, one core of an
- * unknown x86-64 VM):
- *   add 1 M series                  1.4-1.6 s (~1.5 us per series)
- *   RSS growth                      ~310 MB (~310 bytes per series)
- *     of which keys (208 B chunks)  ~210 MB; postings ~60 MB; terms/hash ~15 MB
- *   host = 'host_7' AND field usage_user         ~0.1 ms (10 ids)
- *   region =~ /us-.* / (3 of 9 regions)          ~2 ms (333 k ids)
- * (see the report of the issue for the exact run).
+ * Measured with a throwaway program: 1 M series shaped like TSBS cpu-only
+ * (100 k hosts x 10 fields, 10 tags), 16 shards chosen by key hash so they
+ * interleave; gcc 12 -O2 -DNDEBUG, one thread, 2-vCPU x86-64 VM (timings
+ * vary up to 2x run to run there):
+ *   add                         2.8-4.9 us per series (12 posting appends,
+ *                               ~22 term lookups; memory-bound)
+ *   heap                        ~300 B per series (malloc'd, RSS alike):
+ *                               keys 204, postings ~60, hosts' flat
+ *                               postings ~13, pages 8, terms + hash ~10
+ *   host = 'host_N' AND field usage_user
+ *                               4-9 us as eq + st_index_filter,
+ *                               70-150 us as eq, field, intersect
+ *   region =~ /us-.* / (3 of 9)  2.5-5 ms, 332 k ids
+ *   host =~ /^host_1/ (100 k values matched)  9-11 ms, 111 k ids
+ *   SHOW TAG VALUES host (100 k, sorted)      14-26 ms
+ *   remove 100 k series in one batch          0.2 s
  */
 #include "st_index.h"
 
@@ -504,8 +518,8 @@ int st_index_regex_compile(const char *pat, size_t len, struct st_index_regex **
 		if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0)
 			snprintf((char *)msg, sizeof(msg), "error %d", errcode);
 		if (errlen)
-			snprintf(err, errlen, "bad regex \"%.*s\": %s at %zu", (int)CM_MIN(len, 200u),
-				 pat, (const char *)msg, (size_t)erroff);
+			snprintf(err, errlen, "bad regex \"%.*s\": %s at %zu",
+				 (int)CM_MIN(len, 200u), pat, (const char *)msg, (size_t)erroff);
 		rc = errcode == PCRE2_ERROR_HEAP_FAILED ? -ENOMEM : -EINVAL;
 		goto err_free;
 	}
@@ -956,7 +970,8 @@ static bool term_eq(const void *ctx, uint32_t index)
 	       memcmp(term_name(t), k->s.p, k->s.len) == 0;
 }
 
-static uint32_t term_find(const struct st_index *idx, uint8_t kind, uint32_t parent, struct st_str s)
+static uint32_t term_find(const struct st_index *idx, uint8_t kind, uint32_t parent,
+			  struct st_str s)
 {
 	if (parent == NONE)
 		return NONE;
@@ -1842,7 +1857,10 @@ out:
 /* Listings                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* A listed name; prefix (its first 8 bytes, big-endian, zero-padded) sorts most pairs without touching the strings. */
+/*
+ * A listed name. prefix, its first 8 bytes big-endian and zero-padded, sorts
+ * most pairs without touching the strings.
+ */
 struct name_ent {
 	uint64_t prefix;
 	struct st_str s;
@@ -1959,7 +1977,8 @@ void st_index_stats_read(const struct st_index *idx, struct st_index_stats *out)
 		const struct term *tt = &idx->terms[t];
 		if (tt->kind == TK_FREE)
 			continue;
-		b += (tt->len > TERM_INLINE ? tt->len : 0) + (tt->nkids ? cap_for(tt->nkids, KIDS_MIN) * sizeof(uint32_t) : 0);
+		b += tt->len > TERM_INLINE ? tt->len : 0;
+		b += tt->nkids ? cap_for(tt->nkids, KIDS_MIN) * sizeof(uint32_t) : 0;
 		if (tt->kind != TK_TAGKEY) {
 			b += posting_bytes(&tt->post);
 			out->segments += tt->post.nseg;
@@ -2127,8 +2146,8 @@ int st_index_check(const struct st_index *idx, char *err, size_t errlen)
 	}
 	for (uint32_t t = idx->free_term, i = 0; t != NONE; t = idx->terms[t].pos, i++)
 		CHECK(i < free_n && idx->terms[t].kind == TK_FREE, "bad free list");
-	CHECK(live == idx->live_terms && live == idx->term_ht.used, "%u terms, counted %u, hashed %u",
-	      live, idx->live_terms, idx->term_ht.used);
+	CHECK(live == idx->live_terms && live == idx->term_ht.used,
+	      "%u terms, counted %u, hashed %u", live, idx->live_terms, idx->term_ht.used);
 	CHECK(npostings == idx->npostings, "postings %llu, counted %llu",
 	      (unsigned long long)npostings, (unsigned long long)idx->npostings);
 
@@ -2146,7 +2165,8 @@ int st_index_check(const struct st_index *idx, char *err, size_t errlen)
 				continue;
 			nlive++;
 			nkey_bytes += sizeof(*r) + r->len;
-			rc = check_series(idx, pg->no << PAGE_SHIFT | s, r, &series_terms, err, errlen);
+			uint64_t id = pg->no << PAGE_SHIFT | s;
+			rc = check_series(idx, id, r, &series_terms, err, errlen);
 			if (rc)
 				goto out;
 		}

@@ -127,12 +127,13 @@ static const struct parse_case parse_cases[] = {
 	  F64("j", -0.0)},
 	 NOW_NS, 0},
 	{"m a=0.30000000000000004,b=1.7976931348623157e308,c=4.9e-324,d=1e-400,"
-	 "e=123456789012345678901234567890,f=98.49246231155779,g=1e+22,h=1e23,i=9007199254740993",
+	 "e=123456789012345678901234567890,f=98.49246231155779,g=1e+22,h=1e23,i=9007199254740993,"
+	 "j=1.23456789012345678901234e-5",
 	 "m", {NULL},
 	 {F64("a", 0.30000000000000004), F64("b", 1.7976931348623157e308), F64("c", 4.9e-324),
 	  F64("d", 0.0), F64("e", 123456789012345678901234567890.0),
 	  F64("f", 98.49246231155779), F64("g", 1e22), F64("h", 1e23),
-	  F64("i", 9007199254740993.0)},
+	  F64("i", 9007199254740993.0), F64("j", 1.23456789012345678901234e-5)},
 	 NOW_NS, 0},
 	/* strings: separators inside, escapes kept raw, empty */
 	{"m s=\"hello, world = x y\",e=\"a\\\"b\\\\c\",z=\"\",w=\"back\\slash\"", "m", {NULL},
@@ -647,6 +648,17 @@ static void test_dp_line__key_length_limit(void **state)
 	assert_int_equal(line->measurement.len, name);
 	assert_int_equal(dp_line_key(line, 0, key, sizeof(key)), ST_KEY_MAX);
 	assert_int_equal(dp_line_key(line, 0, key, ST_KEY_MAX - 1), -ENOSPC);
+
+	/* escaped names longer than scratch: measurement, tag key, tag value */
+	static const char *const fmt[] = {"%s f=1i", "m,%s=v f=1i", "m,t=%s f=1i"};
+	for (size_t k = 0; k < CM_ARRAY_SIZE(fmt); k++) {
+		static char esc[DP_LINE_SCRATCH_BYTES + 3];
+		for (size_t i = 0; i + 2 < sizeof(esc); i += 2)
+			memcpy(esc + i, "\\,", 2);
+		esc[sizeof(esc) - 1] = '\0';
+		snprintf(big, sizeof(big), fmt[k], esc);
+		assert_int_equal(decode1(line, big, NULL), DP_LINE_KEY_TOO_LONG);
+	}
 
 	/* many escaped field keys: scratch runs out before the keys do */
 	line = new_line(DP_LINE_FIELDS_DEFAULT);
