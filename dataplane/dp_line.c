@@ -600,6 +600,9 @@ void dp_line_init(struct dp_line *line, struct dp_field *fields, uint32_t fields
 {
 	assert(line && fields && fields_cap >= 1);
 	memset(line, 0, offsetof(struct dp_line, tags));
+	line->key_base_bytes = 0;
+	line->key_tmpl_bytes = 0;
+	line->scratch_used = 0;
 	line->fields = fields;
 	line->fields_cap = fields_cap;
 }

@@ -103,17 +103,19 @@ enum dp_line_flags {
 };
 
 /*
- * A decoded line. Plain struct: one per core, reused for every line, read
- * directly by the caller. After DP_LINE_OK:
+ * A decoded line. Plain struct: one per core (about 15 KB: keep it in the
+ * per-core state, not on a small stack), reused for every line, read directly
+ * by the caller. After DP_LINE_OK:
  *   measurement  non-empty, unescaped
  *   tags[ntags]  unescaped, sorted by key (st_series order), keys unique
  *   fields[nfields]  1 <= nfields, keys unique (last occurrence wins)
  *   ts_ns        the line's timestamp times unit_ns, or opts->now_ns
  * Slices point into the input buffer or into scratch[]: valid while both the
  * buffer and this struct are unchanged (the next decode overwrites them).
- * text is the line without '\n' and trailing whitespace (all statuses but
- * TRUNCATED); err_off is the offset in text of the offending byte when the
- * status is a BAD_* or TOO_MANY_* one, for error messages.
+ * text is the line without its '\n' and surrounding whitespace (every status
+ * but TRUNCATED; the first DP_LINE_MAX_BYTES for TOO_LONG); for the other
+ * rejections err_off is the offset in text of the offending token, for error
+ * messages. The members after tags are the decoder's own.
  */
 struct dp_line {
 	struct st_str measurement;
@@ -125,12 +127,13 @@ struct dp_line {
 	struct st_str text;
 	struct dp_field *fields;  /* kept from dp_line_init(); owned by the caller */
 	uint32_t fields_cap;
+	struct st_tag tags[ST_TAGS_MAX];
+
 	uint32_t key_base_bytes;  /* series key bytes without the field key */
 	uint32_t key_tmpl_bytes;  /* 0 until dp_line_key() builds key_tmpl */
 	uint32_t scratch_used;
-	struct st_tag tags[ST_TAGS_MAX];
-	char scratch[DP_LINE_SCRATCH_BYTES];
-	uint8_t key_tmpl[ST_KEY_MAX];  /* the line's key with an empty field */
+	char scratch[DP_LINE_SCRATCH_BYTES];  /* unescaped names */
+	uint8_t key_tmpl[ST_KEY_MAX];         /* the line's key with an empty field */
 };
 
 /*

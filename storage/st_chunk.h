@@ -133,7 +133,7 @@ struct st_chunk_dec {
 
 /*
  * Prepare to decode count points from words[nwords] (borrowed for the life of
- * the decoder). Returns 0 or -EINVAL (bad vtype).
+ * the decoder). Returns 0 or -EINVAL (bad vtype, or nwords > UINT32_MAX / 64).
  */
 int st_chunk_dec_init(struct st_chunk_dec *d, const uint64_t *words, size_t nwords,
 		      uint32_t count, enum st_value_type vtype);
@@ -142,7 +142,10 @@ int st_chunk_dec_init(struct st_chunk_dec *d, const uint64_t *words, size_t nwor
  * Decode up to max points into ts[] and vals[] (value bits: reinterpret as
  * double for F64, int64 for I64). Returns the number decoded (0 at the end),
  * or -EBADMSG if the bits run out before count points (a corrupt or truncated
- * chunk); it never reads outside words[nwords].
+ * chunk); it never reads outside words[nwords]. After -EBADMSG, points decoded
+ * earlier in that call are not reported and every later call fails too. The
+ * format has no checksum: most bit flips decode to wrong values, so stored
+ * chunks need their container's CRC (blocks, WAL).
  */
 int st_chunk_decode(struct st_chunk_dec *d, int64_t *ts, uint64_t *vals, uint32_t max);
 
