@@ -752,8 +752,8 @@ static void test_dp_line__keys_equal_st_key_build(void **state)
 {
 	(void)state;
 	static const char *const lines[] = {
-		"cpu,hostname=host_0,region=eu-central-1,datacenter=eu-central-1a,rack=6 "
-		"usage_user=58i,usage_system=2i,u=1,usage_guest_nice=38i 1451606400000000000",
+		("cpu,hostname=host_0,region=eu-central-1,datacenter=eu-central-1a,rack=6 "
+		 "usage_user=58i,usage_system=2i,u=1,usage_guest_nice=38i 1451606400000000000"),
 		"m f=1,gg=2,hhh=3",
 		"m\\ x,b=2,a=1,c\\,d=e\\=f k\\ 1=1,k\\ 2=2",
 		"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm,t=v f=1,ffffffffffffffffffffffffffffff=2",
