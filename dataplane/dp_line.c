@@ -649,11 +649,8 @@ enum dp_line_status dp_line_decode(struct dp_line *line, const char *buf, size_t
 
 /*
  * The line's key with an empty field, built by st_key_build() once per line
- * on the first dp_line_key() call: every field's key is this template with
- * the field spliced in after the name. This leans on one fact of the key
- * layout (st_series.h): "u16 name_len | name | u16 field_len | field | rest",
- * with rest independent of the field; the assert below and the tests, which
- * compare with st_key_build(), catch a layout change.
+ * on the first dp_line_key() call; st_key_with_field() turns it into each
+ * field's key, so the tags are sorted and copied once per line.
  */
 static int build_key_tmpl(struct dp_line *line)
 {
@@ -661,9 +658,6 @@ static int build_key_tmpl(struct dp_line *line)
 			     (struct st_str){"", 0}, line->tags, line->ntags);
 	if (n < 0)
 		return n;
-	assert((size_t)n >= 2 + line->measurement.len + 2);
-	assert(line->key_tmpl[2 + line->measurement.len] == 0 &&
-	       line->key_tmpl[2 + line->measurement.len + 1] == 0);
 	line->key_tmpl_bytes = (uint32_t)n;
 	return 0;
 }
@@ -677,19 +671,8 @@ int dp_line_key(struct dp_line *line, uint32_t i, uint8_t *out, size_t cap)
 		if (rc < 0)
 			return rc;
 	}
-	struct st_str field = line->fields[i].key;
-	size_t head = 2 + (size_t)line->measurement.len;
-	size_t need = line->key_tmpl_bytes + (size_t)field.len;
-	assert(need <= ST_KEY_MAX);
-	if (need > cap)
-		return -ENOSPC;
-	memcpy(out, line->key_tmpl, head);
-	out[head] = (uint8_t)(field.len & 0xff);
-	out[head + 1] = (uint8_t)(field.len >> 8);
-	memcpy(out + head + 2, field.p, field.len);
-	memcpy(out + head + 2 + field.len, line->key_tmpl + head + 2,
-	       line->key_tmpl_bytes - head - 2);
-	return (int)need;
+	return st_key_with_field(line->key_tmpl, line->key_tmpl_bytes, line->fields[i].key, out,
+				 cap);
 }
 
 int dp_line_str_unescape(struct st_str raw, char *out, size_t cap)

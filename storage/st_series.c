@@ -72,6 +72,21 @@ int st_key_build(uint8_t *out, size_t cap, struct st_str name, struct st_str fie
 	return (int)need;
 }
 
+/* HOT PATH */
+int st_key_with_field(const uint8_t *tmpl, size_t tmpl_len, struct st_str field, uint8_t *out,
+		      size_t cap)
+{
+	size_t head = 2 + ((size_t)tmpl[0] | ((size_t)tmpl[1] << 8));
+	assert(tmpl_len >= head + 2 && tmpl[head] == 0 && tmpl[head + 1] == 0);
+	size_t need = tmpl_len + field.len;
+	if (cm_unlikely(need > cap || need > ST_KEY_MAX))
+		return -ENOSPC;
+	memcpy(out, tmpl, head);
+	out = put_str(out + head, field);
+	memcpy(out, tmpl + head + 2, tmpl_len - head - 2);
+	return (int)need;
+}
+
 /* Read a u16-prefixed slice at *pp within end; false if it does not fit. */
 static bool get_str(const uint8_t **pp, const uint8_t *end, struct st_str *s)
 {

@@ -41,6 +41,24 @@ static void test_st_series__byte_format(void **state)
 	assert_memory_equal(k, want, sizeof(want));
 }
 
+static void test_st_series__with_field_equals_build(void **state)
+{
+	(void)state;
+	struct st_tag t[] = {{S("host"), S("h1")}, {S("dc"), S("fra")}};
+	uint8_t tmpl[ST_KEY_MAX], a[ST_KEY_MAX], b[ST_KEY_MAX];
+	int tl = st_key_build(tmpl, sizeof(tmpl), S("cpu"), S(""), t, 2);
+	assert_true(tl > 0);
+	const struct st_str fields[] = {S("usage_user"), S("x"), S("")};
+	for (size_t i = 0; i < CM_ARRAY_SIZE(fields); i++) {
+		int la = st_key_with_field(tmpl, (size_t)tl, fields[i], a, sizeof(a));
+		int lb = st_key_build(b, sizeof(b), S("cpu"), fields[i], t, 2);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, (size_t)la);
+	}
+	assert_int_equal(st_key_with_field(tmpl, (size_t)tl, S("usage_user"), a, (size_t)tl + 3),
+			 -ENOSPC);
+}
+
 static void test_st_series__rejects(void **state)
 {
 	(void)state;
@@ -132,6 +150,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_st_series__tag_order_does_not_matter),
 		cmocka_unit_test(test_st_series__byte_format),
+		cmocka_unit_test(test_st_series__with_field_equals_build),
 		cmocka_unit_test(test_st_series__rejects),
 		cmocka_unit_test(test_st_series__parse_iterate_lookup),
 		cmocka_unit_test(test_st_series__parse_rejects_corrupt),
