@@ -5,6 +5,9 @@
 #include "mg_daemon.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,9 +18,12 @@
 #include <unistd.h>
 
 #include "cm_compiler.h"
+#include "cm_fs.h"
 #include "cm_log.h"
+#include "cm_clock.h"
+#include "st_flush.h"
 #include "st_rcu.h"
-#include "st_shard.h"
+#include "st_store.h"
 
 static const struct cm_cfg_key daemon_keys[] = {
 	{"data_dir", CM_CFG_STR, "./var/data", 0, 0, NULL, false,
@@ -39,6 +45,8 @@ static const struct cm_cfg_table daemon_cfg_table = {
 const struct cm_cfg_table *const mg_daemon_cfg_tables[] = {
 	&daemon_cfg_table,
 	&st_shard_cfg_table,
+	&st_wal_cfg_table,
+	&st_store_cfg_table,
 	NULL,
 };
 
@@ -47,31 +55,37 @@ size_t mg_daemon_cfg_ntables(void)
 	return CM_ARRAY_SIZE(mg_daemon_cfg_tables) - 1;
 }
 
+/*
+ * Until the dataplane's poll loops own the stores (they will call
+ * st_store_poll between bursts), each store gets a thread that polls it:
+ * WAL I/O, memory reclamation and the flusher's requests.
+ */
+struct owner {
+	struct st_store *store;
+	pthread_t thread;
+	_Atomic bool stop;
+	bool started;
+};
+
 struct mg_daemon {
 	const struct cm_config *cfg;
 	int lock_fd;
 	struct st_rcu *rcu;
 	uint32_t nshards;
-	struct st_shard **shards;
+	struct st_store **stores;
+	struct owner *owners;
+	struct st_flush *flush;
 };
 
-/* mkdir -p */
-static int make_dirs(const char *path)
+static void *owner_main(void *arg)
 {
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
+	struct owner *o = arg;
+	struct timespec ts = {.tv_nsec = 200 * 1000};
+	while (!atomic_load_explicit(&o->stop, memory_order_relaxed)) {
+		st_store_poll(o->store);
+		nanosleep(&ts, NULL);
 	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
+	return NULL;
 }
 
 /* One daemon per data directory: an flock on data_dir/LOCK holding our pid. */
@@ -104,6 +118,25 @@ static int lock_data_dir(const char *dir, int *fd_out, char *err, size_t errlen)
 	return 0;
 }
 
+/* Stop the flusher, then the owners, then close the stores (WAL synced). */
+static void stop_storage(struct mg_daemon *d)
+{
+	st_flush_destroy(d->flush);
+	d->flush = NULL;
+	for (uint32_t i = 0; d->owners && i < d->nshards; i++) {
+		if (!d->owners[i].started)
+			continue;
+		atomic_store(&d->owners[i].stop, true);
+		pthread_join(d->owners[i].thread, NULL);
+	}
+	for (uint32_t i = 0; d->stores && i < d->nshards; i++)
+		st_store_close(d->stores[i]);
+	free(d->owners);
+	free(d->stores);
+	d->owners = NULL;
+	d->stores = NULL;
+}
+
 int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *err, size_t errlen)
 {
 	enum cm_log_level lvl;
@@ -118,7 +151,7 @@ int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *e
 	d->lock_fd = -1;
 
 	const char *dir = cm_config_str(cfg, "data_dir");
-	int rc = make_dirs(dir);
+	int rc = cm_mkdir_p(dir);
 	if (rc) {
 		snprintf(err, errlen, "cannot create data_dir '%s': %s", dir, strerror(-rc));
 		goto err_free;
@@ -134,34 +167,59 @@ int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *e
 	}
 
 	d->nshards = (uint32_t)cm_config_int(cfg, "dataplane.workers");
-	d->shards = calloc(d->nshards, sizeof(*d->shards));
-	if (!d->shards) {
+	d->stores = calloc(d->nshards, sizeof(*d->stores));
+	d->owners = calloc(d->nshards, sizeof(*d->owners));
+	if (!d->stores || !d->owners) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
-		goto err_rcu;
+		goto err_shards;
 	}
+	const char *cold = cm_config_str(cfg, "storage.cold_dir");
 	for (uint32_t i = 0; i < d->nshards; i++) {
-		struct st_shard_cfg sc;
-		st_shard_cfg_default(&sc);
-		st_shard_cfg_from(cfg, &sc);
+		struct st_store_cfg sc;
+		char sdir[PATH_MAX], cdir[PATH_MAX];
+		st_store_cfg_default(&sc);
+		rc = st_store_cfg_from(cfg, &sc, err, errlen);
+		if (rc)
+			goto err_shards;
+		snprintf(sdir, sizeof(sdir), "%s/shard-%03u", dir, i);
+		snprintf(cdir, sizeof(cdir), "%s/shard-%03u", cold, i);
 		sc.shard_id = i;
+		sc.dir = sdir;
+		sc.cold_dir = cold[0] ? cdir : NULL;
 		sc.rcu = d->rcu;
-		rc = st_shard_create(&sc, &d->shards[i]);
+		struct st_store_recovery rec;
+		rc = st_store_open(&sc, &d->stores[i], &rec);
 		if (rc) {
-			snprintf(err, errlen, "cannot create shard %u: %s", i, strerror(-rc));
+			snprintf(err, errlen, "cannot open shard %u in '%s': %s", i, sdir, strerror(-rc));
 			goto err_shards;
 		}
 	}
-	CM_LOG_INFO("daemon", "event=ready pid=%d data_dir=%s shards=%u", (int)getpid(), dir,
-		    d->nshards);
+	for (uint32_t i = 0; i < d->nshards; i++) {
+		d->owners[i].store = d->stores[i];
+		if (pthread_create(&d->owners[i].thread, NULL, owner_main, &d->owners[i])) {
+			rc = -EAGAIN;
+			snprintf(err, errlen, "cannot start the owner thread of shard %u", i);
+			goto err_shards;
+		}
+		d->owners[i].started = true;
+	}
+	struct st_flush_cfg fc;
+	st_flush_cfg_from(cfg, &fc);
+	rc = st_flush_create(&fc, d->rcu, d->stores, d->nshards, &d->flush);
+	if (!rc)
+		rc = st_flush_start(d->flush);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the storage flusher: %s", strerror(-rc));
+		goto err_shards;
+	}
+	CM_LOG_INFO("daemon", "event=ready pid=%d data_dir=%s shards=%u durability=%s", (int)getpid(),
+		    dir, d->nshards, st_wal_durability_name((enum st_wal_durability)cm_config_enum(cfg, "wal.durability")));
 	*out = d;
 	return 0;
 
 err_shards:
-	for (uint32_t i = 0; i < d->nshards; i++)
-		st_shard_destroy(d->shards[i]);
-	free(d->shards);
-err_rcu:
+	stop_storage(d);
 	st_rcu_destroy(d->rcu);
 err_unlock:
 	close(d->lock_fd);
@@ -177,12 +235,11 @@ void mg_daemon_stop(struct mg_daemon *d)
 	uint64_t points = 0, series = 0;
 	for (uint32_t i = 0; i < d->nshards; i++) {
 		struct st_shard_stats st;
-		st_shard_stats_read(d->shards[i], &st);
+		st_shard_stats_read(st_store_shard(d->stores[i]), &st);
 		points += st.points_stored;
 		series += st.series;
-		st_shard_destroy(d->shards[i]);
 	}
-	free(d->shards);
+	stop_storage(d);
 	st_rcu_destroy(d->rcu);
 	close(d->lock_fd); /* releases the flock */
 	CM_LOG_INFO("daemon", "event=stopped points=%llu series=%llu", (unsigned long long)points,

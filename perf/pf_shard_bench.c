@@ -47,7 +47,7 @@ static int64_t insert_all(struct st_shard *sh, const struct st_shard_point *pts,
 	int64_t t0 = cm_mono_ns();
 	for (size_t i = 0; i < n; i += BURST) {
 		uint32_t b = (uint32_t)CM_MIN((size_t)BURST, n - i);
-		if (cm_unlikely(st_shard_insert_burst(sh, pts + i, b, status) != b)) {
+		if (cm_unlikely(st_shard_insert_burst(sh, pts + i, b, status, NULL) != b)) {
 			for (uint32_t k = 0; k < b; k++)
 				if (status[k] > ST_INS_OOO) {
 					fprintf(stderr, "shard bench: point %zu rejected: %s\n", i + k,

@@ -198,6 +198,9 @@ static const char *const status_names[ST_INS__COUNT] = {
 	[ST_INS_BAD_TYPE] = "bad_type",
 	[ST_INS_NO_MEMORY] = "no_memory",
 	[ST_INS_SERIES_LIMIT] = "series_limit",
+	[ST_INS_BACKPRESSURE] = "wal_backpressure",
+	[ST_INS_DISK_FULL] = "disk_full",
+	[ST_INS_UNKNOWN_SERIES] = "unknown_series",
 };
 
 const char *st_insert_status_name(enum st_insert_status s)
@@ -673,8 +676,9 @@ static inline void count_status(struct st_shard *sh, enum st_insert_status st)
 	}
 }
 
-/* HOT PATH */
-enum st_insert_status st_shard_insert(struct st_shard *sh, const struct st_shard_point *p)
+/* HOT PATH. *id: the series' local id, ST_SHARD_ID_NEW set if created here. */
+static inline enum st_insert_status insert_one(struct st_shard *sh, const struct st_shard_point *p,
+					       uint32_t *id)
 {
 	enum st_insert_status st;
 	if (cm_unlikely(p->type < ST_VT_F64 || p->type > ST_VT_BOOL || p->keylen == 0 ||
@@ -682,11 +686,40 @@ enum st_insert_status st_shard_insert(struct st_shard *sh, const struct st_shard
 		st = ST_INS_BAD_TYPE;
 	} else {
 		struct series *s = table_find(sh, p->key, p->keylen, p->hash);
+		uint32_t created = 0;
 		st = ST_INS_OK;
-		if (cm_unlikely(!s))
+		if (cm_unlikely(!s)) {
 			st = series_create(sh, p, &s);
-		if (cm_likely(st == ST_INS_OK))
+			created = ST_SHARD_ID_NEW;
+		}
+		if (cm_likely(st == ST_INS_OK)) {
+			*id = s->local_id | created;
 			st = series_append(sh, s, p);
+		}
+	}
+	count_status(sh, st);
+	return st;
+}
+
+/* HOT PATH */
+enum st_insert_status st_shard_insert(struct st_shard *sh, const struct st_shard_point *p)
+{
+	uint32_t id;
+	return insert_one(sh, p, &id);
+}
+
+/* HOT PATH */
+enum st_insert_status st_shard_insert_id(struct st_shard *sh, uint32_t local_id, int64_t ts_ns,
+					 uint64_t bits)
+{
+	enum st_insert_status st = ST_INS_UNKNOWN_SERIES;
+	if (local_id < sh->nseries) {
+		struct series *s = dir_get(sh, local_id);
+		struct st_shard_point p = {.ts_ns = ts_ns, .type = s->vtype};
+		p.v.u64 = bits;
+		if (s->vtype == ST_VT_BOOL)
+			p.v.b = bits != 0;
+		st = series_append(sh, s, &p);
 	}
 	count_status(sh, st);
 	return st;
@@ -707,7 +740,7 @@ static inline void prefetch_bytes(const void *p, size_t len)
  * word (the append).
  */
 uint32_t st_shard_insert_burst(struct st_shard *sh, const struct st_shard_point *pts, uint32_t n,
-			       uint8_t *status)
+			       uint8_t *status, uint32_t *ids)
 {
 	enum { A1 = 8, A2 = 4, A3 = 2 };
 	uint32_t stored = 0;
@@ -730,10 +763,13 @@ uint32_t st_shard_insert_burst(struct st_shard *sh, const struct st_shard_point 
 			if (s)
 				cm_prefetch_w(s->in.enc.words + (s->in.enc.nbits >> 6));
 		}
-		enum st_insert_status st = st_shard_insert(sh, &pts[i]);
+		uint32_t id = 0;
+		enum st_insert_status st = insert_one(sh, &pts[i], &id);
 		stored += st <= ST_INS_OOO;
 		if (status)
 			status[i] = (uint8_t)st;
+		if (ids)
+			ids[i] = id;
 	}
 	return stored;
 }
@@ -771,7 +807,7 @@ void st_points_release(struct st_points *p)
 	st_points_init(p);
 }
 
-static int points_reserve(struct st_points *p, size_t more)
+int st_points_reserve(struct st_points *p, size_t more)
 {
 	if (p->n + more <= p->cap)
 		return 0;
@@ -799,7 +835,7 @@ static int decode_into(const uint64_t *words, uint32_t nwords, uint32_t count, u
 	uint64_t vals[256];
 	if (st_chunk_dec_init(&d, words, nwords, count, (enum st_value_type)vtype))
 		return -EBADMSG;
-	if (points_reserve(out, count))
+	if (st_points_reserve(out, count))
 		return -ENOMEM;
 	int n;
 	while ((n = st_chunk_decode(&d, ts, vals, CM_ARRAY_SIZE(ts))) > 0) {
@@ -885,6 +921,8 @@ static int merge_dedupe(struct st_points *out, size_t from, const struct st_poin
 		out->n = from + k;
 		return 0;
 	}
+	if (st_points_reserve(out, ooo->n))
+		return -ENOMEM;
 	struct ooo_ent *o = malloc(ooo->n * sizeof(*o));
 	if (!o)
 		return -ENOMEM;
@@ -951,6 +989,123 @@ out:
 	return rc ? rc : (int)(out->n - from);
 }
 
+/* ============================================================ recovery */
+
+int st_shard_series_restore(struct st_shard *sh, uint32_t local_id, const uint8_t *key,
+			    uint32_t keylen, enum st_value_type vtype)
+{
+	struct st_key_view v;
+	if (local_id != sh->nseries || vtype < ST_VT_F64 || vtype > ST_VT_BOOL || keylen == 0 ||
+	    keylen > ST_KEY_MAX || st_key_parse(key, keylen, &v))
+		return -EINVAL;
+	struct st_shard_point p = {.key = key, .keylen = keylen, .hash = st_key_hash(key, keylen),
+				   .type = (uint8_t)vtype};
+	if (table_find(sh, key, keylen, p.hash))
+		return -EINVAL;
+	struct series *s;
+	enum st_insert_status st = series_create(sh, &p, &s);
+	if (st == ST_INS_SERIES_LIMIT)
+		return -ENOSPC;
+	return st == ST_INS_OK ? 0 : -ENOMEM;
+}
+
+/* ============================================================= flushing */
+
+static void seal_seq(struct st_shard *sh, struct series *s, struct seq *q)
+{
+	if (!q->open_sealed && q->enc.count > 0)
+		seq_seal(sh, s, q);
+}
+
+uint32_t st_shard_seal_range(struct st_shard *sh, uint32_t from, uint32_t n)
+{
+	uint32_t end = from + n < from || from + n > sh->nseries ? sh->nseries : from + n;
+	for (uint32_t id = from; id < end; id++) {
+		struct series *s = dir_get(sh, id);
+		seal_seq(sh, s, &s->in);
+		struct seq *oq = atomic_load_explicit(&s->ooo, memory_order_relaxed);
+		if (oq)
+			seal_seq(sh, s, oq);
+	}
+	return end;
+}
+
+/* Reader: decode the sealed chunks of q with from <= seq < open's seq; *upto: where they end. */
+static int read_sealed_seq(const struct seq *q, uint8_t vtype, uint32_t from, struct st_points *out,
+			   uint32_t *upto)
+{
+	/* acquire: pairs with the release stores of `open` (create, grow, seal) */
+	const struct chunk *o = atomic_load_explicit(&q->open, memory_order_acquire);
+	const struct chunk *c = atomic_load_explicit(&q->head, memory_order_acquire);
+	*upto = from;
+	for (; c && c->seq < o->seq; c = atomic_load_explicit(&c->next, memory_order_acquire)) {
+		if (c->seq < from)
+			continue;
+		uint64_t cm = atomic_load_explicit(&c->committed, memory_order_relaxed);
+		int rc = decode_into(c->words, st_chunk_used_words((uint32_t)cm),
+				     (uint32_t)(cm >> 32), vtype, INT64_MIN, INT64_MAX, out);
+		if (rc)
+			return rc;
+		*upto = c->seq + 1;
+	}
+	return 0;
+}
+
+int st_shard_read_sealed(const struct st_shard *sh, uint32_t local_id,
+			 const struct st_shard_sealed *from, struct st_points *out,
+			 struct st_shard_sealed *upto)
+{
+	if (local_id >= st_shard_series_count(sh))
+		return -ENOENT;
+	const struct series *s = dir_get(sh, local_id);
+	size_t start = out->n;
+	*upto = *from;
+	int rc = read_sealed_seq(&s->in, s->vtype, from->in_upto, out, &upto->in_upto);
+	if (rc)
+		return rc;
+	/* acquire: pairs with the release in ooo_append */
+	const struct seq *oq = atomic_load_explicit(&s->ooo, memory_order_acquire);
+	struct st_points ooo;
+	st_points_init(&ooo);
+	if (oq)
+		rc = read_sealed_seq(oq, s->vtype, from->ooo_upto, &ooo, &upto->ooo_upto);
+	if (!rc)
+		rc = merge_dedupe(out, start, &ooo);
+	st_points_release(&ooo);
+	return rc ? rc : (int)(out->n - start);
+}
+
+static uint32_t release_seq(struct st_shard *sh, struct seq *q, uint32_t upto)
+{
+	uint32_t n = 0;
+	struct chunk *open = atomic_load_explicit(&q->open, memory_order_relaxed);
+	struct chunk *c = atomic_load_explicit(&q->head, memory_order_relaxed);
+	while (c && c->seq < upto && c != open) {
+		struct chunk *next = atomic_load_explicit(&c->next, memory_order_relaxed);
+		/* release: readers that load the new head find it complete */
+		atomic_store_explicit(&q->head, next, memory_order_release);
+		if (q->tail == c)
+			q->tail = NULL;
+		chunk_retire(sh, c);
+		n++;
+		c = next;
+	}
+	return n;
+}
+
+uint32_t st_shard_release_sealed(struct st_shard *sh, uint32_t local_id,
+				 const struct st_shard_sealed *upto)
+{
+	if (local_id >= sh->nseries)
+		return 0;
+	struct series *s = dir_get(sh, local_id);
+	uint32_t n = release_seq(sh, &s->in, upto->in_upto);
+	struct seq *oq = atomic_load_explicit(&s->ooo, memory_order_relaxed);
+	if (oq)
+		n += release_seq(sh, oq, upto->ooo_upto);
+	return n;
+}
+
 /* ============================================================ stats, check */
 
 void st_shard_stats_read(const struct st_shard *sh, struct st_shard_stats *out)
@@ -982,9 +1137,10 @@ static int check_seq(const struct seq *q, bool in_order, int64_t last_ts)
 {
 	const struct chunk *o = atomic_load_explicit(&q->open, memory_order_relaxed);
 	CHECK(o != NULL);
-	uint32_t expect = 0;
 	int64_t prev_max = INT64_MIN;
 	const struct chunk *c = atomic_load_explicit(&q->head, memory_order_relaxed);
+	/* released chunks leave the list from the head: it starts anywhere */
+	uint32_t expect = c ? c->seq : o->seq;
 	for (; c; c = atomic_load_explicit(&c->next, memory_order_relaxed)) {
 		uint64_t cm = atomic_load_explicit(&c->committed, memory_order_relaxed);
 		CHECK(c->seq == expect);
@@ -1000,7 +1156,7 @@ static int check_seq(const struct seq *q, bool in_order, int64_t last_ts)
 		expect++;
 	}
 	if (q->open_sealed) {
-		CHECK(o == q->tail);
+		CHECK(o == q->tail || (!q->tail && !atomic_load_explicit(&q->head, memory_order_relaxed)));
 	} else {
 		CHECK(o->seq == expect);
 		uint64_t cm = atomic_load_explicit(&o->committed, memory_order_relaxed);

@@ -82,6 +82,10 @@ enum st_insert_status {
 	ST_INS_BAD_TYPE,        /* rejected: a type the shard cannot store */
 	ST_INS_NO_MEMORY,       /* rejected: shard.memory_limit reached */
 	ST_INS_SERIES_LIMIT,    /* rejected: shard.max_series reached */
+	/* Refusals by the store around the shard (st_store.h), counted alike. */
+	ST_INS_BACKPRESSURE,    /* rejected: the WAL cannot take more yet */
+	ST_INS_DISK_FULL,       /* rejected: the data disk is below its free-space floor */
+	ST_INS_UNKNOWN_SERIES,  /* rejected: a series id the shard does not have */
 	ST_INS__COUNT
 };
 
@@ -92,11 +96,65 @@ enum st_insert_status st_shard_insert(struct st_shard *shard, const struct st_sh
 
 /*
  * HOT PATH. Store n points, prefetching series ahead; status[i] (optional)
- * receives each point's outcome. Returns the number stored (OK or OOO).
- * Owner thread only.
+ * receives each point's outcome, ids[i] (optional) the series' local id of a
+ * stored point, with ST_SHARD_ID_NEW set when this point created the series.
+ * Returns the number stored (OK or OOO). Owner thread only.
  */
+#define ST_SHARD_ID_NEW (1u << 31)
 uint32_t st_shard_insert_burst(struct st_shard *shard, const struct st_shard_point *pts,
-			       uint32_t n, uint8_t *status);
+			       uint32_t n, uint8_t *status, uint32_t *ids);
+
+/* HOT PATH. Store a point of an existing series by local id (WAL replay). Owner only. */
+enum st_insert_status st_shard_insert_id(struct st_shard *shard, uint32_t local_id, int64_t ts_ns,
+					 uint64_t bits);
+
+/*
+ * Owner, recovery: recreate series local_id (it must be the next id) with its
+ * key and type, without points. 0, -EINVAL (not the next id, bad key or
+ * type), -ENOSPC (max_series) or -ENOMEM.
+ */
+int st_shard_series_restore(struct st_shard *shard, uint32_t local_id, const uint8_t *key,
+			    uint32_t keylen, enum st_value_type vtype);
+
+/* ------------------------------------------------------ flushing to blocks */
+/*
+ * The flusher (a reader thread) copies sealed chunks into blocks; the owner
+ * then releases them. Chunk positions are the per-sequence seq numbers of
+ * st_shard.c: "upto" means every sealed chunk with seq < upto.
+ */
+
+/*
+ * Owner: seal the open chunks (in-order and out-of-order) of series
+ * [from, from + n) that hold points, so that everything stored so far is in
+ * sealed chunks. Returns the next id to continue from (== count when done).
+ */
+uint32_t st_shard_seal_range(struct st_shard *shard, uint32_t from, uint32_t n);
+
+struct st_points;
+
+/* Where a series' sealed chunks end now: a reader snapshot for the flusher. */
+struct st_shard_sealed {
+	uint32_t in_upto;
+	uint32_t ooo_upto;
+};
+
+/*
+ * Reader: append the points of the sealed chunks of series local_id with
+ * from->in_upto <= seq and from->ooo_upto <= seq (those not flushed yet),
+ * merged in time order, one per timestamp (last write wins), to *out; *upto
+ * receives where they end. Returns the number appended or -errno.
+ */
+int st_shard_read_sealed(const struct st_shard *shard, uint32_t local_id,
+			 const struct st_shard_sealed *from, struct st_points *out,
+			 struct st_shard_sealed *upto);
+
+/*
+ * Owner: free the sealed chunks of local_id before upto (they are in a
+ * durable block now). Readers holding them keep them until st_read_end
+ * (QSBR). Returns the number of chunks released.
+ */
+uint32_t st_shard_release_sealed(struct st_shard *shard, uint32_t local_id,
+				 const struct st_shard_sealed *upto);
 
 /*
  * Owner thread: reclaim memory that readers can no longer hold. Call it every
@@ -141,6 +199,8 @@ struct st_points {
 };
 void st_points_init(struct st_points *p);
 void st_points_release(struct st_points *p);
+/* Make room for `more` points after the n held: 0, or -ENOMEM (the points held are kept). */
+int st_points_reserve(struct st_points *p, size_t more);
 
 /*
  * Append the points of series local_id with t_min <= ts <= t_max to *out, in

@@ -1,0 +1,817 @@
+/*
+ * st_store.c - a shard's durable store: open and recovery, the owner's write
+ * path and request service, and the tier-spanning read (contract in
+ * st_store.h; the flusher's side is st_flush.c).
+ *
+ * Usage profile: st_store_insert_burst at the shard's full ingest rate (it
+ * adds three array stores per point to the shard insert); st_store_poll a
+ * few hundred thousand times per second on a poll-mode core;
+ * st_store_read a few times per second per series from query threads.
+ */
+#include "st_store_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "cm_clock.h"
+#include "cm_compiler.h"
+#include "cm_crc32c.h"
+#include "cm_fs.h"
+#include "cm_log.h"
+#include "st_series.h"
+
+/* ================================================================ config */
+
+static const struct cm_cfg_key store_keys[] = {
+	{"storage.partition", CM_CFG_DURATION, "1d", 3600 * CM_NS_PER_SEC,
+	 366 * 86400 * CM_NS_PER_SEC, NULL, false,
+	 "time partition of block files (a multiple of shard.chunk_span is best)"},
+	{"storage.flush_interval", CM_CFG_DURATION, "5m", CM_NS_PER_SEC, 86400 * CM_NS_PER_SEC,
+	 NULL, false, "checkpoint period: hot chunks go to blocks and the WAL is trimmed"},
+	{"storage.flush_memory", CM_CFG_INT, "50", 1, 95, NULL, false,
+	 "checkpoint early when a shard uses this percentage of shard.memory_limit"},
+	{"storage.compact_blocks", CM_CFG_INT, "4", 2, 1024, NULL, false,
+	 "merge a partition's blocks when it has this many"},
+	{"storage.warm_zstd_level", CM_CFG_INT, "3", 1, 19, NULL, false,
+	 "zstd level of blocks in the warm tier (the data directory)"},
+	{"storage.cold_dir", CM_CFG_STR, "", 0, 0, NULL, false,
+	 "cold tier directory (e.g. a cheaper mount); empty: no cold tier"},
+	{"storage.cold_after", CM_CFG_DURATION, "7d", 3600 * CM_NS_PER_SEC,
+	 100LL * 366 * 86400 * CM_NS_PER_SEC, NULL, false,
+	 "partitions that ended this long ago move to the cold tier"},
+	{"storage.cold_zstd_level", CM_CFG_INT, "19", 1, 22, NULL, false,
+	 "zstd level of blocks in the cold tier"},
+	{"storage.retention", CM_CFG_DURATION, "0", 0, 100LL * 366 * 86400 * CM_NS_PER_SEC, NULL,
+	 false, "default retention; 0 keeps data forever"},
+	{"storage.retention_rules", CM_CFG_STR, "", 0, 0, NULL, false,
+	 "per-measurement retention, e.g. \"cpu=7d,mem=30d\" (overrides storage.retention)"},
+	{"storage.min_free", CM_CFG_SIZE, "256MiB", 0, INT64_MAX, NULL, false,
+	 "below this much free space a disk takes no more writes (reads go on)"},
+	{"storage.block_chunk_points", CM_CFG_INT, "1024", 16, 65536, NULL, false,
+	 "points per block chunk (the unit of summaries and of decoding)"},
+	{"storage.verify_on_open", CM_CFG_BOOL, "true", 0, 0, NULL, false,
+	 "read and check every block section at start (damaged blocks are quarantined)"},
+};
+
+const struct cm_cfg_table st_store_cfg_table = {
+	.module = "storage",
+	.keys = store_keys,
+	.nkeys = CM_ARRAY_SIZE(store_keys),
+};
+
+void st_store_cfg_default(struct st_store_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->numa_node = -1;
+	cfg->ops = &st_io_posix;
+	st_shard_cfg_default(&cfg->shard);
+	st_wal_cfg_default(&cfg->wal);
+	cfg->partition_ns = 86400 * CM_NS_PER_SEC;
+	cfg->warm_zstd_level = 3;
+	cfg->cold_zstd_level = 19;
+	cfg->block_chunk_points = 1024;
+	cfg->verify_on_open = true;
+}
+
+int st_store_cfg_from(const struct cm_config *config, struct st_store_cfg *cfg, char *err,
+		      size_t errlen)
+{
+	st_shard_cfg_from(config, &cfg->shard);
+	st_wal_cfg_from(config, &cfg->wal);
+	cfg->partition_ns = cm_config_int(config, "storage.partition");
+	cfg->warm_zstd_level = (int)cm_config_int(config, "storage.warm_zstd_level");
+	cfg->cold_zstd_level = (int)cm_config_int(config, "storage.cold_zstd_level");
+	cfg->block_chunk_points = (uint32_t)cm_config_int(config, "storage.block_chunk_points");
+	cfg->verify_on_open = cm_config_bool(config, "storage.verify_on_open");
+	cfg->retention.default_ns = cm_config_int(config, "storage.retention");
+	cfg->retention.nrules = 0;
+	return st_retention_parse(cm_config_str(config, "storage.retention_rules"), &cfg->retention,
+				  err, errlen);
+}
+
+int st_retention_parse(const char *spec, struct st_retention *r, char *err, size_t errlen)
+{
+	const char *p = spec;
+	while (p && *p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		char dur[32];
+		if (!eq || eq == p || (size_t)(eq - p) >= sizeof(r->rules[0].measurement) ||
+		    len - (size_t)(eq - p) - 1 >= sizeof(dur) || r->nrules >= ST_RETENTION_RULES_MAX) {
+			snprintf(err, errlen, "bad retention rule \"%.*s\": want measurement=duration",
+				 (int)len, p);
+			return -EINVAL;
+		}
+		memcpy(dur, eq + 1, len - (size_t)(eq - p) - 1);
+		dur[len - (size_t)(eq - p) - 1] = 0;
+		int64_t ns;
+		if (cm_parse_duration_ns(dur, &ns) || ns < 0) {
+			snprintf(err, errlen, "bad retention duration \"%s\"", dur);
+			return -EINVAL;
+		}
+		memcpy(r->rules[r->nrules].measurement, p, (size_t)(eq - p));
+		r->rules[r->nrules].measurement[eq - p] = 0;
+		r->rules[r->nrules].keep_ns = ns;
+		r->nrules++;
+		p = comma ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
+int64_t st_retention_for(const struct st_retention *r, const char *m, size_t len)
+{
+	for (uint32_t i = 0; i < r->nrules; i++)
+		if (strlen(r->rules[i].measurement) == len && !memcmp(r->rules[i].measurement, m, len))
+			return r->rules[i].keep_ns;
+	return r->default_ns;
+}
+
+int64_t st_store_cutoff(const struct st_store *st, uint32_t local_id, int64_t now_ns)
+{
+	const struct st_retention *r = &st->cfg.retention;
+	if (!r->default_ns && !r->nrules)
+		return INT64_MIN;
+	uint32_t keylen;
+	const uint8_t *key = st_shard_series_key(st->shard, local_id, &keylen, NULL);
+	struct st_key_view v;
+	if (!key || st_key_parse(key, keylen, &v))
+		return INT64_MIN;
+	int64_t keep = st_retention_for(r, v.name.p, v.name.len);
+	return keep ? now_ns - keep : INT64_MIN;
+}
+
+/* ================================================================ blocks */
+
+bool st_store_blk_name_parse(const char *name, int64_t *part, uint64_t *gen)
+{
+	long long p;
+	unsigned long long g;
+	char tail[8];
+	if (sscanf(name, "p%lld-g%llu.%7s", &p, &g, tail) != 3 || strcmp(tail, "blk"))
+		return false;
+	*part = (int64_t)p;
+	*gen = g;
+	return true;
+}
+
+void st_store_blk_free(struct st_blk *b)
+{
+	if (!b)
+		return;
+	st_block_close(b->b);
+	if (b->obj)
+		b->tier->ops->close(b->obj);
+	free(b);
+}
+
+int st_store_blk_open(struct st_store *st, struct st_tier *tier, const char *name, bool verify,
+		      struct st_blk **out)
+{
+	(void)st;
+	struct st_blk *b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	char err[160] = "";
+	b->tier = tier;
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	if (!st_store_blk_name_parse(name, &b->part, &b->gen)) {
+		free(b);
+		return -EINVAL;
+	}
+	int rc = tier->ops->open(tier, name, &b->obj, &b->bytes);
+	if (!rc)
+		rc = st_block_open(b->bytes, st_tier_obj_read, b->obj, &b->b, err, sizeof(err));
+	if (!rc && verify)
+		rc = st_block_verify(b->b, err, sizeof(err));
+	if (rc) {
+		CM_LOG_ERR("store", "event=block_bad tier=%s block=%s err=%d reason=\"%s\"",
+			   tier->name, name, rc, err);
+		st_store_blk_free(b);
+		return rc;
+	}
+	st_block_get_info(b->b, &b->info);
+	*out = b;
+	return 0;
+}
+
+static int blk_cmp(const void *a, const void *b)
+{
+	const struct st_blk *x = *(struct st_blk *const *)a, *y = *(struct st_blk *const *)b;
+	if (x->part != y->part)
+		return x->part < y->part ? -1 : 1;
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+void st_store_publish_blocks(struct st_store *st, struct st_blockset *set)
+{
+	qsort(set->items, set->n, sizeof(set->items[0]), blk_cmp);
+	/* release: pairs with the acquire in st_store_read */
+	struct st_blockset *old = atomic_exchange_explicit(&st->blocks, set, memory_order_acq_rel);
+	if (!old)
+		return;
+	if (st->nretired_sets == CM_ARRAY_SIZE(st->retired_sets)) {
+		/* full: wait for readers here (flusher thread; readers are short) */
+		while (!st_rcu_done(st->cfg.rcu, st->retired_set_tokens[0]))
+			;
+		free(st->retired_sets[0]);
+		memmove(st->retired_sets, st->retired_sets + 1,
+			sizeof(st->retired_sets[0]) * (--st->nretired_sets));
+		memmove(st->retired_set_tokens, st->retired_set_tokens + 1,
+			sizeof(st->retired_set_tokens[0]) * st->nretired_sets);
+	}
+	st->retired_sets[st->nretired_sets] = old;
+	st->retired_set_tokens[st->nretired_sets++] = st_rcu_start(st->cfg.rcu);
+}
+
+/* ============================================================== recovery */
+
+static int restore_series(void *ctx, uint32_t id, uint8_t vtype, const uint8_t *key,
+			  uint16_t keylen)
+{
+	struct st_store *st = ctx;
+	uint32_t n = st_shard_series_count(st->shard);
+	if (id < n) {
+		/* already known (catalog, or an earlier record): it must agree */
+		uint32_t kl;
+		const uint8_t *k = st_shard_series_key(st->shard, id, &kl, NULL);
+		if (kl != keylen || memcmp(k, key, keylen)) {
+			CM_LOG_ERR("store", "event=series_mismatch shard=%u id=%u", st->cfg.shard_id, id);
+			return -EBADMSG;
+		}
+		return 0;
+	}
+	int rc = st_shard_series_restore(st->shard, id, key, keylen, (enum st_value_type)vtype);
+	if (rc)
+		CM_LOG_ERR("store", "event=series_restore_failed shard=%u id=%u next=%u err=%d",
+			   st->cfg.shard_id, id, n, rc);
+	return rc;
+}
+
+struct replay_ctx {
+	struct st_store *st;
+	uint64_t rejected;
+};
+
+static int replay_series(void *ctx, uint32_t id, uint8_t vtype, const uint8_t *key,
+			 uint16_t keylen)
+{
+	struct replay_ctx *r = ctx;
+	return restore_series(r->st, id, vtype, key, keylen);
+}
+
+static int replay_points(void *ctx, uint64_t lsn, const uint32_t *ids, const int64_t *ts,
+			 const uint64_t *vals, uint32_t n)
+{
+	struct replay_ctx *r = ctx;
+	(void)lsn;
+	for (uint32_t i = 0; i < n; i++) {
+		enum st_insert_status s = st_shard_insert_id(r->st->shard, ids[i], ts[i], vals[i]);
+		if (s > ST_INS_OOO)
+			r->rejected++;
+		if ((i & 1023) == 1023)
+			st_shard_maintain(r->st->shard);
+	}
+	return 0;
+}
+
+/* The CHECKPOINT file: the lsn up to which every point is in a durable block. */
+struct ckpt_file {
+	uint64_t magic;
+	uint64_t lsn;
+	uint32_t series;
+	uint32_t crc;
+};
+#define CKPT_MAGIC 0x54504b4357464653ull /* "SFFWCKPT" */
+
+static int ckpt_read(struct st_store *st, uint64_t *lsn)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/CHECKPOINT", st->dir);
+	*lsn = 0;
+	int fd = st->cfg.ops->open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	struct ckpt_file c;
+	ssize_t n = st->cfg.ops->pread(fd, &c, sizeof(c), 0);
+	st->cfg.ops->close(fd);
+	if (n != (ssize_t)sizeof(c) || c.magic != CKPT_MAGIC ||
+	    c.crc != cm_crc32c(0, &c, offsetof(struct ckpt_file, crc))) {
+		CM_LOG_ERR("store", "event=checkpoint_bad shard=%u action=replay_all_wal",
+			   st->cfg.shard_id);
+		return 0;
+	}
+	*lsn = c.lsn;
+	return 0;
+}
+
+/* Flusher: make the checkpoint durable (write a temp file, sync, rename, sync the dir). */
+int st_store_ckpt_write(struct st_store *st, uint64_t lsn, uint32_t series);
+int st_store_ckpt_write(struct st_store *st, uint64_t lsn, uint32_t series)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s/CHECKPOINT.tmp", st->dir);
+	snprintf(path, sizeof(path), "%s/CHECKPOINT", st->dir);
+	struct ckpt_file c = {.magic = CKPT_MAGIC, .lsn = lsn, .series = series};
+	c.crc = cm_crc32c(0, &c, offsetof(struct ckpt_file, crc));
+	const struct st_io_ops *ops = st->cfg.ops;
+	int fd = ops->open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fd;
+	ssize_t n = ops->pwrite(fd, &c, sizeof(c), 0);
+	int rc = n == (ssize_t)sizeof(c) ? ops->fdatasync(fd) : (n < 0 ? (int)n : -EIO);
+	ops->close(fd);
+	if (!rc)
+		rc = ops->rename(tmp, path);
+	if (!rc)
+		rc = ops->fsync_dir(st->dir);
+	return rc;
+}
+
+struct load_ctx {
+	struct st_store *st;
+	struct st_tier *tier;
+	struct st_blk **items;
+	uint32_t n, cap;
+	uint64_t quarantined;
+};
+
+static int load_block(void *ctx, const char *name, uint64_t len)
+{
+	struct load_ctx *l = ctx;
+	int64_t part;
+	uint64_t gen;
+	(void)len;
+	if (!st_store_blk_name_parse(name, &part, &gen))
+		return 0;
+	struct st_blk *b;
+	int rc = st_store_blk_open(l->st, l->tier, name, l->st->cfg.verify_on_open, &b);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		l->tier->ops->quarantine(l->tier, name);
+		l->quarantined++;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		uint32_t cap = l->cap ? l->cap * 2 : 64;
+		struct st_blk **m = realloc(l->items, cap * sizeof(*m));
+		if (!m) {
+			st_store_blk_free(b);
+			return -ENOMEM;
+		}
+		l->items = m;
+		l->cap = cap;
+	}
+	l->items[l->n++] = b;
+	if (gen >= l->st->next_gen)
+		l->st->next_gen = gen + 1;
+	return 0;
+}
+
+static int open_tiers_and_blocks(struct st_store *st, struct st_store_recovery *rec)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/blocks", st->dir);
+	int rc = st_tier_dir_create(path, ST_TIER_WARM, st->cfg.warm_zstd_level, st->cfg.ops,
+				    &st->warm);
+	if (!rc && st->cold_dir[0]) {
+		snprintf(path, sizeof(path), "%s/blocks", st->cold_dir);
+		rc = st_tier_dir_create(path, ST_TIER_COLD, st->cfg.cold_zstd_level, st->cfg.ops,
+					&st->cold);
+	}
+	if (rc)
+		return rc;
+	struct load_ctx l = {.st = st, .tier = st->warm};
+	rc = st->warm->ops->list(st->warm, load_block, &l);
+	if (!rc && st->cold) {
+		l.tier = st->cold;
+		rc = st->cold->ops->list(st->cold, load_block, &l);
+	}
+	struct st_blockset *set = rc ? NULL : malloc(sizeof(*set) + l.n * sizeof(set->items[0]));
+	if (!set) {
+		for (uint32_t i = 0; i < l.n; i++)
+			st_store_blk_free(l.items[i]);
+		free(l.items);
+		return rc ? rc : -ENOMEM;
+	}
+	set->n = l.n;
+	if (l.n)
+		memcpy(set->items, l.items, l.n * sizeof(set->items[0]));
+	free(l.items);
+	st_store_publish_blocks(st, set);
+	rec->blocks = l.n;
+	rec->blocks_quarantined = l.quarantined;
+	atomic_store(&st->ctr.blocks_quarantined, l.quarantined);
+	return 0;
+}
+
+int st_store_open(const struct st_store_cfg *cfg, struct st_store **out,
+		  struct st_store_recovery *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	int64_t t0 = cm_mono_ns();
+	struct st_store *st = aligned_alloc(CM_CACHE_LINE, CM_ALIGN_UP(sizeof(*st), CM_CACHE_LINE));
+	if (!st)
+		return -ENOMEM;
+	memset(st, 0, sizeof(*st));
+	st->cfg = *cfg;
+	snprintf(st->dir, sizeof(st->dir), "%s", cfg->dir);
+	snprintf(st->cold_dir, sizeof(st->cold_dir), "%s", cfg->cold_dir ? cfg->cold_dir : "");
+	st->cfg.dir = st->dir;
+	st->cfg.cold_dir = st->cold_dir;
+	st->cfg.shard.rcu = cfg->rcu;
+	st->cfg.shard.shard_id = cfg->shard_id;
+	st->cfg.shard.numa_node = cfg->numa_node;
+	st->next_gen = 1;
+
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/wal", st->dir);
+	int rc = cm_mkdir_p(path);
+	if (!rc)
+		rc = st_shard_create(&st->cfg.shard, &st->shard);
+	if (rc)
+		goto err;
+
+	/* 1. series ids from the catalog */
+	snprintf(path, sizeof(path), "%s/series.cat", st->dir);
+	rc = st_catalog_open(path, cfg->ops, restore_series, st, &st->cat,
+			     &rec->catalog_dropped_bytes);
+	if (rc)
+		goto err;
+	/* 2. blocks of every tier (a damaged one is quarantined) */
+	rc = open_tiers_and_blocks(st, rec);
+	if (rc)
+		goto err;
+	/* 3. the WAL after the checkpoint */
+	uint64_t ckpt;
+	rc = ckpt_read(st, &ckpt);
+	if (rc)
+		goto err;
+	rec->checkpoint_lsn = ckpt;
+	atomic_store(&st->ctr.checkpoint_lsn, ckpt);
+	snprintf(path, sizeof(path), "%s/wal", st->dir);
+	struct replay_ctx rctx = {.st = st};
+	struct st_wal_replay_cb cb = {.series = replay_series, .points = replay_points};
+	rc = st_wal_replay(path, cfg->ops, cfg->shard_id, ckpt + 1, &cb, &rctx, &rec->wal);
+	rec->replay_rejected = rctx.rejected;
+	if (rc)
+		goto err;
+	st_shard_maintain(st->shard);
+	if (cfg->wal.durability != ST_WAL_NONE) {
+		struct st_wal_cfg wcfg = cfg->wal;
+		wcfg.dir = path;
+		wcfg.shard_id = cfg->shard_id;
+		wcfg.ops = cfg->ops;
+		rc = st_wal_open(&wcfg, rec->wal.next_lsn, &st->wal);
+		if (rc)
+			goto err;
+	}
+	rec->series = st_shard_series_count(st->shard);
+	rec->elapsed_ns = cm_mono_ns() - t0;
+	CM_LOG_INFO("store", "event=recovered shard=%u series=%llu blocks=%llu quarantined=%llu "
+		    "checkpoint_lsn=%llu wal_records=%llu wal_points=%llu torn=%llu ms=%lld",
+		    cfg->shard_id, (unsigned long long)rec->series, (unsigned long long)rec->blocks,
+		    (unsigned long long)rec->blocks_quarantined, (unsigned long long)ckpt,
+		    (unsigned long long)rec->wal.records, (unsigned long long)rec->wal.points,
+		    (unsigned long long)rec->wal.torn_tails,
+		    (long long)(rec->elapsed_ns / CM_NS_PER_MS));
+	*out = st;
+	return 0;
+err:
+	CM_LOG_ERR("store", "event=open_failed shard=%u dir=%s err=%d", cfg->shard_id, cfg->dir, rc);
+	st_store_close(st);
+	return rc;
+}
+
+void st_store_close(struct st_store *st)
+{
+	if (!st)
+		return;
+	st_wal_close(st->wal);
+	struct st_blockset *set = atomic_load(&st->blocks);
+	if (set) {
+		for (uint32_t i = 0; i < set->n; i++)
+			st_store_blk_free(set->items[i]);
+		free(set);
+	}
+	for (uint32_t i = 0; i < st->nretired_sets; i++)
+		free(st->retired_sets[i]);
+	while (st->retired) {
+		struct st_blk *b = st->retired;
+		st->retired = b->retire_next;
+		st_store_blk_free(b);
+	}
+	st_tier_destroy(st->warm);
+	st_tier_destroy(st->cold);
+	st_catalog_close(st->cat);
+	st_shard_destroy(st->shard);
+	free(st->flushed);
+	free(st);
+}
+
+struct st_shard *st_store_shard(struct st_store *st)
+{
+	return st->shard;
+}
+
+uint32_t st_store_shard_id(const struct st_store *st)
+{
+	return st->cfg.shard_id;
+}
+
+/* ================================================================= owner */
+
+static inline void ctr_add(_Atomic uint64_t *c, uint64_t n)
+{
+	/* single writer: a relaxed load and store, no locked instruction */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+static uint32_t refuse(struct st_store *st, uint32_t n, enum st_insert_status why, uint8_t *status)
+{
+	ctr_add(&st->ctr.refused[why], n);
+	if (status)
+		memset(status, why, n);
+	return 0;
+}
+
+/* HOT PATH */
+static uint32_t insert_part(struct st_store *st, const struct st_shard_point *pts, uint32_t n,
+			    uint8_t *status)
+{
+	assert(n <= 64);
+	uint8_t stat[64];
+	uint32_t ids[64];
+	if (st->wal) {
+		int werr = st_wal_last_error(st->wal);
+		if (cm_unlikely(werr))
+			return refuse(st, n, werr == -ENOSPC ? ST_INS_DISK_FULL : ST_INS_BACKPRESSURE,
+				      status);
+		uint32_t key_bytes = 0;
+		for (uint32_t i = 0; i < n; i++)
+			key_bytes += pts[i].keylen;
+		if (cm_unlikely(!st_wal_room(st->wal, n, key_bytes))) {
+			uint64_t lsn;
+			if (st_wal_commit(st->wal, &lsn) || !st_wal_room(st->wal, n, key_bytes))
+				return refuse(st, n, ST_INS_BACKPRESSURE, status);
+		}
+	}
+	uint32_t stored = st_shard_insert_burst(st->shard, pts, n, stat, ids);
+	if (st->wal) {
+		for (uint32_t i = 0; i < n; i++) {
+			if (ids[i] & ST_SHARD_ID_NEW)
+				st_wal_add_series(st->wal, ids[i] & ~ST_SHARD_ID_NEW, pts[i].type,
+						  pts[i].key, (uint16_t)pts[i].keylen);
+			if (stat[i] <= ST_INS_OOO) {
+				uint64_t bits = pts[i].type == ST_VT_BOOL ? (uint64_t)pts[i].v.b
+									  : pts[i].v.u64;
+				st_wal_add_point(st->wal, ids[i] & ~ST_SHARD_ID_NEW, pts[i].ts_ns, bits);
+			}
+		}
+	}
+	if (status)
+		memcpy(status, stat, n);
+	return stored;
+}
+
+/* HOT PATH */
+uint32_t st_store_insert_burst(struct st_store *st, const struct st_shard_point *pts, uint32_t n,
+			       uint8_t *status)
+{
+	if (cm_unlikely(atomic_load_explicit(&st->disk_low, memory_order_relaxed)))
+		return refuse(st, n, ST_INS_DISK_FULL, status);
+	uint32_t stored = 0;
+	for (uint32_t i = 0; i < n; i += 64) {
+		uint32_t k = CM_MIN(64u, n - i);
+		stored += insert_part(st, pts + i, k, status ? status + i : NULL);
+	}
+	return stored;
+}
+
+int st_store_commit(struct st_store *st, uint64_t *lsn)
+{
+	if (!st->wal) {
+		*lsn = 0;
+		return 0;
+	}
+	uint64_t l;
+	int rc = st_wal_commit(st->wal, &l);
+	*lsn = st_wal_committed_lsn(st->wal);
+	return rc;
+}
+
+uint64_t st_store_durable_lsn(const struct st_store *st)
+{
+	return st->wal ? st_wal_durable_lsn(st->wal) : UINT64_MAX;
+}
+
+/* Serve the flusher's checkpoint and release requests, a slice per pass. */
+static void serve_requests(struct st_store *st)
+{
+	uint64_t req = atomic_load_explicit(&st->ckpt_req, memory_order_acquire);
+	if (!st->ckpt_active && req > atomic_load_explicit(&st->ckpt_done, memory_order_relaxed)) {
+		st->ckpt_active = true;
+		st->ckpt_serving = req;
+		st->ckpt_next = 0;
+		uint64_t lsn = 0;
+		if (st->wal)
+			st_wal_commit(st->wal, &lsn); /* -EAGAIN: those points get a later lsn */
+		st->ckpt_lsn_pending = st->wal ? st_wal_committed_lsn(st->wal) : 0;
+	}
+	if (st->ckpt_active) {
+		st->ckpt_next = st_shard_seal_range(st->shard, st->ckpt_next, ST_STORE_SLICE);
+		if (st->ckpt_next >= st_shard_series_count(st->shard)) {
+			atomic_store_explicit(&st->ckpt_lsn, st->ckpt_lsn_pending, memory_order_relaxed);
+			/* release: the seals and ckpt_lsn before done (flusher acquires) */
+			atomic_store_explicit(&st->ckpt_done, st->ckpt_serving, memory_order_release);
+			st->ckpt_active = false;
+		}
+	}
+	/* acquire: pairs with the release of rel_req after rel_arr/rel_n are set */
+	req = atomic_load_explicit(&st->rel_req, memory_order_acquire);
+	if (!st->rel_active && req > atomic_load_explicit(&st->rel_done, memory_order_relaxed)) {
+		st->rel_active = true;
+		st->rel_serving = req;
+		st->rel_next = 0;
+	}
+	if (st->rel_active) {
+		uint32_t end = CM_MIN(st->rel_n, st->rel_next + ST_STORE_SLICE);
+		for (uint32_t id = st->rel_next; id < end; id++)
+			st_shard_release_sealed(st->shard, id, &st->rel_arr[id]);
+		st->rel_next = end;
+		if (end >= st->rel_n) {
+			/* release: the flusher may reuse rel_arr once it sees done */
+			atomic_store_explicit(&st->rel_done, st->rel_serving, memory_order_release);
+			st->rel_active = false;
+		}
+	}
+}
+
+void st_store_poll(struct st_store *st)
+{
+	if (st->wal) {
+		uint64_t lsn;
+		st_wal_commit(st->wal, &lsn);
+		st_wal_poll(st->wal);
+	}
+	st_shard_maintain(st->shard);
+	serve_requests(st);
+}
+
+/* ================================================================ readers */
+
+struct src_pt {
+	int64_t ts;
+	uint64_t val;
+	uint32_t rank;
+};
+
+static int src_cmp(const void *a, const void *b)
+{
+	const struct src_pt *x = a, *y = b;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+static int append_src(struct src_pt **all, size_t *n, size_t *cap, const struct st_points *p,
+		      size_t from, uint32_t rank)
+{
+	size_t k = p->n - from;
+	if (*n + k > *cap) {
+		size_t c = CM_MAX(*cap * 2, *n + k + 256);
+		struct src_pt *m = realloc(*all, c * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		*all = m;
+		*cap = c;
+	}
+	for (size_t i = 0; i < k; i++)
+		(*all)[(*n)++] = (struct src_pt){p->ts[from + i], p->vals[from + i], rank};
+	return 0;
+}
+
+int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
+		  struct st_points *out)
+{
+	if (local_id >= st_shard_series_count(st->shard))
+		return -ENOENT;
+	int64_t cutoff = st_store_cutoff(st, local_id, cm_now_ns());
+	if (cutoff > t_min)
+		t_min = cutoff;
+	if (t_min > t_max)
+		return 0;
+	size_t start0 = out->n;
+	/* Hot first, then the block set: a chunk released after a block holds it. */
+	struct st_points hot;
+	st_points_init(&hot);
+	int rc = st_shard_read(st->shard, local_id, t_min, t_max, &hot);
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	/* acquire: pairs with the release in st_store_publish_blocks */
+	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_acquire);
+	struct src_pt *all = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t rank = 0;
+	bool any = false;
+	for (uint32_t i = 0; set && i < set->n; i++) {
+		struct st_blk *b = set->items[i];
+		if (b->info.t_max < t_min || b->info.t_min > t_max || !st_block_has_series(b->b, local_id))
+			continue;
+		size_t from = out->n;
+		int r = st_block_read(b->b, local_id, t_min, t_max, out);
+		if (r < 0) {
+			atomic_fetch_add_explicit(&st->ctr.block_read_errors, 1, memory_order_relaxed);
+			atomic_store_explicit(&b->bad, 1, memory_order_relaxed);
+			CM_LOG_RL(CM_LOG_ERR, "store", "event=block_read_failed shard=%u block=%s err=%d",
+				  st->cfg.shard_id, b->name, r);
+			out->n = from;
+			rc = r;
+			continue;
+		}
+		any = true;
+		if (append_src(&all, &n, &cap, out, from, rank++)) {
+			rc = -ENOMEM;
+			break;
+		}
+		out->n = from;
+	}
+	if (rc == -ENOMEM) {
+		free(all);
+		goto out;
+	}
+	if (!any) {
+		/* the common case: hot only, already ordered and deduplicated */
+		if (hot.n == 0) {
+			/* nothing */
+		} else if (st_points_reserve(out, hot.n) == 0) {
+			memcpy(out->ts + out->n, hot.ts, hot.n * sizeof(*hot.ts));
+			memcpy(out->vals + out->n, hot.vals, hot.n * sizeof(*hot.vals));
+			out->n += hot.n;
+		} else {
+			rc = -ENOMEM;
+		}
+		free(all);
+		goto out;
+	}
+	if (append_src(&all, &n, &cap, &hot, 0, rank) || st_points_reserve(out, n)) {
+		free(all);
+		rc = -ENOMEM;
+		goto out;
+	}
+	qsort(all, n, sizeof(*all), src_cmp);
+	size_t start = out->n;
+	for (size_t i = 0; i < n; i++) {
+		if (out->n > start && out->ts[out->n - 1] == all[i].ts) {
+			out->vals[out->n - 1] = all[i].val; /* a later source wins */
+			continue;
+		}
+		out->ts[out->n] = all[i].ts;
+		out->vals[out->n] = all[i].val;
+		out->n++;
+	}
+	free(all);
+out:
+	st_points_release(&hot);
+	if (rc < 0)
+		return rc;
+	return (int)CM_MIN(out->n - start0, (size_t)INT32_MAX);
+}
+
+void st_store_stats_read(const struct st_store *st, struct st_store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	st_shard_stats_read(st->shard, &out->shard);
+	if (st->wal)
+		st_wal_stats_read(st->wal, &out->wal);
+	for (int i = 0; i < ST_INS__COUNT; i++)
+		out->refused[i] = atomic_load_explicit(&st->ctr.refused[i], memory_order_relaxed);
+	out->block_read_errors = atomic_load(&st->ctr.block_read_errors);
+	out->blocks_quarantined = atomic_load(&st->ctr.blocks_quarantined);
+	out->checkpoints = atomic_load(&st->ctr.checkpoints);
+	out->checkpoint_lsn = atomic_load(&st->ctr.checkpoint_lsn);
+	out->disk_low = atomic_load(&st->disk_low);
+	/*
+	 * The block set may be replaced meanwhile: only the flusher frees old
+	 * sets, after a grace period, and stats callers are management threads
+	 * that read under st_read_begin/end like any reader.
+	 */
+	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_acquire);
+	for (uint32_t i = 0; set && i < set->n; i++) {
+		const struct st_blk *b = set->items[i];
+		out->blocks[b->tier->kind]++;
+		out->block_bytes[b->tier->kind] += b->bytes;
+		out->block_points[b->tier->kind] += b->info.npoints;
+		out->block_index_bytes += b->info.index_bytes_resident;
+	}
+}

@@ -1,0 +1,156 @@
+/*
+ * st_store.h - one shard's durable store: the hot shard (st_shard.h), its
+ * WAL (st_wal.h), its series catalog (st_catalog.h) and its blocks in the
+ * warm and cold tiers (st_block.h, st_tier.h), read as one.
+ *
+ * Write path (the owning core): st_store_insert_burst() stores points in the
+ * shard and stages them, with the definitions of new series, in the WAL;
+ * st_store_poll(), once per poll-loop pass, commits the stage as a record,
+ * drives the WAL's I/O, reclaims shard memory and answers the flusher
+ * (st_flush.h). Nothing here blocks.
+ *
+ * Durability (docs/DURABILITY.md): a point is acknowledged
+ *   none      when st_store_insert_burst() returns OK;
+ *   interval  likewise; it is on disk within wal.fsync_interval;
+ *   sync      when st_store_durable_lsn() >= the lsn st_store_commit()
+ *             returned after the point was inserted.
+ *
+ * Read path (any reader thread, between st_read_begin/end on the store's
+ * st_rcu): st_store_read() merges blocks (oldest generation first) and the
+ * hot shard, last write winning, and hides points older than the series'
+ * retention.
+ *
+ * Flushing (st_flush.c, a background thread): checkpoints seal the hot
+ * chunks, copy them into blocks, append the catalog, record the checkpoint
+ * lsn, let the WAL delete covered segments and ask the owner to free the
+ * flushed chunks. st_store_open() recovers: catalog, blocks (a damaged one
+ * is quarantined), then the WAL from the checkpoint on.
+ */
+#ifndef ST_STORE_H
+#define ST_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cm_config.h"
+#include "st_io.h"
+#include "st_shard.h"
+#include "st_tier.h"
+#include "st_wal.h"
+
+struct st_store;
+struct st_block;
+
+/* Retention: a default and per-measurement overrides; 0 keeps forever. */
+#define ST_RETENTION_RULES_MAX 64
+struct st_retention {
+	int64_t default_ns;
+	uint32_t nrules;
+	struct {
+		char measurement[64];
+		int64_t keep_ns;
+	} rules[ST_RETENTION_RULES_MAX];
+};
+/* Parse "cpu=7d,mem=30d" into r (default left as is). 0 or -EINVAL with err. */
+int st_retention_parse(const char *spec, struct st_retention *r, char *err, size_t errlen);
+/* How long a series of this measurement is kept (0: forever). */
+int64_t st_retention_for(const struct st_retention *r, const char *measurement, size_t len);
+
+struct st_store_cfg {
+	uint32_t shard_id;
+	int numa_node;
+	const char *dir;              /* borrowed: data_dir/shard-NNN, created if missing */
+	const char *cold_dir;         /* borrowed: cold_dir/shard-NNN, or NULL: no cold tier */
+	const struct st_io_ops *ops;  /* kept */
+	struct st_rcu *rcu;           /* kept */
+	struct st_shard_cfg shard;    /* rcu, shard_id, numa_node set from the above */
+	struct st_wal_cfg wal;        /* durability NONE: no WAL */
+	int64_t partition_ns;         /* block time partition */
+	int warm_zstd_level, cold_zstd_level;
+	uint32_t block_chunk_points;
+	bool verify_on_open;          /* read every block section at open */
+	struct st_retention retention;
+};
+
+/* storage.* keys: partition, flush_interval, cold_dir, cold_after, retention, min_free, ... */
+extern const struct cm_cfg_table st_store_cfg_table;
+/* Fill cfg (everything but dir, cold_dir, ops, rcu) from a registry. 0 or -EINVAL with err. */
+int st_store_cfg_from(const struct cm_config *config, struct st_store_cfg *cfg, char *err,
+		      size_t errlen);
+void st_store_cfg_default(struct st_store_cfg *cfg);
+
+/* What recovery found. */
+struct st_store_recovery {
+	uint64_t series;
+	uint64_t blocks;
+	uint64_t blocks_quarantined;
+	uint64_t checkpoint_lsn;
+	uint64_t catalog_dropped_bytes;
+	struct st_wal_replay_stats wal;
+	uint64_t replay_rejected;     /* points the shard refused during replay */
+	int64_t elapsed_ns;
+};
+
+/* Open and recover. Blocking, before the owner runs. 0 or -errno (logged). */
+int st_store_open(const struct st_store_cfg *cfg, struct st_store **out,
+		  struct st_store_recovery *rec);
+/* Commit and sync the WAL, free everything. No owner or flusher may run. NULL ok. */
+void st_store_close(struct st_store *st);
+
+struct st_shard *st_store_shard(struct st_store *st);
+uint32_t st_store_shard_id(const struct st_store *st);
+
+/* --------------------------------------------------------------- owner */
+
+/*
+ * HOT PATH. Store n points; status[i] (optional) gets each outcome. A burst
+ * the WAL cannot stage whole is refused whole (ST_INS_BACKPRESSURE, or
+ * ST_INS_DISK_FULL when the disk is below its floor or the WAL's last error
+ * was ENOSPC). Returns the number stored.
+ */
+uint32_t st_store_insert_burst(struct st_store *st, const struct st_shard_point *pts, uint32_t n,
+			       uint8_t *status);
+
+/*
+ * Owner: commit what is staged as a WAL record now; *lsn receives the lsn
+ * that covers every point inserted so far (sync mode: wait for
+ * st_store_durable_lsn() >= *lsn before acknowledging). 0 or -EAGAIN.
+ */
+int st_store_commit(struct st_store *st, uint64_t *lsn);
+
+/* Owner, every poll-loop pass. Never blocks. */
+void st_store_poll(struct st_store *st);
+
+/* Any thread: the durable lsn (UINT64_MAX with durability none). */
+uint64_t st_store_durable_lsn(const struct st_store *st);
+
+/* -------------------------------------------------------------- readers */
+
+/*
+ * Reader (inside st_read_begin/end): append the points of series local_id
+ * with t_min <= ts <= t_max from every tier, in time order, one per
+ * timestamp, to out. Returns the number appended, -ENOENT, -ENOMEM, or
+ * -EIO/-EBADMSG when a block could not be read (counted; the block is
+ * quarantined by the flusher).
+ */
+int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
+		  struct st_points *out);
+
+struct st_store_stats {
+	struct st_shard_stats shard;
+	struct st_wal_stats wal;
+	uint64_t refused[ST_INS__COUNT];   /* by the store: backpressure, disk_full */
+	uint64_t blocks[3];                /* by tier: [ST_TIER_WARM], [ST_TIER_COLD] */
+	uint64_t block_bytes[3];
+	uint64_t block_points[3];
+	uint64_t block_index_bytes;        /* resident */
+	uint64_t block_read_errors;
+	uint64_t blocks_quarantined;
+	uint64_t checkpoints;
+	uint64_t checkpoint_lsn;
+	bool disk_low;
+};
+/* Any thread. */
+void st_store_stats_read(const struct st_store *st, struct st_store_stats *out);
+
+#endif /* ST_STORE_H */
