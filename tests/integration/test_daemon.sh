@@ -38,7 +38,9 @@ wait_exit() {
 
 "$SFD" --help > "$tmp/help" || fail "--help exited non-zero"
 for key in data_dir log.level dataplane.workers shard.chunk_points shard.chunk_span \
-	shard.ooo_window shard.memory_limit shard.max_series; do
+	shard.ooo_window shard.memory_limit shard.max_series wal.durability \
+	wal.fsync_interval_ms storage.partition storage.retention storage.cold_dir \
+	storage.min_free; do
 	grep -q "^  $key " "$tmp/help" || fail "--help does not list $key"
 done
 
@@ -63,6 +65,11 @@ for sig in TERM INT; do
 	pid=$!
 	wait_for "$tmp/log" "event=ready" || fail "daemon did not become ready"
 	[ -d "$tmp/data" ] || fail "data_dir was not created"
+	for f in shard-000/wal shard-000/blocks shard-000/series.cat; do
+		[ -e "$tmp/data/$f" ] || fail "the store did not create $f"
+	done
+	ls "$tmp/data/shard-000/wal/"*.wal > /dev/null 2>&1 || fail "no WAL segment"
+	grep -q "event=recovered shard=0" "$tmp/log" || fail "no recovery logged"
 
 	"$SFD" --config "$tmp/good.ini" 2> "$tmp/log2"
 	[ $? -eq 1 ] || fail "a second daemon on the same data_dir must fail"
