@@ -168,6 +168,8 @@ static int buf_reserve(struct buf *b, size_t more)
 
 static int buf_append(struct buf *b, const void *p, size_t len)
 {
+	if (!len)
+		return 0;
 	if (buf_reserve(b, len))
 		return -ENOMEM;
 	memcpy(b->p + b->len, p, len);
@@ -298,7 +300,8 @@ static int emit_section(struct st_block_builder *b, const uint8_t *raw, size_t l
 	} else {
 		d.comp = ST_COMP_NONE;
 		d.stored_bytes = (uint32_t)len;
-		memcpy(dst, raw, len);
+		if (len)
+			memcpy(dst, raw, len);
 	}
 	d.crc = cm_crc32c(0, dst, d.stored_bytes);
 	b->img.len += d.stored_bytes;

@@ -4,14 +4,21 @@
  * series by id) and the WAL (whose older segments are deleted) can be read
  * after a restart. Append-only; ids are dense and written in order.
  *
- * File: series.cat in the shard's directory, a sequence of records
+ * File: series.cat in the shard's directory, a sequence of frames, one per
+ * checkpoint that added series:
  *
- *   u32 crc      CRC32C of the rest of the record
- *   u32 id       shard-local series id, previous record's id + 1 (first 0)
- *   u8  vtype    enum st_value_type
- *   u8  pad      0
- *   u16 keylen   canonical key bytes that follow (st_series.h)
- *   key bytes, zero padding to a multiple of 4
+ *   u32 magic       0x46434653 ("SFCF")
+ *   u32 crc         CRC32C of the rest of the header, then of the payload
+ *   u32 first_id    the previous frame's first_id + count (first frame: 0)
+ *   u32 count       series in the frame
+ *   u32 stored_len  payload bytes that follow (a zstd frame)
+ *   u32 raw_len     payload bytes once decompressed
+ *   payload, zero padding to a multiple of 4
+ *
+ * The raw payload is count records, each: u32 id (first_id, first_id + 1,
+ * ...), u8 vtype, u8 zero, u16 keylen, keylen key bytes, zero padding to a
+ * multiple of 4. Keys of one measurement share most of their bytes, so zstd
+ * shrinks the catalog about tenfold (a TSBS series key is ~200 bytes).
  *
  * A torn tail (a crash during an append) is cut at load; appends are made
  * durable (fdatasync) before the checkpoint that relies on them is written.

@@ -473,6 +473,7 @@ int st_store_open(const struct st_store_cfg *cfg, struct st_store **out,
 		rc = st_wal_open(&wcfg, rec->wal.next_lsn, &st->wal);
 		if (rc)
 			goto err;
+		st->commit_points = CM_MAX(wcfg.batch_points / 2, 1u);
 	}
 	rec->series = st_shard_series_count(st->shard);
 	rec->elapsed_ns = cm_mono_ns() - t0;
@@ -605,6 +606,8 @@ int st_store_commit(struct st_store *st, uint64_t *lsn)
 	}
 	uint64_t l;
 	int rc = st_wal_commit(st->wal, &l);
+	if (!rc)
+		st->stage_since_ns = 0;
 	*lsn = st_wal_committed_lsn(st->wal);
 	return rc;
 }
@@ -656,11 +659,35 @@ static void serve_requests(struct st_store *st)
 	}
 }
 
+/*
+ * Group commit: a record per poll pass would be a record per RX burst, tens
+ * of points, too small for zstd and too many headers. Commit when the stage
+ * holds commit_points or is ST_STORE_COMMIT_NS old; st_store_commit()
+ * forces it (sync-mode acknowledgements).
+ */
+#define ST_STORE_COMMIT_NS (200 * CM_NS_PER_US)
+
+static void group_commit(struct st_store *st)
+{
+	uint32_t staged = st_wal_staged(st->wal);
+	if (!staged) {
+		st->stage_since_ns = 0;
+		return;
+	}
+	int64_t now = cm_mono_ns();
+	if (!st->stage_since_ns)
+		st->stage_since_ns = now;
+	if (staged >= st->commit_points || now - st->stage_since_ns >= ST_STORE_COMMIT_NS) {
+		uint64_t lsn;
+		if (st_wal_commit(st->wal, &lsn) == 0)
+			st->stage_since_ns = 0;
+	}
+}
+
 void st_store_poll(struct st_store *st)
 {
 	if (st->wal) {
-		uint64_t lsn;
-		st_wal_commit(st->wal, &lsn);
+		group_commit(st);
 		st_wal_poll(st->wal);
 	}
 	st_shard_maintain(st->shard);

@@ -60,6 +60,10 @@ struct st_store {
 	struct st_blockset *_Atomic blocks;
 	_Atomic bool disk_low;
 
+	/* owner: group commit of the WAL stage */
+	int64_t stage_since_ns;       /* mono time the stage became non-empty; 0: empty */
+	uint32_t commit_points;
+
 	/* owner: request service */
 	bool ckpt_active, rel_active;
 	uint64_t ckpt_serving, rel_serving;

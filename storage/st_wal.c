@@ -709,6 +709,11 @@ void st_wal_poll(struct st_wal *w)
 		st_uring_submit(w->ring);
 }
 
+uint32_t st_wal_staged(const struct st_wal *w)
+{
+	return w->st_n + w->ndefs;
+}
+
 uint64_t st_wal_committed_lsn(const struct st_wal *w)
 {
 	return w->next_lsn - 1;

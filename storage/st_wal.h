@@ -91,6 +91,9 @@ int st_wal_commit(struct st_wal *wal, uint64_t *lsn);
 /* Owner, each poll-loop pass: reap completions, start writes and syncs. Never blocks. */
 void st_wal_poll(struct st_wal *wal);
 
+/* Owner: points staged since the last commit. */
+uint32_t st_wal_staged(const struct st_wal *wal);
+
 /* Owner: lsn of the last committed record (0 if none). */
 uint64_t st_wal_committed_lsn(const struct st_wal *wal);
 /* Any thread: every record up to this lsn is durable (acquire). */

@@ -472,6 +472,29 @@ static void test_st_store__damaged_block_is_quarantined(void **state)
 	fx_close(f);
 }
 
+static void test_st_store__catalog_torn_tail_is_cut(void **state)
+{
+	struct fx *f = *state;
+	fx_open(f);
+	insert(&f->own, &f->m, 0, 500, 0);
+	flush_at(f, T0 + 24 * HOUR);
+	fx_close(f);
+	char path[400];
+	snprintf(path, sizeof(path), "%s/series.cat", f->dir);
+	FILE *fp = fopen(path, "ab");
+	assert_non_null(fp);
+	fputs("SFCF torn frame, a crash in the middle of an append", fp);
+	fclose(fp);
+	fx_open(f);
+	assert_true(f->rec.catalog_dropped_bytes > 0);
+	assert_int_equal(f->rec.series, NSER);
+	check_model(f->rcu, f->st, &f->m, 0);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(f->rec.catalog_dropped_bytes, 0);
+	fx_close(f);
+}
+
 static void test_st_store__enospc_refuses_then_resumes(void **state)
 {
 	struct fx *f = *state;
@@ -530,6 +553,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_st_store__retention_removes_exactly_expired,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_st_store__damaged_block_is_quarantined, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_st_store__catalog_torn_tail_is_cut, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_st_store__enospc_refuses_then_resumes, fx_setup,
 						fx_teardown),
