@@ -539,7 +539,7 @@ int st_uring_write_all(struct st_uring *u, int fd, const void *buf, size_t len, 
 		return -EBUSY;   /* could swallow another request's completion */
 	while (len > 0) {
 		uint32_t n = len > WRITE_ALL_CHUNK ? WRITE_ALL_CHUNK : (uint32_t)len;
-		int32_t res;
+		int32_t res = 0;
 		int rc = st_uring_write(u, fd, p, n, off, -1, 0, HELPER_TAG);
 		if (rc == 0)
 			rc = helper_complete(u, &res);
@@ -559,7 +559,7 @@ int st_uring_write_all(struct st_uring *u, int fd, const void *buf, size_t len, 
 
 int st_uring_sync(struct st_uring *u, int fd)
 {
-	int32_t res;
+	int32_t res = 0;
 
 	assert(u);
 	if (st_uring_inflight(u) != 0)
