@@ -24,6 +24,7 @@
 #include "st_flush.h"
 #include "st_rcu.h"
 #include "st_store.h"
+#include "st_walio.h"
 
 static const struct cm_cfg_key daemon_keys[] = {
 	{"data_dir", CM_CFG_STR, "./var/data", 0, 0, NULL, false,
@@ -75,6 +76,7 @@ struct mg_daemon {
 	struct st_store **stores;
 	struct owner *owners;
 	struct st_flush *flush;
+	struct st_walio *walio;
 };
 
 static void *owner_main(void *arg)
@@ -118,7 +120,7 @@ static int lock_data_dir(const char *dir, int *fd_out, char *err, size_t errlen)
 	return 0;
 }
 
-/* Stop the flusher, then the owners, then close the stores (WAL synced). */
+/* Stop the flusher, the owners, the WAL I/O thread, then close the stores (WAL synced). */
 static void stop_storage(struct mg_daemon *d)
 {
 	st_flush_destroy(d->flush);
@@ -129,6 +131,8 @@ static void stop_storage(struct mg_daemon *d)
 		atomic_store(&d->owners[i].stop, true);
 		pthread_join(d->owners[i].thread, NULL);
 	}
+	st_walio_stop(d->walio);
+	d->walio = NULL;
 	for (uint32_t i = 0; d->stores && i < d->nshards; i++)
 		st_store_close(d->stores[i]);
 	free(d->owners);
@@ -203,6 +207,14 @@ int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *e
 			goto err_shards;
 		}
 		d->owners[i].started = true;
+	}
+	if (cm_config_bool(cfg, "wal.io_thread") && cm_config_enum(cfg, "wal.durability") != ST_WAL_NONE) {
+		rc = st_walio_start(d->stores, d->nshards, cm_config_int(cfg, "wal.io_idle_us") * CM_NS_PER_US,
+				    &d->walio);
+		if (rc) {
+			snprintf(err, errlen, "cannot start the WAL I/O thread: %s", strerror(-rc));
+			goto err_shards;
+		}
 	}
 	struct st_flush_cfg fc;
 	st_flush_cfg_from(cfg, &fc);

@@ -32,6 +32,8 @@
 #include "pf_dataset.h"
 #include "st_flush.h"
 #include "st_store.h"
+#include "st_walio.h"
+#include <time.h>
 
 #define BURST 64
 
@@ -116,11 +118,21 @@ static uint64_t file_bytes(const char *path)
 	return stat(path, &sb) ? 0 : (uint64_t)sb.st_size;
 }
 
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * CM_NS_PER_SEC + ts.tv_nsec;
+}
+
+static bool io_thread;
+
 static struct st_store *open_store(const char *dir, struct st_store_recovery *rec)
 {
 	struct st_store_cfg cfg;
 	st_store_cfg_default(&cfg);
 	cfg.dir = dir;
+	cfg.wal.io_thread = io_thread;
 	cfg.rcu = rcu;
 	cfg.shard.memory_limit_bytes = (size_t)4 << 30;
 	struct st_store *st;
@@ -159,25 +171,46 @@ int main(void)
 	int64_t shard_ns = ingest(sh, shard_insert, shard_poll);
 	st_shard_destroy(sh);
 
-	/* 2. the store: shard + WAL (interval) */
+	/* 2. the store: shard + WAL (interval), the core encoding itself, then a WAL I/O thread */
 	struct st_store_recovery rec;
-	store = open_store(dir, &rec);
 	struct st_flush_cfg fc;
 	st_flush_cfg_default(&fc);
 	fc.min_free_bytes = 0;
-	struct st_flush *fl;
-	if (st_flush_create(&fc, rcu, &store, 1, &fl))
-		return 1;
-	st_flush_service_now(fl, store);
-	/* the flusher's WAL service runs on its own thread, as in the daemon */
-	int64_t store_ns = ingest(store, store_insert, store_poll);
+	struct st_flush *fl = NULL;
+	struct st_walio *io = NULL;
+	int64_t store_ns[2], store_cpu[2];
 	struct st_store_stats ss;
-	st_store_stats_read(store, &ss);
+	for (int mode = 0; mode < 2; mode++) {
+		char d[600];
+		snprintf(d, sizeof(d), "%s/%s", dir, mode ? "iothread" : "inline");
+		mkdir(d, 0755);
+		io_thread = mode == 1;
+		store = open_store(d, &rec);
+		if (st_flush_create(&fc, rcu, &store, 1, &fl))
+			return 1;
+		st_flush_service_now(fl, store);
+		if (io_thread && st_walio_start(&store, 1, 20 * CM_NS_PER_US, &io))
+			return 1;
+		int64_t c0 = thread_cpu_ns();
+		store_ns[mode] = ingest(store, store_insert, store_poll);
+		store_cpu[mode] = thread_cpu_ns() - c0;
+		st_store_stats_read(store, &ss);
+		if (mode == 0) {
+			st_flush_destroy(fl);
+			st_store_close(store);
+		}
+	}
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/iothread");
 	double pts = (double)ds.npoints;
 	printf("BENCH shard_insert_points_per_s %.4g points/s\n", pts / (shard_ns / 1e9));
-	printf("BENCH store_insert_points_per_s %.4g points/s\n", pts / (store_ns / 1e9));
-	printf("BENCH store_insert_vs_shard_ratio %.3f (1.0: the WAL costs nothing on the core)\n",
-	       (double)shard_ns / (double)store_ns);
+	printf("BENCH store_insert_points_per_s_inline %.4g points/s (core: %.1f ns/point)\n",
+	       pts / (store_ns[0] / 1e9), store_cpu[0] / pts);
+	printf("BENCH store_insert_points_per_s_iothread %.4g points/s (core: %.1f ns/point)\n",
+	       pts / (store_ns[1] / 1e9), store_cpu[1] / pts);
+	printf("BENCH store_insert_vs_shard_ratio_inline %.3f (1.0: the WAL costs the core nothing)\n",
+	       (double)shard_ns / (double)store_ns[0]);
+	printf("BENCH store_insert_vs_shard_ratio_iothread %.3f\n",
+	       (double)shard_ns / (double)store_ns[1]);
 	printf("BENCH store_wal_bytes_per_point %.3f B\n", (double)ss.wal.stored_bytes / pts);
 
 	/* 3. checkpoint into blocks (the owner keeps polling meanwhile) */
@@ -208,7 +241,9 @@ int main(void)
 	printf("BENCH block_index_resident_bytes_per_series %.1f B\n",
 	       (double)ss.block_index_bytes / ds.nseries);
 	st_flush_destroy(fl);
+	st_walio_stop(io);
 	st_store_close(store);
+	io_thread = false;
 
 	/* 4. recovery, then read every series back */
 	int64_t t0 = cm_mono_ns();

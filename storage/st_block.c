@@ -26,6 +26,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +45,18 @@ static_assert(sizeof(struct st_block_summary) == 64, "a summary is one cache lin
 #define HDR_BYTES sizeof(struct st_fmt_block_header)
 #define FTR_BYTES sizeof(struct st_fmt_block_footer)
 #define SECT_BYTES sizeof(struct st_fmt_section)
+/*
+ * ST_BLOCK_COST_ZSTD: candidates are tried with zstd -1 unless their entropy
+ * estimate is over 1.1x the best one's (the same files as trying all on
+ * TSBS and floatwalk, at half the extra build time), and the level of the trial.
+ */
+#define COST_PRUNE 1.1
+#define COST_ZSTD_LEVEL 1
 /* Index sections hold at most this many raw bytes each. */
 #define INDEX_SECTION_RAW (4u << 20)
 #define CANONICAL_NAN UINT64_C(0x7ff8000000000000)
+/* No zstd frame expands more (an RLE block: 4 bytes for 128 KiB). */
+#define ZSTD_MAX_EXPANSION 32768u
 
 static bool vt_ok(enum st_value_type vt)
 {
@@ -207,7 +217,8 @@ static double cost_zstd(void *arg, const uint8_t *buf, size_t len)
 	struct st_block_builder *b = arg;
 	if (len == 0)
 		return 0;
-	size_t r = ZSTD_compressCCtx(b->cost_cctx, b->cost_buf, b->cost_cap, buf, len, 1);
+	size_t r = ZSTD_compressCCtx(b->cost_cctx, b->cost_buf, b->cost_cap, buf, len,
+				     COST_ZSTD_LEVEL);
 	return ZSTD_isError(r) ? (double)len : (double)r;
 }
 
@@ -222,7 +233,7 @@ int st_block_builder_create(const struct st_block_build_cfg *cfg, struct st_bloc
 	if (!c.zstd_level)
 		c.zstd_level = ST_BLOCK_DEFAULT_ZSTD_LEVEL;
 	if (c.cost == ST_BLOCK_COST_DEFAULT)
-		c.cost = ST_BLOCK_COST_ENTROPY;
+		c.cost = ST_BLOCK_COST_ZSTD;
 	if (c.chunk_points > ST_BLOCK_MAX_CHUNK_POINTS || c.section_bytes < 4096 ||
 	    c.section_bytes > (16u << 20) || c.zstd_level < ZSTD_minCLevel() ||
 	    c.zstd_level > ZSTD_maxCLevel() || c.part_start_ns >= c.part_end_ns ||
@@ -250,6 +261,7 @@ int st_block_builder_create(const struct st_block_build_cfg *cfg, struct st_bloc
 			goto err_destroy;
 		b->chooser.cost = cost_zstd;
 		b->chooser.cost_arg = b;
+		b->chooser.prune = COST_PRUNE;
 	}
 	*out = b;
 	return 0;
@@ -313,6 +325,7 @@ static int emit_section(struct st_block_builder *b, const uint8_t *raw, size_t l
 static int close_data_section(struct st_block_builder *b)
 {
 	/* (chunks whose columns are all LINEAR take no bytes: a section may be empty) */
+	assert(b->raw_first <= b->placed);
 	if (b->placed == b->raw_first)
 		return 0;
 	int rc = emit_section(b, b->raw.p, b->raw.len, ST_SECT_DATA, 0, b->raw_first,
@@ -397,6 +410,7 @@ static int place_chunks(struct st_block_builder *b, uint32_t from)
 		at += len;
 		b->placed++;
 	}
+	assert(at == b->stage.len && b->placed == b->nchunks);
 	b->stage.len = 0;
 	return 0;
 }
@@ -477,10 +491,12 @@ int st_block_builder_finish(struct st_block_builder *b, uint8_t **image, size_t 
 	if (rc)
 		return rc;
 
+	assert(b->placed == b->nchunks && b->raw.len == 0);
 	uint64_t index_off = b->img.len;
 	uint32_t nsects = (uint32_t)(b->sects.len / SECT_BYTES);
 	size_t end = b->img.len + b->sects.len;
 	size_t total = CM_ALIGN_UP(end + FTR_BYTES, (size_t)ST_BLOCK_ALIGN);
+	assert(total % ST_BLOCK_ALIGN == 0 && total >= end + FTR_BYTES);
 	if (buf_reserve(&b->img, total - b->img.len))
 		return -ENOMEM;
 	memcpy(b->img.p + b->img.len, b->sects.p, b->sects.len);
@@ -555,6 +571,52 @@ struct st_block {
 	uint64_t pad_from;                /* padding: [pad_from, file_bytes - 64) */
 };
 
+/*
+ * zstd decompression contexts: one per reading thread, kept in a pthread key
+ * and freed when the thread exits (making one costs about 20 us, a quarter
+ * of a whole-series read). Calls that cannot get the thread's context make
+ * their own and free it. A slot says which it holds.
+ */
+struct dctx_slot {
+	ZSTD_DCtx *d;
+	bool owned;
+};
+
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+static pthread_key_t dctx_key;
+static bool dctx_key_ok;    /* written once, under dctx_once */
+
+static void dctx_destroy(void *d)
+{
+	ZSTD_freeDCtx(d);
+}
+
+static void dctx_key_init(void)
+{
+	dctx_key_ok = pthread_key_create(&dctx_key, dctx_destroy) == 0;
+}
+
+static ZSTD_DCtx *dctx_get(struct dctx_slot *slot)
+{
+	if (slot->d)
+		return slot->d;
+	pthread_once(&dctx_once, dctx_key_init);
+	if (dctx_key_ok && (slot->d = pthread_getspecific(dctx_key)))
+		return slot->d;
+	slot->d = ZSTD_createDCtx();
+	slot->owned = true;
+	if (slot->d && dctx_key_ok && pthread_setspecific(dctx_key, slot->d) == 0)
+		slot->owned = false;
+	return slot->d;
+}
+
+static void dctx_put(struct dctx_slot *slot)
+{
+	if (slot->owned)
+		ZSTD_freeDCtx(slot->d);
+	*slot = (struct dctx_slot){0};
+}
+
 static int bad(char *err, size_t errlen, const char *fmt, ...) CM_PRINTF(3, 4);
 
 static int bad(char *err, size_t errlen, const char *fmt, ...)
@@ -583,7 +645,7 @@ static int io(const struct st_block *b, uint64_t off, void *buf, size_t len, cha
  * caller frees) holds raw bytes. 0, -EBADMSG, -errno or -ENOMEM.
  */
 static int load_section(const struct st_block *b, uint64_t off, uint32_t stored, uint32_t raw_len,
-			uint32_t crc, uint8_t comp, ZSTD_DCtx **dctx, uint8_t **raw, char *err,
+			uint32_t crc, uint8_t comp, struct dctx_slot *dctx, uint8_t **raw, char *err,
 			size_t errlen, const char *what)
 {
 	*raw = NULL;
@@ -608,12 +670,13 @@ static int load_section(const struct st_block *b, uint64_t off, uint32_t stored,
 		rc = -ENOMEM;
 		goto err_free;
 	}
-	if (!*dctx && !(*dctx = ZSTD_createDCtx())) {
+	ZSTD_DCtx *d = dctx_get(dctx);
+	if (!d) {
 		free(r);
 		rc = -ENOMEM;
 		goto err_free;
 	}
-	size_t z = ZSTD_decompressDCtx(*dctx, r, raw_len, s, stored);
+	size_t z = ZSTD_decompressDCtx(d, r, raw_len, s, stored);
 	if (ZSTD_isError(z) || z != raw_len) {
 		free(r);
 		rc = bad(err, errlen, "%s: zstd frame does not decompress to %u bytes", what,
@@ -637,7 +700,7 @@ struct open_state {
 	struct st_fmt_section *table;
 	struct st_fmt_series *series;
 	struct st_fmt_chunk *chunks;
-	ZSTD_DCtx *dctx;
+	struct dctx_slot dctx;
 	char *err;
 	size_t errlen;
 };
@@ -702,7 +765,9 @@ static int check_table(struct st_block *b, struct open_state *o)
 		if (s->kind < phase || s->kind > phase + 1 || s->kind > ST_SECT_CHUNKS)
 			return bad(o->err, o->errlen, "section %u: kind %u out of order", i, s->kind);
 		phase = s->kind;
+		/* (claims zstd cannot back are refused before anything is allocated for them) */
 		if (s->comp > ST_COMP_ZSTD || (s->comp == ST_COMP_NONE && s->raw_bytes != s->stored_bytes) ||
+		    (uint64_t)s->raw_bytes > (uint64_t)s->stored_bytes * ZSTD_MAX_EXPANSION ||
 		    s->raw_bytes > ST_BLOCK_MAX_SECTION_RAW || s->count == 0)
 			return bad(o->err, o->errlen, "section %u: bad compression or sizes", i);
 		if (s->kind == ST_SECT_DATA) {
@@ -835,9 +900,9 @@ static int check_index(struct st_block *b, struct open_state *o)
 static int open_index(struct st_block *b, struct open_state *o, uint64_t file_len)
 {
 	int rc;
-	if (file_len < HDR_BYTES + FTR_BYTES)
-		return bad(o->err, o->errlen, "file of %llu bytes is too short for a block",
-			   (unsigned long long)file_len);
+	if (file_len < HDR_BYTES + FTR_BYTES || file_len % ST_BLOCK_ALIGN)
+		return bad(o->err, o->errlen, "file of %llu bytes: too short or not a multiple of %u",
+			   (unsigned long long)file_len, ST_BLOCK_ALIGN);
 	if ((rc = io(b, file_len - FTR_BYTES, &o->f, FTR_BYTES, o->err, o->errlen, "footer")) ||
 	    (rc = io(b, 0, &o->h, HDR_BYTES, o->err, o->errlen, "header")) ||
 	    (rc = check_footer_header(b, o, file_len)))
@@ -883,7 +948,7 @@ int st_block_open(uint64_t file_len, st_block_read_fn read, void *ctx, struct st
 	free(o.table);
 	free(o.series);
 	free(o.chunks);
-	ZSTD_freeDCtx(o.dctx);
+	dctx_put(&o.dctx);
 	if (rc) {
 		st_block_close(b);
 		return rc;
@@ -965,7 +1030,7 @@ int st_block_summaries(const struct st_block *b, uint32_t series_id,
 struct sect_cache {
 	uint32_t idx;     /* UINT32_MAX: none */
 	uint8_t *raw;
-	ZSTD_DCtx *dctx;
+	struct dctx_slot dctx;
 };
 
 static int cache_load(const struct st_block *b, struct sect_cache *sc, uint32_t idx, char *err,
@@ -989,7 +1054,7 @@ static int cache_load(const struct st_block *b, struct sect_cache *sc, uint32_t 
 static void cache_release(struct sect_cache *sc)
 {
 	free(sc->raw);
-	ZSTD_freeDCtx(sc->dctx);
+	dctx_put(&sc->dctx);
 }
 
 /* Decode chunk c's columns into ts[count], vals[count], with the read-path checks. */
@@ -999,6 +1064,8 @@ static int decode_chunk(const struct st_block *b, const uint8_t *raw, uint32_t c
 	const struct st_block_summary *s = &b->sums[c];
 	const struct blk_loc *l = &b->locs[c];
 	const uint8_t *p = raw + l->off;
+	/* open checked that the columns lie inside the section (validity rule 7) */
+	assert((uint64_t)l->off + l->ts_bytes + l->val_bytes <= b->sects[l->sect].raw);
 	if (st_col_decode(l->ts_codec, p, l->ts_bytes, s->count, (uint64_t)s->t_min,
 			  (uint64_t)s->t_max, (uint64_t *)ts) ||
 	    st_col_decode(l->val_codec, p + l->ts_bytes, l->val_bytes, s->count, s->first, s->last,

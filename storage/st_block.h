@@ -14,7 +14,8 @@
  * Threads: a builder belongs to one thread. An open block is immutable: any
  * number of threads may call the reader functions on it concurrently
  * (they allocate per call and share nothing mutable); st_block_close must
- * not race with them.
+ * not race with them. Each thread that reads keeps one zstd decompression
+ * context (about 96 KB) in thread-specific data until it exits.
  */
 #ifndef ST_BLOCK_H
 #define ST_BLOCK_H
@@ -29,16 +30,17 @@
 
 /* ================================================================ builder */
 
+/* Defaults, measured on TSBS and floatwalk (docs/formats/block.md, "Builder policy"). */
 #define ST_BLOCK_DEFAULT_CHUNK_POINTS 1024u
-#define ST_BLOCK_DEFAULT_SECTION_BYTES (128u << 10)
-#define ST_BLOCK_DEFAULT_ZSTD_LEVEL 3
+#define ST_BLOCK_DEFAULT_SECTION_BYTES (64u << 10)
+#define ST_BLOCK_DEFAULT_ZSTD_LEVEL 1
 
-/* How the builder ranks the candidate codecs of a column (docs: measured). */
+/* How the builder ranks the candidate codecs of a column. */
 enum st_block_cost {
-	ST_BLOCK_COST_DEFAULT = 0,   /* ST_BLOCK_COST_ENTROPY */
-	ST_BLOCK_COST_RAW = 1,       /* smallest before zstd */
-	ST_BLOCK_COST_ENTROPY = 2,   /* smallest order-0 entropy estimate of zstd's output */
-	ST_BLOCK_COST_ZSTD = 3,      /* smallest after a zstd -1 of the column alone */
+	ST_BLOCK_COST_DEFAULT = 0,   /* ST_BLOCK_COST_ZSTD */
+	ST_BLOCK_COST_RAW = 1,       /* smallest before zstd (bit packing wins: worst files) */
+	ST_BLOCK_COST_ENTROPY = 2,   /* smallest order-0 entropy estimate (fastest build) */
+	ST_BLOCK_COST_ZSTD = 3,      /* smallest after zstd -1 of the column alone (smallest files) */
 };
 
 struct st_block_build_cfg {

@@ -1084,6 +1084,7 @@ double st_col_cost_entropy(void *arg, const uint8_t *buf, size_t len)
 
 struct best {
 	const struct st_col_chooser *ch;
+	double best_est;     /* lowest entropy estimate seen (pruning); < 0: none yet */
 	uint8_t *bufs[2];    /* the caller's dst and the work trial buffer */
 	size_t caps[2];
 	int holder;          /* which of bufs holds the best so far; -1: none */
@@ -1107,8 +1108,16 @@ static void best_offer(struct best *b, uint8_t codec, int len)
 	int i = b->holder == 0 ? 1 : 0;
 	if ((size_t)len > b->caps[0])
 		return; /* only candidates that fit the caller's buffer */
-	double c = b->ch->cost ? b->ch->cost(b->ch->cost_arg, b->bufs[i], (size_t)len)
-			       : st_col_cost_entropy(NULL, b->bufs[i], (size_t)len);
+	const struct st_col_chooser *ch = b->ch;
+	if (ch->cost && ch->prune > 0) {
+		double e = st_col_cost_entropy(NULL, b->bufs[i], (size_t)len);
+		if (b->best_est >= 0 && e > ch->prune * b->best_est)
+			return;
+		if (b->best_est < 0 || e < b->best_est)
+			b->best_est = e;
+	}
+	double c = ch->cost ? ch->cost(ch->cost_arg, b->bufs[i], (size_t)len)
+			    : st_col_cost_entropy(NULL, b->bufs[i], (size_t)len);
 	if (b->holder < 0 || c < b->cost) {
 		b->holder = i;
 		b->len = len;
@@ -1181,7 +1190,7 @@ int st_col_encode_best(const struct st_col_chooser *ch, enum st_col_role role,
 		return 0;
 	}
 	struct best b = {.ch = ch, .bufs = {dst, w.trial}, .caps = {cap, w.trial_cap},
-			 .holder = -1};
+			 .holder = -1, .best_est = -1};
 	if (role == ST_COL_ROLE_TS) {
 		try_packings(&b, &w, u, n, 1, -1);
 		try_codec(&b, &w, ST_COL_GORILLA_DOD, u, n);

@@ -94,6 +94,12 @@ double st_col_cost_entropy(void *arg, const uint8_t *buf, size_t len);
 struct st_col_chooser {
 	st_col_cost_fn cost;     /* NULL: st_col_cost_entropy */
 	void *cost_arg;          /* borrowed, passed to cost */
+	/*
+	 * > 0 (with a cost): a candidate whose st_col_cost_entropy exceeds
+	 * prune times the lowest one seen so far is dropped without calling
+	 * cost, which saves most calls of an expensive cost. 0: cost all.
+	 */
+	double prune;
 	void *work;              /* borrowed: st_col_work_bytes(n) bytes, 8-byte aligned */
 	size_t work_bytes;
 };

@@ -612,6 +612,11 @@ int st_store_commit(struct st_store *st, uint64_t *lsn)
 	return rc;
 }
 
+uint32_t st_store_io_poll(struct st_store *st)
+{
+	return st->wal ? st_wal_poll(st->wal) : 0;
+}
+
 uint64_t st_store_durable_lsn(const struct st_store *st)
 {
 	return st->wal ? st_wal_durable_lsn(st->wal) : UINT64_MAX;
@@ -688,7 +693,8 @@ void st_store_poll(struct st_store *st)
 {
 	if (st->wal) {
 		group_commit(st);
-		st_wal_poll(st->wal);
+		if (!st->cfg.wal.io_thread)
+			st_wal_poll(st->wal);
 	}
 	st_shard_maintain(st->shard);
 	serve_requests(st);

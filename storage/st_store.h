@@ -121,6 +121,13 @@ int st_store_commit(struct st_store *st, uint64_t *lsn);
 /* Owner, every poll-loop pass. Never blocks. */
 void st_store_poll(struct st_store *st);
 
+/*
+ * The WAL's encoder pass (st_wal_poll): called by the owner inside
+ * st_store_poll when wal.io_thread is off, else by the WAL I/O thread
+ * (st_walio.h) only. Returns the work done (0: idle).
+ */
+uint32_t st_store_io_poll(struct st_store *st);
+
 /* Any thread: the durable lsn (UINT64_MAX with durability none). */
 uint64_t st_store_durable_lsn(const struct st_store *st);
 

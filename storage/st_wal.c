@@ -69,6 +69,10 @@ static const struct cm_cfg_key wal_keys[] = {
 	 "zstd level of WAL records (0: uncompressed; negative: zstd's fast levels)"},
 	{"wal.direct_io", CM_CFG_BOOL, "true", 0, 0, NULL, false,
 	 "write WAL segments with O_DIRECT where the filesystem allows it"},
+	{"wal.io_thread", CM_CFG_BOOL, "true", 0, 0, NULL, false,
+	 "compress and write WAL records on a WAL I/O thread instead of the shard core"},
+	{"wal.io_idle_us", CM_CFG_INT, "20", 1, 100000, NULL, false,
+	 "the WAL I/O thread's nap when it found no work (bounds sync-mode latency)"},
 };
 
 const struct cm_cfg_table st_wal_cfg_table = {
@@ -88,6 +92,8 @@ void st_wal_cfg_default(struct st_wal_cfg *cfg)
 	cfg->batch_points = 65536;
 	cfg->zstd_level = -1;
 	cfg->direct = true;
+	cfg->io_thread = false;
+	cfg->io_idle_ns = 20 * CM_NS_PER_US;
 }
 
 void st_wal_cfg_from(const struct cm_config *config, struct st_wal_cfg *cfg)
@@ -99,6 +105,8 @@ void st_wal_cfg_from(const struct cm_config *config, struct st_wal_cfg *cfg)
 	cfg->batch_points = (uint32_t)cm_config_int(config, "wal.batch_points");
 	cfg->zstd_level = (int)cm_config_int(config, "wal.zstd_level");
 	cfg->direct = cm_config_bool(config, "wal.direct_io");
+	cfg->io_thread = cm_config_bool(config, "wal.io_thread");
+	cfg->io_idle_ns = cm_config_int(config, "wal.io_idle_us") * CM_NS_PER_US;
 }
 
 const char *st_wal_durability_name(enum st_wal_durability d)
@@ -121,22 +129,46 @@ struct wal_counters {
 	_Atomic int32_t last_error;
 };
 
+/*
+ * A batch: the stage the owner fills, then, once committed, a record for the
+ * encoder. Columns of points plus the definitions of new series.
+ */
+struct wal_batch {
+	uint32_t *ids;
+	int64_t *ts;
+	uint64_t *vals;
+	uint32_t n;
+	uint8_t *defs;
+	uint32_t defs_len, ndefs;
+	uint64_t lsn;                 /* set at commit */
+};
+
+#define NBATCH 4u
+
 struct st_wal {
-	/* owner */
 	struct st_wal_cfg cfg;
+	uint32_t defs_cap;
+	uint32_t raw_max;             /* largest raw payload whose record fits the buffer */
+
+	/* owner: stages and commits */
+	struct wal_batch *stage;      /* batches[head % NBATCH] */
+	uint64_t next_lsn;
+	/*
+	 * Hand-off from the owner to the encoder (the same thread inline, the
+	 * WAL I/O thread otherwise): batches [tail, head) are committed and wait
+	 * to be encoded; the owner fills batches[head % NBATCH].
+	 */
+	struct wal_batch batches[NBATCH];
+	_Atomic uint32_t head;        /* owner: release after a batch is complete */
+	_Atomic uint32_t tail;        /* encoder: release after a batch is reset */
+
+	/* encoder: compresses records into the buffer and does the I/O */
 	struct st_uring *ring;
 	ZSTD_CCtx *cctx;
-	uint32_t *st_ids;             /* the stage: columns of points */
-	int64_t *st_ts;
-	uint64_t *st_vals;
-	uint32_t st_n;
-	uint8_t *defs;                /* staged series definitions */
-	uint32_t defs_len, defs_cap, ndefs;
-	uint32_t raw_max;             /* largest raw payload whose record fits the buffer */
 	uint8_t *buf;                 /* write buffer, page aligned, registered */
 	uint64_t buf_off;             /* file offset of buf[0] */
 	uint32_t fill, written, durable;
-	uint64_t next_lsn;
+	uint64_t enc_lsn;             /* last record in the buffer */
 	uint64_t written_lsn;         /* records fully written (not yet synced) */
 	bool write_inflight, sync_inflight, want_sync;
 	uint32_t inflight_start, inflight_end;
@@ -234,8 +266,8 @@ static int seg_create(const struct st_io_ops *ops, const char *dir, uint64_t seq
 	return fd;
 }
 
-/* Owner: start writing segment seq on fd; the header goes out with the first write. */
-static void seg_begin(struct st_wal *w, int fd, uint64_t seq)
+/* Encoder: start segment seq on fd at first_lsn; the header goes out with the first write. */
+static void seg_begin(struct st_wal *w, int fd, uint64_t seq, uint64_t first_lsn)
 {
 	w->fd = fd;
 	w->seg_seq = seq;
@@ -246,7 +278,7 @@ static void seg_begin(struct st_wal *w, int fd, uint64_t seq)
 		.version = ST_WAL_VERSION,
 		.shard_id = w->cfg.shard_id,
 		.seq = seq,
-		.first_lsn = w->next_lsn,
+		.first_lsn = first_lsn,
 		.created_ns = cm_now_ns(),
 	};
 	h.crc = cm_crc32c(0, &h, offsetof(struct st_wal_seg_hdr, crc));
@@ -254,7 +286,7 @@ static void seg_begin(struct st_wal *w, int fd, uint64_t seq)
 	w->fill = ST_WAL_PAGE;
 	w->written = 0;
 	w->durable = 0;
-	atomic_store_explicit(&w->cur_first_lsn, w->next_lsn, memory_order_relaxed);
+	atomic_store_explicit(&w->cur_first_lsn, first_lsn, memory_order_relaxed);
 	/* release: pairs with the acquire in st_wal_service (first_lsn before seq) */
 	atomic_store_explicit(&w->cur_seq, seq, memory_order_release);
 	ctr_add(&w->ctr.segments_created, 1);
@@ -266,10 +298,12 @@ static void wal_free(struct st_wal *w)
 {
 	st_uring_destroy(w->ring);
 	ZSTD_freeCCtx(w->cctx);
-	free(w->st_ids);
-	free(w->st_ts);
-	free(w->st_vals);
-	free(w->defs);
+	for (uint32_t i = 0; i < NBATCH; i++) {
+		free(w->batches[i].ids);
+		free(w->batches[i].ts);
+		free(w->batches[i].vals);
+		free(w->batches[i].defs);
+	}
 	free(w->buf);
 	free(w);
 }
@@ -289,6 +323,7 @@ int st_wal_open(const struct st_wal_cfg *cfg, uint64_t next_lsn, struct st_wal *
 	w->cfg.dir = w->dir;
 	w->fd = -1;
 	w->next_lsn = next_lsn;
+	w->enc_lsn = next_lsn - 1;
 	w->written_lsn = next_lsn - 1;
 	atomic_init(&w->durable_lsn, next_lsn - 1);
 	atomic_init(&w->spare_fd, -1);
@@ -296,16 +331,22 @@ int st_wal_open(const struct st_wal_cfg *cfg, uint64_t next_lsn, struct st_wal *
 	atomic_init(&w->ctr.committed_lsn, next_lsn - 1);
 
 	int rc = -ENOMEM;
-	w->st_ids = malloc((size_t)cfg->batch_points * sizeof(*w->st_ids));
-	w->st_ts = malloc((size_t)cfg->batch_points * sizeof(*w->st_ts));
-	w->st_vals = malloc((size_t)cfg->batch_points * sizeof(*w->st_vals));
 	w->defs_cap = CM_MAX(DEFS_BYTES_MIN, cfg->buffer_bytes / 8);
 	w->raw_max = raw_limit(cfg);
-	w->defs = malloc(w->defs_cap);
+	bool ok = true;
+	for (uint32_t i = 0; i < NBATCH; i++) {
+		struct wal_batch *b = &w->batches[i];
+		b->ids = malloc((size_t)cfg->batch_points * sizeof(*b->ids));
+		b->ts = malloc((size_t)cfg->batch_points * sizeof(*b->ts));
+		b->vals = malloc((size_t)cfg->batch_points * sizeof(*b->vals));
+		b->defs = malloc(w->defs_cap);
+		ok &= b->ids && b->ts && b->vals && b->defs;
+	}
+	w->stage = &w->batches[0];
 	w->cctx = ZSTD_createCCtx();
 	if (posix_memalign((void **)&w->buf, ST_WAL_PAGE, cfg->buffer_bytes))
 		w->buf = NULL;
-	if (!w->st_ids || !w->st_ts || !w->st_vals || !w->defs || !w->cctx || !w->buf)
+	if (!ok || !w->cctx || !w->buf)
 		goto err;
 	memset(w->buf, 0, cfg->buffer_bytes);
 	if (cfg->zstd_level)
@@ -343,7 +384,7 @@ int st_wal_open(const struct st_wal_cfg *cfg, uint64_t next_lsn, struct st_wal *
 		rc = fd;
 		goto err;
 	}
-	seg_begin(w, fd, seq + 1);
+	seg_begin(w, fd, seq + 1, next_lsn);
 	w->next_sync_ns = cm_mono_ns() + cfg->fsync_interval_ns;
 	CM_LOG_INFO("wal", "event=open shard=%u dir=%s segment=%llu lsn=%llu durability=%s direct=%d",
 		    cfg->shard_id, w->dir, (unsigned long long)(seq + 1),
@@ -378,7 +419,8 @@ int st_wal_close(struct st_wal *w)
 	for (;;) {
 		uint64_t lsn;
 		int crc = st_wal_commit(w, &lsn);
-		bool idle = crc == 0 && w->st_n == 0 && w->ndefs == 0 && w->durable == w->fill &&
+		bool idle = crc == 0 && st_wal_staged(w) == 0 &&
+			    atomic_load(&w->head) == atomic_load(&w->tail) && w->durable == w->fill &&
 			    !w->write_inflight && !w->sync_inflight;
 		if (idle)
 			break;
@@ -412,8 +454,9 @@ int st_wal_close(struct st_wal *w)
 bool st_wal_room(const struct st_wal *w, uint32_t npoints, uint32_t key_bytes)
 {
 	/* 64-bit sums: no request, however large, wraps around to "yes" */
-	uint64_t n = (uint64_t)w->st_n + npoints;
-	uint64_t defs = (uint64_t)w->defs_len + key_bytes +
+	const struct wal_batch *b = w->stage;
+	uint64_t n = (uint64_t)b->n + npoints;
+	uint64_t defs = (uint64_t)b->defs_len + key_bytes +
 			(uint64_t)(sizeof(struct st_wal_def) + 3) * npoints;
 	return n <= w->cfg.batch_points && defs <= w->defs_cap &&
 	       sizeof(struct st_wal_payload_hdr) + defs + n * 20 <= w->raw_max;
@@ -423,31 +466,53 @@ bool st_wal_room(const struct st_wal *w, uint32_t npoints, uint32_t key_bytes)
 void st_wal_add_series(struct st_wal *w, uint32_t id, uint8_t vtype, const uint8_t *key,
 		       uint16_t keylen)
 {
+	struct wal_batch *b = w->stage;
 	struct st_wal_def d = {.id = id, .vtype = vtype, .keylen = keylen};
 	uint32_t need = (uint32_t)CM_ALIGN_UP(sizeof(d) + keylen, (size_t)4);
-	assert(w->defs_len + need <= w->defs_cap);
-	memcpy(w->defs + w->defs_len, &d, sizeof(d));
-	memcpy(w->defs + w->defs_len + sizeof(d), key, keylen);
-	memset(w->defs + w->defs_len + sizeof(d) + keylen, 0, need - sizeof(d) - keylen);
-	w->defs_len += need;
-	w->ndefs++;
+	assert(b->defs_len + need <= w->defs_cap);
+	memcpy(b->defs + b->defs_len, &d, sizeof(d));
+	memcpy(b->defs + b->defs_len + sizeof(d), key, keylen);
+	memset(b->defs + b->defs_len + sizeof(d) + keylen, 0, need - sizeof(d) - keylen);
+	b->defs_len += need;
+	b->ndefs++;
 }
 
 /* HOT PATH */
 void st_wal_add_point(struct st_wal *w, uint32_t id, int64_t ts_ns, uint64_t bits)
 {
-	uint32_t i = w->st_n;
+	struct wal_batch *b = w->stage;
+	uint32_t i = b->n;
 	assert(i < w->cfg.batch_points);
-	w->st_ids[i] = id;
-	w->st_ts[i] = ts_ns;
-	w->st_vals[i] = bits;
-	w->st_n = i + 1;
+	b->ids[i] = id;
+	b->ts[i] = ts_ns;
+	b->vals[i] = bits;
+	b->n = i + 1;
 }
 
 /* ================================================================ commit */
 
-/* Owner: make room for need more bytes in the buffer. 0 or -EAGAIN. */
-static int buffer_room(struct st_wal *w, uint32_t need)
+int st_wal_commit(struct st_wal *w, uint64_t *lsn)
+{
+	*lsn = 0;
+	struct wal_batch *b = w->stage;
+	if (!b->n && !b->ndefs)
+		return 0;
+	uint32_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
+	/* acquire: pairs with the encoder's release; the next slot is reset */
+	uint32_t tail = atomic_load_explicit(&w->tail, memory_order_acquire);
+	if (head + 1 - tail >= NBATCH)
+		return -EAGAIN; /* the encoder is behind: keep staging */
+	b->lsn = w->next_lsn++;
+	*lsn = b->lsn;
+	atomic_store_explicit(&w->ctr.committed_lsn, b->lsn, memory_order_relaxed);
+	/* release: the batch's columns before head (the encoder acquires) */
+	atomic_store_explicit(&w->head, head + 1, memory_order_release);
+	w->stage = &w->batches[(head + 1) % NBATCH];
+	return 0;
+}
+
+/* Encoder: make room for need more bytes in the buffer. 0 or -EAGAIN. */
+static int buffer_room(struct st_wal *w, uint32_t need, uint64_t lsn)
 {
 	uint64_t end = w->buf_off + w->fill + need;
 	if (end > w->cfg.segment_bytes) {
@@ -469,7 +534,7 @@ static int buffer_room(struct st_wal *w, uint32_t need)
 		uint64_t seq = atomic_load_explicit(&w->spare_seq, memory_order_relaxed);
 		/* release: the background closes it only after taking it */
 		atomic_store_explicit(&w->retired_fd, w->fd, memory_order_release);
-		seg_begin(w, fd, seq);
+		seg_begin(w, fd, seq, lsn);
 		return w->fill + need <= w->cfg.buffer_bytes ? 0 : -EAGAIN;
 	}
 	if (w->fill + need <= w->cfg.buffer_bytes)
@@ -493,36 +558,36 @@ static int buffer_room(struct st_wal *w, uint32_t need)
 }
 
 /* Copy the raw payload (header, defs, columns) to dst; returns its length. */
-static size_t payload_copy_raw(const struct st_wal *w, const struct st_wal_payload_hdr *ph,
+static size_t payload_copy_raw(const struct wal_batch *b, const struct st_wal_payload_hdr *ph,
 			       uint8_t *dst)
 {
-	size_t n = w->st_n, off = 0;
+	size_t n = b->n, off = 0;
 	memcpy(dst, ph, sizeof(*ph));
 	off += sizeof(*ph);
-	memcpy(dst + off, w->defs, w->defs_len);
-	off += w->defs_len;
-	memcpy(dst + off, w->st_ids, n * 4);
+	memcpy(dst + off, b->defs, b->defs_len);
+	off += b->defs_len;
+	memcpy(dst + off, b->ids, n * 4);
 	off += n * 4;
-	memcpy(dst + off, w->st_ts, n * 8);
+	memcpy(dst + off, b->ts, n * 8);
 	off += n * 8;
-	memcpy(dst + off, w->st_vals, n * 8);
+	memcpy(dst + off, b->vals, n * 8);
 	return off + n * 8;
 }
 
 /* zstd over the payload's pieces into dst; the stored size, or 0 if it did not fit. */
-static size_t payload_compress(struct st_wal *w, const struct st_wal_payload_hdr *ph,
-			       uint8_t *dst, size_t cap)
+static size_t payload_compress(struct st_wal *w, const struct wal_batch *b,
+			       const struct st_wal_payload_hdr *ph, uint8_t *dst, size_t cap)
 {
-	size_t n = w->st_n;
+	size_t n = b->n;
 	const struct {
 		const void *p;
 		size_t len;
 	} parts[] = {
-		{ph, sizeof(*ph)}, {w->defs, w->defs_len}, {w->st_ids, n * 4},
-		{w->st_ts, n * 8}, {w->st_vals, n * 8},
+		{ph, sizeof(*ph)}, {b->defs, b->defs_len}, {b->ids, n * 4},
+		{b->ts, n * 8}, {b->vals, n * 8},
 	};
 	ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
-	ZSTD_CCtx_setPledgedSrcSize(w->cctx, sizeof(*ph) + w->defs_len + n * 20);
+	ZSTD_CCtx_setPledgedSrcSize(w->cctx, sizeof(*ph) + b->defs_len + n * 20);
 	ZSTD_outBuffer out = {dst, cap, 0};
 	for (size_t i = 0; i < CM_ARRAY_SIZE(parts); i++) {
 		ZSTD_inBuffer in = {parts[i].p, parts[i].len, 0};
@@ -537,27 +602,25 @@ static size_t payload_compress(struct st_wal *w, const struct st_wal_payload_hdr
 	return out.pos;
 }
 
-int st_wal_commit(struct st_wal *w, uint64_t *lsn)
+/* Encoder: batch b as a record into the buffer. 0 or -EAGAIN (no room yet). */
+static int encode(struct st_wal *w, struct wal_batch *b)
 {
-	*lsn = 0;
-	if (!w->st_n && !w->ndefs)
-		return 0;
-	/* Timestamps as wrapping deltas: regular series turn into runs zstd folds. */
-	struct st_wal_payload_hdr ph = {.ndefs = w->ndefs, .npoints = w->st_n,
-					.defs_bytes = w->defs_len};
-	size_t raw_len = sizeof(ph) + w->defs_len + (size_t)w->st_n * 20;
+	struct st_wal_payload_hdr ph = {.ndefs = b->ndefs, .npoints = b->n,
+					.defs_bytes = b->defs_len};
+	size_t raw_len = sizeof(ph) + b->defs_len + (size_t)b->n * 20;
 	size_t bound = w->cfg.zstd_level ? CM_MAX(ZSTD_compressBound(raw_len), raw_len) : raw_len;
 	uint32_t need = (uint32_t)rec_need(w->cfg.zstd_level, raw_len);
 	/* st_wal_room keeps the stage within raw_max, so the record fits */
 	assert(raw_len <= w->raw_max && need + ST_WAL_PAGE <= w->cfg.buffer_bytes / 2);
-	int rc = buffer_room(w, need);
+	int rc = buffer_room(w, need, b->lsn);
 	if (rc)
 		return rc;
 
+	/* Timestamps as wrapping deltas: regular series turn into runs zstd folds. */
 	int64_t prev = 0;
-	for (uint32_t i = 0; i < w->st_n; i++) {
-		int64_t t = w->st_ts[i];
-		w->st_ts[i] = (int64_t)((uint64_t)t - (uint64_t)prev);
+	for (uint32_t i = 0; i < b->n; i++) {
+		int64_t t = b->ts[i];
+		b->ts[i] = (int64_t)((uint64_t)t - (uint64_t)prev);
 		prev = t;
 	}
 	struct st_wal_rec_hdr *h = (struct st_wal_rec_hdr *)(w->buf + w->fill);
@@ -565,18 +628,18 @@ int st_wal_commit(struct st_wal *w, uint64_t *lsn)
 	size_t stored = 0;
 	uint16_t codec = ST_WAL_CODEC_RAW;
 	if (w->cfg.zstd_level) {
-		stored = payload_compress(w, &ph, payload, bound);
+		stored = payload_compress(w, b, &ph, payload, bound);
 		codec = ST_WAL_CODEC_ZSTD;
 	}
 	if (!stored || stored >= raw_len) {
-		stored = payload_copy_raw(w, &ph, payload);
+		stored = payload_copy_raw(b, &ph, payload);
 		codec = ST_WAL_CODEC_RAW;
 	}
 	h->magic = ST_WAL_REC_MAGIC;
-	h->lsn = w->next_lsn;
+	h->lsn = b->lsn;
 	h->stored_len = (uint32_t)stored;
 	h->raw_len = (uint32_t)raw_len;
-	h->npoints = w->st_n;
+	h->npoints = b->n;
 	h->codec = codec;
 	h->flags = 0;
 	uint32_t crc = cm_crc32c(0, &h->lsn, sizeof(*h) - offsetof(struct st_wal_rec_hdr, lsn));
@@ -591,16 +654,31 @@ int st_wal_commit(struct st_wal *w, uint64_t *lsn)
 	 */
 	memset(w->buf + w->fill, 0, page_ceil(w->fill) - w->fill);
 
-	*lsn = w->next_lsn++;
+	w->enc_lsn = b->lsn;
 	ctr_add(&w->ctr.records, 1);
-	ctr_add(&w->ctr.points, w->st_n);
+	ctr_add(&w->ctr.points, b->n);
 	ctr_add(&w->ctr.raw_bytes, raw_len);
 	ctr_add(&w->ctr.stored_bytes, rec);
-	atomic_store_explicit(&w->ctr.committed_lsn, *lsn, memory_order_relaxed);
-	w->st_n = 0;
-	w->ndefs = 0;
-	w->defs_len = 0;
+	b->n = 0;
+	b->ndefs = 0;
+	b->defs_len = 0;
 	return 0;
+}
+
+/* Encoder: every committed batch that fits into the buffer. Returns how many. */
+static uint32_t encode_committed(struct st_wal *w)
+{
+	uint32_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
+	/* acquire: pairs with the owner's release of head after filling the batch */
+	uint32_t head = atomic_load_explicit(&w->head, memory_order_acquire);
+	uint32_t done = 0;
+	while (tail != head && encode(w, &w->batches[tail % NBATCH]) == 0) {
+		tail++;
+		done++;
+		/* release: the reset batch before the owner may stage into it */
+		atomic_store_explicit(&w->tail, tail, memory_order_release);
+	}
+	return done;
 }
 
 /* ================================================================== poll */
@@ -615,11 +693,12 @@ static void io_failed(struct st_wal *w, int err, int64_t now)
 		  (long long)(RETRY_NS / CM_NS_PER_MS));
 }
 
-static void reap(struct st_wal *w, int64_t now)
+static uint32_t reap(struct st_wal *w, int64_t now)
 {
 	struct st_uring_cqe cqe[8];
-	uint32_t n;
+	uint32_t n, total = 0;
 	while ((n = st_uring_reap(w->ring, cqe, CM_ARRAY_SIZE(cqe))) > 0) {
+		total += n;
 		for (uint32_t i = 0; i < n; i++) {
 			int32_t res = cqe[i].res;
 			if (cqe[i].user_data == TAG_WRITE) {
@@ -671,12 +750,17 @@ static void reap(struct st_wal *w, int64_t now)
 			}
 		}
 	}
+	return total;
 }
 
-void st_wal_poll(struct st_wal *w)
+uint32_t st_wal_poll(struct st_wal *w)
 {
+	uint32_t work = encode_committed(w);
+	if (!work && !w->write_inflight && !w->sync_inflight && w->written == w->fill &&
+	    (w->cfg.durability == ST_WAL_SYNC || w->durable == w->written))
+		return 0; /* idle: not even a clock read */
 	int64_t now = cm_mono_ns();
-	reap(w, now);
+	work += reap(w, now);
 	bool queued = false;
 	if (!w->write_inflight && !w->sync_inflight && w->written < w->fill && now >= w->retry_at_ns) {
 		uint32_t start = page_floor(w->written), end = page_ceil(w->fill);
@@ -686,7 +770,7 @@ void st_wal_poll(struct st_wal *w)
 			w->write_inflight = true;
 			w->inflight_start = start;
 			w->inflight_end = w->fill;
-			w->inflight_lsn = w->next_lsn - 1;
+			w->inflight_lsn = w->enc_lsn;
 			ctr_add(&w->ctr.writes, 1);
 			queued = true;
 		}
@@ -705,13 +789,16 @@ void st_wal_poll(struct st_wal *w)
 	}
 	if (w->cfg.durability == ST_WAL_SYNC && w->durable == w->fill)
 		w->want_sync = false;
-	if (queued)
+	if (queued) {
 		st_uring_submit(w->ring);
+		work++;
+	}
+	return work;
 }
 
 uint32_t st_wal_staged(const struct st_wal *w)
 {
-	return w->st_n + w->ndefs;
+	return w->stage->n + w->stage->ndefs;
 }
 
 uint64_t st_wal_committed_lsn(const struct st_wal *w)

@@ -3,10 +3,12 @@
  * docs/formats/wal.md; durability promises: docs/DURABILITY.md).
  *
  * The owning core stages series definitions and points as it stores them,
- * and commits the staged batch as one checksummed, zstd-compressed record
- * once per poll-loop pass (or when the stage is full). Records go into an
- * aligned, registered write buffer that maps a window of the current segment
- * file; st_wal_poll() writes it out through io_uring, one write in flight at
+ * and commits the stage (st_store_poll: every 200 us or when it is half
+ * full) by handing the batch to the encoder, a pointer swap through a ring
+ * of NBATCH batches. The encoder (the owner itself, or the per-node WAL I/O
+ * thread: st_walio.h) compresses each batch into one checksummed record in
+ * an aligned, registered write buffer that maps a window of the current
+ * segment file, and writes it out through io_uring, one write in flight at
  * a time (later records ride the next write: group commit), and syncs:
  *
  *   interval  plain writes; an fdatasync every fsync_interval (and when the
@@ -14,17 +16,19 @@
  *   sync      every write carries RWF_DSYNC (FUA with O_DIRECT); durable_lsn
  *             advances as writes complete.
  *
- * The owner never blocks: when the buffer is full, a write failed (ENOSPC,
- * EIO: retried with backoff, the data stays in the buffer until it is
- * durable) or no spare segment is ready, st_wal_commit() says -EAGAIN and
- * the batch stays staged; when the stage is full too, st_wal_room() says no
- * and the caller refuses points (and counts why). Segment files are made
- * ahead of need, old ones deleted and retired descriptors closed by
- * st_wal_service(), called from a background thread.
+ * Nothing blocks: when the buffer is full, a write failed (ENOSPC, EIO:
+ * retried with backoff, the data stays in the buffer until it is durable)
+ * or no spare segment is ready, batches wait in the ring; when the ring is
+ * full, st_wal_commit() says -EAGAIN and the stage keeps filling; when the
+ * stage is full too, st_wal_room() says no and the caller refuses points
+ * (and counts why). Segment files are made ahead of need, old ones deleted
+ * and retired descriptors closed by st_wal_service(), called from a
+ * background thread.
  *
- * Threads: open/close and replay: any one thread, before/after the owner
- * runs. room/add/commit/poll: the owner only. durable_lsn, stats,
- * checkpoint: any thread. service: one background thread at a time.
+ * Threads: open/close and replay: any one thread, before/after the others
+ * run. room/add/commit/staged: the owner only. poll: the encoder (the owner
+ * itself, or the WAL I/O thread). durable_lsn, stats, checkpoint: any
+ * thread. service: one background thread at a time.
  */
 #ifndef ST_WAL_H
 #define ST_WAL_H
@@ -55,6 +59,8 @@ struct st_wal_cfg {
 	uint32_t batch_points;         /* staged points per record at most */
 	int zstd_level;                /* 0: no compression; negative: zstd's fast levels */
 	bool direct;                   /* try O_DIRECT (falls back, logged) */
+	bool io_thread;                /* the store's choice: a WAL I/O thread encodes (st_walio.h) */
+	int64_t io_idle_ns;            /* that thread's nap when idle */
 };
 
 /* wal.* keys: durability, fsync_interval_ms, segment_size, buffer_size, ... */
@@ -82,16 +88,23 @@ void st_wal_add_series(struct st_wal *wal, uint32_t id, uint8_t vtype, const uin
 void st_wal_add_point(struct st_wal *wal, uint32_t id, int64_t ts_ns, uint64_t bits);
 
 /*
- * Owner: close the stage as a record in the write buffer. 0 with the
- * record's lsn in *lsn (0 when nothing was staged), or -EAGAIN (the stage
- * is kept; try after the next st_wal_poll).
+ * Owner: close the stage as a record and hand it to the encoder (a pointer
+ * swap; compression and I/O happen in st_wal_poll). 0 with the record's lsn
+ * in *lsn (0 when nothing was staged), or -EAGAIN when the encoder holds
+ * every batch (the stage is kept; try again later).
  */
 int st_wal_commit(struct st_wal *wal, uint64_t *lsn);
 
-/* Owner, each poll-loop pass: reap completions, start writes and syncs. Never blocks. */
-void st_wal_poll(struct st_wal *wal);
+/*
+ * Encoder, each pass: compress committed batches into the write buffer, reap
+ * completions, start writes and syncs. Never blocks. Returns a count of work
+ * done (0: idle, without even reading the clock). The encoder is the owner
+ * itself (inline), or the WAL I/O thread (st_walio.h): one thread, always
+ * the same one, other than during open and close.
+ */
+uint32_t st_wal_poll(struct st_wal *wal);
 
-/* Owner: points staged since the last commit. */
+/* Owner: points and series definitions staged since the last commit. */
 uint32_t st_wal_staged(const struct st_wal *wal);
 
 /* Owner: lsn of the last committed record (0 if none). */

@@ -864,7 +864,8 @@ static void test_st_wal__rollover_waits_for_service(void **state)
 	struct st_wal_stats s = tw_stats(t);
 	assert_true(s.stall_segment >= 200);
 	assert_int_equal(s.segments_created, 1);
-	assert_int_equal(s.durable_lsn, committed);    /* all out before the rollover */
+	/* all out before the rollover but the batches waiting in the hand-off ring (3 at most) */
+	assert_true(s.durable_lsn <= committed && committed - s.durable_lsn <= 3);
 
 	st_wal_service(t->w);
 	commit_wait(t, 2000);

@@ -32,6 +32,7 @@
 #include "st_flush.h"
 #include "st_series.h"
 #include "st_store.h"
+#include "st_walio.h"
 
 #define NSERIES 50
 #define T0 (1451606400LL * CM_NS_PER_SEC)
@@ -52,6 +53,14 @@ static void make_keys(void)
 
 static struct st_rcu *rcu;
 static struct st_store *the_store; /* the flusher keeps a pointer to its stores array */
+static struct st_walio *the_io;
+
+static void close_store(struct st_flush *fl)
+{
+	st_flush_destroy(fl);
+	st_walio_stop(the_io);
+	st_store_close(the_store);
+}
 
 static struct st_store *open_store(const char *dir, uint64_t min_free, struct st_flush **fl)
 {
@@ -60,6 +69,7 @@ static struct st_store *open_store(const char *dir, uint64_t min_free, struct st
 	cfg.dir = dir;
 	cfg.rcu = rcu;
 	cfg.wal.durability = ST_WAL_SYNC;
+	cfg.wal.io_thread = true; /* the daemon's default: a WAL I/O thread encodes */
 	cfg.wal.segment_bytes = 1u << 20;
 	cfg.wal.buffer_bytes = 256u << 10;
 	cfg.wal.batch_points = 4096;
@@ -75,7 +85,8 @@ static struct st_store *open_store(const char *dir, uint64_t min_free, struct st
 	fc.interval_ns = 200 * CM_NS_PER_MS;
 	fc.min_free_bytes = min_free;
 	fc.tick_ns = 5 * CM_NS_PER_MS;
-	if (st_flush_create(&fc, rcu, &the_store, 1, fl) || st_flush_start(*fl)) {
+	if (st_walio_start(&the_store, 1, 20 * CM_NS_PER_US, &the_io) ||
+	    st_flush_create(&fc, rcu, &the_store, 1, fl) || st_flush_start(*fl)) {
 		fprintf(stderr, "crashtest: flusher failed\n");
 		exit(2);
 	}
@@ -197,8 +208,7 @@ static int do_verify(const char *dir, uint64_t acked)
 	struct st_store *st = open_store(dir, 0, &fl);
 	uint64_t present;
 	int bad = verify_store(st, acked, &present);
-	st_flush_destroy(fl);
-	st_store_close(st);
+	close_store(fl);
 	printf("verify: acked=%llu present=%llu %s\n", (unsigned long long)acked,
 	       (unsigned long long)present, bad ? "FAIL" : "ok");
 	return bad;
@@ -248,8 +258,7 @@ static int do_fill(const char *dir, const char *ballast)
 		}
 	}
 	int bad = verify_store(st, p, &present);
-	st_flush_destroy(fl);
-	st_store_close(st);
+	close_store(fl);
 	printf("fill: resumed, acked=%llu present=%llu %s\n", (unsigned long long)p,
 	       (unsigned long long)present, bad ? "FAIL" : "ok");
 	return bad;

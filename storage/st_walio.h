@@ -1,0 +1,30 @@
+/*
+ * st_walio.h - the WAL I/O thread: one per NUMA node, it is the encoder of
+ * the WALs of the stores on its node (st_wal_poll: zstd compression of
+ * committed batches, io_uring writes and syncs, completions). The shard
+ * cores then only stage points and hand batches over; the measurements
+ * behind this split are in docs/BENCHMARKS.md ("WAL").
+ *
+ * With wal.io_thread = false the owner core polls its WAL itself instead
+ * (st_store_poll), which is what tests and single-core setups use.
+ *
+ * The thread spins while there is work and naps (wal.io_idle_us) when a
+ * pass over its stores found none: sync-mode acknowledgements wait at most
+ * that long for the thread to notice a batch.
+ */
+#ifndef ST_WALIO_H
+#define ST_WALIO_H
+
+#include <stdint.h>
+
+#include "st_store.h"
+
+struct st_walio;
+
+/* stores: borrowed, kept (they must outlive the thread). 0 or -errno. */
+int st_walio_start(struct st_store **stores, uint32_t nstores, int64_t idle_ns,
+		   struct st_walio **out);
+/* Stop and join the thread. NULL ok. */
+void st_walio_stop(struct st_walio *io);
+
+#endif /* ST_WALIO_H */
