@@ -107,16 +107,35 @@ static int64_t read_all(const struct pf_dataset *d, const struct st_block *blk)
 	return best;
 }
 
+/* The builder's default ranking (ST_BLOCK_COST_ZSTD): zstd -1 of the candidate alone. */
+struct zcost {
+	ZSTD_CCtx *cctx;
+	uint8_t *buf;
+	size_t cap;
+};
+
+static double zstd_cost(void *arg, const uint8_t *buf, size_t len)
+{
+	struct zcost *z = arg;
+	if (len == 0)
+		return 0;
+	size_t r = ZSTD_compressCCtx(z->cctx, z->buf, z->cap, buf, len, 1);
+	return ZSTD_isError(r) ? (double)len : (double)r;
+}
+
 /*
  * The column decoders alone: encode every chunk's columns with the chooser
- * (as the builder does), then time st_col_decode over all of them. Also
- * counts the codecs chosen, for the report.
+ * ranking as the builder does by default, then time st_col_decode over all
+ * of them, from memory. Also counts the codecs chosen, for the report.
  */
 static double decode_rate(const struct pf_dataset *d, uint32_t cp, const char *name)
 {
 	size_t wb = st_col_work_bytes(cp);
 	void *work = malloc(wb);
-	struct st_col_chooser ch = {.work = work, .work_bytes = wb};
+	struct zcost z = {ZSTD_createCCtx(), NULL, ZSTD_compressBound((size_t)cp * 8)};
+	z.buf = malloc(z.cap);
+	struct st_col_chooser ch = {.cost = zstd_cost, .cost_arg = &z, .prune = 1.1,
+				    .work = work, .work_bytes = wb};
 	size_t nchunks = 0;
 	for (uint32_t s = 0; s < d->nseries; s++)
 		nchunks += (d->series[s].n + cp - 1) / cp;
@@ -182,6 +201,8 @@ static double decode_rate(const struct pf_dataset *d, uint32_t cp, const char *n
 	free(bytes);
 	free(cols);
 	free(work);
+	free(z.buf);
+	ZSTD_freeCCtx(z.cctx);
 	return (double)d->npoints / ((double)best / 1e9);
 }
 
@@ -215,24 +236,31 @@ static double gorilla_bytes_per_value(const struct pf_dataset *d)
 	return (double)total / (double)d->npoints;
 }
 
-/* Bytes of the image that are not data sections: header, index, table, padding, footer. */
-static double index_bytes(const uint8_t *img, size_t len)
+/*
+ * Bytes of the image that are not data sections (header, index, table,
+ * padding, footer); *nsects: the data sections.
+ */
+static double index_bytes(const uint8_t *img, size_t len, uint32_t *nsects)
 {
 	struct st_fmt_block_footer f;
 	memcpy(&f, img + len - sizeof(f), sizeof(f));
 	uint64_t data = 0;
+	*nsects = 0;
 	for (uint32_t i = 0; i < f.nsections; i++) {
 		struct st_fmt_section s;
 		memcpy(&s, img + f.index_off + i * sizeof(s), sizeof(s));
-		if (s.kind == ST_SECT_DATA)
+		if (s.kind == ST_SECT_DATA) {
 			data += s.stored_bytes;
+			(*nsects)++;
+		}
 	}
 	return (double)(len - data);
 }
 
 struct result {
 	double bpv, build_mbps, read_pps, index_bpv;
-	uint64_t resident;
+	uint64_t resident, file_bytes;
+	uint32_t nsects;
 };
 
 static struct result bench_block(const struct pf_dataset *d, const struct st_block_build_cfg *cfg,
@@ -250,7 +278,8 @@ static struct result bench_block(const struct pf_dataset *d, const struct st_blo
 		best = CM_MIN(best, t);
 	}
 	r.bpv = (double)len / (double)d->npoints;
-	r.index_bpv = index_bytes(img, len) / (double)d->npoints;
+	r.index_bpv = index_bytes(img, len, &r.nsects) / (double)d->npoints;
+	r.file_bytes = len;
 	r.build_mbps = (double)d->npoints * 16 / 1e6 / ((double)best / 1e9);
 	struct mem_file f = {img, len};
 	struct st_block *blk;
@@ -284,7 +313,9 @@ static void report(const char *name, const struct pf_dataset *d, bool quick)
 	printf("# %s: %u series, %llu points; defaults: chunk_points %u, section_bytes %u, zstd %d\n",
 	       name, d->nseries, (unsigned long long)d->npoints, ST_BLOCK_DEFAULT_CHUNK_POINTS,
 	       ST_BLOCK_DEFAULT_SECTION_BYTES, ST_BLOCK_DEFAULT_ZSTD_LEVEL);
-	printf("BENCH disk_bytes_per_value_%s %.3f B/value\n", name, r.bpv);
+	printf("# %s: file %llu bytes, %u data sections, index resident %llu bytes\n", name,
+	       (unsigned long long)r.file_bytes, r.nsects, (unsigned long long)r.resident);
+	printf("BENCH block_image_bytes_per_value_%s %.3f B/value\n", name, r.bpv);
 	printf("BENCH disk_index_bytes_per_value_%s %.4f B/value\n", name, r.index_bpv);
 	printf("BENCH block_index_resident_bytes_per_value_%s %.4f B/value\n", name,
 	       (double)r.resident / (double)d->npoints);
@@ -346,6 +377,7 @@ static void settings_table(const char *name, const struct pf_dataset *d)
 
 int main(void)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0); /* a long run: show lines as they come */
 	pf_print_machine("blocks");
 	const char *q = getenv("PF_BLOCK_QUICK");
 	bool quick = q && *q && *q != '0';

@@ -8,6 +8,7 @@
  *                                  yardstick is the bare shard insert (no WAL)
  *                                  and the ratio is the WAL's cost on the core
  *   checkpoint_points_per_s        one checkpoint of everything into blocks
+ *   block_write_mb_per_s           the same as MB/s of points in (16 B each)
  *   disk_bytes_per_value_tsbs      blocks + catalog + CHECKPOINT after the
  *                                  checkpoint and compaction, per value (the
  *                                  WAL's covered segments are gone by then;
@@ -233,6 +234,8 @@ int main(void)
 	uint64_t blocks = ss.block_bytes[ST_TIER_WARM] + ss.block_bytes[ST_TIER_COLD];
 	printf("BENCH checkpoint_points_per_s %.4g points/s (%.2f s)\n", pts / (job.ns / 1e9),
 	       job.ns / 1e9);
+	printf("BENCH block_write_mb_per_s %.1f MB/s (points in, 16 B each, through seal, build, "
+	       "write, fdatasync, rename)\n", pts * 16 / 1e6 / (job.ns / 1e9));
 	printf("BENCH disk_bytes_per_value_tsbs %.4f B/value (blocks %llu + catalog %llu + "
 	       "checkpoint %llu bytes, %llu blocks)\n",
 	       (double)(blocks + cat + ck) / pts, (unsigned long long)blocks,

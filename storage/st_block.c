@@ -521,10 +521,15 @@ int st_block_builder_finish(struct st_block_builder *b, uint8_t **image, size_t 
 	h.crc = cm_crc32c(0, &h, offsetof(struct st_fmt_block_header, crc));
 	memcpy(b->img.p, &h, HDR_BYTES);
 
-	uint8_t *p = realloc(b->img.p, total);
-	*image = p ? p : b->img.p;
-	*len = total;
+	/* aligned for O_DIRECT, like the length (one copy of the compressed image) */
+	void *p;
+	if (posix_memalign(&p, ST_BLOCK_ALIGN, total))
+		return -ENOMEM;
+	memcpy(p, b->img.p, total);
+	free(b->img.p);
 	b->img = (struct buf){0};
+	*image = p;
+	*len = total;
 	return 0;
 }
 

@@ -64,19 +64,20 @@ int st_block_builder_create(const struct st_block_build_cfg *cfg, struct st_bloc
  * partition; n > 0; vals are value bits (BOOL: 0 or 1); vt is F64, I64, U64
  * or BOOL. Returns 0; -EINVAL (any of those broken: nothing is added),
  * -ERANGE (a timestamp outside the partition: nothing added), -E2BIG (more
- * than ST_BLOCK_MAX_SERIES_POINTS points, or a section table over 2^32 -
- * 1 bytes), -ENOMEM or -EIO (zstd failed); after -ENOMEM or -EIO the
- * builder is unusable (st_block_builder_finish fails).
+ * than ST_BLOCK_MAX_SERIES_POINTS points, or the block would pass 2^32 - 1
+ * chunks: nothing added), -ENOMEM, -EIO (zstd failed) or -E2BIG (a section
+ * over ST_BLOCK_MAX_SECTION_RAW, which the settings' bounds rule out); after
+ * those last three the builder is unusable (st_block_builder_finish fails).
  */
 int st_block_builder_add(struct st_block_builder *b, uint32_t series_id, enum st_value_type vt,
 			 const int64_t *ts, const uint64_t *vals, size_t n);
 
 /*
- * The whole file image: *image is malloc'd and owned by the caller (free()),
- * *len is a multiple of ST_BLOCK_ALIGN so it can be written with O_DIRECT
- * (the buffer itself is not aligned: copy it into an aligned one for that).
- * Returns 0; -ENODATA (no series added), -EINVAL (called twice, or after a
- * failed add), -ENOMEM or -EIO. The builder can only be destroyed afterwards.
+ * The whole file image: *image is owned by the caller (free()); both the
+ * buffer's address and *len are multiples of ST_BLOCK_ALIGN (4096), so it
+ * can be written with O_DIRECT as it is. Returns 0; -ENODATA (no series
+ * added), -EINVAL (called twice, or after a failed add), -ENOMEM or -EIO.
+ * The builder can only be destroyed afterwards.
  */
 int st_block_builder_finish(struct st_block_builder *b, uint8_t **image, size_t *len);
 

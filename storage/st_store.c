@@ -37,7 +37,7 @@ static const struct cm_cfg_key store_keys[] = {
 	 "checkpoint early when a shard uses this percentage of shard.memory_limit"},
 	{"storage.compact_blocks", CM_CFG_INT, "4", 2, 1024, NULL, false,
 	 "merge a partition's blocks when it has this many"},
-	{"storage.warm_zstd_level", CM_CFG_INT, "3", 1, 19, NULL, false,
+	{"storage.warm_zstd_level", CM_CFG_INT, "1", 1, 19, NULL, false,
 	 "zstd level of blocks in the warm tier (the data directory)"},
 	{"storage.cold_dir", CM_CFG_STR, "", 0, 0, NULL, false,
 	 "cold tier directory (e.g. a cheaper mount); empty: no cold tier"},
@@ -72,7 +72,7 @@ void st_store_cfg_default(struct st_store_cfg *cfg)
 	st_shard_cfg_default(&cfg->shard);
 	st_wal_cfg_default(&cfg->wal);
 	cfg->partition_ns = 86400 * CM_NS_PER_SEC;
-	cfg->warm_zstd_level = 3;
+	cfg->warm_zstd_level = 1;
 	cfg->cold_zstd_level = 19;
 	cfg->block_chunk_points = 1024;
 	cfg->verify_on_open = true;

@@ -217,6 +217,7 @@ static void build(const struct model *m, const struct st_block_build_cfg *cfg, u
 	assert_int_equal(st_block_builder_finish(b, img, len), 0);
 	st_block_builder_destroy(b);
 	assert_int_equal(*len % ST_BLOCK_ALIGN, 0);
+	assert_int_equal((uintptr_t)*img % ST_BLOCK_ALIGN, 0);
 }
 
 static struct st_block *open_ok(struct mem_file *f)

@@ -347,6 +347,8 @@ static void test_st_colcodec__chooser_round_trips(void **state)
 		{.work = w, .work_bytes = wb},
 		{.cost = st_col_cost_raw, .work = w, .work_bytes = wb},
 		{.cost = cost_len_plus_one, .cost_arg = &calls, .work = w, .work_bytes = wb},
+		{.cost = cost_len_plus_one, .cost_arg = &calls, .prune = 1.1, .work = w,
+		 .work_bytes = wb},
 	};
 	static const enum st_value_type vts[] = {ST_VT_F64, ST_VT_I64, ST_VT_U64, ST_VT_BOOL};
 	rng_state = 12;
@@ -371,6 +373,36 @@ static void test_st_colcodec__chooser_round_trips(void **state)
 		}
 	}
 	assert_true(calls > 100);
+	free(w);
+}
+
+/* Pruning by the entropy estimate calls the expensive cost less, and still round-trips. */
+static void test_st_colcodec__pruning_saves_cost_calls(void **state)
+{
+	(void)state;
+	static uint64_t u[1024];
+	static uint8_t buf[1024 * 8];
+	size_t wb;
+	void *w = work_mem(1024, &wb);
+	rng_state = 16;
+	unsigned all = 0, pruned = 0;
+	struct st_col_chooser a = {.cost = cost_len_plus_one, .cost_arg = &all, .work = w,
+				   .work_bytes = wb};
+	struct st_col_chooser p = a;
+	p.cost_arg = &pruned;
+	p.prune = 1.1;
+	for (int sh = 0; sh < SH__COUNT; sh++) {
+		uint32_t n = make_shape((enum shape)sh, 1024, u);
+		uint8_t codec;
+		int len = st_col_encode_best(&a, ST_COL_ROLE_VALUES, ST_VT_I64, u, n, buf, sizeof(buf),
+					     &codec);
+		assert_true(len >= 0);
+		len = st_col_encode_best(&p, ST_COL_ROLE_VALUES, ST_VT_I64, u, n, buf, sizeof(buf),
+					 &codec);
+		assert_true(len >= 0);
+		check_decodes(codec, buf, (size_t)len, u, n);
+	}
+	assert_true(pruned > 0 && pruned * 2 < all);
 	free(w);
 }
 
@@ -670,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_st_colcodec__encode_errors),
 		cmocka_unit_test(test_st_colcodec__chooser_round_trips),
 		cmocka_unit_test(test_st_colcodec__chooser_picks),
+		cmocka_unit_test(test_st_colcodec__pruning_saves_cost_calls),
 		cmocka_unit_test(test_st_colcodec__nan_inf_negzero_bit_exact),
 		cmocka_unit_test(test_st_colcodec__int64_extremes),
 		cmocka_unit_test(test_st_colcodec__codec_valid),
