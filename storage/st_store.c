@@ -708,12 +708,37 @@ struct src_pt {
 	uint32_t rank;
 };
 
-static int src_cmp(const void *a, const void *b)
+/*
+ * all[0..n) is a concatenation of time-sorted runs, one per source, in
+ * increasing rank. Merge them into one run sorted by (ts, rank): pairwise,
+ * left to right, taking the left element on equal times so the later source
+ * comes after (and wins the dedupe). O(n x sources); sources are few. A
+ * single run costs one pass.
+ */
+static int merge_runs(struct src_pt **all, size_t n)
 {
-	const struct src_pt *x = a, *y = b;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return x->rank < y->rank ? -1 : x->rank > y->rank;
+	struct src_pt *a = *all, *tmp = NULL;
+	size_t run_end = 0;
+	while (run_end < n && (run_end == 0 || a[run_end].rank == a[0].rank))
+		run_end++;
+	while (run_end < n) {
+		size_t next_end = run_end + 1;
+		while (next_end < n && a[next_end].rank == a[run_end].rank)
+			next_end++;
+		if (!tmp && !(tmp = malloc(n * sizeof(*tmp))))
+			return -ENOMEM;
+		size_t i = 0, j = run_end, k = 0;
+		while (i < run_end && j < next_end)
+			tmp[k++] = a[j].ts < a[i].ts ? a[j++] : a[i++];
+		while (i < run_end)
+			tmp[k++] = a[i++];
+		while (j < next_end)
+			tmp[k++] = a[j++];
+		memcpy(a, tmp, k * sizeof(*a));
+		run_end = next_end;
+	}
+	free(tmp);
+	return 0;
 }
 
 static int append_src(struct src_pt **all, size_t *n, size_t *cap, const struct st_points *p,
@@ -802,7 +827,11 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 		rc = -ENOMEM;
 		goto out;
 	}
-	qsort(all, n, sizeof(*all), src_cmp);
+	if (merge_runs(&all, n)) {
+		free(all);
+		rc = -ENOMEM;
+		goto out;
+	}
 	size_t start = out->n;
 	for (size_t i = 0; i < n; i++) {
 		if (out->n > start && out->ts[out->n - 1] == all[i].ts) {
