@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,6 +148,13 @@ int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *e
 	static const char *const levels[] = {"err", "warn", "info", "debug"};
 	if (cm_log_parse_level(levels[cm_config_enum(cfg, "log.level")], &lvl) == 0)
 		cm_log_set_level(lvl);
+
+	/* Every open block keeps a descriptor: take all the descriptors we may. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 
 	struct mg_daemon *d = calloc(1, sizeof(*d));
 	if (!d)

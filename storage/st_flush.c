@@ -153,20 +153,27 @@ struct part_builder {
 	uint64_t points;
 };
 
+/* One builder per partition touched (a backfill may touch many). */
 struct build {
 	struct st_store *st;
 	struct st_tier *tier;
-	struct part_builder parts[16];
-	uint32_t nparts;
+	struct part_builder *parts;
+	uint32_t nparts, cap;
 };
 
 static struct st_block_builder *builder_for(struct build *bd, int64_t part)
 {
-	for (uint32_t i = 0; i < bd->nparts; i++)
+	for (uint32_t i = bd->nparts; i-- > 0;)
 		if (bd->parts[i].part == part)
 			return bd->parts[i].b;
-	if (bd->nparts == CM_ARRAY_SIZE(bd->parts))
-		return NULL;
+	if (bd->nparts == bd->cap) {
+		uint32_t cap = bd->cap ? bd->cap * 2 : 8;
+		struct part_builder *m = realloc(bd->parts, cap * sizeof(*m));
+		if (!m)
+			return NULL;
+		bd->parts = m;
+		bd->cap = cap;
+	}
 	struct st_block_build_cfg cfg = {
 		.shard_id = bd->st->cfg.shard_id,
 		.part_start_ns = part,
@@ -206,13 +213,31 @@ static int build_add(struct build *bd, uint32_t id, enum st_value_type vt, const
 	return 0;
 }
 
-/* Finish every builder, put its block into the tier, open it. Blocks in *out. */
-static int build_finish(struct build *bd, struct st_blk **out, uint32_t *nout, uint64_t *bytes)
+static void build_abort(struct build *bd)
+{
+	for (uint32_t i = 0; i < bd->nparts; i++)
+		st_block_builder_destroy(bd->parts[i].b);
+	bd->nparts = 0;
+	free(bd->parts);
+	bd->parts = NULL;
+	bd->cap = 0;
+}
+
+/*
+ * Finish every builder, put its block into the tier, open it. The blocks
+ * made go to *out (malloc'd, the caller frees the array), even on error.
+ */
+static int build_finish(struct build *bd, struct st_blk ***outp, uint32_t *nout, uint64_t *bytes)
 {
 	struct st_store *st = bd->st;
 	int rc = 0;
 	*nout = 0;
 	*bytes = 0;
+	struct st_blk **out = *outp = calloc(bd->nparts ? bd->nparts : 1, sizeof(*out));
+	if (!out) {
+		build_abort(bd);
+		return -ENOMEM;
+	}
 	for (uint32_t i = 0; i < bd->nparts; i++) {
 		struct part_builder *pb = &bd->parts[i];
 		uint8_t *img = NULL;
@@ -242,15 +267,12 @@ static int build_finish(struct build *bd, struct st_blk **out, uint32_t *nout, u
 		(*nout)++;
 	}
 	bd->nparts = 0;
+	free(bd->parts);
+	bd->parts = NULL;
+	bd->cap = 0;
 	return rc;
 }
 
-static void build_abort(struct build *bd)
-{
-	for (uint32_t i = 0; i < bd->nparts; i++)
-		st_block_builder_destroy(bd->parts[i].b);
-	bd->nparts = 0;
-}
 
 /* Drop points before cutoff from p[from..]; returns how many went. */
 static size_t drop_expired(struct st_points *p, size_t from, int64_t cutoff)
@@ -283,9 +305,41 @@ static int ensure_flushed(struct st_store *st, uint32_t n)
 	return 0;
 }
 
+/* Drop blocks made but not published: they are duplicates, safe to lose. */
+static void unmake(struct st_blk **made, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		st_store_blk_free(made[i]);
+	free(made);
+}
+
+/* Make the catalog hold every series below n before any block names them. */
+static int catalog_sync(struct st_store *st, uint32_t n)
+{
+	int rc = 0;
+	for (uint32_t id = st_catalog_count(st->cat); !rc && id < n; id++) {
+		uint32_t keylen;
+		enum st_value_type vt;
+		const uint8_t *key = st_shard_series_key(st->shard, id, &keylen, &vt);
+		rc = st_catalog_append(st->cat, id, (uint8_t)vt, key, (uint16_t)keylen);
+	}
+	return rc ? rc : st_catalog_sync(st->cat);
+}
+
+/*
+ * One checkpoint. Order matters for crash safety (docs/DURABILITY.md): the
+ * owner seals (lsn L), the catalog is synced, blocks are written and
+ * published, CHECKPOINT(L) is written, then the WAL may be trimmed and the
+ * owner frees the flushed chunks. L is 0 when a seal found no memory: the
+ * checkpoint then frees memory but covers no WAL.
+ */
 static int checkpoint(struct st_flush *f, struct st_store *st, int64_t now_ns)
 {
 	int64_t t0 = cm_mono_ns();
+	/* a request the owner has not answered (a timeout) still uses st->flushed */
+	if (atomic_load(&st->ckpt_req) > atomic_load(&st->ckpt_done) ||
+	    atomic_load(&st->rel_req) > atomic_load(&st->rel_done))
+		return -EBUSY;
 	/* 1. the owner seals everything; L covers every point before the seal */
 	uint64_t req = atomic_load(&st->ckpt_req) + 1;
 	atomic_store_explicit(&st->ckpt_req, req, memory_order_release);
@@ -295,11 +349,15 @@ static int checkpoint(struct st_flush *f, struct st_store *st, int64_t now_ns)
 	uint64_t lsn = atomic_load_explicit(&st->ckpt_lsn, memory_order_relaxed);
 	uint32_t n = st_shard_series_count(st->shard);
 	rc = ensure_flushed(st, n);
+	if (!rc)
+		rc = catalog_sync(st, n);
 	if (rc)
-		return rc;
+		goto fail;
 	struct st_shard_sealed *upto = malloc((n ? n : 1) * sizeof(*upto));
-	if (!upto)
-		return -ENOMEM;
+	if (!upto) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 
 	/* 2. sealed chunks into blocks, a partition per block */
 	struct build bd = {.st = st, .tier = st->warm};
@@ -321,36 +379,34 @@ static int checkpoint(struct st_flush *f, struct st_store *st, int64_t now_ns)
 			rc = build_add(&bd, id, vt, pts.ts, pts.vals, pts.n);
 	}
 	st_points_release(&pts);
-	struct st_blk *made[CM_ARRAY_SIZE(bd.parts)];
+	struct st_blk **made = NULL;
 	uint32_t nmade = 0;
 	uint64_t bytes = 0;
 	if (rc)
 		build_abort(&bd);
 	else
-		rc = build_finish(&bd, made, &nmade, &bytes);
-	if (nmade)
-		set_replace(st, NULL, 0, made, nmade);
-	/* 3. catalog, then the checkpoint record, then the WAL may go */
-	for (uint32_t id = st_catalog_count(st->cat); !rc && id < n; id++) {
-		uint32_t keylen;
-		enum st_value_type vt;
-		const uint8_t *key = st_shard_series_key(st->shard, id, &keylen, &vt);
-		rc = st_catalog_append(st->cat, id, (uint8_t)vt, key, (uint16_t)keylen);
-	}
-	if (!rc)
-		rc = st_catalog_sync(st->cat);
-	if (!rc && st->wal)
-		rc = st_store_ckpt_write(st, lsn, n);
+		rc = build_finish(&bd, &made, &nmade, &bytes);
+	if (!rc && nmade)
+		rc = set_replace(st, NULL, 0, made, nmade);
 	if (rc) {
+		unmake(made, nmade);
 		free(upto);
-		atomic_fetch_add(&f->ctr.checkpoint_failures, 1);
-		CM_LOG_RL(CM_LOG_ERR, "flush", "event=checkpoint_failed shard=%u err=%d",
-			  st->cfg.shard_id, rc);
-		return rc;
+		goto fail;
 	}
-	if (st->wal)
+	free(made);
+	/* 3. the checkpoint record, then the WAL may go */
+	if (lsn && st->wal) {
+		rc = st_store_ckpt_write(st, lsn, n);
+		if (rc) {
+			free(upto);
+			goto fail;
+		}
 		st_wal_checkpoint(st->wal, lsn);
-	atomic_store(&st->ctr.checkpoint_lsn, lsn);
+		atomic_store(&st->ctr.checkpoint_lsn, lsn);
+	} else if (st->wal) {
+		CM_LOG_WARN("flush", "event=checkpoint_partial shard=%u reason=seal_without_memory "
+			    "action=blocks_written_wal_kept", st->cfg.shard_id);
+	}
 	atomic_fetch_add(&st->ctr.checkpoints, 1);
 
 	/* 4. the owner frees what the blocks now hold */
@@ -371,6 +427,11 @@ static int checkpoint(struct st_flush *f, struct st_store *st, int64_t now_ns)
 	CM_LOG_INFO("flush", "event=checkpoint shard=%u lsn=%llu series=%u blocks=%u bytes=%llu ms=%lld",
 		    st->cfg.shard_id, (unsigned long long)lsn, n, nmade, (unsigned long long)bytes,
 		    (long long)((cm_mono_ns() - t0) / CM_NS_PER_MS));
+	return rc;
+fail:
+	atomic_fetch_add(&f->ctr.checkpoint_failures, 1);
+	CM_LOG_RL(CM_LOG_ERR, "flush", "event=checkpoint_failed shard=%u err=%d", st->cfg.shard_id,
+		  rc);
 	return rc;
 }
 
@@ -421,7 +482,8 @@ static int rewrite_partition(struct st_flush *f, struct st_store *st, struct st_
 			int r = st_block_read(in[i]->b, id, INT64_MIN, INT64_MAX, &one);
 			if (r < 0) {
 				rc = r;
-				atomic_store(&in[i]->bad, 1);
+				if (r == -EBADMSG)
+					atomic_store(&in[i]->bad, 1);
 				break;
 			}
 			/* merge `one` into `all` (both sorted), one wins ties */
@@ -465,24 +527,23 @@ static int rewrite_partition(struct st_flush *f, struct st_store *st, struct st_
 	free(cursor);
 	st_points_release(&all);
 	st_points_release(&one);
-	struct st_blk *made[CM_ARRAY_SIZE(bd.parts)];
+	struct st_blk **made = NULL;
 	uint32_t nmade = 0;
 	uint64_t bytes = 0;
 	if (rc) {
 		build_abort(&bd);
 		return rc;
 	}
-	rc = build_finish(&bd, made, &nmade, &bytes);
+	rc = build_finish(&bd, &made, &nmade, &bytes);
+	if (!rc)
+		rc = set_replace(st, in, n, made, nmade);
 	if (rc) {
-		for (uint32_t i = 0; i < nmade; i++) {
+		for (uint32_t i = 0; i < nmade; i++)
 			made[i]->tier->ops->remove(made[i]->tier, made[i]->name);
-			st_store_blk_free(made[i]);
-		}
+		unmake(made, nmade);
 		return rc;
 	}
-	rc = set_replace(st, in, n, made, nmade);
-	if (rc)
-		return rc;
+	free(made);
 	for (uint32_t i = 0; i < n; i++)
 		blk_retire(st, in[i], true);
 	atomic_fetch_add(&f->ctr.partitions_rewritten, 1);
@@ -511,8 +572,16 @@ static bool blk_has_expired(const struct st_store *st, const struct st_blk *b, i
 	return false;
 }
 
+/*
+ * Retention rewrites at most this often: reads hide expired points at once;
+ * disk space follows within the hour instead of recompressing a partition
+ * that straddles the cutoff at every checkpoint.
+ */
+#define RETENTION_EVERY_NS (3600 * CM_NS_PER_SEC)
+
 /* Decide, partition by partition, what to rewrite; one rewrite per call. */
-static int maintain_partitions(struct st_flush *f, struct st_store *st, int64_t now_ns)
+static int maintain_partitions(struct st_flush *f, struct st_store *st, int64_t now_ns,
+			       bool retention)
 {
 	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_relaxed);
 	if (!set)
@@ -528,7 +597,7 @@ static int maintain_partitions(struct st_flush *f, struct st_store *st, int64_t 
 		bool all_cold = true, expired = false;
 		for (uint32_t k = 0; k < n; k++) {
 			all_cold &= in[k]->tier == st->cold;
-			expired |= blk_has_expired(st, in[k], now_ns);
+			expired |= retention && blk_has_expired(st, in[k], now_ns);
 		}
 		bool closed = part_end + st->cfg.shard.ooo_window_ns < now_ns;
 		bool compact = n >= f->cfg.compact_blocks || (closed && n > 1);
@@ -603,13 +672,16 @@ int st_flush_store_now(struct st_flush *f, struct st_store *st, int64_t now_ns)
 	int rc = checkpoint(f, st, now_ns);
 	if (st->wal)
 		st_wal_service(st->wal);
+	bool retention = now_ns - st->last_retention_ns >= RETENTION_EVERY_NS;
 	for (int i = 0; !rc && i < 64; i++) {
-		int r = maintain_partitions(f, st, now_ns);
+		int r = maintain_partitions(f, st, now_ns, retention);
 		if (r <= 0) {
 			rc = r;
 			break;
 		}
 	}
+	if (retention && !rc)
+		st->last_retention_ns = now_ns;
 	reclaim(st);
 	return rc;
 }

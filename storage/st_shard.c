@@ -165,6 +165,7 @@ struct st_shard {
 	uint64_t table_mask;
 	uint32_t table_used;
 	uint32_t nseries;             /* writer's count; readers use series_pub */
+	uint32_t stuck;               /* sequences whose open chunk is a sealed one (no memory) */
 	struct st_shard_cfg cfg;
 	uint8_t *bump;                /* current slab, next free byte */
 	uint8_t *bump_end;
@@ -449,6 +450,8 @@ static int seq_open_chunk(struct st_shard *sh, struct series *s, struct seq *q, 
 		return -ENOMEM;
 	c->seq = seqno;
 	st_chunk_enc_init(&q->enc, c->words, c->nwords, (enum st_value_type)s->vtype);
+	if (q->open_sealed)
+		sh->stuck--;
 	q->open_sealed = false;
 	/* release: the header and zeroed words are visible before the pointer */
 	atomic_store_explicit(&q->open, c, memory_order_release);
@@ -557,6 +560,7 @@ static void seq_seal(struct st_shard *sh, struct series *s, struct seq *q)
 		/* release: readers that load `open` find a complete sealed chunk */
 		atomic_store_explicit(&q->open, c, memory_order_release);
 		q->open_sealed = true;
+		sh->stuck++;
 	}
 }
 
@@ -1013,8 +1017,18 @@ int st_shard_series_restore(struct st_shard *sh, uint32_t local_id, const uint8_
 
 static void seal_seq(struct st_shard *sh, struct series *s, struct seq *q)
 {
-	if (!q->open_sealed && q->enc.count > 0)
+	if (q->open_sealed) {
+		/* a seal that found no memory for the next chunk: try again now */
+		struct chunk *c = atomic_load_explicit(&q->open, memory_order_relaxed);
+		seq_open_chunk(sh, s, q, c->seq + 1);
+	} else if (q->enc.count > 0) {
 		seq_seal(sh, s, q);
+	}
+}
+
+uint32_t st_shard_stuck_seals(const struct st_shard *sh)
+{
+	return sh->stuck;
 }
 
 uint32_t st_shard_seal_range(struct st_shard *sh, uint32_t from, uint32_t n)

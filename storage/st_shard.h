@@ -132,6 +132,15 @@ uint32_t st_shard_seal_range(struct st_shard *shard, uint32_t from, uint32_t n);
 
 struct st_points;
 
+/*
+ * Owner: sequences whose last seal found no memory for a new open chunk, so
+ * that the sealed chunk stays their `open` one. Such a chunk is not handed
+ * to the flusher (st_shard_read_sealed stops before `open`), so a
+ * checkpoint is complete only when this is 0 (st_shard_seal_range retries
+ * them first).
+ */
+uint32_t st_shard_stuck_seals(const struct st_shard *shard);
+
 /* Where a series' sealed chunks end now: a reader snapshot for the flusher. */
 struct st_shard_sealed {
 	uint32_t in_upto;

@@ -353,13 +353,14 @@ static int load_block(void *ctx, const char *name, uint64_t len)
 		return 0;
 	struct st_blk *b;
 	int rc = st_store_blk_open(l->st, l->tier, name, l->st->cfg.verify_on_open, &b);
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc) {
+	if (rc == -EBADMSG) {
+		/* damaged: set aside; anything else (EMFILE, ENOMEM, EIO) fails the open */
 		l->tier->ops->quarantine(l->tier, name);
 		l->quarantined++;
 		return 0;
 	}
+	if (rc)
+		return rc;
 	if (l->n == l->cap) {
 		uint32_t cap = l->cap ? l->cap * 2 : 64;
 		struct st_blk **m = realloc(l->items, cap * sizeof(*m));
@@ -606,10 +607,13 @@ int st_store_commit(struct st_store *st, uint64_t *lsn)
 	}
 	uint64_t l;
 	int rc = st_wal_commit(st->wal, &l);
-	if (!rc)
-		st->stage_since_ns = 0;
+	if (rc) {
+		*lsn = 0; /* nothing covers what is still staged */
+		return rc;
+	}
+	st->stage_since_ns = 0;
 	*lsn = st_wal_committed_lsn(st->wal);
-	return rc;
+	return 0;
 }
 
 uint32_t st_store_io_poll(struct st_store *st)
@@ -638,7 +642,13 @@ static void serve_requests(struct st_store *st)
 	if (st->ckpt_active) {
 		st->ckpt_next = st_shard_seal_range(st->shard, st->ckpt_next, ST_STORE_SLICE);
 		if (st->ckpt_next >= st_shard_series_count(st->shard)) {
-			atomic_store_explicit(&st->ckpt_lsn, st->ckpt_lsn_pending, memory_order_relaxed);
+			/*
+			 * A seal that found no memory leaves points out of the sealed
+			 * chunks: then the checkpoint may flush and free, but not cover
+			 * the WAL (lsn 0); the next one, with memory freed, completes.
+			 */
+			uint64_t lsn = st_shard_stuck_seals(st->shard) ? 0 : st->ckpt_lsn_pending;
+			atomic_store_explicit(&st->ckpt_lsn, lsn, memory_order_relaxed);
 			/* release: the seals and ckpt_lsn before done (flusher acquires) */
 			atomic_store_explicit(&st->ckpt_done, st->ckpt_serving, memory_order_release);
 			st->ckpt_active = false;
@@ -790,7 +800,8 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 		int r = st_block_read(b->b, local_id, t_min, t_max, out);
 		if (r < 0) {
 			atomic_fetch_add_explicit(&st->ctr.block_read_errors, 1, memory_order_relaxed);
-			atomic_store_explicit(&b->bad, 1, memory_order_relaxed);
+			if (r == -EBADMSG) /* only damage quarantines; EIO, EMFILE may pass */
+				atomic_store_explicit(&b->bad, 1, memory_order_relaxed);
 			CM_LOG_RL(CM_LOG_ERR, "store", "event=block_read_failed shard=%u block=%s err=%d",
 				  st->cfg.shard_id, b->name, r);
 			out->n = from;

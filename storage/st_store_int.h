@@ -81,6 +81,7 @@ struct st_store {
 	struct st_shard_sealed *flushed;  /* per series: where flushed chunks end */
 	uint32_t flushed_cap;
 	uint64_t next_gen;
+	int64_t last_retention_ns;        /* wall time of the last retention rewrite pass */
 	struct st_blk *retired;           /* blocks waiting for readers */
 	struct st_blockset *retired_sets[64];
 	uint64_t retired_set_tokens[64];

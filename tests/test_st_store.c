@@ -170,6 +170,7 @@ static void ins_job_fn(struct owner *o, void *arg)
 			n++;
 			if (n == 64 || (i == j->to - 1 && s == NSER - 1)) {
 				st_store_insert_burst(o->st, pts, n, status);
+				st_store_poll(o->st); /* as the owner's loop does between bursts */
 				for (uint32_t k = 0; k < n; k++) {
 					if (status[k] <= ST_INS_OOO) {
 						m->vals[idx[k][0]][idx[k][1]] = pts[k].v.u64;
@@ -472,6 +473,121 @@ static void test_st_store__damaged_block_is_quarantined(void **state)
 	fx_close(f);
 }
 
+/* A seal that finds no memory must not let a checkpoint cover its points. */
+#define MSER 3000
+#define MPTS 40
+
+struct mem_job {
+	bool stored[MSER][MPTS];
+	uint64_t refused;
+	uint64_t lsn;
+};
+
+static void mem_key(int s, uint8_t *key, uint32_t *keylen)
+{
+	char host[16];
+	snprintf(host, sizeof(host), "m%d", s);
+	struct st_tag tag = {{"host", 4}, {host, strlen(host)}};
+	*keylen = (uint32_t)st_key_build(key, 128, (struct st_str){"mem", 3},
+					 (struct st_str){"v", 1}, &tag, 1);
+}
+
+static void mem_job_fn(struct owner *o, void *arg)
+{
+	struct mem_job *j = arg;
+	uint8_t keys[64][128];
+	struct st_shard_point pts[64];
+	uint8_t status[64];
+	for (int i = 0; i < MPTS; i++) {
+		for (int s0 = 0; s0 < MSER; s0 += 64) {
+			uint32_t n = 0;
+			for (int s = s0; s < s0 + 64 && s < MSER; s++, n++) {
+				mem_key(s, keys[n], &pts[n].keylen);
+				pts[n].key = keys[n];
+				pts[n].hash = st_key_hash(keys[n], pts[n].keylen);
+				pts[n].ts_ns = T0 + i * 10 * CM_NS_PER_SEC;
+				pts[n].type = ST_VT_I64;
+				pts[n].v.i64 = s * 1000 + i;
+			}
+			st_store_insert_burst(o->st, pts, n, status);
+			st_store_poll(o->st);
+			for (uint32_t k = 0; k < n; k++) {
+				j->stored[s0 + k][i] = status[k] <= ST_INS_OOO;
+				j->refused += status[k] > ST_INS_OOO;
+			}
+		}
+	}
+	while (st_store_commit(o->st, &j->lsn) == -EAGAIN)
+		st_store_poll(o->st);
+}
+
+static void mem_check(struct fx *f, const struct mem_job *j)
+{
+	int reader = st_rcu_reader_register(f->rcu);
+	for (int s = 0; s < MSER; s++) {
+		uint8_t key[128];
+		uint32_t kl;
+		mem_key(s, key, &kl);
+		int id = find_id(f->st, key, kl);
+		struct st_points p;
+		st_points_init(&p);
+		st_read_begin(f->rcu, reader);
+		if (id >= 0)
+			st_store_read(f->st, (uint32_t)id, INT64_MIN, INT64_MAX, &p);
+		st_read_end(f->rcu, reader);
+		size_t k = 0;
+		for (int i = 0; i < MPTS; i++) {
+			if (!j->stored[s][i])
+				continue;
+			if (k >= p.n || p.vals[k] != (uint64_t)(s * 1000 + i))
+				fail_msg("series %d point %d missing (n=%zu)", s, i, p.n);
+			k++;
+		}
+		st_points_release(&p);
+	}
+	st_rcu_reader_unregister(f->rcu, reader);
+}
+
+static void test_st_store__checkpoint_at_memory_limit_loses_nothing(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.shard.chunk_points = 16;
+	f->cfg.shard.memory_limit_bytes = (size_t)2 << 20; /* room for 1 slab of chunks */
+	f->cfg.wal.durability = ST_WAL_SYNC;
+	fx_open(f);
+	struct mem_job *j = calloc(1, sizeof(*j));
+	owner_run(&f->own, mem_job_fn, j);
+	assert_true(j->refused > 0); /* the shard ran out of memory */
+	wait_durable(f->st, j->lsn);
+	/* the first checkpoint may be partial; the second, with memory freed, completes */
+	flush_at(f, T0 + 24 * HOUR);
+	flush_at(f, T0 + 24 * HOUR);
+	mem_check(f, j);
+	fx_close(f);
+	fx_open(f);
+	mem_check(f, j);
+	fx_close(f);
+	free(j);
+}
+
+/* A checkpoint spanning many partitions (a backfill) writes them all. */
+static void test_st_store__checkpoint_of_many_partitions(void **state)
+{
+	struct fx *f = *state;
+	model_init(&f->m, 60 * CM_NS_PER_SEC); /* 4000 minutes: 34 two-hour partitions */
+	fx_open(f);
+	insert(&f->own, &f->m, 0, NPTS, 0);
+	flush_at(f, T0 + 3 * 24 * HOUR);
+	struct st_store_stats s;
+	st_store_stats_read(f->st, &s);
+	assert_int_equal(s.blocks[ST_TIER_WARM], 34);
+	check_model(f->rcu, f->st, &f->m, 0);
+	fx_close(f);
+	fx_open(f);
+	check_model(f->rcu, f->st, &f->m, 0);
+	fx_close(f);
+}
+
 static void test_st_store__catalog_torn_tail_is_cut(void **state)
 {
 	struct fx *f = *state;
@@ -553,6 +669,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_st_store__retention_removes_exactly_expired,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_st_store__damaged_block_is_quarantined, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_st_store__checkpoint_at_memory_limit_loses_nothing,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_st_store__checkpoint_of_many_partitions, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_st_store__catalog_torn_tail_is_cut, fx_setup,
 						fx_teardown),
