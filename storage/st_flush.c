@@ -395,13 +395,14 @@ static int checkpoint(struct st_flush *f, struct st_store *st, int64_t now_ns)
 	}
 	free(made);
 	/* 3. the checkpoint record, then the WAL may go */
-	if (lsn && st->wal) {
+	if (lsn) {
 		rc = st_store_ckpt_write(st, lsn, n);
 		if (rc) {
 			free(upto);
 			goto fail;
 		}
-		st_wal_checkpoint(st->wal, lsn);
+		if (st->wal)
+			st_wal_checkpoint(st->wal, lsn);
 		atomic_store(&st->ctr.checkpoint_lsn, lsn);
 	} else if (st->wal) {
 		CM_LOG_WARN("flush", "event=checkpoint_partial shard=%u reason=seal_without_memory "

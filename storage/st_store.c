@@ -476,6 +476,7 @@ int st_store_open(const struct st_store_cfg *cfg, struct st_store **out,
 			goto err;
 		st->commit_points = CM_MAX(wcfg.batch_points / 2, 1u);
 	}
+	st->replayed_lsn = rec->wal.next_lsn - 1;
 	rec->series = st_shard_series_count(st->shard);
 	rec->elapsed_ns = cm_mono_ns() - t0;
 	CM_LOG_INFO("store", "event=recovered shard=%u series=%llu blocks=%llu quarantined=%llu "
@@ -637,7 +638,8 @@ static void serve_requests(struct st_store *st)
 		uint64_t lsn = 0;
 		if (st->wal)
 			st_wal_commit(st->wal, &lsn); /* -EAGAIN: those points get a later lsn */
-		st->ckpt_lsn_pending = st->wal ? st_wal_committed_lsn(st->wal) : 0;
+		/* without a WAL (durability none), the lsn is where replay ended */
+		st->ckpt_lsn_pending = st->wal ? st_wal_committed_lsn(st->wal) : st->replayed_lsn;
 	}
 	if (st->ckpt_active) {
 		st->ckpt_next = st_shard_seal_range(st->shard, st->ckpt_next, ST_STORE_SLICE);
@@ -792,10 +794,28 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 	size_t n = 0, cap = 0;
 	uint32_t rank = 0;
 	bool any = false;
+	/*
+	 * The blocks that may hold the series, in generation order: a newer
+	 * block wins, whatever its partition (storage.partition may have changed
+	 * between them).
+	 */
+	struct st_blk *few[32], **cand = few;
+	uint32_t ncand = 0;
+	if (set && set->n > CM_ARRAY_SIZE(few) && !(cand = malloc(set->n * sizeof(*cand)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (uint32_t i = 0; set && i < set->n; i++) {
 		struct st_blk *b = set->items[i];
 		if (b->info.t_max < t_min || b->info.t_min > t_max || !st_block_has_series(b->b, local_id))
 			continue;
+		uint32_t k = ncand++;
+		for (; k > 0 && cand[k - 1]->gen > b->gen; k--)
+			cand[k] = cand[k - 1];
+		cand[k] = b;
+	}
+	for (uint32_t i = 0; i < ncand; i++) {
+		struct st_blk *b = cand[i];
 		size_t from = out->n;
 		int r = st_block_read(b->b, local_id, t_min, t_max, out);
 		if (r < 0) {
@@ -815,6 +835,8 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 		}
 		out->n = from;
 	}
+	if (cand != few)
+		free(cand);
 	if (rc == -ENOMEM) {
 		free(all);
 		goto out;

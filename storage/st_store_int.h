@@ -69,6 +69,7 @@ struct st_store {
 	uint64_t ckpt_serving, rel_serving;
 	uint32_t ckpt_next, rel_next;
 	uint64_t ckpt_lsn_pending;
+	uint64_t replayed_lsn;        /* the WAL's last lsn at open (all of it is in the shard) */
 
 	/* requests (flusher -> owner) and answers (owner -> flusher) */
 	_Atomic uint64_t ckpt_req, ckpt_done;

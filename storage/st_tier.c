@@ -230,6 +230,19 @@ int st_tier_dir_create(const char *dir, enum st_tier_kind kind, int zstd_level,
 	t->base.kind = kind;
 	t->base.zstd_level = zstd_level;
 	snprintf(t->base.name, sizeof(t->base.name), "%s", kind == ST_TIER_COLD ? "cold" : "warm");
+	/* a put interrupted by a crash leaves a temporary file: it never counted */
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] == '.' && len > 5 && !strcmp(e->d_name + len - 4, ".tmp")) {
+			char p[PATH_MAX];
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			ops->unlink(p);
+		}
+	}
+	if (d)
+		closedir(d);
 	uint32_t align = 0;
 	if (st_io_probe_direct(ops, dir, &align) == 0) {
 		t->direct_align = align;
