@@ -3,18 +3,20 @@
  * st_wal_format.h and docs/formats/wal.md).
  *
  * Usage profile: the owner stages up to tens of millions of points per
- * second (three array stores each) and commits a record per poll-loop pass,
- * i.e. thousands of records per second of a few KiB to a few hundred KiB.
- * Compression (zstd, fast levels) runs on the owner at commit; the bench
- * (perf/pf_wal_bench.c) measures that against handing raw batches to an I/O
- * thread, and docs/ARCHITECTURE.md records the decision.
+ * second (three array stores each) and commits a batch every 200 us or
+ * when half the stage is full (st_store.c's group commit): a pointer swap
+ * into a ring of NBATCH batches. The encoder (the WAL I/O thread, or the
+ * owner itself) turns each batch into one zstd record: thousands of records
+ * per second, a few KiB to a few hundred KiB each. perf/pf_wal_bench.c and
+ * perf/pf_store_bench.c measure the two placements of the encoder; the
+ * decision is in docs/ARCHITECTURE.md.
  *
  * The write buffer maps file bytes [buf_off, buf_off + fill) of the current
  * segment. Three marks inside it, in bytes from buf[0]:
  *
  *   durable <= written <= fill
  *
- * fill grows by whole records at commit; written follows write completions;
+ * fill grows by whole records as batches are encoded; written follows write completions;
  * durable follows syncs (interval) or RWF_DSYNC writes (sync). Bytes before
  * durable can be dropped from the buffer (a "slide" moves the partial page
  * at durable down to buf[0]); bytes after it are kept so that a failed
