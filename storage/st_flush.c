@@ -587,6 +587,10 @@ static int maintain_partitions(struct st_flush *f, struct st_store *st, int64_t 
 	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_relaxed);
 	if (!set)
 		return 0;
+	/* the cold disk has its own floor: below it, partitions stay warm */
+	uint64_t cold_free = 0, cold_total;
+	bool cold_ok = st->cold && st->cold->ops->space(st->cold, &cold_free, &cold_total) == 0 &&
+		       cold_free >= f->cfg.min_free_bytes;
 	for (uint32_t i = 0; i < set->n;) {
 		uint32_t j = i;
 		while (j < set->n && set->items[j]->part == set->items[i]->part)
@@ -594,7 +598,7 @@ static int maintain_partitions(struct st_flush *f, struct st_store *st, int64_t 
 		struct st_blk **in = (struct st_blk **)&set->items[i];
 		uint32_t n = j - i;
 		int64_t part_end = in[0]->part + st->cfg.partition_ns;
-		bool to_cold = st->cold && part_end <= now_ns - f->cfg.cold_after_ns;
+		bool to_cold = cold_ok && part_end <= now_ns - f->cfg.cold_after_ns;
 		bool all_cold = true, expired = false;
 		for (uint32_t k = 0; k < n; k++) {
 			all_cold &= in[k]->tier == st->cold;
