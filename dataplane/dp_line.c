@@ -25,6 +25,8 @@
  */
 #include "dp_line.h"
 
+#include "dp_num.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <float.h>
@@ -232,29 +234,6 @@ static int sort_tags(struct st_tag *tags, uint32_t n)
 /* Values                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Exact powers of ten as doubles (10^22 is the largest exact one). */
-static const double pow10_exact[23] = {
-	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-/* The general case: the validated token s[n] through strtod. */
-static bool float_slow(const char *s, size_t n, double *out)
-{
-	char tmp[DP_LINE_FLOAT_MAX_BYTES + 1];
-	if (n > DP_LINE_FLOAT_MAX_BYTES)
-		return false;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	char *endp;
-	double d = strtod(tmp, &endp);
-	/* endp short of the end only under a non-"C" LC_NUMERIC */
-	if (endp != tmp + n || isinf(d) || isnan(d))
-		return false;
-	*out = d;
-	return true;
-}
-
 /*
  * A number at *pp: [-]digits[i|u], or a float [-]digits[.digits][(e|E)[+-]digits]
  * with at least one mantissa digit. Advances *pp past it; the caller checks
@@ -262,29 +241,21 @@ static bool float_slow(const char *s, size_t n, double *out)
  */
 static enum dp_line_status parse_number(const char **pp, const char *end, struct dp_field *f)
 {
-	const char *p = *pp, *s = p;
+	const char *p = *pp;
 	bool neg = *p == '-';
 	p += neg;
-
-	/* Mantissa: up to 19 significant digits exactly in m; more set nsig > 19. */
-	uint64_t m = 0;
-	uint32_t nsig = 0, ndig = 0;
-	int32_t exp10 = 0;
-	for (; p < end && is_digit(*p); p++, ndig++) {
-		if (nsig < 19) {
-			m = m * 10 + (uint64_t)(*p - '0');
-			nsig += m != 0;
-		} else {
-			nsig++;
-		}
-	}
+	struct dp_num n;
+	if (!dp_num_scan(p, end, &n))
+		return DP_LINE_BAD_VALUE;
+	p = n.end;
 
 	if (p < end && (*p == 'i' || *p == 'u')) {
-		/* Integers: the 20th significant digit may still fit a uint64. */
-		if (ndig == 0)
+		if (!n.is_int)
 			return DP_LINE_BAD_VALUE;
-		if (nsig > 19) {
-			if (nsig > 20)
+		/* Integers: the 20th significant digit may still fit a uint64. */
+		uint64_t m = n.m;
+		if (n.nsig > 19) {
+			if (n.nsig > 20)
 				return DP_LINE_BAD_VALUE;
 			uint64_t d = (uint64_t)(p[-1] - '0');
 			if (__builtin_mul_overflow(m, 10, &m) || __builtin_add_overflow(m, d, &m))
@@ -305,47 +276,9 @@ static enum dp_line_status parse_number(const char **pp, const char *end, struct
 		return DP_LINE_OK;
 	}
 
-	if (p < end && *p == '.') {
-		for (p++; p < end && is_digit(*p); p++, ndig++) {
-			if (nsig < 19) {
-				m = m * 10 + (uint64_t)(*p - '0');
-				nsig += m != 0;
-				exp10--;
-			} else {
-				nsig++;
-			}
-		}
-	}
-	if (ndig == 0)
-		return DP_LINE_BAD_VALUE;
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		p++;
-		bool eneg = p < end && *p == '-';
-		if (p < end && (*p == '-' || *p == '+'))
-			p++;
-		if (p == end || !is_digit(*p))
-			return DP_LINE_BAD_VALUE;
-		int32_t e = 0;
-		for (; p < end && is_digit(*p); p++)
-			if (e < 100000)
-				e = e * 10 + (*p - '0');
-		exp10 += eneg ? -e : e;
-	}
-
 	double d;
-	if (nsig <= 19 && m == 0) {
-		d = 0.0;
-	} else if (nsig <= 19 && exp10 == 0) {
-		d = (double)m; /* one correctly rounded conversion */
-	} else if (FLT_EVAL_METHOD == 0 && nsig <= 19 && m <= (UINT64_C(1) << 53) &&
-		   exp10 >= -22 && exp10 <= 22) {
-		/* Clinger: exact operands, one correctly rounded operation. */
-		d = (double)m;
-		d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
-	} else {
-		if (!float_slow(s + neg, (size_t)(p - s - neg), &d))
-			return DP_LINE_BAD_VALUE;
-	}
+	if (!dp_num_double(&n, &d))
+		return DP_LINE_BAD_VALUE;
 	f->type = ST_VT_F64;
 	f->v.f64 = neg ? -d : d;
 	*pp = p;

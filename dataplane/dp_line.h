@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dp_num.h"
 #include "st_series.h"
 #include "st_types.h"
 
@@ -36,7 +37,7 @@
 /* A sensible size for the caller's field array (TSBS: 10; InfluxDB has no limit). */
 #define DP_LINE_FIELDS_DEFAULT 256
 /* Float tokens that need the slow (strtod) path are at most this long. */
-#define DP_LINE_FLOAT_MAX_BYTES 127
+#define DP_LINE_FLOAT_MAX_BYTES DP_NUM_MAX_BYTES /* dp_num.h */
 
 /* Why a line was or was not decoded; callers count lines per status. */
 enum dp_line_status {
