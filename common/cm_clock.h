@@ -21,6 +21,13 @@ static inline int64_t cm_now_ns(void)
 	return (int64_t)ts.tv_sec * CM_NS_PER_SEC + ts.tv_nsec;
 }
 
+/* Sleep ns nanoseconds (background and idle threads only: a syscall). */
+static inline void cm_sleep_ns(int64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / CM_NS_PER_SEC, .tv_nsec = ns % CM_NS_PER_SEC};
+	nanosleep(&ts, NULL);
+}
+
 static inline int64_t cm_mono_ns(void)
 {
 	struct timespec ts;

@@ -8,7 +8,9 @@
 #define CM_COMPILER_H
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CM_CACHE_LINE 64
 #define CM_CACHE_ALIGNED __attribute__((aligned(CM_CACHE_LINE)))
@@ -30,5 +32,15 @@
 
 #define cm_prefetch(p) __builtin_prefetch((p), 0, 3)
 #define cm_prefetch_w(p) __builtin_prefetch((p), 1, 3)
+
+/*
+ * Add to a counter that only one thread writes and any thread reads: a
+ * relaxed load and store, no locked instruction. Readers load it relaxed.
+ */
+static inline void cm_ctr_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
 
 #endif /* CM_COMPILER_H */

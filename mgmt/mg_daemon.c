@@ -83,10 +83,9 @@ struct mg_daemon {
 static void *owner_main(void *arg)
 {
 	struct owner *o = arg;
-	struct timespec ts = {.tv_nsec = 200 * 1000};
 	while (!atomic_load_explicit(&o->stop, memory_order_relaxed)) {
 		st_store_poll(o->store);
-		nanosleep(&ts, NULL);
+		cm_sleep_ns(200 * CM_NS_PER_US);
 	}
 	return NULL;
 }

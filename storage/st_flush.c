@@ -20,8 +20,6 @@
 #include "cm_log.h"
 #include "st_store_int.h"
 
-int st_store_ckpt_write(struct st_store *st, uint64_t lsn, uint32_t series);
-
 struct flush_counters {
 	_Atomic uint64_t checkpoints, checkpoint_failures, blocks_written, block_bytes_written;
 	_Atomic uint64_t partitions_rewritten, blocks_deleted, points_expired, blocks_quarantined;
@@ -61,12 +59,6 @@ void st_flush_cfg_from(const struct cm_config *config, struct st_flush_cfg *cfg)
 	cfg->min_free_bytes = (uint64_t)cm_config_int(config, "storage.min_free");
 }
 
-static void sleep_ns(int64_t ns)
-{
-	struct timespec ts = {.tv_sec = ns / CM_NS_PER_SEC, .tv_nsec = ns % CM_NS_PER_SEC};
-	nanosleep(&ts, NULL);
-}
-
 /* Wait for the owner to answer request number req. 0 or -ETIMEDOUT. */
 static int wait_owner(_Atomic uint64_t *done, uint64_t req)
 {
@@ -75,7 +67,7 @@ static int wait_owner(_Atomic uint64_t *done, uint64_t req)
 	while (atomic_load_explicit(done, memory_order_acquire) < req) {
 		if (cm_mono_ns() > give_up)
 			return -ETIMEDOUT;
-		sleep_ns(100 * CM_NS_PER_US);
+		cm_sleep_ns(100 * CM_NS_PER_US);
 	}
 	return 0;
 }
@@ -150,7 +142,6 @@ static int set_replace(struct st_store *st, struct st_blk **drop, uint32_t ndrop
 struct part_builder {
 	int64_t part;
 	struct st_block_builder *b;
-	uint64_t points;
 };
 
 /* One builder per partition touched (a backfill may touch many). */
@@ -186,7 +177,6 @@ static struct st_block_builder *builder_for(struct build *bd, int64_t part)
 	if (st_block_builder_create(&cfg, &pb->b))
 		return NULL;
 	pb->part = part;
-	pb->points = 0;
 	bd->nparts++;
 	return pb->b;
 }
@@ -260,7 +250,7 @@ static int build_finish(struct build *bd, struct st_blk ***outp, uint32_t *nout,
 				  st->cfg.shard_id, bd->tier->name, rc);
 			continue;
 		}
-		rc = st_store_blk_open(st, bd->tier, name, false, &out[*nout]);
+		rc = st_store_blk_open(bd->tier, name, false, &out[*nout]);
 		if (rc)
 			continue;
 		*bytes += len;
@@ -713,7 +703,7 @@ static void *flush_main(void *arg)
 				st_flush_store_now(f, st, cm_now_ns());
 			}
 		}
-		sleep_ns(f->cfg.tick_ns);
+		cm_sleep_ns(f->cfg.tick_ns);
 	}
 	return NULL;
 }

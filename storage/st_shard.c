@@ -184,13 +184,6 @@ struct st_shard {
 	struct series **_Atomic *dir; /* dir_npages page pointers */
 };
 
-static inline void ctr_add(_Atomic uint64_t *c, uint64_t n)
-{
-	/* single writer: a relaxed load and store, no locked instruction */
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
-
 static const char *const status_names[ST_INS__COUNT] = {
 	[ST_INS_OK] = "ok",
 	[ST_INS_OOO] = "out_of_order",
@@ -227,7 +220,7 @@ static void *sys_alloc(struct st_shard *sh, size_t bytes)
 	if (!p)
 		return NULL;
 	sh->mem_bytes += bytes;
-	ctr_add(&sh->ctr.memory_bytes, bytes);
+	cm_ctr_add(&sh->ctr.memory_bytes, bytes);
 	return p;
 }
 
@@ -553,7 +546,7 @@ static void seq_seal(struct st_shard *sh, struct series *s, struct seq *q)
 	else
 		atomic_store_explicit(&q->head, c, memory_order_release);
 	q->tail = c;
-	ctr_add(&sh->ctr.chunks_sealed, 1);
+	cm_ctr_add(&sh->ctr.chunks_sealed, 1);
 
 	uint32_t seqno = c->seq + 1;
 	if (seq_open_chunk(sh, s, q, seqno)) {
@@ -582,7 +575,7 @@ static int seq_grow(struct st_shard *sh, struct seq *q)
 	/* release: the copied words are visible before readers can load n */
 	atomic_store_explicit(&q->open, n, memory_order_release);
 	chunk_retire(sh, c);
-	ctr_add(&sh->ctr.chunks_grown, 1);
+	cm_ctr_add(&sh->ctr.chunks_grown, 1);
 	return 0;
 }
 
@@ -671,12 +664,12 @@ static enum st_insert_status series_append(struct st_shard *sh, struct series *s
 static inline void count_status(struct st_shard *sh, enum st_insert_status st)
 {
 	if (cm_likely(st == ST_INS_OK)) {
-		ctr_add(&sh->ctr.points_stored, 1);
+		cm_ctr_add(&sh->ctr.points_stored, 1);
 	} else if (st == ST_INS_OOO) {
-		ctr_add(&sh->ctr.points_stored, 1);
-		ctr_add(&sh->ctr.points_ooo, 1);
+		cm_ctr_add(&sh->ctr.points_stored, 1);
+		cm_ctr_add(&sh->ctr.points_ooo, 1);
 	} else {
-		ctr_add(&sh->ctr.rejected[st], 1);
+		cm_ctr_add(&sh->ctr.rejected[st], 1);
 	}
 }
 

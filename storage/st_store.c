@@ -170,10 +170,9 @@ void st_store_blk_free(struct st_blk *b)
 	free(b);
 }
 
-int st_store_blk_open(struct st_store *st, struct st_tier *tier, const char *name, bool verify,
+int st_store_blk_open(struct st_tier *tier, const char *name, bool verify,
 		      struct st_blk **out)
 {
-	(void)st;
 	struct st_blk *b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
@@ -312,8 +311,6 @@ static int ckpt_read(struct st_store *st, uint64_t *lsn)
 	return 0;
 }
 
-/* Flusher: make the checkpoint durable (write a temp file, sync, rename, sync the dir). */
-int st_store_ckpt_write(struct st_store *st, uint64_t lsn, uint32_t series);
 int st_store_ckpt_write(struct st_store *st, uint64_t lsn, uint32_t series)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
@@ -352,7 +349,7 @@ static int load_block(void *ctx, const char *name, uint64_t len)
 	if (!st_store_blk_name_parse(name, &part, &gen))
 		return 0;
 	struct st_blk *b;
-	int rc = st_store_blk_open(l->st, l->tier, name, l->st->cfg.verify_on_open, &b);
+	int rc = st_store_blk_open(l->tier, name, l->st->cfg.verify_on_open, &b);
 	if (rc == -EBADMSG) {
 		/* damaged: set aside; anything else (EMFILE, ENOMEM, EIO) fails the open */
 		l->tier->ops->quarantine(l->tier, name);
@@ -532,16 +529,9 @@ uint32_t st_store_shard_id(const struct st_store *st)
 
 /* ================================================================= owner */
 
-static inline void ctr_add(_Atomic uint64_t *c, uint64_t n)
-{
-	/* single writer: a relaxed load and store, no locked instruction */
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
-
 static uint32_t refuse(struct st_store *st, uint32_t n, enum st_insert_status why, uint8_t *status)
 {
-	ctr_add(&st->ctr.refused[why], n);
+	cm_ctr_add(&st->ctr.refused[why], n);
 	if (status)
 		memset(status, why, n);
 	return 0;

@@ -94,9 +94,11 @@ struct st_store {
 /* Flusher side (st_flush.c): replace the published block set; the old one is retired. */
 void st_store_publish_blocks(struct st_store *st, struct st_blockset *set);
 /* Open a block object of a tier and wrap it; -EBADMSG when it is damaged. */
-int st_store_blk_open(struct st_store *st, struct st_tier *tier, const char *name, bool verify,
+int st_store_blk_open(struct st_tier *tier, const char *name, bool verify,
 		      struct st_blk **out);
 void st_store_blk_free(struct st_blk *b);
+/* Flusher: make CHECKPOINT(lsn) durable (temp file, fdatasync, rename, dir fsync). 0 or -errno. */
+int st_store_ckpt_write(struct st_store *st, uint64_t lsn, uint32_t series);
 /* Retention cutoff of series local_id at now_ns (INT64_MIN: keep all). */
 int64_t st_store_cutoff(const struct st_store *st, uint32_t local_id, int64_t now_ns);
 /* Parse "p<part>-g<gen>.blk". */

@@ -193,13 +193,6 @@ struct st_wal {
 	char dir[PATH_MAX];
 };
 
-static inline void ctr_add(_Atomic uint64_t *c, uint64_t n)
-{
-	/* single writer: a relaxed load and store, no locked instruction */
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
-
 static inline uint32_t page_floor(uint32_t x)
 {
 	return x & ~(ST_WAL_PAGE - 1);
@@ -291,7 +284,7 @@ static void seg_begin(struct st_wal *w, int fd, uint64_t seq, uint64_t first_lsn
 	atomic_store_explicit(&w->cur_first_lsn, first_lsn, memory_order_relaxed);
 	/* release: pairs with the acquire in st_wal_service (first_lsn before seq) */
 	atomic_store_explicit(&w->cur_seq, seq, memory_order_release);
-	ctr_add(&w->ctr.segments_created, 1);
+	cm_ctr_add(&w->ctr.segments_created, 1);
 }
 
 /* ============================================================= open/close */
@@ -436,7 +429,7 @@ int st_wal_close(struct st_wal *w)
 		if (w->write_inflight || w->sync_inflight)
 			st_uring_wait(w->ring, 10 * CM_NS_PER_MS);
 		else
-			nanosleep(&(struct timespec){.tv_nsec = CM_NS_PER_MS}, NULL);
+			cm_sleep_ns(CM_NS_PER_MS);
 		if (crc == -EAGAIN)
 			st_wal_service(w);
 	}
@@ -524,13 +517,13 @@ static int buffer_room(struct st_wal *w, uint32_t need, uint64_t lsn)
 			return -EAGAIN;
 		}
 		if (atomic_load_explicit(&w->retired_fd, memory_order_relaxed) >= 0) {
-			ctr_add(&w->ctr.stall_segment, 1);
+			cm_ctr_add(&w->ctr.stall_segment, 1);
 			return -EAGAIN;
 		}
 		/* acquire: pairs with the release of spare_fd in st_wal_service */
 		int fd = atomic_exchange_explicit(&w->spare_fd, -1, memory_order_acquire);
 		if (fd < 0) {
-			ctr_add(&w->ctr.stall_segment, 1);
+			cm_ctr_add(&w->ctr.stall_segment, 1);
 			return -EAGAIN;
 		}
 		uint64_t seq = atomic_load_explicit(&w->spare_seq, memory_order_relaxed);
@@ -555,7 +548,7 @@ static int buffer_room(struct st_wal *w, uint32_t need, uint64_t lsn)
 		return 0;
 	}
 	w->want_sync = true;
-	ctr_add(&w->ctr.stall_buffer, 1);
+	cm_ctr_add(&w->ctr.stall_buffer, 1);
 	return -EAGAIN;
 }
 
@@ -657,10 +650,10 @@ static int encode(struct st_wal *w, struct wal_batch *b)
 	memset(w->buf + w->fill, 0, page_ceil(w->fill) - w->fill);
 
 	w->enc_lsn = b->lsn;
-	ctr_add(&w->ctr.records, 1);
-	ctr_add(&w->ctr.points, b->n);
-	ctr_add(&w->ctr.raw_bytes, raw_len);
-	ctr_add(&w->ctr.stored_bytes, rec);
+	cm_ctr_add(&w->ctr.records, 1);
+	cm_ctr_add(&w->ctr.points, b->n);
+	cm_ctr_add(&w->ctr.raw_bytes, raw_len);
+	cm_ctr_add(&w->ctr.stored_bytes, rec);
 	b->n = 0;
 	b->ndefs = 0;
 	b->defs_len = 0;
@@ -687,7 +680,7 @@ static uint32_t encode_committed(struct st_wal *w)
 
 static void io_failed(struct st_wal *w, int err, int64_t now)
 {
-	ctr_add(&w->ctr.write_errors, 1);
+	cm_ctr_add(&w->ctr.write_errors, 1);
 	atomic_store_explicit(&w->ctr.last_error, err, memory_order_relaxed);
 	w->retry_at_ns = now + RETRY_NS;
 	CM_LOG_RL(CM_LOG_ERR, "wal", "event=io_error shard=%u seg=%llu err=%d retry_ms=%lld",
@@ -723,7 +716,7 @@ static uint32_t reap(struct st_wal *w, int64_t now)
 					 * earlier write put anything else there).
 					 */
 					if ((uint32_t)res < len)
-						ctr_add(&w->ctr.write_errors, 1);
+						cm_ctr_add(&w->ctr.write_errors, 1);
 					w->written = w->inflight_end;
 					w->written_lsn = w->inflight_lsn;
 					atomic_store_explicit(&w->ctr.last_error, 0, memory_order_relaxed);
@@ -743,7 +736,7 @@ static uint32_t reap(struct st_wal *w, int64_t now)
 					w->written_lsn = atomic_load_explicit(&w->durable_lsn,
 									      memory_order_relaxed);
 				} else {
-					ctr_add(&w->ctr.syncs, 1);
+					cm_ctr_add(&w->ctr.syncs, 1);
 					w->durable = CM_MAX(w->durable, w->sync_covers);
 					/* release: pairs with acquire in st_wal_durable_lsn */
 					atomic_store_explicit(&w->durable_lsn, w->sync_lsn,
@@ -773,7 +766,7 @@ uint32_t st_wal_poll(struct st_wal *w)
 			w->inflight_start = start;
 			w->inflight_end = w->fill;
 			w->inflight_lsn = w->enc_lsn;
-			ctr_add(&w->ctr.writes, 1);
+			cm_ctr_add(&w->ctr.writes, 1);
 			queued = true;
 		}
 	}
@@ -890,7 +883,7 @@ static void delete_covered(struct st_wal *w)
 		char path[SEG_PATH_MAX];
 		seg_path(path, sizeof(path), w->dir, seqs[i]);
 		if (w->cfg.ops->unlink(path) == 0)
-			ctr_add(&w->ctr.segments_deleted, 1);
+			cm_ctr_add(&w->ctr.segments_deleted, 1);
 	}
 }
 

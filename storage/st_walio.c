@@ -28,11 +28,8 @@ static void *walio_main(void *arg)
 		uint32_t work = 0;
 		for (uint32_t i = 0; i < io->nstores; i++)
 			work += st_store_io_poll(io->stores[i]);
-		if (!work) {
-			struct timespec ts = {.tv_sec = io->idle_ns / CM_NS_PER_SEC,
-					      .tv_nsec = io->idle_ns % CM_NS_PER_SEC};
-			nanosleep(&ts, NULL);
-		}
+		if (!work)
+			cm_sleep_ns(io->idle_ns);
 	}
 	return NULL;
 }

@@ -618,7 +618,6 @@ static void test_st_store__enospc_refuses_then_resumes(void **state)
 	fx_open(f);
 	uint64_t lsn = insert(&f->own, &f->m, 0, 200, 0);
 	wait_durable(f->st, lsn);
-	struct model before = f->m;
 	/* the disk fills: WAL writes fail with ENOSPC */
 	struct st_io_fault ft = {.write_errno = ENOSPC, .fail_nth_write = 1, .persist = true,
 				 .path_filter = ".wal"};
@@ -652,7 +651,6 @@ static void test_st_store__enospc_refuses_then_resumes(void **state)
 	f->cfg.ops = &st_io_posix;
 	fx_open(f);
 	check_model(f->rcu, f->st, &f->m, 0);
-	(void)before;
 	fx_close(f);
 }
 
