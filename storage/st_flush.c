@@ -458,7 +458,7 @@ static int rewrite_partition(struct st_flush *f, struct st_store *st, struct st_
 			break;
 		enum st_value_type vt = ST_VT_F64;
 		all.n = 0;
-		/* newer blocks later: a stable merge keeping the last value per time */
+		/* oldest generation first: each merged over the ones before */
 		for (uint32_t i = 0; i < n && !rc; i++) {
 			if (cursor[i] >= st_block_series_count(in[i]->b))
 				continue;
@@ -477,37 +477,10 @@ static int rewrite_partition(struct st_flush *f, struct st_store *st, struct st_
 					atomic_store(&in[i]->bad, 1);
 				break;
 			}
-			/* merge `one` into `all` (both sorted), one wins ties */
-			size_t na = all.n, no = one.n;
-			if (st_points_reserve(&all, no)) {
+			if (st_points_merge_newer(&all, 0, &one)) {
 				rc = -ENOMEM;
 				break;
 			}
-			size_t a = na, o = no, k = na + no;
-			while (o > 0) {
-				if (a > 0 && all.ts[a - 1] > one.ts[o - 1]) {
-					k--, a--;
-					all.ts[k] = all.ts[a];
-					all.vals[k] = all.vals[a];
-				} else {
-					k--, o--;
-					all.ts[k] = one.ts[o];
-					all.vals[k] = one.vals[o];
-				}
-			}
-			all.n = na + no;
-			/* equal times: the later (from `one`) sits after; keep it */
-			size_t w = 0;
-			for (size_t r2 = 0; r2 < all.n; r2++) {
-				if (w > 0 && all.ts[w - 1] == all.ts[r2]) {
-					all.vals[w - 1] = all.vals[r2];
-					continue;
-				}
-				all.ts[w] = all.ts[r2];
-				all.vals[w] = all.vals[r2];
-				w++;
-			}
-			all.n = w;
 		}
 		if (rc)
 			break;

@@ -823,6 +823,42 @@ int st_points_reserve(struct st_points *p, size_t more)
 	return 0;
 }
 
+int st_points_merge_newer(struct st_points *p, size_t from, const struct st_points *newer)
+{
+	size_t nb = p->n - from, nn = newer->n;
+	if (!nn)
+		return 0;
+	if (st_points_reserve(p, nn))
+		return -ENOMEM;
+	/* From the back, so nothing moves twice; on equal times newer lands after. */
+	size_t a = nb, b = nn, k = nb + nn;
+	while (b > 0) {
+		k--;
+		if (a > 0 && p->ts[from + a - 1] > newer->ts[b - 1]) {
+			a--;
+			p->ts[from + k] = p->ts[from + a];
+			p->vals[from + k] = p->vals[from + a];
+		} else {
+			b--;
+			p->ts[from + k] = newer->ts[b];
+			p->vals[from + k] = newer->vals[b];
+		}
+	}
+	/* Equal times sit side by side, newer second: keep the second. */
+	size_t w = 0;
+	for (size_t r = 0; r < nb + nn; r++) {
+		if (w > 0 && p->ts[from + w - 1] == p->ts[from + r]) {
+			p->vals[from + w - 1] = p->vals[from + r];
+			continue;
+		}
+		p->ts[from + w] = p->ts[from + r];
+		p->vals[from + w] = p->vals[from + r];
+		w++;
+	}
+	p->n = from + w;
+	return 0;
+}
+
 /* Decode count points from words and append those in [t_min, t_max]. */
 static int decode_into(const uint64_t *words, uint32_t nwords, uint32_t count, uint8_t vtype,
 		       int64_t t_min, int64_t t_max, struct st_points *out)

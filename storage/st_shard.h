@@ -210,6 +210,12 @@ void st_points_init(struct st_points *p);
 void st_points_release(struct st_points *p);
 /* Make room for `more` points after the n held: 0, or -ENOMEM (the points held are kept). */
 int st_points_reserve(struct st_points *p, size_t more);
+/*
+ * Merge newer (time-ordered, one point per time) into p[from..] (the same),
+ * keeping newer's value where both have a time: how tiers of one series
+ * combine, oldest first. 0 or -ENOMEM (p unchanged). Any thread.
+ */
+int st_points_merge_newer(struct st_points *p, size_t from, const struct st_points *newer);
 
 /*
  * Append the points of series local_id with t_min <= ts <= t_max to *out, in

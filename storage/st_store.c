@@ -704,62 +704,6 @@ void st_store_poll(struct st_store *st)
 
 /* ================================================================ readers */
 
-struct src_pt {
-	int64_t ts;
-	uint64_t val;
-	uint32_t rank;
-};
-
-/*
- * all[0..n) is a concatenation of time-sorted runs, one per source, in
- * increasing rank. Merge them into one run sorted by (ts, rank): pairwise,
- * left to right, taking the left element on equal times so the later source
- * comes after (and wins the dedupe). O(n x sources); sources are few. A
- * single run costs one pass.
- */
-static int merge_runs(struct src_pt **all, size_t n)
-{
-	struct src_pt *a = *all, *tmp = NULL;
-	size_t run_end = 0;
-	while (run_end < n && (run_end == 0 || a[run_end].rank == a[0].rank))
-		run_end++;
-	while (run_end < n) {
-		size_t next_end = run_end + 1;
-		while (next_end < n && a[next_end].rank == a[run_end].rank)
-			next_end++;
-		if (!tmp && !(tmp = malloc(n * sizeof(*tmp))))
-			return -ENOMEM;
-		size_t i = 0, j = run_end, k = 0;
-		while (i < run_end && j < next_end)
-			tmp[k++] = a[j].ts < a[i].ts ? a[j++] : a[i++];
-		while (i < run_end)
-			tmp[k++] = a[i++];
-		while (j < next_end)
-			tmp[k++] = a[j++];
-		memcpy(a, tmp, k * sizeof(*a));
-		run_end = next_end;
-	}
-	free(tmp);
-	return 0;
-}
-
-static int append_src(struct src_pt **all, size_t *n, size_t *cap, const struct st_points *p,
-		      size_t from, uint32_t rank)
-{
-	size_t k = p->n - from;
-	if (*n + k > *cap) {
-		size_t c = CM_MAX(*cap * 2, *n + k + 256);
-		struct src_pt *m = realloc(*all, c * sizeof(*m));
-		if (!m)
-			return -ENOMEM;
-		*all = m;
-		*cap = c;
-	}
-	for (size_t i = 0; i < k; i++)
-		(*all)[(*n)++] = (struct src_pt){p->ts[from + i], p->vals[from + i], rank};
-	return 0;
-}
-
 int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
 		  struct st_points *out)
 {
@@ -780,14 +724,11 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 	rc = 0;
 	/* acquire: pairs with the release in st_store_publish_blocks */
 	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_acquire);
-	struct src_pt *all = NULL;
-	size_t n = 0, cap = 0;
-	uint32_t rank = 0;
-	bool any = false;
 	/*
 	 * The blocks that may hold the series, in generation order: a newer
 	 * block wins, whatever its partition (storage.partition may have changed
-	 * between them).
+	 * between them). Each is merged over what came before; the hot tier,
+	 * newest of all, last.
 	 */
 	struct st_blk *few[32], **cand = few;
 	uint32_t ncand = 0;
@@ -804,68 +745,29 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 			cand[k] = cand[k - 1];
 		cand[k] = b;
 	}
-	for (uint32_t i = 0; i < ncand; i++) {
+	struct st_points blk;
+	st_points_init(&blk);
+	for (uint32_t i = 0; i < ncand && rc != -ENOMEM; i++) {
 		struct st_blk *b = cand[i];
-		size_t from = out->n;
-		int r = st_block_read(b->b, local_id, t_min, t_max, out);
+		blk.n = 0;
+		int r = st_block_read(b->b, local_id, t_min, t_max, &blk);
 		if (r < 0) {
 			atomic_fetch_add_explicit(&st->ctr.block_read_errors, 1, memory_order_relaxed);
 			if (r == -EBADMSG) /* only damage quarantines; EIO, EMFILE may pass */
 				atomic_store_explicit(&b->bad, 1, memory_order_relaxed);
 			CM_LOG_RL(CM_LOG_ERR, "store", "event=block_read_failed shard=%u block=%s err=%d",
 				  st->cfg.shard_id, b->name, r);
-			out->n = from;
 			rc = r;
 			continue;
 		}
-		any = true;
-		if (append_src(&all, &n, &cap, out, from, rank++)) {
+		if (st_points_merge_newer(out, start0, &blk))
 			rc = -ENOMEM;
-			break;
-		}
-		out->n = from;
 	}
+	st_points_release(&blk);
 	if (cand != few)
 		free(cand);
-	if (rc == -ENOMEM) {
-		free(all);
-		goto out;
-	}
-	if (!any) {
-		/* the common case: hot only, already ordered and deduplicated */
-		if (hot.n == 0) {
-			/* nothing */
-		} else if (st_points_reserve(out, hot.n) == 0) {
-			memcpy(out->ts + out->n, hot.ts, hot.n * sizeof(*hot.ts));
-			memcpy(out->vals + out->n, hot.vals, hot.n * sizeof(*hot.vals));
-			out->n += hot.n;
-		} else {
-			rc = -ENOMEM;
-		}
-		free(all);
-		goto out;
-	}
-	if (append_src(&all, &n, &cap, &hot, 0, rank) || st_points_reserve(out, n)) {
-		free(all);
+	if (rc != -ENOMEM && st_points_merge_newer(out, start0, &hot))
 		rc = -ENOMEM;
-		goto out;
-	}
-	if (merge_runs(&all, n)) {
-		free(all);
-		rc = -ENOMEM;
-		goto out;
-	}
-	size_t start = out->n;
-	for (size_t i = 0; i < n; i++) {
-		if (out->n > start && out->ts[out->n - 1] == all[i].ts) {
-			out->vals[out->n - 1] = all[i].val; /* a later source wins */
-			continue;
-		}
-		out->ts[out->n] = all[i].ts;
-		out->vals[out->n] = all[i].val;
-		out->n++;
-	}
-	free(all);
 out:
 	st_points_release(&hot);
 	if (rc < 0)

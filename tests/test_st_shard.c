@@ -526,6 +526,59 @@ static void test_st_shard__writer_races_readers(void **state)
 	       (unsigned long long)st.chunks_grown);
 }
 
+/* Random sorted, unique runs merged against a brute-force model: newer wins ties. */
+static void test_st_shard__points_merge_newer_matches_model(void **state)
+{
+	(void)state;
+	uint64_t seed = 12345;
+	for (int round = 0; round < 200; round++) {
+		struct st_points base, newer;
+		st_points_init(&base);
+		st_points_init(&newer);
+		/* a prefix the merge must leave alone */
+		assert_int_equal(st_points_reserve(&base, 1), 0);
+		base.ts[0] = -1;
+		base.vals[0] = 77;
+		base.n = 1;
+		int64_t model_val[64];
+		int model_src[64]; /* 0: absent, 1: base, 2: newer */
+		memset(model_src, 0, sizeof(model_src));
+		for (int t = 0; t < 64; t++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			int pick = (int)(seed >> 61) % 4; /* 0 none, 1 base, 2 newer, 3 both */
+			if (pick & 1) {
+				assert_int_equal(st_points_reserve(&base, 1), 0);
+				base.ts[base.n] = t;
+				base.vals[base.n++] = (uint64_t)(1000 + t);
+				model_val[t] = 1000 + t;
+				model_src[t] = 1;
+			}
+			if (pick & 2) {
+				assert_int_equal(st_points_reserve(&newer, 1), 0);
+				newer.ts[newer.n] = t;
+				newer.vals[newer.n++] = (uint64_t)(2000 + t);
+				model_val[t] = 2000 + t;
+				model_src[t] = 2;
+			}
+		}
+		assert_int_equal(st_points_merge_newer(&base, 1, &newer), 0);
+		size_t k = 1;
+		for (int t = 0; t < 64; t++) {
+			if (!model_src[t])
+				continue;
+			assert_true(k < base.n);
+			assert_int_equal(base.ts[k], t);
+			assert_int_equal(base.vals[k], (uint64_t)model_val[t]);
+			k++;
+		}
+		assert_int_equal(k, base.n);
+		assert_int_equal(base.ts[0], -1);
+		assert_int_equal(base.vals[0], 77);
+		st_points_release(&base);
+		st_points_release(&newer);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +592,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_st_shard__series_limit, teardown),
 		cmocka_unit_test_teardown(test_st_shard__random_ops_match_model, teardown),
 		cmocka_unit_test_teardown(test_st_shard__writer_races_readers, teardown),
+		cmocka_unit_test(test_st_shard__points_merge_newer_matches_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
