@@ -236,6 +236,50 @@ static void seg_path(char *out, size_t len, const char *dir, uint64_t seq)
 	snprintf(out, len, "%s/%016llx.wal", dir, (unsigned long long)seq);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The segment numbers in dir, sorted, in *out (malloc'd; the caller frees). 0 or -errno. */
+static int seg_list(const char *dir, uint64_t **out, size_t *n_out)
+{
+	size_t n = 0, cap = 64;
+	uint64_t *seqs = malloc(cap * sizeof(*seqs));
+	if (!seqs)
+		return -ENOMEM;
+	DIR *d = opendir(dir);
+	if (!d) {
+		int rc = -errno;
+		free(seqs);
+		return rc;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		unsigned long long s;
+		char tail[8];
+		if (sscanf(e->d_name, "%16llx.%7s", &s, tail) != 2 || strcmp(tail, "wal"))
+			continue;
+		if (n == cap) {
+			uint64_t *m = realloc(seqs, 2 * cap * sizeof(*seqs));
+			if (!m) {
+				closedir(d);
+				free(seqs);
+				return -ENOMEM;
+			}
+			seqs = m;
+			cap *= 2;
+		}
+		seqs[n++] = s;
+	}
+	closedir(d);
+	qsort(seqs, n, sizeof(*seqs), cmp_u64);
+	*out = seqs;
+	*n_out = n;
+	return 0;
+}
+
 /* ============================================================= segments */
 
 /* Create, preallocate and make durable an empty segment file. fd or -errno. */
@@ -354,20 +398,13 @@ int st_wal_open(const struct st_wal_cfg *cfg, uint64_t next_lsn, struct st_wal *
 		goto err;
 
 	/* The first segment follows the newest one on disk. */
-	uint64_t seq = 0;
-	DIR *d = opendir(w->dir);
-	if (!d) {
-		rc = -errno;
+	uint64_t *seqs, seq;
+	size_t nseqs;
+	rc = seg_list(w->dir, &seqs, &nseqs);
+	if (rc)
 		goto err;
-	}
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		unsigned long long s;
-		char tail[8];
-		if (sscanf(e->d_name, "%16llx.%7s", &s, tail) == 2 && !strcmp(tail, "wal") && s > seq)
-			seq = s;
-	}
-	closedir(d);
+	seq = nseqs ? seqs[nseqs - 1] : 0;
+	free(seqs);
 
 	uint32_t align = 0;
 	w->direct = cfg->direct && st_io_probe_direct(cfg->ops, w->dir, &align) == 0 &&
@@ -838,11 +875,6 @@ static int read_seg_first_lsn(const struct st_wal *w, uint64_t seq, uint64_t *fi
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 /* Delete segments whose every record is covered by the checkpoint. */
 static void delete_covered(struct st_wal *w)
@@ -853,20 +885,12 @@ static void delete_covered(struct st_wal *w)
 	uint64_t cur_first = atomic_load_explicit(&w->cur_first_lsn, memory_order_relaxed);
 	if (!ckpt)
 		return;
-	uint64_t seqs[256];
-	size_t n = 0;
-	DIR *d = opendir(w->dir);
-	if (!d)
+	uint64_t *seqs;
+	size_t n;
+	if (seg_list(w->dir, &seqs, &n))
 		return;
-	struct dirent *e;
-	while ((e = readdir(d)) && n < CM_ARRAY_SIZE(seqs)) {
-		unsigned long long s;
-		char tail[8];
-		if (sscanf(e->d_name, "%16llx.%7s", &s, tail) == 2 && !strcmp(tail, "wal") && s < cur)
-			seqs[n++] = s;
-	}
-	closedir(d);
-	qsort(seqs, n, sizeof(seqs[0]), cmp_u64);
+	while (n > 0 && seqs[n - 1] >= cur)
+		n--; /* the current segment and the spare stay */
 	for (size_t i = 0; i < n; i++) {
 		/*
 		 * A segment's records end where the next segment's begin. A
@@ -885,6 +909,7 @@ static void delete_covered(struct st_wal *w)
 		if (w->cfg.ops->unlink(path) == 0)
 			cm_ctr_add(&w->ctr.segments_deleted, 1);
 	}
+	free(seqs);
 }
 
 void st_wal_service(struct st_wal *w)
@@ -1171,35 +1196,15 @@ int st_wal_replay(const char *dir, const struct st_io_ops *ops, uint32_t shard_i
 		  struct st_wal_replay_stats *stats)
 {
 	memset(stats, 0, sizeof(*stats));
-	size_t n = 0, cap = 64;
-	uint64_t *seqs = malloc(cap * sizeof(*seqs));
-	if (!seqs)
-		return -ENOMEM;
-	DIR *d = opendir(dir);
-	if (!d) {
-		free(seqs);
-		return errno == ENOENT ? (stats->next_lsn = CM_MAX(from_lsn, (uint64_t)1), 0) : -errno;
+	uint64_t *seqs;
+	size_t n;
+	int lrc = seg_list(dir, &seqs, &n);
+	if (lrc == -ENOENT) {
+		stats->next_lsn = CM_MAX(from_lsn, (uint64_t)1);
+		return 0;
 	}
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		unsigned long long s;
-		char tail[8];
-		if (sscanf(e->d_name, "%16llx.%7s", &s, tail) != 2 || strcmp(tail, "wal"))
-			continue;
-		if (n == cap) {
-			uint64_t *m = realloc(seqs, 2 * cap * sizeof(*seqs));
-			if (!m) {
-				closedir(d);
-				free(seqs);
-				return -ENOMEM;
-			}
-			seqs = m;
-			cap *= 2;
-		}
-		seqs[n++] = s;
-	}
-	closedir(d);
-	qsort(seqs, n, sizeof(*seqs), cmp_u64);
+	if (lrc)
+		return lrc;
 
 	struct replay r = {.dir = dir, .ops = ops, .shard_id = shard_id, .from_lsn = from_lsn,
 			   .cb = cb, .ctx = ctx, .st = stats, .dctx = ZSTD_createDCtx()};
