@@ -34,19 +34,6 @@
 #define T0_NS (1451606400LL * 1000000000LL) /* 2016-01-01, TSBS and floatwalk */
 #define REPS 3
 
-struct mem_file {
-	const uint8_t *p;
-	size_t len;
-};
-
-static int mem_read(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	const struct mem_file *f = ctx;
-	if (off > f->len || len > f->len - off)
-		return -EIO;
-	memcpy(buf, f->p + off, len);
-	return 0;
-}
 
 static struct st_block_build_cfg default_cfg(void)
 {
@@ -281,10 +268,10 @@ static struct result bench_block(const struct pf_dataset *d, const struct st_blo
 	r.index_bpv = index_bytes(img, len, &r.nsects) / (double)d->npoints;
 	r.file_bytes = len;
 	r.build_mbps = (double)d->npoints * 16 / 1e6 / ((double)best / 1e9);
-	struct mem_file f = {img, len};
+	struct st_block_mem f = {img, len};
 	struct st_block *blk;
 	char err[200];
-	if (st_block_open(len, mem_read, &f, &blk, err, sizeof(err))) {
+	if (st_block_open(len, st_block_mem_read, &f, &blk, err, sizeof(err))) {
 		fprintf(stderr, "block bench: open: %s\n", err);
 		abort();
 	}

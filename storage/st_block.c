@@ -1203,3 +1203,12 @@ int st_block_verify(const struct st_block *b, char *err, size_t errlen)
 	free(vals);
 	return rc;
 }
+
+int st_block_mem_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	const struct st_block_mem *m = ctx;
+	if (off > m->len || len > m->len - off)
+		return -EIO;
+	memcpy(buf, m->p + off, len);
+	return 0;
+}

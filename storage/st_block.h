@@ -93,6 +93,14 @@ void st_block_builder_destroy(struct st_block_builder *b);
  */
 typedef int (*st_block_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 
+/* A block image in memory, and the read callback over it (tests, fuzzing, benchmarks). */
+struct st_block_mem {
+	const uint8_t *p;
+	size_t len;
+};
+/* st_block_read_fn over a struct st_block_mem: -EIO for a range outside it. */
+int st_block_mem_read(void *ctx, uint64_t off, void *buf, size_t len);
+
 struct st_block;
 
 /*

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_rand.h"
 #include "cm_compiler.h"
 #include "st_block.h"
 #include "st_format.h"
@@ -45,11 +46,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	/* splitmix64 */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return cm_splitmix64(&rng_state);
 }
 
 static int64_t rnd_range(int64_t lo, int64_t hi)

@@ -59,19 +59,6 @@ static uint64_t rd64(const uint8_t *p)
 /* Blocks                                                                   */
 /* ------------------------------------------------------------------------ */
 
-struct mem_file {
-	const uint8_t *p;
-	size_t len;
-};
-
-static int mem_read(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	const struct mem_file *f = ctx;
-	if (off > f->len || len > f->len - off)
-		return -EIO;
-	memcpy(buf, f->p + off, len);
-	return 0;
-}
 
 /* Recompute every CRC the file's own footer and table point at (bounds permitting). */
 static void fix_crcs(uint8_t *p, size_t len)
@@ -122,10 +109,10 @@ static void fuzz_block(const uint8_t *data, size_t len, bool fix)
 	memcpy(copy, data, len);
 	if (fix)
 		fix_crcs(copy, len);
-	struct mem_file f = {copy, len};
+	struct st_block_mem f = {copy, len};
 	struct st_block *blk;
 	char err[128];
-	int rc = st_block_open(len, mem_read, &f, &blk, err, sizeof(err));
+	int rc = st_block_open(len, st_block_mem_read, &f, &blk, err, sizeof(err));
 	check(rc == 0 || rc == -EBADMSG || rc == -ENOMEM);
 	if (rc) {
 		check(blk == NULL && (rc != -EBADMSG || err[0]));

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_rand.h"
 #include "fz_driver.h"
 
 #define FZ_MAX_LEN 8192
@@ -46,11 +47,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	/* splitmix64: fixed seed, reproducible across machines */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return cm_splitmix64(&rng_state);
 }
 
 static size_t mutate(uint8_t *buf, size_t len, const struct seeds *s)
