@@ -788,11 +788,7 @@ void st_store_stats_read(const struct st_store *st, struct st_store_stats *out)
 	out->checkpoints = atomic_load(&st->ctr.checkpoints);
 	out->checkpoint_lsn = atomic_load(&st->ctr.checkpoint_lsn);
 	out->disk_low = atomic_load(&st->disk_low);
-	/*
-	 * The block set may be replaced meanwhile: only the flusher frees old
-	 * sets, after a grace period, and stats callers are management threads
-	 * that read under st_read_begin/end like any reader.
-	 */
+	/* the flusher frees a replaced set only after a grace period (callers read under QSBR) */
 	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_acquire);
 	for (uint32_t i = 0; set && i < set->n; i++) {
 		const struct st_blk *b = set->items[i];

@@ -157,7 +157,7 @@ struct st_store_stats {
 	uint64_t checkpoint_lsn;
 	bool disk_low;
 };
-/* Any thread. */
+/* Reader (inside st_read_begin/end: it walks the published block set). */
 void st_store_stats_read(const struct st_store *st, struct st_store_stats *out);
 
 #endif /* ST_STORE_H */

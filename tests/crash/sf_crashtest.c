@@ -226,7 +226,11 @@ static int do_fill(const char *dir, const char *ballast)
 			p += 100;
 		} else {
 			struct st_store_stats s;
+			int reader = st_rcu_reader_register(rcu);
+			st_read_begin(rcu, reader); /* the flusher may replace the block set */
 			st_store_stats_read(st, &s);
+			st_read_end(rcu, reader);
+			st_rcu_reader_unregister(rcu, reader);
 			if (s.refused[ST_INS_DISK_FULL] > 0)
 				break;
 		}
