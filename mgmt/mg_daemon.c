@@ -1,8 +1,21 @@
 /*
  * mg_daemon.c - see mg_daemon.h. Start-up and shutdown only; nothing here
  * runs per point.
+ *
+ * Start: data directory lock, reclamation domain, one store per worker
+ * (recovered), the receive backend, placement, per worker an injector, an
+ * aggregator and a worker thread pinned to its cpu; then, bound to the
+ * management cpus, the WAL I/O thread, the flusher, the StatsD job and the
+ * stats writer.
+ *
+ * Stop (nothing acknowledged is lost, nothing received and decoded is
+ * dropped): workers stop receiving; the StatsD job flushes a last time
+ * through the still-running workers; the flusher stops; the workers insert
+ * what is pending and leave; the WAL I/O thread stops; the stores close
+ * (WAL synced); the backend closes; a last stats file is written.
  */
 #include "mg_daemon.h"
+#include "mg_daemon_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +35,10 @@
 #include "cm_fs.h"
 #include "cm_log.h"
 #include "cm_clock.h"
+#include "dp_dpdk.h"
+#include "dp_place.h"
+#include "dp_sock.h"
+#include "mg_stats.h"
 #include "st_flush.h"
 #include "st_rcu.h"
 #include "st_store.h"
@@ -32,10 +49,22 @@ static const struct cm_cfg_key daemon_keys[] = {
 	 "directory for all stored data (created if missing)"},
 	{"log.level", CM_CFG_ENUM, "info", 0, 0, "err|warn|info|debug", true,
 	 "log verbosity"},
-	{"dataplane.workers", CM_CFG_INT, "1", 1, 128, NULL, false,
+	{"backend", CM_CFG_ENUM, "socket", 0, 0, "socket|dpdk", false,
+	 "receive backend: kernel sockets with io_uring, or DPDK poll-mode ports"},
+	{"dataplane.workers", CM_CFG_INT, "1", 1, DP_PLACE_WORKERS_MAX, NULL, false,
 	 "dataplane cores, each owning one shard"},
+	{"dataplane.pin", CM_CFG_BOOL, "true", 0, 0, NULL, false,
+	 "pin workers to their own cores and management threads to the others"},
+	{"dataplane.smt", CM_CFG_BOOL, "false", 0, 0, NULL, false,
+	 "workers may use the second hardware thread of a core"},
+	{"dataplane.topology", CM_CFG_STR, "", 0, 0, NULL, false,
+	 "hwloc synthetic topology to plan on instead of the machine's (tests)"},
 	{"mgmt.readers", CM_CFG_INT, "8", 1, ST_RCU_MAX_READERS, NULL, false,
 	 "management-plane threads that may read shards concurrently"},
+	{"stats.file", CM_CFG_STR, "", 0, 0, NULL, false,
+	 "write every counter to this file (replaced atomically) each stats.interval and at stop"},
+	{"stats.interval", CM_CFG_DURATION, "10s", 10 * CM_NS_PER_MS, 24 * 3600 * CM_NS_PER_SEC,
+	 NULL, false, "how often the stats file is rewritten"},
 };
 
 static const struct cm_cfg_table daemon_cfg_table = {
@@ -49,6 +78,11 @@ const struct cm_cfg_table *const mg_daemon_cfg_tables[] = {
 	&st_shard_cfg_table,
 	&st_wal_cfg_table,
 	&st_store_cfg_table,
+	&dp_rx_cfg_table,
+	&dp_worker_cfg_table,
+	&dp_sock_cfg_table,
+	&dp_dpdk_cfg_table,
+	&dp_agg_cfg_table,
 	NULL,
 };
 
@@ -57,91 +91,269 @@ size_t mg_daemon_cfg_ntables(void)
 	return CM_ARRAY_SIZE(mg_daemon_cfg_tables) - 1;
 }
 
-/*
- * Until the dataplane's poll loops own the stores (they will call
- * st_store_poll between bursts), each store gets a thread that polls it:
- * WAL I/O, memory reclamation and the flusher's requests.
- */
-struct owner {
-	struct st_store *store;
-	pthread_t thread;
-	_Atomic bool stop;
-	bool started;
-};
+/* ------------------------------------------------------------ workers */
 
-struct mg_daemon {
-	const struct cm_config *cfg;
-	int lock_fd;
-	struct st_rcu *rcu;
-	uint32_t nshards;
-	struct st_store **stores;
-	struct owner *owners;
-	struct st_flush *flush;
-	struct st_walio *walio;
-};
-
-static void *owner_main(void *arg)
+static void *worker_main(void *arg)
 {
-	struct owner *o = arg;
-	while (!atomic_load_explicit(&o->stop, memory_order_relaxed)) {
-		st_store_poll(o->store);
-		cm_sleep_ns(200 * CM_NS_PER_US);
-	}
+	struct mg_worker *mw = arg;
+	if (mw->os_cpu >= 0 && dp_place_bind_self(mw->d->topo, (unsigned)mw->os_cpu))
+		CM_LOG_WARN("daemon", "event=bind_failed worker=%u cpu=%d",
+			    (unsigned)(mw - mw->d->workers), mw->os_cpu);
+	mw->rc = dp_worker_run(mw->w);
+	if (mw->rc)
+		CM_LOG_ERR("daemon", "event=worker_failed worker=%u err=%s",
+			   (unsigned)(mw - mw->d->workers), strerror(-mw->rc));
 	return NULL;
 }
 
-/* One daemon per data directory: an flock on data_dir/LOCK holding our pid. */
-static int lock_data_dir(const char *dir, int *fd_out, char *err, size_t errlen)
+/*
+ * Where threads run: workers on their own cores, the management threads
+ * (this one and every thread it starts afterwards) on the others. A machine
+ * too small for that runs unpinned, said in the log.
+ */
+static void plan_placement(struct mg_daemon *d)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/LOCK", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		int e = errno;
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(e));
-		return -e;
+	const struct cm_config *cfg = d->cfg;
+	d->pinned = false;
+	if (!cm_config_bool(cfg, "dataplane.pin"))
+		return;
+	const char *synth = cm_config_str(cfg, "dataplane.topology");
+	int rc = dp_topo_load(synth[0] ? synth : NULL, &d->topo);
+	if (rc) {
+		CM_LOG_WARN("daemon", "event=unpinned reason=\"topology: %s\"", strerror(-rc));
+		return;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		int e = errno;
-		char pid[32] = "?";
-		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 1] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		snprintf(err, errlen, "data_dir '%s' is in use by another streamflowd (pid %s)", dir,
-			 pid);
-		close(fd);
-		return e == EWOULDBLOCK ? -EBUSY : -e;
+	struct dp_place_cfg pc = {
+		.workers = d->nshards,
+		.port_numa_node = -1,
+		.use_smt_siblings = cm_config_bool(cfg, "dataplane.smt"),
+		.mgmt_threads = 4,
+	};
+	char err[256];
+	rc = dp_place_plan(d->topo, &pc, &d->plan, err, sizeof(err));
+	if (rc) {
+		CM_LOG_WARN("daemon", "event=unpinned reason=\"%s\"", err);
+		return;
 	}
-	char pid[32];
-	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
-		CM_LOG_WARN("daemon", "event=lock_pid_write_failed path=%s", path);
-	*fd_out = fd;
+	d->pinned = !synth[0]; /* a synthetic plan is logged, not applied */
+	for (uint32_t i = 0; i < d->plan.nworkers; i++)
+		CM_LOG_INFO("daemon", "event=placement worker=%u cpu=%u numa=%u%s", i,
+			    d->plan.workers[i].os_cpu, d->plan.workers[i].numa_node,
+			    d->pinned ? "" : " applied=false");
+	CM_LOG_INFO("daemon", "event=placement mgmt_cpus=%u first=%u shared_core=%d",
+		    d->plan.nmgmt_cpus, d->plan.nmgmt_cpus ? d->plan.mgmt_cpus[0] : 0,
+		    d->plan.shared_core);
+}
+
+static int create_backend(struct mg_daemon *d, int eal_argc, char **eal_argv, char *err,
+			  size_t errlen)
+{
+	struct dp_rx_cfg rx;
+	int rc = dp_rx_cfg_from(d->cfg, &rx, err, errlen);
+	if (rc)
+		return rc;
+	if (cm_config_enum(d->cfg, "backend") == 1) {
+		struct dp_dpdk_cfg dc;
+		dp_dpdk_cfg_default(&dc);
+		rc = dp_dpdk_cfg_from(d->cfg, &dc, err, errlen);
+		if (rc == 0)
+			rc = dp_dpdk_create(&rx, &dc, d->nshards, eal_argc, eal_argv, &d->backend, err,
+					    errlen);
+		return rc;
+	}
+	if (eal_argc > 0) {
+		snprintf(err, errlen, "EAL arguments after '--' need backend=dpdk");
+		return -EINVAL;
+	}
+	struct dp_sock_cfg sc;
+	dp_sock_cfg_default(&sc);
+	rc = dp_sock_cfg_from(d->cfg, &sc, err, errlen);
+	if (rc == 0)
+		rc = dp_sock_create(&rx, &sc, d->nshards, &d->backend, err, errlen);
+	return rc;
+}
+
+static int start_workers(struct mg_daemon *d, char *err, size_t errlen)
+{
+	struct dp_agg_cfg ac;
+	dp_agg_cfg_default(&ac);
+	int rc = dp_agg_cfg_from(d->cfg, &ac, err, errlen);
+	if (rc)
+		return rc;
+	d->injects = calloc(d->nshards, sizeof(*d->injects));
+	d->aggs = calloc(d->nshards, sizeof(*d->aggs));
+	d->workers = calloc(d->nshards, sizeof(*d->workers));
+	if (!d->injects || !d->aggs || !d->workers)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < d->nshards; i++) {
+		int node = d->pinned ? (int)d->plan.workers[i].numa_node : -1;
+		rc = dp_inject_create(8, 64, node, &d->injects[i]);
+		if (rc == 0)
+			rc = dp_agg_create(&ac, node, &d->aggs[i]);
+		struct dp_worker_cfg wc = {
+			.id = i, .backend = d->backend, .store = d->stores[i],
+			.inject = d->injects[i], .agg = d->aggs[i],
+		};
+		dp_worker_cfg_from(d->cfg, &wc);
+		if (rc == 0)
+			rc = dp_worker_create(&wc, &d->workers[i].w);
+		if (rc) {
+			snprintf(err, errlen, "cannot create worker %u: %s", i, strerror(-rc));
+			return rc;
+		}
+		d->workers[i].d = d;
+		d->workers[i].os_cpu = d->pinned ? (int)d->plan.workers[i].os_cpu : -1;
+	}
+	for (uint32_t i = 0; i < d->nshards; i++) {
+		if (pthread_create(&d->workers[i].thread, NULL, worker_main, &d->workers[i])) {
+			snprintf(err, errlen, "cannot start worker thread %u", i);
+			return -EAGAIN;
+		}
+		d->workers[i].started = true;
+	}
+	/* From here on, this thread and the threads it starts are management threads. */
+	if (d->pinned && dp_place_bind_self_cpus(d->topo, d->plan.mgmt_cpus, d->plan.nmgmt_cpus))
+		CM_LOG_WARN("daemon", "event=bind_failed who=mgmt");
+	rc = mg_statsd_start(&ac, d->aggs, d->injects, d->stores, d->nshards, &d->statsd);
+	if (rc)
+		snprintf(err, errlen, "cannot start the StatsD flush job: %s", strerror(-rc));
+	return rc;
+}
+
+static void stop_workers(struct mg_daemon *d)
+{
+	for (uint32_t i = 0; d->workers && i < d->nshards; i++)
+		if (d->workers[i].started)
+			dp_worker_stop(d->workers[i].w);
+	for (uint32_t i = 0; d->workers && i < d->nshards; i++)
+		if (d->workers[i].started)
+			pthread_join(d->workers[i].thread, NULL);
+}
+
+/* ------------------------------------------------------------ stats writer */
+
+static void *stats_main(void *arg)
+{
+	struct mg_daemon *d = arg;
+	const char *path = cm_config_str(d->cfg, "stats.file");
+	int64_t every = cm_config_int(d->cfg, "stats.interval");
+	pthread_mutex_lock(&d->stats_lock);
+	while (!d->stats_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		int64_t ns = until.tv_nsec + every;
+		until.tv_sec += ns / CM_NS_PER_SEC;
+		until.tv_nsec = ns % CM_NS_PER_SEC;
+		while (!d->stats_stop &&
+		       pthread_cond_timedwait(&d->stats_wake, &d->stats_lock, &until) != ETIMEDOUT)
+			;
+		if (d->stats_stop)
+			break;
+		pthread_mutex_unlock(&d->stats_lock);
+		mg_stats_write_file(d, path);
+		pthread_mutex_lock(&d->stats_lock);
+	}
+	pthread_mutex_unlock(&d->stats_lock);
+	return NULL;
+}
+
+static int start_stats(struct mg_daemon *d)
+{
+	if (!cm_config_str(d->cfg, "stats.file")[0])
+		return 0;
+	if (pthread_create(&d->stats_thread, NULL, stats_main, d))
+		return -EAGAIN;
+	d->stats_started = true;
 	return 0;
 }
 
-/* Stop the flusher, the owners, the WAL I/O thread, then close the stores (WAL synced). */
-static void stop_storage(struct mg_daemon *d)
+static void stop_stats(struct mg_daemon *d)
 {
-	st_flush_destroy(d->flush);
-	d->flush = NULL;
-	for (uint32_t i = 0; d->owners && i < d->nshards; i++) {
-		if (!d->owners[i].started)
-			continue;
-		atomic_store(&d->owners[i].stop, true);
-		pthread_join(d->owners[i].thread, NULL);
-	}
-	st_walio_stop(d->walio);
-	d->walio = NULL;
-	for (uint32_t i = 0; d->stores && i < d->nshards; i++)
-		st_store_close(d->stores[i]);
-	free(d->owners);
-	free(d->stores);
-	d->owners = NULL;
-	d->stores = NULL;
+	if (!d->stats_started)
+		return;
+	pthread_mutex_lock(&d->stats_lock);
+	d->stats_stop = true;
+	pthread_cond_signal(&d->stats_wake);
+	pthread_mutex_unlock(&d->stats_lock);
+	pthread_join(d->stats_thread, NULL);
+	d->stats_started = false;
 }
 
-int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *err, size_t errlen)
+/* ------------------------------------------------------------ start, stop */
+
+/* The stop order of the file comment; every step accepts a part never started. */
+static void stop_all(struct mg_daemon *d)
+{
+	for (uint32_t i = 0; d->workers && i < d->nshards; i++)
+		if (d->workers[i].w)
+			dp_worker_stop_rx(d->workers[i].w);
+	mg_statsd_stop(d->statsd);
+	d->statsd = NULL;
+	stop_stats(d);
+	st_flush_destroy(d->flush);
+	d->flush = NULL;
+	stop_workers(d);
+	st_walio_stop(d->walio);
+	d->walio = NULL;
+	if (cm_config_str(d->cfg, "stats.file")[0] && d->stores)
+		mg_stats_write_file(d, cm_config_str(d->cfg, "stats.file"));
+	for (uint32_t i = 0; d->stores && i < d->nshards; i++)
+		st_store_close(d->stores[i]);
+	if (d->backend)
+		d->backend->ops->destroy(d->backend);
+	d->backend = NULL;
+	for (uint32_t i = 0; i < d->nshards; i++) {
+		if (d->workers)
+			dp_worker_destroy(d->workers[i].w);
+		if (d->aggs)
+			dp_agg_destroy(d->aggs[i]);
+		if (d->injects)
+			dp_inject_destroy(d->injects[i]);
+	}
+	free(d->workers);
+	free(d->aggs);
+	free(d->injects);
+	free(d->stores);
+	d->workers = NULL;
+	d->aggs = NULL;
+	d->injects = NULL;
+	d->stores = NULL;
+	dp_topo_destroy(d->topo);
+	d->topo = NULL;
+}
+
+static int open_stores(struct mg_daemon *d, const char *dir, char *err, size_t errlen)
+{
+	const char *cold = cm_config_str(d->cfg, "storage.cold_dir");
+	d->stores = calloc(d->nshards, sizeof(*d->stores));
+	if (!d->stores)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < d->nshards; i++) {
+		struct st_store_cfg sc;
+		char sdir[PATH_MAX], cdir[PATH_MAX];
+		st_store_cfg_default(&sc);
+		int rc = st_store_cfg_from(d->cfg, &sc, err, errlen);
+		if (rc)
+			return rc;
+		snprintf(sdir, sizeof(sdir), "%s/shard-%03u", dir, i);
+		snprintf(cdir, sizeof(cdir), "%s/shard-%03u", cold, i);
+		sc.shard_id = i;
+		sc.numa_node = d->pinned ? (int)d->plan.workers[i].numa_node : -1;
+		sc.dir = sdir;
+		sc.cold_dir = cold[0] ? cdir : NULL;
+		sc.rcu = d->rcu;
+		struct st_store_recovery rec;
+		rc = st_store_open(&sc, &d->stores[i], &rec);
+		if (rc) {
+			snprintf(err, errlen, "cannot open shard %u in '%s': %s", i, sdir, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int mg_daemon_start(const struct cm_config *cfg, int eal_argc, char **eal_argv,
+		    struct mg_daemon **out, char *err, size_t errlen)
 {
 	enum cm_log_level lvl;
 	static const char *const levels[] = {"err", "warn", "info", "debug"};
@@ -160,6 +372,15 @@ int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *e
 		return -ENOMEM;
 	d->cfg = cfg;
 	d->lock_fd = -1;
+	d->stats_reader = -1;
+	d->started_ns = cm_now_ns();
+	pthread_mutex_init(&d->stats_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->stats_wake, &ca);
+	pthread_condattr_destroy(&ca);
+	d->nshards = (uint32_t)cm_config_int(cfg, "dataplane.workers");
 
 	const char *dir = cm_config_str(cfg, "data_dir");
 	int rc = cm_mkdir_p(dir);
@@ -167,82 +388,57 @@ int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *e
 		snprintf(err, errlen, "cannot create data_dir '%s': %s", dir, strerror(-rc));
 		goto err_free;
 	}
-	rc = lock_data_dir(dir, &d->lock_fd, err, errlen);
+	rc = cm_fs_lock_dir(dir, &d->lock_fd, err, errlen);
 	if (rc)
 		goto err_free;
-
 	rc = st_rcu_create((uint32_t)cm_config_int(cfg, "mgmt.readers"), &d->rcu);
 	if (rc) {
 		snprintf(err, errlen, "cannot create the reclamation domain: %s", strerror(-rc));
 		goto err_unlock;
 	}
-
-	d->nshards = (uint32_t)cm_config_int(cfg, "dataplane.workers");
-	d->stores = calloc(d->nshards, sizeof(*d->stores));
-	d->owners = calloc(d->nshards, sizeof(*d->owners));
-	if (!d->stores || !d->owners) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto err_shards;
-	}
-	const char *cold = cm_config_str(cfg, "storage.cold_dir");
-	for (uint32_t i = 0; i < d->nshards; i++) {
-		struct st_store_cfg sc;
-		char sdir[PATH_MAX], cdir[PATH_MAX];
-		st_store_cfg_default(&sc);
-		rc = st_store_cfg_from(cfg, &sc, err, errlen);
+	d->stats_reader = st_rcu_reader_register(d->rcu);
+	plan_placement(d);
+	rc = open_stores(d, dir, err, errlen);
+	if (rc == 0)
+		rc = create_backend(d, eal_argc, eal_argv, err, errlen);
+	if (rc == 0)
+		rc = start_workers(d, err, errlen);
+	if (rc == 0 && cm_config_bool(cfg, "wal.io_thread") &&
+	    cm_config_enum(cfg, "wal.durability") != ST_WAL_NONE) {
+		rc = st_walio_start(d->stores, d->nshards,
+				    cm_config_int(cfg, "wal.io_idle_us") * CM_NS_PER_US, &d->walio);
 		if (rc)
-			goto err_shards;
-		snprintf(sdir, sizeof(sdir), "%s/shard-%03u", dir, i);
-		snprintf(cdir, sizeof(cdir), "%s/shard-%03u", cold, i);
-		sc.shard_id = i;
-		sc.dir = sdir;
-		sc.cold_dir = cold[0] ? cdir : NULL;
-		sc.rcu = d->rcu;
-		struct st_store_recovery rec;
-		rc = st_store_open(&sc, &d->stores[i], &rec);
-		if (rc) {
-			snprintf(err, errlen, "cannot open shard %u in '%s': %s", i, sdir, strerror(-rc));
-			goto err_shards;
-		}
-	}
-	for (uint32_t i = 0; i < d->nshards; i++) {
-		d->owners[i].store = d->stores[i];
-		if (pthread_create(&d->owners[i].thread, NULL, owner_main, &d->owners[i])) {
-			rc = -EAGAIN;
-			snprintf(err, errlen, "cannot start the owner thread of shard %u", i);
-			goto err_shards;
-		}
-		d->owners[i].started = true;
-	}
-	if (cm_config_bool(cfg, "wal.io_thread") && cm_config_enum(cfg, "wal.durability") != ST_WAL_NONE) {
-		rc = st_walio_start(d->stores, d->nshards, cm_config_int(cfg, "wal.io_idle_us") * CM_NS_PER_US,
-				    &d->walio);
-		if (rc) {
 			snprintf(err, errlen, "cannot start the WAL I/O thread: %s", strerror(-rc));
-			goto err_shards;
-		}
 	}
-	struct st_flush_cfg fc;
-	st_flush_cfg_from(cfg, &fc);
-	rc = st_flush_create(&fc, d->rcu, d->stores, d->nshards, &d->flush);
-	if (!rc)
-		rc = st_flush_start(d->flush);
-	if (rc) {
-		snprintf(err, errlen, "cannot start the storage flusher: %s", strerror(-rc));
-		goto err_shards;
+	if (rc == 0) {
+		struct st_flush_cfg fc;
+		st_flush_cfg_from(cfg, &fc);
+		rc = st_flush_create(&fc, d->rcu, d->stores, d->nshards, &d->flush);
+		if (!rc)
+			rc = st_flush_start(d->flush);
+		if (rc)
+			snprintf(err, errlen, "cannot start the storage flusher: %s", strerror(-rc));
 	}
-	CM_LOG_INFO("daemon", "event=ready pid=%d data_dir=%s shards=%u durability=%s", (int)getpid(),
-		    dir, d->nshards, st_wal_durability_name((enum st_wal_durability)cm_config_enum(cfg, "wal.durability")));
+	if (rc == 0 && (rc = start_stats(d)) != 0)
+		snprintf(err, errlen, "cannot start the stats writer");
+	if (rc)
+		goto err_stop;
+	CM_LOG_INFO("daemon", "event=ready pid=%d data_dir=%s shards=%u backend=%s durability=%s",
+		    (int)getpid(), dir, d->nshards, d->backend->ops->name,
+		    st_wal_durability_name((enum st_wal_durability)cm_config_enum(cfg, "wal.durability")));
 	*out = d;
 	return 0;
 
-err_shards:
-	stop_storage(d);
+err_stop:
+	stop_all(d);
+	if (d->stats_reader >= 0)
+		st_rcu_reader_unregister(d->rcu, d->stats_reader);
 	st_rcu_destroy(d->rcu);
 err_unlock:
 	close(d->lock_fd);
 err_free:
+	pthread_cond_destroy(&d->stats_wake);
+	pthread_mutex_destroy(&d->stats_lock);
 	free(d);
 	return rc;
 }
@@ -251,17 +447,13 @@ void mg_daemon_stop(struct mg_daemon *d)
 {
 	if (!d)
 		return;
-	uint64_t points = 0, series = 0;
-	for (uint32_t i = 0; i < d->nshards; i++) {
-		struct st_shard_stats st;
-		st_shard_stats_read(st_store_shard(d->stores[i]), &st);
-		points += st.points_stored;
-		series += st.series;
-	}
-	stop_storage(d);
+	stop_all(d);
+	if (d->stats_reader >= 0)
+		st_rcu_reader_unregister(d->rcu, d->stats_reader);
 	st_rcu_destroy(d->rcu);
 	close(d->lock_fd); /* releases the flock */
-	CM_LOG_INFO("daemon", "event=stopped points=%llu series=%llu", (unsigned long long)points,
-		    (unsigned long long)series);
+	CM_LOG_INFO("daemon", "event=stopped");
+	pthread_cond_destroy(&d->stats_wake);
+	pthread_mutex_destroy(&d->stats_lock);
 	free(d);
 }

@@ -3,8 +3,8 @@
  * command line; start-up (data directory and its lock, the reclamation domain,
  * one shard per dataplane worker); an orderly stop on SIGINT/SIGTERM.
  *
- * Later planes (dataplane RX loops, WAL, management socket) hang off
- * struct mg_daemon as they arrive. Main thread only.
+ * The parts (storage, dataplane workers and backend, StatsD job, stats
+ * writer) are in mg_daemon_int.h. Main thread only.
  */
 #ifndef MG_DAEMON_H
 #define MG_DAEMON_H
@@ -21,10 +21,13 @@ size_t mg_daemon_cfg_ntables(void);
 
 /*
  * Start the daemon on a validated config (borrowed; kept until
- * mg_daemon_stop). Returns 0, or a negative errno with details in err
- * (e.g. -EBUSY: another daemon holds the data directory).
+ * mg_daemon_stop). eal_argv[eal_argc] (borrowed) are extra DPDK EAL
+ * arguments from the command line, after dpdk.eal_args (backend=dpdk only).
+ * Returns 0, or a negative errno with details in err (e.g. -EBUSY: another
+ * daemon holds the data directory).
  */
-int mg_daemon_start(const struct cm_config *cfg, struct mg_daemon **out, char *err, size_t errlen);
+int mg_daemon_start(const struct cm_config *cfg, int eal_argc, char **eal_argv,
+		    struct mg_daemon **out, char *err, size_t errlen);
 
 /* Stop everything started and free the daemon. Accepts NULL. */
 void mg_daemon_stop(struct mg_daemon *d);

@@ -25,7 +25,7 @@
 static void usage(FILE *out, const struct cm_config *cfg)
 {
 	fprintf(out,
-		"usage: streamflowd [--config FILE] [--set KEY=VALUE]... [--print-config]\n"
+		"usage: streamflowd [--config FILE] [--set KEY=VALUE]... [--print-config] [-- EAL-ARGS...]\n"
 		"\n"
 		"StreamFlow time-series ingestion and analytics daemon.\n"
 		"\n"
@@ -34,6 +34,7 @@ static void usage(FILE *out, const struct cm_config *cfg)
 		"  -p, --print-config    print the effective config and exit\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         print the version\n"
+		"  -- EAL-ARGS           DPDK EAL arguments (backend=dpdk), after dpdk.eal_args\n"
 		"\n"
 		"Configuration keys (sizes take K/M/G/T[i][B]; durations ns/us/ms/s/m/h/d):\n");
 	if (cfg)
@@ -74,7 +75,12 @@ int main(int argc, char **argv)
 		default: usage(stderr, NULL); status = 2; goto out;
 		}
 	}
-	if (optind < argc) {
+	int eal_argc = 0;
+	char **eal_argv = NULL;
+	if (optind < argc && optind > 1 && !strcmp(argv[optind - 1], "--")) {
+		eal_argc = argc - optind;
+		eal_argv = argv + optind;
+	} else if (optind < argc) {
 		fprintf(stderr, "streamflowd: unexpected argument '%s'\n", argv[optind]);
 		status = 2;
 		goto out;
@@ -103,7 +109,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct mg_daemon *d = NULL;
-	rc = mg_daemon_start(cfg, &d, err, sizeof(err));
+	rc = mg_daemon_start(cfg, eal_argc, eal_argv, &d, err, sizeof(err));
 	if (rc) {
 		CM_LOG_ERR("daemon", "event=start_failed reason=\"%s\"", err);
 		status = 1;

@@ -607,6 +607,14 @@ int st_store_commit(struct st_store *st, uint64_t *lsn)
 	return 0;
 }
 
+uint64_t st_store_pending_lsn(const struct st_store *st)
+{
+	if (!st->wal)
+		return 0;
+	/* records take consecutive lsns (st_wal_commit): the stage becomes the next */
+	return st_wal_committed_lsn(st->wal) + (st_wal_staged(st->wal) ? 1 : 0);
+}
+
 uint32_t st_store_io_poll(struct st_store *st)
 {
 	return st->wal ? st_wal_poll(st->wal) : 0;

@@ -118,6 +118,13 @@ uint32_t st_store_insert_burst(struct st_store *st, const struct st_shard_point 
  */
 int st_store_commit(struct st_store *st, uint64_t *lsn);
 
+/*
+ * Owner: the lsn of the WAL record that holds, or will hold, every point
+ * inserted so far, without forcing a commit: the group commit writes it
+ * within 200 us. 0 without a WAL (nothing to wait for).
+ */
+uint64_t st_store_pending_lsn(const struct st_store *st);
+
 /* Owner, every poll-loop pass. Never blocks. */
 void st_store_poll(struct st_store *st);
 

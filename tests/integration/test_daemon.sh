@@ -73,7 +73,7 @@ for sig in TERM INT; do
 
 	"$SFD" --config "$tmp/good.ini" 2> "$tmp/log2"
 	[ $? -eq 1 ] || fail "a second daemon on the same data_dir must fail"
-	grep -q "in use by another streamflowd (pid $pid)" "$tmp/log2" ||
+	grep -q "in use by another process (pid $pid)" "$tmp/log2" ||
 		fail "the second daemon must name the first: $(cat "$tmp/log2")"
 
 	kill -"$sig" "$pid"

@@ -1,0 +1,61 @@
+/*
+ * mg_daemon_int.h - the daemon's parts, for the management-plane modules
+ * that read them (mg_stats.c). Not an API: main thread builds it, the
+ * readers only read counters through each part's stats function.
+ */
+#ifndef MG_DAEMON_INT_H
+#define MG_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cm_config.h"
+#include "dp_agg.h"
+#include "dp_inject.h"
+#include "dp_place.h"
+#include "dp_rx.h"
+#include "dp_worker.h"
+#include "mg_statsd.h"
+#include "st_flush.h"
+#include "st_rcu.h"
+#include "st_store.h"
+#include "st_walio.h"
+
+struct mg_worker {
+	struct mg_daemon *d;
+	struct dp_worker *w;
+	pthread_t thread;
+	bool started;
+	int rc;                 /* dp_worker_run's result */
+	int os_cpu;             /* -1: not pinned */
+};
+
+struct mg_daemon {
+	const struct cm_config *cfg;
+	int lock_fd;
+	struct st_rcu *rcu;
+	int stats_reader;       /* the stats writer's QSBR reader id */
+	uint32_t nshards;
+	struct st_store **stores;
+	struct dp_backend *backend;
+	struct dp_topo *topo;
+	struct dp_place_plan plan;
+	bool pinned;
+	struct dp_inject **injects;
+	struct dp_agg **aggs;
+	struct mg_worker *workers;
+	struct mg_statsd *statsd;
+	struct st_flush *flush;
+	struct st_walio *walio;
+	int64_t started_ns;
+	/* the stats writer */
+	pthread_t stats_thread;
+	bool stats_started;
+	pthread_mutex_t stats_lock;
+	pthread_cond_t stats_wake;
+	bool stats_stop;
+};
+
+#endif /* MG_DAEMON_INT_H */
