@@ -111,21 +111,21 @@ static void *worker_main(void *arg)
  * (this one and every thread it starts afterwards) on the others. A machine
  * too small for that runs unpinned, said in the log.
  */
-static void plan_placement(struct mg_daemon *d)
+static void plan_placement(struct mg_daemon *d, int port_numa_node)
 {
 	const struct cm_config *cfg = d->cfg;
 	d->pinned = false;
 	if (!cm_config_bool(cfg, "dataplane.pin"))
 		return;
 	const char *synth = cm_config_str(cfg, "dataplane.topology");
-	int rc = dp_topo_load(synth[0] ? synth : NULL, &d->topo);
+	int rc = d->topo ? 0 : dp_topo_load(synth[0] ? synth : NULL, &d->topo);
 	if (rc) {
 		CM_LOG_WARN("daemon", "event=unpinned reason=\"topology: %s\"", strerror(-rc));
 		return;
 	}
 	struct dp_place_cfg pc = {
 		.workers = d->nshards,
-		.port_numa_node = -1,
+		.port_numa_node = port_numa_node,
 		.use_smt_siblings = cm_config_bool(cfg, "dataplane.smt"),
 		.mgmt_threads = 4,
 	};
@@ -140,9 +140,13 @@ static void plan_placement(struct mg_daemon *d)
 		CM_LOG_INFO("daemon", "event=placement worker=%u cpu=%u numa=%u%s", i,
 			    d->plan.workers[i].os_cpu, d->plan.workers[i].numa_node,
 			    d->pinned ? "" : " applied=false");
-	CM_LOG_INFO("daemon", "event=placement mgmt_cpus=%u first=%u shared_core=%d",
+	CM_LOG_INFO("daemon", "event=placement mgmt_cpus=%u first=%u shared_core=%d remote_workers=%u",
 		    d->plan.nmgmt_cpus, d->plan.nmgmt_cpus ? d->plan.mgmt_cpus[0] : 0,
-		    d->plan.shared_core);
+		    d->plan.shared_core, d->plan.remote_workers);
+	/* This thread, and every thread it starts from here on (the EAL's among them),
+	 * is a management thread; the workers bind themselves to their own cpus. */
+	if (d->pinned && dp_place_bind_self_cpus(d->topo, d->plan.mgmt_cpus, d->plan.nmgmt_cpus))
+		CM_LOG_WARN("daemon", "event=bind_failed who=mgmt");
 }
 
 static int create_backend(struct mg_daemon *d, int eal_argc, char **eal_argv, char *err,
@@ -211,9 +215,6 @@ static int start_workers(struct mg_daemon *d, char *err, size_t errlen)
 		}
 		d->workers[i].started = true;
 	}
-	/* From here on, this thread and the threads it starts are management threads. */
-	if (d->pinned && dp_place_bind_self_cpus(d->topo, d->plan.mgmt_cpus, d->plan.nmgmt_cpus))
-		CM_LOG_WARN("daemon", "event=bind_failed who=mgmt");
 	rc = mg_statsd_start(&ac, d->aggs, d->injects, d->stores, d->nshards, &d->statsd);
 	if (rc)
 		snprintf(err, errlen, "cannot start the StatsD flush job: %s", strerror(-rc));
@@ -397,10 +398,13 @@ int mg_daemon_start(const struct cm_config *cfg, int eal_argc, char **eal_argv,
 		goto err_unlock;
 	}
 	d->stats_reader = st_rcu_reader_register(d->rcu);
-	plan_placement(d);
-	rc = open_stores(d, dir, err, errlen);
+	plan_placement(d, -1);
+	rc = create_backend(d, eal_argc, eal_argv, err, errlen);
+	/* DPDK: workers and their shards go on the NUMA node of the ports when it is known */
+	if (rc == 0 && cm_config_enum(cfg, "backend") == 1 && dp_dpdk_numa_node(d->backend) >= 0)
+		plan_placement(d, dp_dpdk_numa_node(d->backend));
 	if (rc == 0)
-		rc = create_backend(d, eal_argc, eal_argv, err, errlen);
+		rc = open_stores(d, dir, err, errlen);
 	if (rc == 0)
 		rc = start_workers(d, err, errlen);
 	if (rc == 0 && cm_config_bool(cfg, "wal.io_thread") &&
