@@ -29,6 +29,8 @@ struct dp_binsrc {
 	uint32_t ref_mask;
 	_Atomic uint32_t nrefs;          /* owner-written */
 	_Atomic uint64_t sources_full, refs_full, redefined;
+	uint8_t **retired;               /* replaced keys, until dp_binsrc_reclaim */
+	uint32_t nretired, retired_cap;
 };
 
 static inline uint64_t mix64(uint64_t x)
@@ -79,6 +81,8 @@ void dp_binsrc_destroy(struct dp_binsrc *m)
 	for (uint32_t i = 0; m->refs && i <= m->ref_mask; i++)
 		if (m->refs[i].id != UINT64_MAX)
 			free(m->refs[i].ref.key);
+	dp_binsrc_reclaim(m);
+	free(m->retired);
 	free(m->refs);
 	free(m->sources);
 	free(m->src_index);
@@ -168,7 +172,17 @@ int dp_binsrc_define(struct dp_binsrc *m, const struct dp_binsrc_source *src,
 		uint8_t *k = malloc((size_t)n);
 		if (!k)
 			return -ENOMEM;
-		free(s->ref.key);
+		if (m->nretired == m->retired_cap) {
+			uint32_t cap = m->retired_cap ? 2 * m->retired_cap : 16;
+			uint8_t **r = realloc(m->retired, cap * sizeof(*r));
+			if (!r) {
+				free(k);
+				return -ENOMEM;
+			}
+			m->retired = r;
+			m->retired_cap = cap;
+		}
+		m->retired[m->nretired++] = s->ref.key; /* pending points may still borrow it */
 		cm_ctr_add(&m->redefined, 1);
 		s->ref = (struct dp_binsrc_ref){k, (uint32_t)n, rec->type, st_key_hash(key, (size_t)n)};
 		memcpy(k, key, (size_t)n);
@@ -193,6 +207,13 @@ int dp_binsrc_define(struct dp_binsrc *m, const struct dp_binsrc_source *src,
 	s->ref = (struct dp_binsrc_ref){k, (uint32_t)n, rec->type, st_key_hash(key, (size_t)n)};
 	atomic_store_explicit(&m->nrefs, nrefs + 1, memory_order_relaxed);
 	return 0;
+}
+
+void dp_binsrc_reclaim(struct dp_binsrc *m)
+{
+	for (uint32_t i = 0; i < m->nretired; i++)
+		free(m->retired[i]);
+	m->nretired = 0;
 }
 
 /* HOT PATH */

@@ -75,6 +75,13 @@ struct dp_binsrc_source *dp_binsrc_source(struct dp_binsrc *m, uint32_t source_i
 int dp_binsrc_define(struct dp_binsrc *m, const struct dp_binsrc_source *src,
 		     const struct dp_frame_rec *rec);
 
+/*
+ * A redefinition does not free the key it replaces: points of the old key
+ * may still be waiting in the caller's burst. The owner calls this once
+ * those are inserted (after its burst flush); cheap when nothing waits.
+ */
+void dp_binsrc_reclaim(struct dp_binsrc *m);
+
 /* HOT PATH. The series of (src, ref), or NULL when no DEF declared it. */
 const struct dp_binsrc_ref *dp_binsrc_lookup(const struct dp_binsrc *m, uint32_t source_id,
 					     uint32_t ref);

@@ -26,6 +26,7 @@ struct dp_inject {
 	uint32_t nslots;
 	_Atomic uint32_t claimed;
 	uint32_t next;                  /* owner: round-robin start */
+	struct dp_inject_batch *held;   /* owner: dequeued, over max_points: first next time */
 	struct {
 		_Atomic uint64_t batches, points, stored;
 	} ctr CM_CACHE_ALIGNED;         /* owner-written */
@@ -160,16 +161,27 @@ static void inject_one(struct dp_inject *inj, struct st_store *st, struct dp_inj
 uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t max_points)
 {
 	uint32_t points = 0;
+	if (inj->held) {
+		/* the head of its slot: it goes before anything dequeued after it */
+		points = inj->held->n;
+		inject_one(inj, st, inj->held);
+		inj->held = NULL;
+	}
 	for (uint32_t k = 0; k < inj->nslots && points < max_points; k++) {
 		uint32_t s = (inj->next + k) % inj->nslots;
 		void *obj;
 		/* rte_ring's dequeue acquires what the writer's enqueue released */
 		while (points < max_points && rte_ring_sc_dequeue(inj->slot[s].ring, &obj) == 0) {
 			struct dp_inject_batch *b = obj;
+			if (points && b->n > max_points - points) {
+				inj->held = b; /* would pass max_points: the next call starts with it */
+				goto out;
+			}
+			points += b->n; /* read first: once done, b is the writer's again */
 			inject_one(inj, st, b);
-			points += b->n;
 		}
 	}
+out:
 	inj->next = (inj->next + 1) % inj->nslots;
 	return points;
 }

@@ -79,8 +79,9 @@ int dp_inject_submit(struct dp_inject *inj, int slot, struct dp_inject_batch *b)
 
 /*
  * Owner, every poll-loop pass: insert queued batches, at most max_points
- * points per call (a batch is never split across calls), and mark them
- * done. Returns the points inserted.
+ * points per call (a batch is never split across calls; one larger than
+ * max_points is inserted alone), and mark them done. Returns the points
+ * inserted.
  */
 uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t max_points);
 

@@ -91,14 +91,15 @@ const char *dp_worker_drop_name(enum dp_worker_drop d)
 {
 	static const char *const names[DP_WD__COUNT] = {
 		"string_field", "unknown_ref", "type_mismatch", "dup_frame", "source_full",
-		"statsd_agg", "no_aggregator",
+		"statsd_agg", "no_aggregator", "bad_proto", "bad_def",
 	};
 	return (unsigned)d < DP_WD__COUNT ? names[d] : "unknown";
 }
 
 int dp_worker_create(const struct dp_worker_cfg *cfg, struct dp_worker **out)
 {
-	if (!cfg->store || cfg->burst_points == 0 || cfg->burst_points > BURST_MAX)
+	if (!cfg->store || cfg->burst_points == 0 || cfg->burst_points > BURST_MAX ||
+	    (cfg->inject && cfg->inject_points == 0))
 		return -EINVAL;
 	struct dp_worker *w = aligned_alloc(CM_CACHE_LINE, CM_ALIGN_UP(sizeof(*w), CM_CACHE_LINE));
 	if (!w)
@@ -145,6 +146,7 @@ void dp_worker_flush(struct dp_worker *w)
 							   sizeof(uint64_t) + w->status[i]], 1);
 	w->n = 0;
 	w->arena_used = 0;
+	dp_binsrc_reclaim(w->binsrc); /* keys replaced by DEFs since the last flush */
 }
 
 /* HOT PATH. Room for one more point with a key of up to keymax bytes. */
@@ -334,11 +336,10 @@ static uint64_t rx_binary(struct dp_worker *w, const struct dp_rx_msg *m)
 		}
 		if (rec->kind == DP_WIRE_DEF) {
 			cm_ctr_add(CTR(w, binary_defs), 1);
-			if (!keep)
-				continue;
-			dp_worker_flush(w); /* a redefinition frees the key pending points borrow */
-			if (dp_binsrc_define(w->binsrc, src, rec))
+			if (keep && dp_binsrc_define(w->binsrc, src, rec)) {
+				count_drop(w, DP_WD_BAD_DEF, 1);
 				bad++;
+			}
 			continue;
 		}
 		points++;
@@ -378,7 +379,9 @@ void dp_worker_rx_burst(void *ctx, const struct dp_rx_msg *msgs, uint32_t n)
 		case DP_PROTO_LINE: bad = rx_line(w, m); break;
 		case DP_PROTO_STATSD: bad = rx_statsd(w, m); break;
 		case DP_PROTO_BINARY: bad = rx_binary(w, m); break;
-		default: continue; /* the backends deliver only these */
+		default: /* the backends deliver only the protocols above */
+			count_drop(w, DP_WD_BAD_PROTO, 1);
+			continue;
 		}
 		cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, msgs) / sizeof(uint64_t) + m->proto], 1);
 		cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, bytes) / sizeof(uint64_t) + m->proto],
@@ -399,9 +402,9 @@ int dp_worker_run(struct dp_worker *w)
 			return rc;
 	}
 	uint32_t idle_run = 0;
-	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
 		uint32_t got = 0;
-		if (b && !atomic_load_explicit(&w->stop_rx, memory_order_relaxed))
+		if (b && !atomic_load_explicit(&w->stop_rx, memory_order_acquire))
 			got = b->ops->poll(b, w->cfg.id, dp_worker_rx_burst, w);
 		dp_worker_flush(w);
 		if (w->cfg.inject) {
@@ -433,14 +436,16 @@ int dp_worker_run(struct dp_worker *w)
 	return 0;
 }
 
+/* The stores pair with the loop's acquire loads: what the caller did before (a batch
+ * submitted) is visible to the pass that sees the flag. */
 void dp_worker_stop_rx(struct dp_worker *w)
 {
-	atomic_store_explicit(&w->stop_rx, true, memory_order_relaxed);
+	atomic_store_explicit(&w->stop_rx, true, memory_order_release);
 }
 
 void dp_worker_stop(struct dp_worker *w)
 {
-	atomic_store_explicit(&w->stop, true, memory_order_relaxed);
+	atomic_store_explicit(&w->stop, true, memory_order_release);
 }
 
 /* ------------------------------------------------------------ stats */

@@ -85,6 +85,8 @@ enum dp_worker_drop {
 	DP_WD_SOURCE_FULL,        /* binary POINT from a source the table has no room for */
 	DP_WD_STATSD_AGG,         /* StatsD value refused by the aggregator (table full) */
 	DP_WD_NO_AGG,             /* StatsD value with no aggregator configured */
+	DP_WD_BAD_PROTO,          /* a message of no known protocol (a backend bug) */
+	DP_WD_BAD_DEF,            /* a binary DEF refused: max_refs, or no valid key */
 	DP_WD__COUNT
 };
 const char *dp_worker_drop_name(enum dp_worker_drop d);
