@@ -35,7 +35,8 @@ static struct dp_frame_rec def_rec(uint32_t ref, uint8_t type, struct st_str nam
 	r.series_ref = ref;
 	r.name = name;
 	r.ntags = ntags;
-	memcpy(r.tags, tags, ntags * sizeof(tags[0]));
+	if (ntags)
+		memcpy(r.tags, tags, ntags * sizeof(tags[0]));
 	return r;
 }
 
@@ -43,7 +44,8 @@ static struct dp_frame_rec def_rec(uint32_t ref, uint8_t type, struct st_str nam
 static int want_key(uint8_t *out, struct st_str name, const struct st_tag *tags, uint32_t ntags)
 {
 	struct st_tag t[DP_WIRE_DEF_TAGS_MAX];
-	memcpy(t, tags, ntags * sizeof(t[0]));
+	if (ntags)
+		memcpy(t, tags, ntags * sizeof(t[0]));
 	int n = st_key_build(out, ST_KEY_MAX, name, S("value"), t, ntags);
 	assert_true(n > 0);
 	return n;

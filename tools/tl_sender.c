@@ -44,6 +44,7 @@ struct tl_sender {
 	uint64_t next_seq;               /* of the frame being filled, or the next one */
 	bool open;                       /* a frame is being filled */
 	uint32_t redef_pos;              /* next def of the current DEF round */
+	uint64_t round_seq;              /* the frame the current DEF round began in */
 	struct dp_frame_writer w;
 	struct sdef *defs;
 	uint32_t ndefs, defs_cap;
@@ -221,7 +222,11 @@ static int write_def(struct tl_sender *s, struct sdef *d)
 	return rc;
 }
 
-/* Start the next frame; on a DEF-round frame, write the round's DEFs that fit. */
+/*
+ * Start the next frame and go on with the DEF round: a round begins every
+ * redef_every frames once the last one is complete, and takes at most half
+ * of each frame, so points always get room however many refs there are.
+ */
 static void frame_begin(struct tl_sender *s)
 {
 	assert(!s->open);
@@ -229,9 +234,12 @@ static void frame_begin(struct tl_sender *s)
 	assert(rc == 0);
 	(void)rc;
 	s->open = true;
-	if ((s->next_seq - s->first_seq) % s->redef_every == 0)
+	if (s->redef_pos >= s->ndefs && s->next_seq - s->round_seq >= s->redef_every) {
 		s->redef_pos = 0;
-	while (s->redef_pos < s->ndefs && write_def(s, &s->defs[s->redef_pos]) == 0)
+		s->round_seq = s->next_seq;
+	}
+	while (s->redef_pos < s->ndefs && s->w.len < s->max_bytes / 2 &&
+	       write_def(s, &s->defs[s->redef_pos]) == 0)
 		s->redef_pos++;
 }
 
@@ -286,7 +294,7 @@ int tl_sender_open(const char *host_port, uint32_t source_id, const struct tl_se
 	s->source_id = source_id;
 	s->max_bytes = o.max_datagram_bytes;
 	s->redef_every = o.redef_every;
-	s->first_seq = s->next_seq = o.first_seq;
+	s->first_seq = s->next_seq = s->round_seq = o.first_seq;
 	*out = s;
 	return 0;
 }
