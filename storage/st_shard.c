@@ -751,9 +751,10 @@ uint32_t st_shard_insert_burst(struct st_shard *sh, const struct st_shard_point 
 			prefetch_bytes(pts[i + A1].key, pts[i + A1].keylen);
 		}
 		if (i + A2 < n) {
+			/* a fixed span: reading s->keylen here would wait for the very miss we hide */
 			const struct series *s = sh->table[pts[i + A2].hash & sh->table_mask].s;
 			if (s)
-				prefetch_bytes(s, sizeof(*s) + s->keylen);
+				prefetch_bytes(s, sizeof(*s) + pts[i + A2].keylen);
 		}
 		if (i + A3 < n) {
 			const struct series *s = sh->table[pts[i + A3].hash & sh->table_mask].s;
