@@ -89,20 +89,24 @@ void dp_binsrc_destroy(struct dp_binsrc *m)
 	free(m);
 }
 
+static void event_key(struct dp_binsrc_key *k, const char *field, const char *source)
+{
+	struct st_tag tag = {{"source", 6}, {source, (uint32_t)strlen(source)}};
+	int n = st_key_build(k->key, sizeof(k->key), (struct st_str){"sf_binary_seq", 13},
+			     (struct st_str){field, (uint32_t)strlen(field)}, &tag, 1);
+	assert(n > 0); /* a u32 in decimal always fits */
+	k->keylen = (uint32_t)n;
+	k->hash = st_key_hash(k->key, (size_t)n);
+}
+
 static void source_init(struct dp_binsrc_source *s, uint32_t id)
 {
 	char idtxt[16];
 	snprintf(idtxt, sizeof(idtxt), "%u", id);
 	s->id = id;
 	dp_frame_seq_init(&s->seq);
-	struct st_str name = {"sf_binary_seq", 13};
-	struct st_tag tag = {{"source", 6}, {idtxt, (uint32_t)strlen(idtxt)}};
-	int n = st_key_build(s->gap_key, sizeof(s->gap_key), name, (struct st_str){"gap", 3}, &tag, 1);
-	assert(n > 0);
-	s->gap_keylen = (uint32_t)n;
-	n = st_key_build(s->late_key, sizeof(s->late_key), name, (struct st_str){"late", 4}, &tag, 1);
-	assert(n > 0);
-	s->late_keylen = (uint32_t)n;
+	event_key(&s->gap, "gap", idtxt);
+	event_key(&s->late, "late", idtxt);
 }
 
 /* HOT PATH */

@@ -12,8 +12,8 @@
  * their keys are built once per source.
  *
  * Usage profile: one lookup per POINT (tens of millions per second per
- * core): an open-addressing table keyed by (source, ref), 16 bytes a slot,
- * keys in their own allocation. DEFs are rare (once per series and every few
+ * core): an open-addressing table keyed by (source, ref),
+ * keys in their own allocation (32 bytes a slot: id and struct dp_binsrc_ref). DEFs are rare (once per series and every few
  * seconds again): they may allocate and grow the table.
  *
  * Threads: one per worker, used by that worker only; readers of the
@@ -39,6 +39,13 @@ struct dp_binsrc_ref {
 	uint64_t hash;      /* st_key_hash(key) */
 };
 
+/* A series key built once (sequence events). */
+struct dp_binsrc_key {
+	uint64_t hash;
+	uint32_t keylen;
+	uint8_t key[96];
+};
+
 /*
  * One sender. Plain struct: the worker updates it per frame; the counters
  * are single-writer (cm_ctr_add) so management threads may read them.
@@ -57,8 +64,7 @@ struct dp_binsrc_source {
 	struct dp_frame_seq seq;
 	int64_t last_event_ns;          /* sequence events get distinct timestamps */
 	_Atomic uint64_t ctr[DP_BSC__COUNT];
-	uint32_t gap_keylen, late_keylen;
-	uint8_t gap_key[96], late_key[96];
+	struct dp_binsrc_key gap, late;         /* the keys of its sequence events */
 };
 
 /* A map for at most max_sources sources and max_refs refs in all. 0 or -ENOMEM. */

@@ -83,9 +83,8 @@ int dp_inject_batch_add(struct dp_inject_batch *b, const uint8_t *key, uint32_t 
 	return 0;
 }
 
-int dp_inject_create(uint32_t nslots, uint32_t ring_size, int numa_node, struct dp_inject **out)
+int dp_inject_create(uint32_t nslots, uint32_t ring_size, struct dp_inject **out)
 {
-	(void)numa_node; /* rings are a few KiB of pointers, touched once per batch */
 	if (nslots == 0 || nslots > DP_INJECT_SLOTS_MAX || ring_size < 2 ||
 	    (ring_size & (ring_size - 1)))
 		return -EINVAL;

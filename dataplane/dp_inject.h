@@ -67,8 +67,11 @@ void dp_inject_batch_reset(struct dp_inject_batch *b);
 int dp_inject_batch_add(struct dp_inject_batch *b, const uint8_t *key, uint32_t keylen,
 			uint64_t hash, int64_t ts_ns, uint8_t type, union st_value v);
 
-/* A shard's rings: nslots writers, ring_size batches each (a power of two). */
-int dp_inject_create(uint32_t nslots, uint32_t ring_size, int numa_node, struct dp_inject **out);
+/*
+ * A shard's rings: nslots writers, ring_size batches each (a power of two).
+ * A few KiB of pointers, touched once per batch: no NUMA placement.
+ */
+int dp_inject_create(uint32_t nslots, uint32_t ring_size, struct dp_inject **out);
 void dp_inject_destroy(struct dp_inject *inj);
 
 /* Writer, once per thread: the slot this thread produces into, or -ENOSPC. */

@@ -24,7 +24,9 @@
 #define BURST_MAX 1024u
 #define ARENA_BYTES (256u * 1024u)
 #define NCTR (sizeof(struct dp_worker_stats) / sizeof(uint64_t))
+/* The counter behind a member of struct dp_worker_stats, and element i of an array member. */
 #define CTR(w, member) (&(w)->ctr[offsetof(struct dp_worker_stats, member) / sizeof(uint64_t)])
+#define CTRI(w, member, i) (CTR(w, member) + (i))
 
 static_assert(sizeof(struct dp_worker_stats) % sizeof(uint64_t) == 0, "counters are u64s");
 
@@ -142,8 +144,7 @@ void dp_worker_flush(struct dp_worker *w)
 	if (stored != w->n)
 		for (uint32_t i = 0; i < w->n; i++)
 			if (w->status[i] != ST_INS_OK && w->status[i] != ST_INS_OOO)
-				cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, rejected) /
-							   sizeof(uint64_t) + w->status[i]], 1);
+				cm_ctr_add(CTRI(w, rejected, w->status[i]), 1);
 	w->n = 0;
 	w->arena_used = 0;
 	dp_binsrc_reclaim(w->binsrc); /* keys replaced by DEFs since the last flush */
@@ -222,7 +223,7 @@ static uint64_t rx_line(struct dp_worker *w, const struct dp_rx_msg *m)
 		enum dp_line_status st = dp_line_decode(&w->line, p, left, &opts, &used);
 		p += used;
 		left -= used;
-		cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, line) / sizeof(uint64_t) + st], 1);
+		cm_ctr_add(CTRI(w, line, st), 1);
 		if (st != DP_LINE_OK) {
 			bad += st != DP_LINE_EMPTY;
 			if (used == 0)
@@ -233,8 +234,7 @@ static uint64_t rx_line(struct dp_worker *w, const struct dp_rx_msg *m)
 		for (uint32_t i = 0; i < w->line.nfields; i++) {
 			const struct dp_field *f = &w->line.fields[i];
 			if (f->type == ST_VT_STR) {
-				cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, dropped) /
-							   sizeof(uint64_t) + DP_WD_STRING_FIELD], 1);
+				cm_ctr_add(CTRI(w, dropped, DP_WD_STRING_FIELD), 1);
 				continue;
 			}
 			uint8_t *key = burst_key_room(w, ST_KEY_MAX);
@@ -258,7 +258,7 @@ static uint64_t rx_statsd(struct dp_worker *w, const struct dp_rx_msg *m)
 		enum dp_statsd_status st = dp_statsd_decode(&w->sd, p, left, DP_STATSD_COMPLETE, &used);
 		p += used;
 		left -= used;
-		cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, statsd) / sizeof(uint64_t) + st], 1);
+		cm_ctr_add(CTRI(w, statsd, st), 1);
 		if (st != DP_STATSD_OK) {
 			bad += st > DP_STATSD_SERVICE_CHECK;
 			if (used == 0)
@@ -267,21 +267,14 @@ static uint64_t rx_statsd(struct dp_worker *w, const struct dp_rx_msg *m)
 		}
 		cm_ctr_add(CTR(w, statsd_values), w->sd.nvalues);
 		if (!w->cfg.agg) {
-			cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, dropped) / sizeof(uint64_t) +
-					   DP_WD_NO_AGG], w->sd.nvalues);
+			cm_ctr_add(CTRI(w, dropped, DP_WD_NO_AGG), w->sd.nvalues);
 		} else if (dp_agg_add(w->cfg.agg, &w->sd, w->now_ns) == DP_AGG_OK) {
 			cm_ctr_add(CTR(w, statsd_aggregated), w->sd.nvalues);
 		} else {
-			cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, dropped) / sizeof(uint64_t) +
-					   DP_WD_STATSD_AGG], w->sd.nvalues);
+			cm_ctr_add(CTRI(w, dropped, DP_WD_STATSD_AGG), w->sd.nvalues);
 		}
 	}
 	return bad;
-}
-
-static inline void count_drop(struct dp_worker *w, enum dp_worker_drop d, uint64_t n)
-{
-	cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, dropped) / sizeof(uint64_t) + d], n);
 }
 
 /* A sequence event of src: a point of sf_binary_seq,source=<id> gap|late. */
@@ -289,10 +282,8 @@ static void seq_event(struct dp_worker *w, struct dp_binsrc_source *src, bool ga
 {
 	int64_t ts = CM_MAX(w->now_ns, src->last_event_ns + 1);
 	src->last_event_ns = ts;
-	burst_push_key(w, gap ? src->gap_key : src->late_key, gap ? src->gap_keylen : src->late_keylen,
-		       st_key_hash(gap ? src->gap_key : src->late_key,
-				   gap ? src->gap_keylen : src->late_keylen),
-		       ts, ST_VT_F64, (union st_value){.f64 = v});
+	const struct dp_binsrc_key *k = gap ? &src->gap : &src->late;
+	burst_push_key(w, k->key, k->keylen, k->hash, ts, ST_VT_F64, (union st_value){.f64 = v});
 	cm_ctr_add(CTR(w, seq_events), 1);
 }
 
@@ -301,7 +292,7 @@ static bool rx_frame_seq(struct dp_worker *w, struct dp_binsrc_source *src, uint
 {
 	uint64_t missing_before = src->seq.missing;
 	enum dp_frame_seq_result r = dp_frame_seq_check(&src->seq, seq);
-	cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, frame_seq) / sizeof(uint64_t) + r], 1);
+	cm_ctr_add(CTRI(w, frame_seq, r), 1);
 	if (r == DP_SEQ_GAP) {
 		uint64_t missing = src->seq.missing - missing_before;
 		cm_ctr_add(CTR(w, frame_missing), missing);
@@ -318,10 +309,10 @@ static uint64_t rx_binary(struct dp_worker *w, const struct dp_rx_msg *m)
 	struct dp_frame f;
 	enum dp_frame_status st = dp_frame_open(&f, m->buf, m->len);
 	if (st != DP_FRAME_OK) {
-		cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, frame) / sizeof(uint64_t) + st], 1);
+		cm_ctr_add(CTRI(w, frame, st), 1);
 		return 1;
 	}
-	cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, frame) / sizeof(uint64_t) + DP_FRAME_OK], 1);
+	cm_ctr_add(CTRI(w, frame, DP_FRAME_OK), 1);
 	struct dp_binsrc_source *src = dp_binsrc_source(w->binsrc, f.source_id);
 	bool keep = src && rx_frame_seq(w, src, f.seq);
 	if (src)
@@ -330,26 +321,26 @@ static uint64_t rx_binary(struct dp_worker *w, const struct dp_rx_msg *m)
 	struct dp_frame_rec *rec = &w->rec;
 	while ((st = dp_frame_next(&f, rec)) != DP_FRAME_END) {
 		if (st != DP_FRAME_OK) {
-			cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, frame) / sizeof(uint64_t) + st], 1);
+			cm_ctr_add(CTRI(w, frame, st), 1);
 			bad++;
 			continue;
 		}
 		if (rec->kind == DP_WIRE_DEF) {
 			cm_ctr_add(CTR(w, binary_defs), 1);
 			if (keep && dp_binsrc_define(w->binsrc, src, rec)) {
-				count_drop(w, DP_WD_BAD_DEF, 1);
+				cm_ctr_add(CTRI(w, dropped, DP_WD_BAD_DEF), 1);
 				bad++;
 			}
 			continue;
 		}
 		points++;
 		if (!keep) {
-			count_drop(w, src ? DP_WD_DUP_FRAME : DP_WD_SOURCE_FULL, 1);
+			cm_ctr_add(CTRI(w, dropped, src ? DP_WD_DUP_FRAME : DP_WD_SOURCE_FULL), 1);
 			continue;
 		}
 		const struct dp_binsrc_ref *ref = dp_binsrc_lookup(w->binsrc, f.source_id, rec->series_ref);
 		if (!ref || ref->type != rec->type) {
-			count_drop(w, ref ? DP_WD_TYPE_MISMATCH : DP_WD_UNKNOWN_REF, 1);
+			cm_ctr_add(CTRI(w, dropped, ref ? DP_WD_TYPE_MISMATCH : DP_WD_UNKNOWN_REF), 1);
 			cm_ctr_add(&src->ctr[ref ? DP_BSC_TYPE_MISMATCH : DP_BSC_UNKNOWN_REF], 1);
 			continue;
 		}
@@ -380,11 +371,11 @@ void dp_worker_rx_burst(void *ctx, const struct dp_rx_msg *msgs, uint32_t n)
 		case DP_PROTO_STATSD: bad = rx_statsd(w, m); break;
 		case DP_PROTO_BINARY: bad = rx_binary(w, m); break;
 		default: /* the backends deliver only the protocols above */
-			count_drop(w, DP_WD_BAD_PROTO, 1);
+			cm_ctr_add(CTRI(w, dropped, DP_WD_BAD_PROTO), 1);
 			continue;
 		}
-		cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, msgs) / sizeof(uint64_t) + m->proto], 1);
-		cm_ctr_add(&w->ctr[offsetof(struct dp_worker_stats, bytes) / sizeof(uint64_t) + m->proto],
+		cm_ctr_add(CTRI(w, msgs, m->proto), 1);
+		cm_ctr_add(CTRI(w, bytes, m->proto),
 			   m->len);
 		if (m->proto != DP_PROTO_BINARY)
 			sender_count(w, sender_of(w, m), bad);

@@ -191,7 +191,7 @@ static int start_workers(struct mg_daemon *d, char *err, size_t errlen)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < d->nshards; i++) {
 		int node = d->pinned ? (int)d->plan.workers[i].numa_node : -1;
-		rc = dp_inject_create(8, 64, node, &d->injects[i]);
+		rc = dp_inject_create(8, 64, &d->injects[i]);
 		if (rc == 0)
 			rc = dp_agg_create(&ac, node, &d->aggs[i]);
 		struct dp_worker_cfg wc = {
@@ -233,51 +233,18 @@ static void stop_workers(struct mg_daemon *d)
 
 /* ------------------------------------------------------------ stats writer */
 
-static void *stats_main(void *arg)
+static void write_stats(void *arg)
 {
 	struct mg_daemon *d = arg;
-	const char *path = cm_config_str(d->cfg, "stats.file");
-	int64_t every = cm_config_int(d->cfg, "stats.interval");
-	pthread_mutex_lock(&d->stats_lock);
-	while (!d->stats_stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		int64_t ns = until.tv_nsec + every;
-		until.tv_sec += ns / CM_NS_PER_SEC;
-		until.tv_nsec = ns % CM_NS_PER_SEC;
-		while (!d->stats_stop &&
-		       pthread_cond_timedwait(&d->stats_wake, &d->stats_lock, &until) != ETIMEDOUT)
-			;
-		if (d->stats_stop)
-			break;
-		pthread_mutex_unlock(&d->stats_lock);
-		mg_stats_write_file(d, path);
-		pthread_mutex_lock(&d->stats_lock);
-	}
-	pthread_mutex_unlock(&d->stats_lock);
-	return NULL;
+	mg_stats_write_file(d, cm_config_str(d->cfg, "stats.file"));
 }
 
 static int start_stats(struct mg_daemon *d)
 {
 	if (!cm_config_str(d->cfg, "stats.file")[0])
 		return 0;
-	if (pthread_create(&d->stats_thread, NULL, stats_main, d))
-		return -EAGAIN;
-	d->stats_started = true;
-	return 0;
-}
-
-static void stop_stats(struct mg_daemon *d)
-{
-	if (!d->stats_started)
-		return;
-	pthread_mutex_lock(&d->stats_lock);
-	d->stats_stop = true;
-	pthread_cond_signal(&d->stats_wake);
-	pthread_mutex_unlock(&d->stats_lock);
-	pthread_join(d->stats_thread, NULL);
-	d->stats_started = false;
+	return mg_job_start(cm_config_int(d->cfg, "stats.interval"), false, write_stats, d,
+			    &d->stats_job);
 }
 
 /* ------------------------------------------------------------ start, stop */
@@ -290,7 +257,8 @@ static void stop_all(struct mg_daemon *d)
 			dp_worker_stop_rx(d->workers[i].w);
 	mg_statsd_stop(d->statsd);
 	d->statsd = NULL;
-	stop_stats(d);
+	mg_job_stop(d->stats_job);
+	d->stats_job = NULL;
 	st_flush_destroy(d->flush);
 	d->flush = NULL;
 	stop_workers(d);
@@ -375,12 +343,6 @@ int mg_daemon_start(const struct cm_config *cfg, int eal_argc, char **eal_argv,
 	d->lock_fd = -1;
 	d->stats_reader = -1;
 	d->started_ns = cm_now_ns();
-	pthread_mutex_init(&d->stats_lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->stats_wake, &ca);
-	pthread_condattr_destroy(&ca);
 	d->nshards = (uint32_t)cm_config_int(cfg, "dataplane.workers");
 
 	const char *dir = cm_config_str(cfg, "data_dir");
@@ -441,8 +403,6 @@ err_stop:
 err_unlock:
 	close(d->lock_fd);
 err_free:
-	pthread_cond_destroy(&d->stats_wake);
-	pthread_mutex_destroy(&d->stats_lock);
 	free(d);
 	return rc;
 }
@@ -457,7 +417,5 @@ void mg_daemon_stop(struct mg_daemon *d)
 	st_rcu_destroy(d->rcu);
 	close(d->lock_fd); /* releases the flock */
 	CM_LOG_INFO("daemon", "event=stopped");
-	pthread_cond_destroy(&d->stats_wake);
-	pthread_mutex_destroy(&d->stats_lock);
 	free(d);
 }

@@ -17,6 +17,7 @@
 #include "dp_place.h"
 #include "dp_rx.h"
 #include "dp_worker.h"
+#include "mg_job.h"
 #include "mg_statsd.h"
 #include "st_flush.h"
 #include "st_rcu.h"
@@ -50,12 +51,7 @@ struct mg_daemon {
 	struct st_flush *flush;
 	struct st_walio *walio;
 	int64_t started_ns;
-	/* the stats writer */
-	pthread_t stats_thread;
-	bool stats_started;
-	pthread_mutex_t stats_lock;
-	pthread_cond_t stats_wake;
-	bool stats_stop;
+	struct mg_job *stats_job;   /* the stats writer */
 };
 
 #endif /* MG_DAEMON_INT_H */

@@ -7,15 +7,14 @@
 #include "mg_statsd.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cm_clock.h"
 #include "cm_compiler.h"
 #include "cm_log.h"
+#include "mg_job.h"
 
 #define BATCH_POINTS 8192u
 #define BATCH_ARENA (BATCH_POINTS * 128u)
@@ -28,10 +27,7 @@ struct mg_statsd {
 	struct st_store *const *stores;
 	int *slots;                        /* our writer slot in each injector */
 	struct dp_inject_batch **batches;  /* one per shard */
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop;                         /* under lock */
+	struct mg_job *job;
 	int64_t last_flush_mono_ns;        /* the thread's: the interval a flush covers */
 	struct {
 		_Atomic uint64_t flushes, late_workers, points, stored, rejected, batches;
@@ -70,8 +66,10 @@ static void emit(void *ctx, const uint8_t *key, uint32_t keylen, uint64_t hash, 
 	(void)rc;
 }
 
-static void flush_once(struct mg_statsd *s)
+/* The job: one flush (also the last one, at stop). */
+static void flush_once(void *arg)
 {
+	struct mg_statsd *s = arg;
 	int64_t t0 = cm_mono_ns();
 	dp_agg_merger_request(s->merger);
 	if (!dp_agg_merger_collect(s->merger, 1 * CM_NS_PER_SEC))
@@ -86,26 +84,6 @@ static void flush_once(struct mg_statsd *s)
 	atomic_store_explicit(&s->ctr.last_flush_ns, cm_mono_ns() - t0, memory_order_relaxed);
 }
 
-static void *statsd_main(void *arg)
-{
-	struct mg_statsd *s = arg;
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		int64_t ns = until.tv_nsec + s->cfg.flush_interval_ns;
-		until.tv_sec += ns / CM_NS_PER_SEC;
-		until.tv_nsec = ns % CM_NS_PER_SEC;
-		while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
-			;
-		pthread_mutex_unlock(&s->lock);
-		flush_once(s); /* also the last one, after stop */
-		pthread_mutex_lock(&s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
-}
-
 static void statsd_free(struct mg_statsd *s)
 {
 	for (uint32_t i = 0; s->batches && i < s->n; i++)
@@ -113,8 +91,6 @@ static void statsd_free(struct mg_statsd *s)
 	free(s->batches);
 	free(s->slots);
 	dp_agg_merger_destroy(s->merger);
-	pthread_cond_destroy(&s->wake);
-	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -129,12 +105,6 @@ int mg_statsd_start(const struct dp_agg_cfg *cfg, struct dp_agg *const *aggs,
 	s->n = n;
 	s->injs = injs;
 	s->stores = stores;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->wake, &ca);
-	pthread_condattr_destroy(&ca);
 	s->slots = calloc(n, sizeof(*s->slots));
 	s->batches = calloc(n, sizeof(*s->batches));
 	int rc = s->slots && s->batches ? dp_agg_merger_create(cfg, aggs, n, &s->merger) : -ENOMEM;
@@ -145,8 +115,8 @@ int mg_statsd_start(const struct dp_agg_cfg *cfg, struct dp_agg *const *aggs,
 			rc = s->slots[i];
 	}
 	s->last_flush_mono_ns = cm_mono_ns();
-	if (rc == 0 && pthread_create(&s->thread, NULL, statsd_main, s))
-		rc = -EAGAIN;
+	if (rc == 0)
+		rc = mg_job_start(cfg->flush_interval_ns, true, flush_once, s, &s->job);
 	if (rc) {
 		statsd_free(s);
 		return rc;
@@ -159,11 +129,7 @@ void mg_statsd_stop(struct mg_statsd *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->stop = true;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->thread, NULL);
+	mg_job_stop(s->job);
 	statsd_free(s);
 }
 

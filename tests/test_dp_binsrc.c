@@ -108,11 +108,11 @@ static void test_dp_binsrc__seq_keys_per_source(void **state)
 		assert_non_null(s);
 		char want[64], text[128];
 		snprintf(want, sizeof(want), "sf_binary_seq,source=%u gap", ids[i]);
-		assert_int_equal(st_key_format(s->gap_key, s->gap_keylen, true, text, sizeof(text)),
+		assert_int_equal(st_key_format(s->gap.key, s->gap.keylen, true, text, sizeof(text)),
 				 (int)strlen(want));
 		assert_string_equal(text, want);
 		snprintf(want, sizeof(want), "sf_binary_seq,source=%u late", ids[i]);
-		assert_int_equal(st_key_format(s->late_key, s->late_keylen, true, text, sizeof(text)),
+		assert_int_equal(st_key_format(s->late.key, s->late.keylen, true, text, sizeof(text)),
 				 (int)strlen(want));
 		assert_string_equal(text, want);
 		/* and they are the canonical keys st_key_build gives */
@@ -121,8 +121,11 @@ static void test_dp_binsrc__seq_keys_per_source(void **state)
 		struct st_tag t = {S("source"), {idtxt, (uint32_t)strlen(idtxt)}};
 		uint8_t k[96];
 		int n = st_key_build(k, sizeof(k), S("sf_binary_seq"), S("gap"), &t, 1);
-		assert_int_equal(n, (int)s->gap_keylen);
-		assert_memory_equal(k, s->gap_key, (size_t)n);
+		assert_int_equal(n, (int)s->gap.keylen);
+		assert_memory_equal(k, s->gap.key, (size_t)n);
+		assert_true(s->gap.hash == st_key_hash(k, (size_t)n));
+		n = st_key_build(k, sizeof(k), S("sf_binary_seq"), S("late"), &t, 1);
+		assert_true(s->late.hash == st_key_hash(k, (size_t)n));
 	}
 	dp_binsrc_destroy(m);
 }

@@ -201,10 +201,10 @@ static void test_dp_inject__create_and_claim(void **state)
 {
 	(void)state;
 	struct dp_inject *inj;
-	assert_int_equal(dp_inject_create(0, 8, -1, &inj), -EINVAL);
-	assert_int_equal(dp_inject_create(2, 6, -1, &inj), -EINVAL);  /* not a power of two */
-	assert_int_equal(dp_inject_create(2, 1, -1, &inj), -EINVAL);
-	assert_int_equal(dp_inject_create(3, 8, -1, &inj), 0);
+	assert_int_equal(dp_inject_create(0, 8, &inj), -EINVAL);
+	assert_int_equal(dp_inject_create(2, 6, &inj), -EINVAL);  /* not a power of two */
+	assert_int_equal(dp_inject_create(2, 1, &inj), -EINVAL);
+	assert_int_equal(dp_inject_create(3, 8, &inj), 0);
 	int seen = 0;
 	for (int i = 0; i < 3; i++) {
 		int s = dp_inject_writer_claim(inj);
@@ -228,7 +228,7 @@ static void test_dp_inject__ring_full(void **state)
 	struct fx *f = *state;
 	fx_open(f);
 	struct dp_inject *inj;
-	assert_int_equal(dp_inject_create(2, 4, -1, &inj), 0);
+	assert_int_equal(dp_inject_create(2, 4, &inj), 0);
 	int slot = dp_inject_writer_claim(inj);
 	assert_true(slot >= 0);
 	struct dp_inject_batch *b[5];
@@ -286,7 +286,7 @@ static void test_dp_inject__drain_respects_max_points(void **state)
 	struct fx *f = *state;
 	fx_open(f);
 	struct dp_inject *inj;
-	assert_int_equal(dp_inject_create(2, 16, -1, &inj), 0);
+	assert_int_equal(dp_inject_create(2, 16, &inj), 0);
 	int s0 = dp_inject_writer_claim(inj), s1 = dp_inject_writer_claim(inj);
 	uint8_t key[64];
 	int kl = make_key(key, sizeof(key), "drain", 0, "v");
@@ -388,7 +388,7 @@ static void test_dp_inject__done_batch_is_the_writers(void **state)
 	struct fx *f = *state;
 	fx_open(f);
 	struct handback h = {.st = f->st};
-	assert_int_equal(dp_inject_create(1, 8, -1, &h.inj), 0);
+	assert_int_equal(dp_inject_create(1, 8, &h.inj), 0);
 	int slot = dp_inject_writer_claim(h.inj);
 	struct dp_inject_batch *b;
 	assert_int_equal(dp_inject_batch_create(8, 512, &b), 0);
@@ -637,7 +637,7 @@ static void writers_run(struct fx *f, enum st_wal_durability d)
 	f->cfg.wal.durability = d;
 	fx_open(f);
 	struct run r = {.st = f->st, .sync = d == ST_WAL_SYNC};
-	assert_int_equal(dp_inject_create(NWRITERS, 4, -1, &r.inj), 0);
+	assert_int_equal(dp_inject_create(NWRITERS, 4, &r.inj), 0);
 	struct wmodel *models = calloc(NWRITERS, sizeof(*models));
 	assert_non_null(models);
 	struct writer w[NWRITERS];

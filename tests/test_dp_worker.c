@@ -826,7 +826,7 @@ static void test_dp_worker__run_drains_injection(void **state)
 		skip(); /* the WAL needs io_uring */
 	f->scfg.wal.durability = ST_WAL_INTERVAL;
 	struct dp_inject *inj;
-	assert_int_equal(dp_inject_create(2, 8, -1, &inj), 0);
+	assert_int_equal(dp_inject_create(2, 8, &inj), 0);
 	f->wcfg.inject = inj;
 	f->wcfg.inject_points = 1024;
 	fx_start(f);

@@ -6,14 +6,7 @@
 # usage: test_daemon.sh PATH/TO/streamflowd
 set -u
 SFD="$1"
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -f "$tmp/log" ] && cat "$tmp/log"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 # wait_for FILE PATTERN: up to 5 s
 wait_for() {
@@ -40,7 +33,8 @@ wait_exit() {
 for key in data_dir log.level dataplane.workers shard.chunk_points shard.chunk_span \
 	shard.ooo_window shard.memory_limit shard.max_series wal.durability \
 	wal.fsync_interval_ms storage.partition storage.retention storage.cold_dir \
-	storage.min_free; do
+	storage.min_free backend statsd.listen line.udp_listen line.tcp_listen binary.listen \
+	statsd.flush_interval socket.rcvbuf dpdk.eal_args dataplane.idle_wait stats.file; do
 	grep -q "^  $key " "$tmp/help" || fail "--help does not list $key"
 done
 

@@ -32,23 +32,9 @@ ip link set "$vb" netns "$ns" && ip link set "$va" up &&
 	ip netns exec "$ns" ip neigh add 10.231.0.1 lladdr "$mac" dev "$vb" nud permanent ||
 	fail "cannot configure the veth pair"
 
-"$SFD" --set data_dir="$tmp/data" --set stats.file="$tmp/stats" --set stats.interval=100ms \
-	--set backend=dpdk --set statsd.flush_interval=1h \
+start_daemon --set backend=dpdk --set statsd.flush_interval=1h \
 	--set dpdk.eal_args="--no-huge --no-pci --no-shconf --no-telemetry -m 256 --file-prefix sfa$$" \
-	-- --vdev="net_af_packet0,iface=$va" > "$tmp/log" 2>&1 &
-pid=$!
-i=0
-while ! grep -q "event=ready" "$tmp/log" 2>/dev/null; do
-	if ! kill -0 "$pid" 2>/dev/null; then
-		wait "$pid"
-		pid=""
-		grep -q "dpdk eal init failed" "$tmp/log" && skip "the EAL cannot start here"
-		fail "streamflowd exited during start"
-	fi
-	i=$((i + 1))
-	[ $i -gt 400 ] && fail "streamflowd not ready after 20 s"
-	sleep 0.05
-done
+	-- --vdev="net_af_packet0,iface=$va"
 
 m="$tmp/run.m"
 ip netns exec "$ns" "$SFGEN" traffic --manifest "$m" --format mix --seed 31 --count 40 \

@@ -24,23 +24,10 @@ run_case() {
 		$2 == "not_udp" || $2 == "fragment" || $2 == "unknown_port") { s += $3 }
 		END { print s }' "$m")
 	# The pcap replays into worker 0's queue (net_pcap has one RX queue per file).
-	"$SFD" --set data_dir="$tmp/data" --set stats.file="$tmp/stats" --set stats.interval=100ms \
-		--set backend=dpdk --set dataplane.workers="$workers" --set statsd.flush_interval=1h \
+	start_daemon --set backend=dpdk --set dataplane.workers="$workers" \
+		--set statsd.flush_interval=1h \
 		--set dpdk.eal_args="--no-huge --no-pci --no-shconf --no-telemetry -m 256 --file-prefix sf$$" \
-		-- --vdev="net_pcap0,rx_pcap=$tmp/$name.pcap" > "$tmp/log" 2>&1 &
-	pid=$!
-	i=0
-	while ! grep -q "event=ready" "$tmp/log" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			wait "$pid"
-			pid=""
-			grep -q "dpdk eal init failed" "$tmp/log" && skip "the EAL cannot start here: $(grep -o 'dpdk eal init failed.*' "$tmp/log" | head -1)"
-			fail "$name: streamflowd exited during start"
-		fi
-		i=$((i + 1))
-		[ $i -gt 400 ] && fail "$name: streamflowd not ready after 20 s"
-		sleep 0.05
-	done
+		-- --vdev="net_pcap0,rx_pcap=$tmp/$name.pcap"
 	wait_until '[ "$(stat rx.packets)" -ge "$frames" ]' ||
 		fail "$name: received $(stat rx.packets) of $frames frames in 30 s"
 	stop_daemon
