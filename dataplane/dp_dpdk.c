@@ -211,10 +211,7 @@ struct dpdk_port {
 
 /* Counters of one worker: written by it only (cm_ctr_add), read by stats_read. */
 struct dpdk_ctrs {
-	_Atomic uint64_t packets;
-	_Atomic uint64_t msgs[DP_PROTO__COUNT];
-	_Atomic uint64_t bytes[DP_PROTO__COUNT];
-	_Atomic uint64_t drops[DP_RXD__COUNT];
+	struct dp_rx_ctrs rx;
 	_Atomic uint64_t igmp_sent;
 };
 
@@ -311,7 +308,6 @@ static inline uint32_t rx_queue(const struct dp_dpdk *d, struct dpdk_worker *wk,
 	if (n == 0)
 		return 0;
 	*frames += n;
-	uint64_t msgs[DP_PROTO__COUNT] = {0}, bytes[DP_PROTO__COUNT] = {0};
 	uint32_t k = 0;
 	rte_prefetch0(rte_pktmbuf_mtod(m[0], void *));
 	for (uint16_t i = 0; i < n; i++) {
@@ -319,23 +315,17 @@ static inline uint32_t rx_queue(const struct dp_dpdk *d, struct dpdk_worker *wk,
 			rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
 		struct dp_rx_msg *msg = &wk->msgs[k];
 		enum dp_rx_drop why = classify(d, m[i], msg);
-		if (cm_likely(why == DELIVERED)) {
-			msgs[msg->proto]++;
-			bytes[msg->proto] += msg->len;
+		if (cm_likely(why == DELIVERED))
 			k++;
-		} else {
-			cm_ctr_add(&wk->ctr.drops[why], 1);
-		}
+		else
+			cm_ctr_add(&wk->ctr.rx.drops[why], 1);
 	}
-	if (k)
+	if (k) {
 		fn(ctx, wk->msgs, k);
+		dp_rx_ctrs_count_burst(&wk->ctr.rx, wk->msgs, k);
+	}
 	rte_pktmbuf_free_bulk(m, n);
-	cm_ctr_add(&wk->ctr.packets, n);
-	for (uint32_t p = 0; p < DP_PROTO__COUNT; p++)
-		if (msgs[p]) {
-			cm_ctr_add(&wk->ctr.msgs[p], msgs[p]);
-			cm_ctr_add(&wk->ctr.bytes[p], bytes[p]);
-		}
+	cm_ctr_add(&wk->ctr.rx.packets, n);
 	return k;
 }
 
@@ -447,15 +437,8 @@ static void dpdk_stats_read(const struct dp_backend *b, struct dp_rx_stats *out)
 					     memory_order_acquire);
 		if (!wk)
 			continue;
-		const struct dpdk_ctrs *c = &wk->ctr;
-		out->packets += atomic_load_explicit(&c->packets, memory_order_relaxed);
-		for (int p = 0; p < DP_PROTO__COUNT; p++) {
-			out->msgs[p] += atomic_load_explicit(&c->msgs[p], memory_order_relaxed);
-			out->bytes[p] += atomic_load_explicit(&c->bytes[p], memory_order_relaxed);
-		}
-		for (int r = 0; r < DP_RXD__COUNT; r++)
-			out->drops[r] += atomic_load_explicit(&c->drops[r], memory_order_relaxed);
-		out->igmp_sent += atomic_load_explicit(&c->igmp_sent, memory_order_relaxed);
+		dp_rx_ctrs_sum(&wk->ctr.rx, out);
+		out->igmp_sent += atomic_load_explicit(&wk->ctr.igmp_sent, memory_order_relaxed);
 	}
 	for (uint32_t i = 0; i < d->nports; i++) {
 		struct rte_eth_stats st;

@@ -32,19 +32,6 @@ static_assert(DP_PKT__COUNT == 6, "one status per DPDK parse drop cause, and OK"
 /* Names and small helpers                                                   */
 /* ------------------------------------------------------------------------ */
 
-const char *dp_pkt_status_name(enum dp_pkt_status st)
-{
-	static const char *const names[DP_PKT__COUNT] = {
-		[DP_PKT_OK] = "ok",
-		[DP_PKT_NOT_IP] = "not_ip",
-		[DP_PKT_NOT_UDP] = "not_udp",
-		[DP_PKT_FRAGMENT] = "fragment",
-		[DP_PKT_BAD_HEADER] = "bad_header",
-		[DP_PKT_BAD_LENGTH] = "bad_length",
-	};
-	return (unsigned)st < DP_PKT__COUNT ? names[st] : "unknown";
-}
-
 enum dp_rx_drop dp_pkt_drop_cause(enum dp_pkt_status st)
 {
 	static const enum dp_rx_drop causes[DP_PKT__COUNT] = {
@@ -56,6 +43,12 @@ enum dp_rx_drop dp_pkt_drop_cause(enum dp_pkt_status st)
 		[DP_PKT_BAD_LENGTH] = DP_RXD_BAD_LENGTH,
 	};
 	return (unsigned)st < DP_PKT__COUNT ? causes[st] : DP_RXD__COUNT;
+}
+
+const char *dp_pkt_status_name(enum dp_pkt_status st)
+{
+	/* a failure is named by its drop cause; out of range maps to DP_RXD__COUNT: "unknown" */
+	return st == DP_PKT_OK ? "ok" : dp_rx_drop_name(dp_pkt_drop_cause(st));
 }
 
 static inline uint16_t rd16(const uint8_t *p)
@@ -71,10 +64,16 @@ static inline void wr16(uint8_t *p, uint16_t v)
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-void dp_pkt_addr_v4mapped(uint32_t ip4, uint8_t addr16[16])
+/* ip4: 4 bytes in network order, at any alignment. */
+static inline void v4mapped(const uint8_t *ip4, uint8_t addr16[16])
 {
 	memcpy(addr16, v4mapped_prefix, sizeof(v4mapped_prefix));
-	memcpy(addr16 + 12, &ip4, 4);
+	memcpy(addr16 + 12, ip4, 4);
+}
+
+void dp_pkt_addr_v4mapped(uint32_t ip4, uint8_t addr16[16])
+{
+	v4mapped((const uint8_t *)&ip4, addr16);
 }
 
 bool dp_pkt_addr_is_v4mapped(const uint8_t addr16[16])
@@ -181,10 +180,8 @@ static enum dp_pkt_status parse_v4(const uint8_t *ip, size_t avail, uint32_t fla
 		return DP_PKT_FRAGMENT;
 	if (ip[9] != DP_PKT_IP_UDP)
 		return DP_PKT_NOT_UDP;
-	memcpy(out->src_addr, v4mapped_prefix, sizeof(v4mapped_prefix));
-	memcpy(out->src_addr + 12, ip + 12, 4);
-	memcpy(out->dst_addr, v4mapped_prefix, sizeof(v4mapped_prefix));
-	memcpy(out->dst_addr + 12, ip + 16, 4);
+	v4mapped(ip + 12, out->src_addr);
+	v4mapped(ip + 16, out->dst_addr);
 	out->l4_off = out->l3_off + ihl;
 	return parse_udp(ip, ip + ihl, total - ihl, flags, out);
 }

@@ -40,6 +40,24 @@ const struct cm_cfg_table dp_rx_cfg_table = {
 	.nkeys = CM_ARRAY_SIZE(rx_keys),
 };
 
+/* The listeners: config key, decoder, transport, precision key. */
+static const struct {
+	const char *key;
+	uint8_t proto;
+	bool tcp;
+	const char *precision;
+} listeners[DP_LISTEN__COUNT] = {
+	[DP_LISTEN_STATSD_UDP] = {"statsd.listen", DP_PROTO_STATSD, false, NULL},
+	[DP_LISTEN_LINE_UDP] = {"line.udp_listen", DP_PROTO_LINE, false, "line.udp_precision"},
+	[DP_LISTEN_LINE_TCP] = {"line.tcp_listen", DP_PROTO_LINE, true, "line.tcp_precision"},
+	[DP_LISTEN_BINARY_UDP] = {"binary.listen", DP_PROTO_BINARY, false, NULL},
+};
+
+const char *dp_listener_key(enum dp_listener_id id)
+{
+	return (unsigned)id < DP_LISTEN__COUNT ? listeners[id].key : "unknown";
+}
+
 const char *dp_proto_name(enum dp_proto p)
 {
 	static const char *const names[DP_PROTO__COUNT] = {"statsd", "line", "binary"};
@@ -136,40 +154,29 @@ static int parse_groups(const char *spec, struct dp_rx_cfg *cfg, char *err, size
 
 int dp_rx_cfg_from(const struct cm_config *config, struct dp_rx_cfg *cfg, char *err, size_t errlen)
 {
-	static const struct {
-		const char *key;
-		uint8_t proto;
-		bool tcp;
-		const char *precision;
-	} ls[DP_LISTEN__COUNT] = {
-		[DP_LISTEN_STATSD_UDP] = {"statsd.listen", DP_PROTO_STATSD, false, NULL},
-		[DP_LISTEN_LINE_UDP] = {"line.udp_listen", DP_PROTO_LINE, false, "line.udp_precision"},
-		[DP_LISTEN_LINE_TCP] = {"line.tcp_listen", DP_PROTO_LINE, true, "line.tcp_precision"},
-		[DP_LISTEN_BINARY_UDP] = {"binary.listen", DP_PROTO_BINARY, false, NULL},
-	};
 	static const char *const units[] = {"ns", "us", "ms", "s"};
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->max_datagram_bytes = 65535;
 	for (int i = 0; i < DP_LISTEN__COUNT; i++) {
 		struct dp_listener *l = &cfg->listen[i];
-		const char *text = cm_config_str(config, ls[i].key);
+		const char *text = cm_config_str(config, listeners[i].key);
 		if (dp_listener_parse(text, l)) {
-			snprintf(err, errlen, "%s: '%s' is not host:port, [v6]:port or :port", ls[i].key,
+			snprintf(err, errlen, "%s: '%s' is not host:port, [v6]:port or :port", listeners[i].key,
 				 text);
 			return -EINVAL;
 		}
-		l->proto = ls[i].proto;
-		l->tcp = ls[i].tcp;
+		l->proto = listeners[i].proto;
+		l->tcp = listeners[i].tcp;
 		l->unit_ns = 1;
-		if (ls[i].precision)
-			dp_line_precision(units[cm_config_enum(config, ls[i].precision)], &l->unit_ns);
+		if (listeners[i].precision)
+			dp_line_precision(units[cm_config_enum(config, listeners[i].precision)], &l->unit_ns);
 	}
 	/* Two enabled UDP listeners on one port could not tell their traffic apart. */
 	for (int i = 0; i < DP_LISTEN__COUNT; i++)
 		for (int j = i + 1; j < DP_LISTEN__COUNT; j++) {
 			const struct dp_listener *a = &cfg->listen[i], *b = &cfg->listen[j];
 			if (a->enabled && b->enabled && a->tcp == b->tcp && a->port == b->port) {
-				snprintf(err, errlen, "%s and %s share port %u", ls[i].key, ls[j].key,
+				snprintf(err, errlen, "%s and %s share port %u", listeners[i].key, listeners[j].key,
 					 a->port);
 				return -EINVAL;
 			}
@@ -182,4 +189,15 @@ int dp_rx_cfg_from(const struct cm_config *config, struct dp_rx_cfg *cfg, char *
 	}
 	cfg->mcast_iface = ifa.s_addr;
 	return parse_groups(cm_config_str(config, "dataplane.multicast_groups"), cfg, err, errlen);
+}
+
+void dp_rx_ctrs_sum(const struct dp_rx_ctrs *c, struct dp_rx_stats *out)
+{
+	out->packets += atomic_load_explicit(&c->packets, memory_order_relaxed);
+	for (int p = 0; p < DP_PROTO__COUNT; p++) {
+		out->msgs[p] += atomic_load_explicit(&c->msgs[p], memory_order_relaxed);
+		out->bytes[p] += atomic_load_explicit(&c->bytes[p], memory_order_relaxed);
+	}
+	for (int d = 0; d < DP_RXD__COUNT; d++)
+		out->drops[d] += atomic_load_explicit(&c->drops[d], memory_order_relaxed);
 }

@@ -27,10 +27,12 @@
 #ifndef DP_RX_H
 #define DP_RX_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cm_compiler.h"
 #include "cm_config.h"
 
 /* Which decoder a message goes to. */
@@ -51,6 +53,9 @@ enum dp_listener_id {
 	DP_LISTEN_BINARY_UDP,      /* binary.listen */
 	DP_LISTEN__COUNT
 };
+
+/* The config key of a listener ("statsd.listen"); "unknown" when out of range. */
+const char *dp_listener_key(enum dp_listener_id id);
 
 /* One configured listener. Plain struct. */
 struct dp_listener {
@@ -136,6 +141,36 @@ struct dp_rx_stats {
 	uint64_t rcvbuf_bytes;              /* socket: SO_RCVBUF granted (per socket) */
 	uint64_t igmp_sent;                 /* DPDK: membership reports sent */
 };
+
+/*
+ * The counters every backend keeps per worker (written by that worker only,
+ * cm_ctr_add; read with relaxed loads), and the two operations on them.
+ */
+struct dp_rx_ctrs {
+	_Atomic uint64_t packets;
+	_Atomic uint64_t msgs[DP_PROTO__COUNT];
+	_Atomic uint64_t bytes[DP_PROTO__COUNT];
+	_Atomic uint64_t drops[DP_RXD__COUNT];
+};
+
+/* HOT PATH, the owning worker: count a delivered burst per protocol. */
+static inline void dp_rx_ctrs_count_burst(struct dp_rx_ctrs *c, const struct dp_rx_msg *m,
+					  uint32_t n)
+{
+	uint64_t msgs[DP_PROTO__COUNT] = {0}, bytes[DP_PROTO__COUNT] = {0};
+	for (uint32_t i = 0; i < n; i++) {
+		msgs[m[i].proto]++;
+		bytes[m[i].proto] += m[i].len;
+	}
+	for (int p = 0; p < DP_PROTO__COUNT; p++)
+		if (msgs[p]) {
+			cm_ctr_add(&c->msgs[p], msgs[p]);
+			cm_ctr_add(&c->bytes[p], bytes[p]);
+		}
+}
+
+/* Any thread: add c's counters into *out. */
+void dp_rx_ctrs_sum(const struct dp_rx_ctrs *c, struct dp_rx_stats *out);
 
 struct dp_backend;
 

@@ -31,6 +31,7 @@
 #include "cm_clock.h"
 #include "cm_compiler.h"
 #include "cm_log.h"
+#include "dp_pkt.h"
 
 #define MOD "socket"
 
@@ -48,12 +49,6 @@ static_assert(NAME_BYTES % 8 == 0, "cmsghdr alignment");
 #define FB_UDP_BATCHES 4u     /* fallback: recvmmsg calls per ready socket per poll */
 #define FB_ACCEPTS 16u        /* fallback: accepts per ready listener per poll */
 
-static const char *const listen_keys[DP_LISTEN__COUNT] = {
-	[DP_LISTEN_STATSD_UDP] = "statsd.listen",
-	[DP_LISTEN_LINE_UDP] = "line.udp_listen",
-	[DP_LISTEN_LINE_TCP] = "line.tcp_listen",
-	[DP_LISTEN_BINARY_UDP] = "binary.listen",
-};
 
 /* ================================================================ config */
 
@@ -171,10 +166,7 @@ static inline uint32_t tag_index(uint64_t ud)
 
 /* Per-worker counters: written by the worker only (cm_ctr_add), read by anyone. */
 struct sock_ctrs {
-	_Atomic uint64_t packets;
-	_Atomic uint64_t msgs[DP_PROTO__COUNT];
-	_Atomic uint64_t bytes[DP_PROTO__COUNT];
-	_Atomic uint64_t drops[DP_RXD__COUNT];
+	struct dp_rx_ctrs rx;
 	_Atomic uint64_t tcp_accepted;
 	_Atomic uint64_t tcp_open;      /* a gauge, stored by the worker */
 	_Atomic uint64_t tcp_rejected;
@@ -227,7 +219,6 @@ struct fb_batch {
  */
 struct worker {
 	struct sock_ctrs c;
-	uint32_t id;
 	uint32_t nudp;
 	struct udp_sock udp[DP_LISTEN__COUNT];
 	int listen_fd;            /* -1: no TCP listener */
@@ -248,8 +239,7 @@ struct worker {
 	struct fb_batch *fb;      /* fallback */
 	struct conn *conns;
 	uint32_t *free_conns;
-	uint32_t nfree;
-	uint32_t nopen;
+	uint32_t nfree;           /* free slots; open connections = tcp_max_conns - nfree */
 	uint8_t *conn_mem;
 	size_t conn_mem_bytes;
 
@@ -295,7 +285,7 @@ static int sockerr(char *err, size_t errlen, const char *what, enum dp_listener_
 {
 	int rc = -errno;
 
-	snprintf(err, errlen, "cannot %s %s %s: %s", what, listen_keys[id], l->text, strerror(-rc));
+	snprintf(err, errlen, "cannot %s %s %s: %s", what, dp_listener_key(id), l->text, strerror(-rc));
 	return rc;
 }
 
@@ -356,7 +346,7 @@ static int join_groups(const struct dp_rx_cfg *cfg, int fd, enum dp_listener_id 
 			inet_ntop(AF_INET, &cfg->mcast[g], group, sizeof(group));
 			inet_ntop(AF_INET, &cfg->mcast_iface, iface, sizeof(iface));
 			snprintf(err, errlen, "cannot join multicast group %s on %s %s (interface %s): %s",
-				 group, listen_keys[id], cfg->listen[id].text, iface, strerror(-rc));
+				 group, dp_listener_key(id), cfg->listen[id].text, iface, strerror(-rc));
 			return rc;
 		}
 	}
@@ -440,7 +430,7 @@ static void log_listeners(const struct sock_backend *b)
 		if (b->cfg.nmcast > 0 && !mcast_capable(l))
 			CM_LOG_WARN(MOD, "event=mcast_not_joined listener=%s addr=%s "
 				    "hint=\"bind 0.0.0.0:port or group:port to receive multicast\"",
-				    listen_keys[id], l->text);
+				    dp_listener_key(id), l->text);
 	}
 	uint64_t want = 2 * CM_MIN(b->scfg.rcvbuf_bytes, (uint64_t)INT_MAX / 2);
 
@@ -517,7 +507,6 @@ int dp_sock_create(const struct dp_rx_cfg *cfg, const struct dp_sock_cfg *scfg, 
 	}
 	memset(b->w, 0, nworkers * sizeof(*b->w));
 	for (uint32_t i = 0; i < nworkers; i++) {
-		b->w[i].id = i;
 		b->w[i].listen_fd = -1;
 		b->w[i].epfd = -1;
 	}
@@ -629,7 +618,6 @@ static void worker_detach(const struct sock_backend *b, struct worker *w)
 	if (w->bufs)
 		munmap(w->bufs, w->bufs_bytes);
 	w->bufs = NULL;
-	w->nopen = 0;
 	atomic_store_explicit(&w->c.mode, DP_SOCK_MODE_DETACHED, memory_order_relaxed);
 }
 
@@ -902,9 +890,7 @@ static void src_from_sockaddr(const void *sa, uint32_t salen, uint8_t addr[16], 
 	if (family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
 
-		addr[10] = 0xff;
-		addr[11] = 0xff;
-		memcpy(addr + 12, &s4->sin_addr, 4);
+		dp_pkt_addr_v4mapped(s4->sin_addr.s_addr, addr);
 		*port = ntohs(s4->sin_port);
 	} else if (family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
@@ -921,7 +907,7 @@ static void ovfl_update(struct worker *w, struct udp_sock *s, uint32_t total)
 
 	/* The count only grows; a smaller one (never seen) is not a drop. */
 	if (d && d < (1u << 31)) {
-		cm_ctr_add(&w->c.drops[DP_RXD_KERNEL_OVERFLOW], d);
+		cm_ctr_add(&w->c.rx.drops[DP_RXD_KERNEL_OVERFLOW], d);
 		s->ovfl_seen = total;
 	}
 }
@@ -974,7 +960,14 @@ static void conn_rearm(const struct sock_backend *b, struct worker *w, uint32_t 
 	io_uring_sqe_set_data64(sqe, tag_make(TAG_TCP, ci));
 }
 
-static void conn_close(struct worker *w, uint32_t ci)
+/* Publish the tcp_open gauge: the slots not on the free list. */
+static void conn_gauge(const struct sock_backend *b, struct worker *w)
+{
+	atomic_store_explicit(&w->c.tcp_open, b->scfg.tcp_max_conns - w->nfree,
+			      memory_order_relaxed);
+}
+
+static void conn_close(const struct sock_backend *b, struct worker *w, uint32_t ci)
 {
 	struct conn *c = &w->conns[ci];
 
@@ -982,8 +975,7 @@ static void conn_close(struct worker *w, uint32_t ci)
 	c->fd = -1;
 	c->after = CONN_IDLE;
 	w->free_conns[w->nfree++] = ci;
-	w->nopen--;
-	atomic_store_explicit(&w->c.tcp_open, w->nopen, memory_order_relaxed);
+	conn_gauge(b, w);
 }
 
 static void conn_open(const struct sock_backend *b, struct worker *w, int fd)
@@ -1016,9 +1008,8 @@ static void conn_open(const struct sock_backend *b, struct worker *w, int fd)
 		src_from_sockaddr(&ss, sslen, c->src_addr, &c->src_port);
 	else
 		src_from_sockaddr(NULL, 0, c->src_addr, &c->src_port);
-	w->nopen++;
 	cm_ctr_add(&w->c.tcp_accepted, 1);
-	atomic_store_explicit(&w->c.tcp_open, w->nopen, memory_order_relaxed);
+	conn_gauge(b, w);
 	conn_rearm(b, w, ci);
 }
 
@@ -1065,7 +1056,7 @@ static void conn_input(const struct sock_backend *b, struct worker *w, uint32_t 
 		return;
 	}
 	if (c->len == b->scfg.tcp_buffer_bytes) {
-		cm_ctr_add(&w->c.drops[DP_RXD_LINE_TOO_LONG], 1);
+		cm_ctr_add(&w->c.rx.drops[DP_RXD_LINE_TOO_LONG], 1);
 		c->len = 0;
 		c->discarding = true;
 	}
@@ -1080,7 +1071,7 @@ static void conn_eof(const struct sock_backend *b, struct worker *w, uint32_t ci
 	if (!c->discarding && c->len > 0)
 		conn_deliver(b, w, ci, c->len, CONN_CLOSE);
 	else
-		conn_close(w, ci);
+		conn_close(b, w, ci);
 }
 
 /* After the burst was delivered: keep the partial line, read on; or close. */
@@ -1089,7 +1080,7 @@ static void conn_after_burst(const struct sock_backend *b, struct worker *w, uin
 	struct conn *c = &w->conns[ci];
 
 	if (c->after == CONN_CLOSE) {
-		conn_close(w, ci);
+		conn_close(b, w, ci);
 		return;
 	}
 	assert(c->after == CONN_KEEP_TAIL && c->delivered <= c->len);
@@ -1110,7 +1101,7 @@ static void conn_result(const struct sock_backend *b, struct worker *w, uint32_t
 		conn_rearm(b, w, ci);
 	} else {
 		cm_ctr_add(&w->c.tcp_resets, 1);
-		conn_close(w, ci);
+		conn_close(b, w, ci);
 	}
 }
 
@@ -1123,19 +1114,8 @@ static uint32_t burst_flush(const struct sock_backend *b, struct worker *w, dp_r
 	uint32_t n = w->nmsgs;
 
 	if (n) {
-		uint64_t msgs[DP_PROTO__COUNT] = {0}, bytes[DP_PROTO__COUNT] = {0};
-
 		fn(ctx, w->msgs, n);
-		for (uint32_t i = 0; i < n; i++) {
-			msgs[w->msgs[i].proto]++;
-			bytes[w->msgs[i].proto] += w->msgs[i].len;
-		}
-		for (int p = 0; p < DP_PROTO__COUNT; p++) {
-			if (msgs[p]) {
-				cm_ctr_add(&w->c.msgs[p], msgs[p]);
-				cm_ctr_add(&w->c.bytes[p], bytes[p]);
-			}
-		}
+		dp_rx_ctrs_count_burst(&w->c.rx, w->msgs, n);
 	}
 	if (w->nbids) {
 		for (uint32_t i = 0; i < w->nbids; i++)
@@ -1162,7 +1142,7 @@ static void udp_cqe(const struct sock_backend *b, struct worker *w, uint32_t si,
 		s->armed = false;  /* re-armed after this poll's buffers are back */
 	if (cqe->res < 0) {
 		if (cqe->res == -ENOBUFS)
-			cm_ctr_add(&w->c.drops[DP_RXD_NO_BUFFER], 1);
+			cm_ctr_add(&w->c.rx.drops[DP_RXD_NO_BUFFER], 1);
 		else if (cqe->res != -ECANCELED)
 			cm_ctr_add(&w->c.recv_errors, 1);
 		return;
@@ -1171,7 +1151,7 @@ static void udp_cqe(const struct sock_backend *b, struct worker *w, uint32_t si,
 		return;
 	bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 	buf = udp_buf(b, w, bid);
-	cm_ctr_add(&w->c.packets, 1);
+	cm_ctr_add(&w->c.rx.packets, 1);
 	o = io_uring_recvmsg_validate(buf, cqe->res, &w->mshdr);
 	if (o) {
 		for (struct cmsghdr *cm = io_uring_recvmsg_cmsg_firsthdr(o, &w->mshdr); cm;
@@ -1179,7 +1159,7 @@ static void udp_cqe(const struct sock_backend *b, struct worker *w, uint32_t si,
 			cmsg_scan_one(w, s, cm);
 	}
 	if (cm_unlikely(!o || (o->flags & MSG_TRUNC))) {
-		cm_ctr_add(&w->c.drops[DP_RXD_TRUNCATED], 1);
+		cm_ctr_add(&w->c.rx.drops[DP_RXD_TRUNCATED], 1);
 		ring_return_buf(b, w, bid, 0);
 		io_uring_buf_ring_advance(w->br, 1);
 		return;
@@ -1297,11 +1277,11 @@ static void fb_udp(const struct sock_backend *b, struct worker *w, uint32_t si, 
 		for (int i = 0; i < r; i++) {
 			struct msghdr *h = &fb->mm[i].msg_hdr;
 
-			cm_ctr_add(&w->c.packets, 1);
+			cm_ctr_add(&w->c.rx.packets, 1);
 			for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm))
 				cmsg_scan_one(w, s, cm);
 			if (h->msg_flags & MSG_TRUNC) {
-				cm_ctr_add(&w->c.drops[DP_RXD_TRUNCATED], 1);
+				cm_ctr_add(&w->c.rx.drops[DP_RXD_TRUNCATED], 1);
 				continue;
 			}
 			struct dp_rx_msg *m = burst_add(b, w, s->lid, fb->iov[i].iov_base,
@@ -1439,13 +1419,7 @@ static void sock_stats_read(const struct dp_backend *base, struct dp_rx_stats *o
 	for (uint32_t i = 0; i < b->base.nworkers; i++) {
 		const struct sock_ctrs *c = &b->w[i].c;
 
-		out->packets += LD(c->packets);
-		for (int p = 0; p < DP_PROTO__COUNT; p++) {
-			out->msgs[p] += LD(c->msgs[p]);
-			out->bytes[p] += LD(c->bytes[p]);
-		}
-		for (int d = 0; d < DP_RXD__COUNT; d++)
-			out->drops[d] += LD(c->drops[d]);
+		dp_rx_ctrs_sum(&c->rx, out);
 		out->tcp_accepted += LD(c->tcp_accepted);
 		out->tcp_open += LD(c->tcp_open);
 	}
