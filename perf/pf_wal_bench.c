@@ -97,7 +97,8 @@ static void die(const char *what, int rc)
 	exit(1);
 }
 
-static void rm_files(const char *dir)
+/* Call fn on the path of each file of dir (dot files skipped). */
+static void for_each_file(const char *dir, void (*fn)(const char *path))
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -108,9 +109,19 @@ static void rm_files(const char *dir)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
+		fn(path);
 	}
 	closedir(d);
+}
+
+static void unlink_file(const char *path)
+{
+	unlink(path);
+}
+
+static void rm_files(const char *dir)
+{
+	for_each_file(dir, unlink_file);
 	rmdir(dir);
 }
 
@@ -122,26 +133,20 @@ static void run_dir(char *out, size_t len)
 		die("mkdir", -errno);
 }
 
+static void drop_file_cache(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		fdatasync(fd);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+}
+
 /* Drop dir's files from the page cache (cold replay). */
 static void drop_cache(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[1024];
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		int fd = open(path, O_RDONLY);
-		if (fd >= 0) {
-			fdatasync(fd);
-			posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-			close(fd);
-		}
-	}
-	closedir(d);
+	for_each_file(dir, drop_file_cache);
 }
 
 static const char *fs_name(const char *dir)
@@ -172,7 +177,7 @@ struct src {
 };
 
 struct burst {
-	uint32_t n, nnew, key_bytes;
+	uint32_t n, nnew;
 	uint32_t ids[BURST];
 	int64_t ts[BURST];
 	uint64_t vals[BURST];
@@ -181,14 +186,12 @@ struct burst {
 
 static bool next_burst(struct src *sr, struct burst *b)
 {
-	b->n = b->nnew = b->key_bytes = 0;
+	b->n = b->nnew = 0;
 	while (b->n < BURST && sr->pass < sr->passes) {
 		const struct pf_series *se = &ds.series[sr->s];
 		if (sr->i < se->n) {
-			if (sr->i == 0 && sr->pass == 0) {
+			if (sr->i == 0 && sr->pass == 0)
 				b->new_ids[b->nnew++] = sr->s;
-				b->key_bytes += se->keylen;
-			}
 			b->ids[b->n] = sr->s;
 			b->ts[b->n] = se->ts[sr->i] + (int64_t)sr->pass * PASS_SPAN_NS;
 			b->vals[b->n] = se->vals[sr->i];
@@ -304,18 +307,26 @@ static void wait_durable(struct st_wal *w, struct owner_stats *os)
 	os->wait_cpu_ns += thread_cpu_ns() - c0;
 }
 
-/* Stage one burst, as the shard core does after storing it. */
-static void stage_burst(struct st_wal *w, const struct burst *b, struct owner_stats *os)
+/*
+ * Stage n points and the nnew series they create, as the shard core does
+ * after storing them (both producers, (A) and (B), stage through here).
+ */
+static void stage_points(struct st_wal *w, const uint32_t *ids, const int64_t *ts,
+			 const uint64_t *vals, uint32_t n, const uint32_t *new_ids, uint32_t nnew,
+			 struct owner_stats *os)
 {
-	if (!st_wal_room(w, b->n, b->key_bytes))
+	uint32_t key_bytes = 0;
+	for (uint32_t k = 0; k < nnew; k++)
+		key_bytes += ds.series[new_ids[k]].keylen;
+	if (!st_wal_room(w, n, key_bytes))
 		commit_all(w, os);
-	for (uint32_t k = 0; k < b->nnew; k++) {
-		const struct pf_series *se = &ds.series[b->new_ids[k]];
-		st_wal_add_series(w, b->new_ids[k], se->type, se->key, (uint16_t)se->keylen);
+	for (uint32_t k = 0; k < nnew; k++) {
+		const struct pf_series *se = &ds.series[new_ids[k]];
+		st_wal_add_series(w, new_ids[k], se->type, se->key, (uint16_t)se->keylen);
 	}
-	for (uint32_t k = 0; k < b->n; k++)
-		st_wal_add_point(w, b->ids[k], b->ts[k], b->vals[k]);
-	os->points += b->n;
+	for (uint32_t k = 0; k < n; k++)
+		st_wal_add_point(w, ids[k], ts[k], vals[k]);
+	os->points += n;
 }
 
 /*
@@ -331,7 +342,7 @@ static int64_t run_inline(struct st_wal *w, uint32_t passes, uint64_t stop_bytes
 	uint32_t bursts = 0, pass = 0;
 	int64_t t0 = cm_mono_ns(), c0 = thread_cpu_ns();
 	while (next_burst(&sr, &b)) {
-		stage_burst(w, &b, os);
+		stage_points(w, b.ids, b.ts, b.vals, b.n, b.new_ids, b.nnew, os);
 		if (++bursts % BURSTS_PER_COMMIT == 0)
 			commit_all(w, os);
 		st_wal_poll(w);
@@ -476,18 +487,7 @@ static void *iot_main(void *arg)
 		struct batch *b = p;
 		if (!b)
 			break;
-		uint32_t key_bytes = 0;
-		for (uint32_t k = 0; k < b->nnew; k++)
-			key_bytes += ds.series[b->new_ids[k]].keylen;
-		if (!st_wal_room(w, b->n, key_bytes))
-			commit_all(w, &io->os);
-		for (uint32_t k = 0; k < b->nnew; k++) {
-			const struct pf_series *se = &ds.series[b->new_ids[k]];
-			st_wal_add_series(w, b->new_ids[k], se->type, se->key, (uint16_t)se->keylen);
-		}
-		for (uint32_t k = 0; k < b->n; k++)
-			st_wal_add_point(w, b->ids[k], b->ts[k], b->vals[k]);
-		io->os.points += b->n;
+		stage_points(w, b->ids, b->ts, b->vals, b->n, b->new_ids, b->nnew, &io->os);
 		commit_all(w, &io->os);
 		st_wal_poll(w);
 		while (!spsc_push(&io->empty, b))

@@ -203,6 +203,7 @@ static int build_add(struct build *bd, uint32_t id, enum st_value_type vt, const
 	return 0;
 }
 
+/* Free the builders (those build_finish left) and the partition list. */
 static void build_abort(struct build *bd)
 {
 	for (uint32_t i = 0; i < bd->nparts; i++)
@@ -256,24 +257,20 @@ static int build_finish(struct build *bd, struct st_blk ***outp, uint32_t *nout,
 		*bytes += len;
 		(*nout)++;
 	}
-	bd->nparts = 0;
-	free(bd->parts);
-	bd->parts = NULL;
-	bd->cap = 0;
+	build_abort(bd);
 	return rc;
 }
 
 
-/* Drop points before cutoff from p[from..]; returns how many went. */
-static size_t drop_expired(struct st_points *p, size_t from, int64_t cutoff)
+/* Drop points before cutoff from p; returns how many went. */
+static size_t drop_expired(struct st_points *p, int64_t cutoff)
 {
-	size_t k = from;
-	while (k < p->n && p->ts[k] < cutoff)
-		k++;
-	size_t gone = k - from;
+	size_t gone = 0;
+	while (gone < p->n && p->ts[gone] < cutoff)
+		gone++;
 	if (gone) {
-		memmove(p->ts + from, p->ts + k, (p->n - k) * sizeof(*p->ts));
-		memmove(p->vals + from, p->vals + k, (p->n - k) * sizeof(*p->vals));
+		memmove(p->ts, p->ts + gone, (p->n - gone) * sizeof(*p->ts));
+		memmove(p->vals, p->vals + gone, (p->n - gone) * sizeof(*p->vals));
 		p->n -= gone;
 	}
 	return gone;
@@ -364,7 +361,7 @@ static int checkpoint(struct st_flush *f, struct st_store *st, int64_t now_ns)
 		if (rc < 0)
 			break;
 		rc = 0;
-		expired += drop_expired(&pts, 0, st_store_cutoff(st, id, now_ns));
+		expired += drop_expired(&pts, st_store_cutoff(st, id, now_ns));
 		if (pts.n)
 			rc = build_add(&bd, id, vt, pts.ts, pts.vals, pts.n);
 	}
@@ -484,7 +481,7 @@ static int rewrite_partition(struct st_flush *f, struct st_store *st, struct st_
 		}
 		if (rc)
 			break;
-		expired += drop_expired(&all, 0, st_store_cutoff(st, id, now_ns));
+		expired += drop_expired(&all, st_store_cutoff(st, id, now_ns));
 		if (all.n)
 			rc = build_add(&bd, id, vt, all.ts, all.vals, all.n);
 	}
@@ -571,9 +568,8 @@ static int maintain_partitions(struct st_flush *f, struct st_store *st, int64_t 
 		bool compact = n >= f->cfg.compact_blocks || (closed && n > 1);
 		bool move = to_cold && !all_cold;
 		if (compact || move || expired) {
+			/* (all_cold: the blocks are in st->cold, so it exists) */
 			struct st_tier *to = to_cold || all_cold ? st->cold : st->warm;
-			if (!to)
-				to = st->warm;
 			/* copy: the set may be replaced under us by the rewrite */
 			struct st_blk **copy = malloc(n * sizeof(*copy));
 			if (!copy)

@@ -824,6 +824,22 @@ int st_points_reserve(struct st_points *p, size_t more)
 	return 0;
 }
 
+/* p[from..] is in time order: keep the last of each run of equal times, in place. */
+static void dedupe_keep_last(struct st_points *p, size_t from)
+{
+	size_t w = 0;
+	for (size_t r = 0; r < p->n - from; r++) {
+		if (w > 0 && p->ts[from + w - 1] == p->ts[from + r]) {
+			p->vals[from + w - 1] = p->vals[from + r];
+			continue;
+		}
+		p->ts[from + w] = p->ts[from + r];
+		p->vals[from + w] = p->vals[from + r];
+		w++;
+	}
+	p->n = from + w;
+}
+
 int st_points_merge_newer(struct st_points *p, size_t from, const struct st_points *newer)
 {
 	size_t nb = p->n - from, nn = newer->n;
@@ -846,17 +862,8 @@ int st_points_merge_newer(struct st_points *p, size_t from, const struct st_poin
 		}
 	}
 	/* Equal times sit side by side, newer second: keep the second. */
-	size_t w = 0;
-	for (size_t r = 0; r < nb + nn; r++) {
-		if (w > 0 && p->ts[from + w - 1] == p->ts[from + r]) {
-			p->vals[from + w - 1] = p->vals[from + r];
-			continue;
-		}
-		p->ts[from + w] = p->ts[from + r];
-		p->vals[from + w] = p->vals[from + r];
-		w++;
-	}
-	p->n = from + w;
+	p->n = from + nb + nn;
+	dedupe_keep_last(p, from);
 	return 0;
 }
 
@@ -942,17 +949,7 @@ static int merge_dedupe(struct st_points *out, size_t from, const struct st_poin
 	size_t n_in = out->n - from;
 	if (!ooo->n) {
 		/* The common case: only in-order points; drop earlier equal times in place. */
-		size_t k = 0;
-		for (size_t i = 0; i < n_in; i++) {
-			if (k > 0 && out->ts[from + k - 1] == out->ts[from + i]) {
-				out->vals[from + k - 1] = out->vals[from + i];
-				continue;
-			}
-			out->ts[from + k] = out->ts[from + i];
-			out->vals[from + k] = out->vals[from + i];
-			k++;
-		}
-		out->n = from + k;
+		dedupe_keep_last(out, from);
 		return 0;
 	}
 	if (st_points_reserve(out, ooo->n))

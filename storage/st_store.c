@@ -148,7 +148,8 @@ int64_t st_store_cutoff(const struct st_store *st, uint32_t local_id, int64_t no
 
 /* ================================================================ blocks */
 
-bool st_store_blk_name_parse(const char *name, int64_t *part, uint64_t *gen)
+/* Parse "p<part>-g<gen>.blk" (the names build_finish in st_flush.c gives). */
+static bool blk_name_parse(const char *name, int64_t *part, uint64_t *gen)
 {
 	long long p;
 	unsigned long long g;
@@ -170,6 +171,13 @@ void st_store_blk_free(struct st_blk *b)
 	free(b);
 }
 
+/* st_block_open's read callback: through the block's tier (any thread). */
+static int blk_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	const struct st_blk *b = ctx;
+	return b->tier->ops->read(b->obj, off, buf, len);
+}
+
 int st_store_blk_open(struct st_tier *tier, const char *name, bool verify,
 		      struct st_blk **out)
 {
@@ -179,13 +187,13 @@ int st_store_blk_open(struct st_tier *tier, const char *name, bool verify,
 	char err[160] = "";
 	b->tier = tier;
 	snprintf(b->name, sizeof(b->name), "%s", name);
-	if (!st_store_blk_name_parse(name, &b->part, &b->gen)) {
+	if (!blk_name_parse(name, &b->part, &b->gen)) {
 		free(b);
 		return -EINVAL;
 	}
 	int rc = tier->ops->open(tier, name, &b->obj, &b->bytes);
 	if (!rc)
-		rc = st_block_open(b->bytes, st_tier_obj_read, b->obj, &b->b, err, sizeof(err));
+		rc = st_block_open(b->bytes, blk_read, b, &b->b, err, sizeof(err));
 	if (!rc && verify)
 		rc = st_block_verify(b->b, err, sizeof(err));
 	if (rc) {
@@ -346,7 +354,7 @@ static int load_block(void *ctx, const char *name, uint64_t len)
 	int64_t part;
 	uint64_t gen;
 	(void)len;
-	if (!st_store_blk_name_parse(name, &part, &gen))
+	if (!blk_name_parse(name, &part, &gen))
 		return 0;
 	struct st_blk *b;
 	int rc = st_store_blk_open(l->tier, name, l->st->cfg.verify_on_open, &b);

@@ -101,7 +101,5 @@ void st_store_blk_free(struct st_blk *b);
 int st_store_ckpt_write(struct st_store *st, uint64_t lsn, uint32_t series);
 /* Retention cutoff of series local_id at now_ns (INT64_MIN: keep all). */
 int64_t st_store_cutoff(const struct st_store *st, uint32_t local_id, int64_t now_ns);
-/* Parse "p<part>-g<gen>.blk". */
-bool st_store_blk_name_parse(const char *name, int64_t *part, uint64_t *gen);
 
 #endif /* ST_STORE_INT_H */

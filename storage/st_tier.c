@@ -104,9 +104,8 @@ static int dir_open(struct st_tier *base, const char *name, struct st_tier_obj *
 	return 0;
 }
 
-int st_tier_obj_read(void *obj, uint64_t off, void *buf, size_t len)
+static int dir_read(struct st_tier_obj *o, uint64_t off, void *buf, size_t len)
 {
-	struct st_tier_obj *o = obj;
 	size_t done = 0;
 	while (done < len) {
 		ssize_t n = o->ops->pread(o->fd, (uint8_t *)buf + done, len - done, off + done);
@@ -117,11 +116,6 @@ int st_tier_obj_read(void *obj, uint64_t off, void *buf, size_t len)
 		done += (size_t)n;
 	}
 	return 0;
-}
-
-static int dir_read(struct st_tier_obj *o, uint64_t off, void *buf, size_t len)
-{
-	return st_tier_obj_read(o, off, buf, len);
 }
 
 static void dir_close(struct st_tier_obj *o)

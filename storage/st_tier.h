@@ -63,9 +63,6 @@ struct st_tier {
 int st_tier_dir_create(const char *dir, enum st_tier_kind kind, int zstd_level,
 		       const struct st_io_ops *ops, struct st_tier **out);
 
-/* Adapter for st_block_open's read callback: ctx is a struct st_tier_obj. */
-int st_tier_obj_read(void *obj, uint64_t off, void *buf, size_t len);
-
 static inline void st_tier_destroy(struct st_tier *t)
 {
 	if (t)

@@ -203,11 +203,17 @@ static inline uint32_t page_ceil(uint32_t x)
 	return (x + ST_WAL_PAGE - 1) & ~(ST_WAL_PAGE - 1);
 }
 
+/* Payload bytes a record of raw_len raw bytes may store before compression tells. */
+static size_t payload_bound(int zstd_level, size_t raw_len)
+{
+	return zstd_level ? CM_MAX(ZSTD_compressBound(raw_len), raw_len) : raw_len;
+}
+
 /* Buffer bytes a record of raw_len payload bytes may take before compression tells. */
 static size_t rec_need(int zstd_level, size_t raw_len)
 {
-	size_t bound = zstd_level ? CM_MAX(ZSTD_compressBound(raw_len), raw_len) : raw_len;
-	return CM_ALIGN_UP(sizeof(struct st_wal_rec_hdr) + bound, (size_t)8);
+	return CM_ALIGN_UP(sizeof(struct st_wal_rec_hdr) + payload_bound(zstd_level, raw_len),
+			   (size_t)8);
 }
 
 /*
@@ -608,7 +614,8 @@ static size_t payload_copy_raw(const struct wal_batch *b, const struct st_wal_pa
 
 /* zstd over the payload's pieces into dst; the stored size, or 0 if it did not fit. */
 static size_t payload_compress(struct st_wal *w, const struct wal_batch *b,
-			       const struct st_wal_payload_hdr *ph, uint8_t *dst, size_t cap)
+			       const struct st_wal_payload_hdr *ph, size_t raw_len, uint8_t *dst,
+			       size_t cap)
 {
 	size_t n = b->n;
 	const struct {
@@ -619,7 +626,7 @@ static size_t payload_compress(struct st_wal *w, const struct wal_batch *b,
 		{b->ts, n * 8}, {b->vals, n * 8},
 	};
 	ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
-	ZSTD_CCtx_setPledgedSrcSize(w->cctx, sizeof(*ph) + b->defs_len + n * 20);
+	ZSTD_CCtx_setPledgedSrcSize(w->cctx, raw_len);
 	ZSTD_outBuffer out = {dst, cap, 0};
 	for (size_t i = 0; i < CM_ARRAY_SIZE(parts); i++) {
 		ZSTD_inBuffer in = {parts[i].p, parts[i].len, 0};
@@ -640,7 +647,6 @@ static int encode(struct st_wal *w, struct wal_batch *b)
 	struct st_wal_payload_hdr ph = {.ndefs = b->ndefs, .npoints = b->n,
 					.defs_bytes = b->defs_len};
 	size_t raw_len = sizeof(ph) + b->defs_len + (size_t)b->n * 20;
-	size_t bound = w->cfg.zstd_level ? CM_MAX(ZSTD_compressBound(raw_len), raw_len) : raw_len;
 	uint32_t need = (uint32_t)rec_need(w->cfg.zstd_level, raw_len);
 	/* st_wal_room keeps the stage within raw_max, so the record fits */
 	assert(raw_len <= w->raw_max && need + ST_WAL_PAGE <= w->cfg.buffer_bytes / 2);
@@ -660,7 +666,8 @@ static int encode(struct st_wal *w, struct wal_batch *b)
 	size_t stored = 0;
 	uint16_t codec = ST_WAL_CODEC_RAW;
 	if (w->cfg.zstd_level) {
-		stored = payload_compress(w, b, &ph, payload, bound);
+		stored = payload_compress(w, b, &ph, raw_len, payload,
+					  payload_bound(w->cfg.zstd_level, raw_len));
 		codec = ST_WAL_CODEC_ZSTD;
 	}
 	if (!stored || stored >= raw_len) {
@@ -858,6 +865,13 @@ void st_wal_checkpoint(struct st_wal *w, uint64_t lsn)
 
 /* ============================================================ background */
 
+/* The header's magic and CRC hold (replay checks version, seq and shard too). */
+static bool seg_hdr_ok(const struct st_wal_seg_hdr *h)
+{
+	return h->magic == ST_WAL_SEG_MAGIC &&
+	       h->crc == cm_crc32c(0, h, offsetof(struct st_wal_seg_hdr, crc));
+}
+
 static int read_seg_first_lsn(const struct st_wal *w, uint64_t seq, uint64_t *first)
 {
 	char path[SEG_PATH_MAX];
@@ -868,8 +882,7 @@ static int read_seg_first_lsn(const struct st_wal *w, uint64_t seq, uint64_t *fi
 	struct st_wal_seg_hdr h;
 	ssize_t n = w->cfg.ops->pread(fd, &h, sizeof(h), 0);
 	w->cfg.ops->close(fd);
-	if (n != (ssize_t)sizeof(h) || h.magic != ST_WAL_SEG_MAGIC ||
-	    h.crc != cm_crc32c(0, &h, offsetof(struct st_wal_seg_hdr, crc)))
+	if (n != (ssize_t)sizeof(h) || !seg_hdr_ok(&h))
 		return -EBADMSG;
 	*first = h.first_lsn;
 	return 0;
@@ -1122,7 +1135,9 @@ static int replay_segment(struct replay *r, uint64_t seq)
 	struct stat sb;
 	int rc = fstat(fd, &sb) ? -errno : 0;
 	uint8_t *buf = NULL;
-	if (rc || sb.st_size < (off_t)ST_WAL_PAGE) {
+	if (rc)
+		goto out;
+	if (sb.st_size < (off_t)ST_WAL_PAGE) {
 		CM_LOG_WARN("wal", "event=segment_short seg=%s bytes=%lld action=removed", path,
 			    (long long)sb.st_size);
 		goto remove;
@@ -1142,8 +1157,8 @@ static int replay_segment(struct replay *r, uint64_t seq)
 	if (all_zero(buf, ST_WAL_PAGE)) {
 		goto remove; /* a spare that was never used */
 	}
-	if (h.magic != ST_WAL_SEG_MAGIC || h.version != ST_WAL_VERSION || h.seq != seq ||
-	    h.shard_id != r->shard_id || h.crc != cm_crc32c(0, &h, offsetof(struct st_wal_seg_hdr, crc))) {
+	if (!seg_hdr_ok(&h) || h.version != ST_WAL_VERSION || h.seq != seq ||
+	    h.shard_id != r->shard_id) {
 		CM_LOG_ERR("wal", "event=segment_bad_header seg=%s action=skipped", path);
 		r->st->bad_bytes += (uint64_t)sb.st_size;
 		goto out;

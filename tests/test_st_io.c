@@ -28,6 +28,7 @@
 #include "cm_clock.h"
 #include "st_io.h"
 #include "st_io_fault.h"
+#include "tst_util.h"
 
 #define BLK 4096u
 
@@ -44,29 +45,9 @@ static struct fixture fx;
 static int setup(void **state)
 {
 	(void)state;
-	const char *tmp = getenv("TMPDIR");
-	snprintf(fx.dir, sizeof(fx.dir), "%s/test_st_io.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(fx.dir));
+	assert_non_null(tst_tmpdir(fx.dir, sizeof(fx.dir), "test_st_io"));
 	st_io_fault_reset();
 	return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 static int teardown(void **state)
@@ -74,7 +55,7 @@ static int teardown(void **state)
 	(void)state;
 	st_uring_destroy(fx.u);
 	free(fx.mem);
-	rm_tree(fx.dir);
+	tst_rm_tree(fx.dir);
 	st_io_fault_reset();
 	memset(&fx, 0, sizeof(fx));
 	return 0;
@@ -844,14 +825,7 @@ static void test_st_io__fault_ops_sync_paths(void **state)
 
 int main(void)
 {
-	struct st_uring *u;
-	struct st_uring_cfg cfg = {.ops = &st_io_posix, .entries = 4};
-	int rc = st_uring_create(&cfg, &u);
-	if (rc == -ENOSYS || rc == -EPERM) {
-		printf("skip: io_uring unavailable (%s)\n", strerror(-rc));
-		return 77;
-	}
-	st_uring_destroy(u);
+	tst_require_uring();
 
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_st_io__posix_calls_return_negative_errno, setup, teardown),

@@ -30,6 +30,7 @@
 #include "st_io_fault.h"
 #include "st_series.h"
 #include "st_store.h"
+#include "tst_util.h"
 
 #define HOUR (3600 * CM_NS_PER_SEC)
 #define T0 (1451606400LL * CM_NS_PER_SEC) /* 2016-01-01 */
@@ -202,20 +203,6 @@ static void wait_durable(struct st_store *st, uint64_t lsn)
 	assert_true(st_store_durable_lsn(st) >= lsn);
 }
 
-/* Find a series' local id by key (ids are dense; a linear scan is fine here). */
-static int find_id(struct st_store *st, const uint8_t *key, uint32_t keylen)
-{
-	struct st_shard *sh = st_store_shard(st);
-	uint32_t n = st_shard_series_count(sh);
-	for (uint32_t id = 0; id < n; id++) {
-		uint32_t kl;
-		const uint8_t *k = st_shard_series_key(sh, id, &kl, NULL);
-		if (kl == keylen && !memcmp(k, key, kl))
-			return (int)id;
-	}
-	return -1;
-}
-
 /* Every series reads back exactly the model, points with index >= keep_from only. */
 static void check_model(struct st_rcu *rcu, struct st_store *st, const struct model *m,
 			int keep_from)
@@ -223,7 +210,7 @@ static void check_model(struct st_rcu *rcu, struct st_store *st, const struct mo
 	int reader = st_rcu_reader_register(rcu);
 	assert_true(reader >= 0);
 	for (int s = 0; s < NSER; s++) {
-		int id = find_id(st, m->keys[s], m->keylen[s]);
+		int id = tst_store_find_series(st, m->keys[s], m->keylen[s]);
 		struct st_points p;
 		st_points_init(&p);
 		st_read_begin(rcu, reader);
@@ -262,21 +249,14 @@ struct fx {
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(f->dir, sizeof(f->dir), "%s/st_store.XXXXXX", tmp);
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(f);
+	assert_non_null(tst_tmpdir(f->dir, sizeof(f->dir), "st_store"));
 	snprintf(f->cold, sizeof(f->cold), "%s/cold", f->dir);
 	assert_int_equal(st_rcu_create(8, &f->rcu), 0);
-	st_store_cfg_default(&f->cfg);
-	f->cfg.dir = f->dir;
-	f->cfg.rcu = f->rcu;
+	tst_store_cfg(&f->cfg, f->dir, f->rcu);
 	f->cfg.shard.chunk_points = 64;
 	f->cfg.shard.memory_limit_bytes = 64u << 20;
-	f->cfg.shard.ooo_window_ns = 24 * HOUR;
-	f->cfg.wal.segment_bytes = 1u << 20;
-	f->cfg.wal.buffer_bytes = 256u << 10;
 	f->cfg.wal.batch_points = 4096;
-	f->cfg.wal.fsync_interval_ns = 2 * CM_NS_PER_MS;
 	f->cfg.partition_ns = 2 * HOUR;
 	f->cfg.block_chunk_points = 128;
 	model_init(&f->m, 10 * CM_NS_PER_SEC);
@@ -291,10 +271,7 @@ static int fx_teardown(void **state)
 	struct fx *f = *state;
 	if (f->st)
 		fx_close(f);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd)) {
-	}
+	tst_rm_tree(f->dir);
 	st_rcu_destroy(f->rcu);
 	st_io_fault_reset();
 	free(f);
@@ -531,7 +508,7 @@ static void mem_check(struct fx *f, const struct mem_job *j)
 		uint8_t key[128];
 		uint32_t kl;
 		mem_key(s, key, &kl);
-		int id = find_id(f->st, key, kl);
+		int id = tst_store_find_series(f->st, key, kl);
 		struct st_points p;
 		st_points_init(&p);
 		st_read_begin(f->rcu, reader);
@@ -640,14 +617,16 @@ static void test_st_store__enospc_refuses_then_resumes(void **state)
 	/* space returns: the WAL drains by itself and takes writes again */
 	st_io_fault_reset();
 	uint64_t l2 = 0;
-	for (int k = 0; k < 2000; k++) {
+	bool resumed = false;
+	for (int k = 0; k < 2000 && !resumed; k++) {
 		struct ins_job j = {.m = &f->m, .from = 3000, .to = 3001};
 		owner_run(&f->own, ins_job_fn, &j);
 		l2 = j.lsn;
-		if (!j.refused)
-			break;
-		usleep(2000);
+		resumed = !j.refused;
+		if (!resumed)
+			usleep(2000);
 	}
+	assert_true(resumed);
 	wait_durable(f->st, l2);
 	fx_close(f);
 	/* nothing acknowledged was lost: every point stored before the fault is back */

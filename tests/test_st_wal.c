@@ -42,11 +42,13 @@
 #include "cm_compiler.h"
 #include "cm_crc32c.h"
 #include "cm_log.h"
+#include "cm_rand.h"
 #include "st_io.h"
 #include "st_io_fault.h"
 #include "st_series.h"
 #include "st_wal.h"
 #include "st_wal_format.h"
+#include "tst_util.h"
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -269,32 +271,10 @@ static struct fixture fx;
 static int setup(void **state)
 {
 	(void)state;
-	const char *tmp = getenv("TMPDIR");
 	memset(&fx, 0, sizeof(fx));
-	snprintf(fx.dir, sizeof(fx.dir), "%s/test_st_wal.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(fx.dir));
+	assert_non_null(tst_tmpdir(fx.dir, sizeof(fx.dir), "test_st_wal"));
 	st_io_fault_reset();
 	return 0;
-}
-
-/* Remove dir, its files and the files of its subdirectories. */
-static void rm_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[TPATH + 512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (unlink(path) != 0 && errno == EISDIR)
-			rm_tree(path);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 static void tw_release(struct tw *t)
@@ -311,9 +291,9 @@ static int teardown(void **state)
 	st_io_fault_reset();
 	tw_release(&fx.tw);
 	log_release(&fx.got);
-	rm_tree(fx.dir);
+	tst_rm_tree(fx.dir);
 	if (fx.extra[0])
-		rm_tree(fx.extra);
+		tst_rm_tree(fx.extra);
 	return 0;
 }
 
@@ -326,17 +306,9 @@ static void path_join(char *out, size_t cap, const char *a, const char *b)
 
 static uint64_t rnd(struct tw *t)
 {
-	uint64_t z = (t->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return cm_splitmix64(&t->rng);
 }
 
-static void nap_us(long us)
-{
-	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
-	nanosleep(&ts, NULL);
-}
 
 /* A WAL in dir (created if missing) with small segments and buffers. */
 static void tw_init(struct tw *t, const char *dir, enum st_wal_durability d)
@@ -386,7 +358,7 @@ static void pump(struct tw *t)
 	st_wal_poll(t->w);
 	if (t->service)
 		st_wal_service(t->w);
-	nap_us(30);
+	cm_sleep_ns(30 * CM_NS_PER_US);
 }
 
 static void key_of(uint32_t id, uint8_t *key, uint16_t *keylen)
@@ -529,15 +501,26 @@ static int replay(const struct tw *t, const struct st_io_ops *ops, uint64_t from
 	return st_wal_replay(t->dir, ops, t->cfg.shard_id, from, &log_cb, out, st);
 }
 
+/*
+ * Replay from lsn `from`: it succeeds and delivers exactly the model's events
+ * that k keeps, as that many records. Returns the largest lsn k keeps.
+ */
+static uint64_t replay_keeps(const struct tw *t, uint64_t from, const struct keep *k,
+			     struct st_wal_replay_stats *st)
+{
+	uint64_t max_lsn;
+	uint64_t nrec = model_records(&t->model, k, &max_lsn);
+	assert_int_equal(replay(t, &st_io_posix, from, &fx.got, st), 0);
+	assert_log_matches(&t->model, &fx.got, k);
+	assert_int_equal(st->records, nrec);
+	return max_lsn;
+}
+
 /* Replay everything and check it against the model: nothing lost, nothing torn. */
 static void replay_check_all(const struct tw *t, struct st_wal_replay_stats *st)
 {
 	struct keep k = {0};
-	uint64_t max_lsn;
-	uint64_t nrec = model_records(&t->model, &k, &max_lsn);
-	assert_int_equal(replay(t, &st_io_posix, 0, &fx.got, st), 0);
-	assert_log_matches(&t->model, &fx.got, &k);
-	assert_int_equal(st->records, nrec);
+	uint64_t max_lsn = replay_keeps(t, 0, &k, st);
 	assert_int_equal(st->records_skipped, 0);
 	assert_int_equal(st->torn_tails, 0);
 	assert_int_equal(st->bad_bytes, 0);
@@ -800,11 +783,7 @@ static void test_st_wal__replay_from_lsn_skips_older(void **state)
 	tw_close(t);
 	for (uint64_t from = 0; from <= 32; from += 8) {
 		struct keep k = {.from_lsn = from};
-		uint64_t max_lsn;
-		uint64_t nrec = model_records(&t->model, &k, &max_lsn);
-		assert_int_equal(replay(t, &st_io_posix, from, &fx.got, &st), 0);
-		assert_log_matches(&t->model, &fx.got, &k);
-		assert_int_equal(st.records, nrec);
+		replay_keeps(t, from, &k, &st);
 		assert_int_equal(st.records_skipped, from > 1 ? CM_MIN(from - 1, (uint64_t)30) : 0);
 		assert_int_equal(st.next_lsn, CM_MAX(from, (uint64_t)31));
 	}
@@ -954,11 +933,7 @@ static void test_st_wal__checkpoint_deletes_exactly_covered_segments(void **stat
 
 	tw_close(t);
 	struct keep k = {.from_lsn = firsts[n - 1]};
-	uint64_t max_lsn;
-	uint64_t nrec = model_records(&t->model, &k, &max_lsn);
-	assert_int_equal(replay(t, &st_io_posix, 0, &fx.got, &st), 0);
-	assert_log_matches(&t->model, &fx.got, &k);
-	assert_int_equal(st.records, nrec);
+	uint64_t max_lsn = replay_keeps(t, 0, &k, &st);
 	assert_int_equal(st.segments, 1);
 	assert_int_equal(st.next_lsn, max_lsn + 1);
 }
@@ -1162,12 +1137,7 @@ static void tail_case(enum damage how)
 		break;
 	}
 	off_t size = file_size(path);
-	uint64_t max_lsn;
-	uint64_t nrec = model_records(&t->model, &k, &max_lsn);
-
-	assert_int_equal(replay(t, &st_io_posix, 0, &fx.got, &st), 0);
-	assert_log_matches(&t->model, &fx.got, &k);
-	assert_int_equal(st.records, nrec);
+	uint64_t max_lsn = replay_keeps(t, 0, &k, &st);
 	assert_int_equal(st.torn_tails, 1);
 	assert_int_equal(st.bad_bytes, (uint64_t)size - cut);
 	assert_int_equal(st.next_lsn, max_lsn + 1);
@@ -1244,12 +1214,7 @@ static void test_st_wal__corrupt_record_in_middle_segment(void **state)
 	snprintf(path, sizeof(path), "%s", seg_file(t->dir, seqs[1]));
 	flip_byte(path, (off_t)(bad->off + 40));
 	struct keep k = {.lost_lo = bad->lsn, .lost_hi = firsts[2]};
-	uint64_t max_lsn;
-	uint64_t nrec = model_records(&t->model, &k, &max_lsn);
-
-	assert_int_equal(replay(t, &st_io_posix, 0, &fx.got, &st), 0);
-	assert_log_matches(&t->model, &fx.got, &k);
-	assert_int_equal(st.records, nrec);
+	uint64_t max_lsn = replay_keeps(t, 0, &k, &st);
 	assert_int_equal(st.torn_tails, 1);
 	assert_int_equal(st.lsn_gaps, 1);
 	assert_int_equal(st.segments, nseg);
@@ -1344,11 +1309,7 @@ static void test_st_wal__bad_header_segment_skipped_then_deleted(void **state)
 	flip_byte(seg_file(t->dir, seqs[1]), offsetof(struct st_wal_seg_hdr, created_ns));
 	off_t bad_size = file_size(seg_file(t->dir, seqs[1]));
 	struct keep k = {.lost_lo = h.first_lsn, .lost_hi = lost_hi};
-	uint64_t max_lsn;
-	uint64_t nrec = model_records(&t->model, &k, &max_lsn);
-	assert_int_equal(replay(t, &st_io_posix, 0, &fx.got, &st), 0);
-	assert_log_matches(&t->model, &fx.got, &k);
-	assert_int_equal(st.records, nrec);
+	uint64_t max_lsn = replay_keeps(t, 0, &k, &st);
 	assert_int_equal(st.segments, 2);
 	assert_int_equal(st.lsn_gaps, 1);
 	assert_int_equal(st.bad_bytes, (uint64_t)bad_size);
@@ -1465,7 +1426,7 @@ static void crash_check(struct tw *t, const char *name)
 	img.cfg.shard_id = t->cfg.shard_id;
 	img.model = t->model;
 	replay_check_all(&img, &st);
-	rm_tree(img.dir);
+	tst_rm_tree(img.dir);
 }
 
 /*
@@ -1496,7 +1457,7 @@ static void crash_images(enum st_wal_durability d)
 		struct keep k = {.lost_lo = st.next_lsn, .lost_hi = UINT64_MAX};
 		assert_log_matches(&t->model, &fx.got, &k);
 		assert_int_equal(st.lsn_gaps, 0);
-		rm_tree(img.dir);
+		tst_rm_tree(img.dir);
 	}
 	wait_durable(t, 5000);
 	tw_close(t);
@@ -1838,7 +1799,7 @@ static void *svc_main(void *arg)
 		s->went_back += d < last || st.durable_lsn < d;
 		last = st.durable_lsn;
 		s->passes++;
-		nap_us(200);
+		cm_sleep_ns(200 * CM_NS_PER_US);
 	}
 	return NULL;
 }
@@ -1878,11 +1839,7 @@ static void test_st_wal__service_thread_with_checkpoints(void **state)
 	assert_true(n >= 1);
 	assert_int_equal(n + ws.segments_deleted, ws.segments_created);
 	struct keep k = {.from_lsn = firsts[0]};
-	uint64_t max_lsn;
-	uint64_t nrec = model_records(&t->model, &k, &max_lsn);
-	assert_int_equal(replay(t, &st_io_posix, 0, &fx.got, &st), 0);
-	assert_log_matches(&t->model, &fx.got, &k);
-	assert_int_equal(st.records, nrec);
+	uint64_t max_lsn = replay_keeps(t, 0, &k, &st);
 	assert_int_equal(st.lsn_gaps, 0);
 	assert_int_equal(st.torn_tails, 0);
 	assert_int_equal(st.next_lsn, max_lsn + 1);
@@ -2147,14 +2104,7 @@ static void test_st_wal__payload_decode_callback_errors(void **state)
 
 int main(void)
 {
-	struct st_uring *u;
-	struct st_uring_cfg cfg = {.ops = &st_io_posix, .entries = 4};
-	int rc = st_uring_create(&cfg, &u);
-	if (rc == -ENOSYS || rc == -EPERM) {
-		printf("skip: io_uring unavailable (%s)\n", strerror(-rc));
-		return 77;
-	}
-	st_uring_destroy(u);
+	tst_require_uring();
 	if (!getenv("ST_WAL_TEST_LOG"))
 		cm_log_set_level(CM_LOG_ERR);
 

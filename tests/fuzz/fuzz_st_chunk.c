@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_rand.h"
 #include "fz_driver.h"
 #include "st_chunk.h"
 
@@ -75,10 +76,7 @@ static uint64_t rt_state;
 
 static uint64_t rt_rnd(void)
 {
-	uint64_t z = (rt_state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return cm_splitmix64(&rt_state);
 }
 
 /* Delta-of-deltas and value deltas at and around every bucket edge. */
