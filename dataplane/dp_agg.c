@@ -1,7 +1,8 @@
 /*
  * dp_agg.c - StatsD aggregation (dp_agg.h): per-worker tables of partial
- * series state, the DDSketch and HyperLogLog they use, and the merger that
- * collects the tables at each flush, merges them and emits the points.
+ * series state (sketches from dp_sketch.h, sets from dp_hll.h), and the
+ * merger that collects the tables at each flush, merges them and emits the
+ * points.
  *
  * Layout of a worker: an open-addressing table (linear probing, at most
  * half full, doubling) of pointers to entries; an entry is one series
@@ -20,13 +21,12 @@
  * The merged state (gauge values, idle ages) lives in the merger's own
  * table, which only the merger thread touches.
  *
- * Threads: see dp_agg.h. The sketch and set code is pure and runs on both
- * sides (adds on the worker, merges on the merger).
+ * Threads: see dp_agg.h. Sketches and sets are plain data that travel
+ * with their table (adds on the worker, merges on the merger).
  */
 #include "dp_agg.h"
 
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <numa.h>
 #include <stdatomic.h>
@@ -40,13 +40,10 @@
 
 #define ACCURACY_MIN 0.0001
 #define ACCURACY_MAX 0.1
-#define STORE_CAP_MIN 32u            /* bins of a sketch side's first array */
-#define SET_CAP_MIN 16u              /* slots of a set's first exact table */
 #define TABLE_SLOTS_MIN 16u
 #define TABLE_SLOTS_INIT 1024u
 #define TS_POINTS_MIN 64u
 #define TS_KEY_BYTES_PER_POINT 256u  /* |T key arena: this much per allowed point */
-#define HLL_REGS (1u << DP_AGG_HLL_P)
 #define COLLECT_STEP_NS (100 * CM_NS_PER_US)
 
 /* ================================================================ config */
@@ -238,470 +235,6 @@ static void mem_free(int node, void *p, size_t bytes)
 		free(p);
 }
 
-/* ================================================================ DDSketch */
-
-/*
- * A DDSketch (Masson, Rim, Lee, VLDB 2019) with the logarithmic mapping:
- * a positive value v goes to bin k = ceil(log_gamma(v)), which covers
- * (gamma^(k-1), gamma^k]; gamma = (1+a)/(1-a), so the bin's representative
- * 2 gamma^k / (gamma+1) is within relative accuracy a of every value in it.
- * Negative values go to a second store by |v|; |v| < DBL_MIN to a zero
- * count. Each store is a dense array of at most DP_AGG_SKETCH_BINS_MAX
- * bins over a sliding key window; a key more than that many bins below the
- * highest is folded into the lowest kept bin (DDSketch's "collapsing
- * lowest" store). Where a value lands depends only on its key and the
- * highest key ever added, so stores merge exactly by adding bins, in any
- * order, collapse included.
- */
-struct agg_map {
-	double gamma;
-	double log_gamma;
-	double inv_log_gamma;
-};
-
-struct agg_store {
-	double *bins;        /* bins[i] is the weight of key offset + i; zero outside [lo, hi] */
-	int32_t offset;
-	uint32_t cap;        /* a power of two <= DP_AGG_SKETCH_BINS_MAX; 0: no array yet */
-	int32_t lo, hi;      /* keys in use; lo > hi: empty */
-};
-
-struct agg_dist {
-	double count;        /* sum of weights */
-	double sum;          /* sum of v * weight */
-	double min, max;     /* raw values */
-	double zero;         /* weight of |v| < DBL_MIN */
-	struct agg_store pos, neg;
-};
-
-static void map_init(struct agg_map *mp, double accuracy)
-{
-	mp->gamma = (1.0 + accuracy) / (1.0 - accuracy);
-	mp->log_gamma = log(mp->gamma);
-	mp->inv_log_gamma = 1.0 / mp->log_gamma;
-}
-
-static inline int32_t map_key(const struct agg_map *mp, double absv)
-{
-	return (int32_t)ceil(log(absv) * mp->inv_log_gamma);
-}
-
-static double map_value(const struct agg_map *mp, int32_t key)
-{
-	return exp((double)key * mp->log_gamma) * (2.0 / (mp->gamma + 1.0));
-}
-
-static inline bool store_empty(const struct agg_store *s)
-{
-	return s->lo > s->hi;
-}
-
-static inline double *store_bin(const struct agg_store *s, int32_t key)
-{
-	return &s->bins[key - s->offset];
-}
-
-/* Make the array cover keys [lo, hi] (< BINS_MAX apart), keeping [s->lo, s->hi]. */
-static int store_reserve(struct agg_store *s, int32_t lo, int32_t hi)
-{
-	if (s->cap && lo >= s->offset && (int64_t)hi < (int64_t)s->offset + s->cap)
-		return 0;
-	uint32_t need = (uint32_t)(hi - lo + 1), cap = s->cap ? s->cap : STORE_CAP_MIN;
-	assert(need <= DP_AGG_SKETCH_BINS_MAX);
-	while (cap < need)
-		cap *= 2;
-	int32_t off = lo - (int32_t)((cap - need) / 2);
-	double *bins = s->bins;
-	if (cap != s->cap) {
-		bins = calloc(cap, sizeof(double));
-		if (!bins)
-			return -ENOMEM;
-	}
-	if (!store_empty(s)) {
-		uint32_t n = (uint32_t)(s->hi - s->lo + 1), at = (uint32_t)(s->lo - off);
-		memmove(bins + at, store_bin(s, s->lo), n * sizeof(double));
-		if (bins == s->bins) {  /* zero what the move left behind */
-			memset(bins, 0, at * sizeof(double));
-			memset(bins + at + n, 0, (cap - at - n) * sizeof(double));
-		}
-	}
-	if (bins != s->bins)
-		free(s->bins);
-	s->bins = bins;
-	s->cap = cap;
-	s->offset = off;
-	return 0;
-}
-
-/* Zero the bins below key lo; return their weight. */
-static double store_fold_below(struct agg_store *s, int32_t lo)
-{
-	double w = 0;
-	int32_t top = CM_MIN(lo - 1, s->hi);
-	for (int32_t k = s->lo; k <= top; k++) {
-		w += *store_bin(s, k);
-		*store_bin(s, k) = 0;
-	}
-	if (lo > s->hi) {
-		s->lo = INT32_MAX;
-		s->hi = INT32_MIN;
-	}
-	return w;
-}
-
-static int store_add_first(struct agg_store *s, int32_t key, double w)
-{
-	if (store_reserve(s, key, key))
-		return -ENOMEM;
-	s->lo = s->hi = key;
-	*store_bin(s, key) += w;
-	return 0;
-}
-
-/*
- * Add weight w at key. A key too far below the highest is folded into the
- * lowest bin; a key above moves the window and folds the lowest bins.
- * -ENOMEM: the array could not grow; w then went to the nearest kept bin.
- */
-static int store_add(struct agg_store *s, int32_t key, double w)
-{
-	const int32_t span = DP_AGG_SKETCH_BINS_MAX - 1;
-	int rc = 0;
-	if (store_empty(s))
-		return store_add_first(s, key, w);
-	if (key < s->lo) {
-		if ((int64_t)s->hi - key > span)
-			key = s->hi - span;
-		if (key < s->lo) {
-			if (store_reserve(s, key, s->hi) == 0)
-				s->lo = key;
-			else
-				key = s->lo, rc = -ENOMEM;
-		}
-	} else if (key > s->hi) {
-		if ((int64_t)key - s->lo > span) {
-			int32_t lo = key - span;
-			double folded = store_fold_below(s, lo);
-			if (store_empty(s)) {
-				store_add_first(s, lo, folded);  /* the array exists: cannot fail */
-			} else {
-				s->lo = lo;
-				*store_bin(s, lo) += folded;
-			}
-		}
-		if (store_reserve(s, s->lo, key) == 0)
-			s->hi = key;
-		else
-			key = s->hi, rc = -ENOMEM;
-	}
-	*store_bin(s, key) += w;
-	return rc;
-}
-
-/* Add every bin of src to dst (highest first: dst collapses at most once). */
-static int store_merge(struct agg_store *dst, const struct agg_store *src)
-{
-	if (store_empty(src))
-		return 0;
-	int rc = 0;
-	int32_t lo = store_empty(dst) ? src->lo : CM_MIN(dst->lo, src->lo);
-	int32_t hi = store_empty(dst) ? src->hi : CM_MAX(dst->hi, src->hi);
-	if ((int64_t)hi - lo < DP_AGG_SKETCH_BINS_MAX)
-		(void)store_reserve(dst, lo, hi);  /* one move instead of many; store_add copes */
-	for (int32_t k = src->hi; k >= src->lo; k--) {
-		double w = *store_bin(src, k);
-		if (w != 0 && store_add(dst, k, w))
-			rc = -ENOMEM;
-	}
-	return rc;
-}
-
-static void store_clear(struct agg_store *s)
-{
-	if (!store_empty(s))
-		memset(store_bin(s, s->lo), 0, (size_t)(s->hi - s->lo + 1) * sizeof(double));
-	s->lo = INT32_MAX;
-	s->hi = INT32_MIN;
-}
-
-static void dist_clear(struct agg_dist *d)
-{
-	d->count = d->sum = d->zero = 0;
-	d->min = INFINITY;
-	d->max = -INFINITY;
-	store_clear(&d->pos);
-	store_clear(&d->neg);
-}
-
-static struct agg_dist *dist_create(void)
-{
-	struct agg_dist *d = calloc(1, sizeof(*d));
-	if (d) {
-		d->pos.lo = d->neg.lo = INT32_MAX;
-		d->pos.hi = d->neg.hi = INT32_MIN;
-		dist_clear(d);
-	}
-	return d;
-}
-
-static void dist_destroy(struct agg_dist *d)
-{
-	if (d) {
-		free(d->pos.bins);
-		free(d->neg.bins);
-		free(d);
-	}
-}
-
-static int dist_add(struct agg_dist *d, const struct agg_map *mp, double v, double w)
-{
-	d->count += w;
-	d->sum += v * w;
-	if (v < d->min)
-		d->min = v;
-	if (v > d->max)
-		d->max = v;
-	double av = fabs(v);
-	if (av < DBL_MIN) {
-		d->zero += w;
-		return 0;
-	}
-	return store_add(v > 0 ? &d->pos : &d->neg, map_key(mp, av), w);
-}
-
-static int dist_merge(struct agg_dist *dst, const struct agg_dist *src)
-{
-	dst->count += src->count;
-	dst->sum += src->sum;
-	dst->zero += src->zero;
-	if (src->min < dst->min)
-		dst->min = src->min;
-	if (src->max > dst->max)
-		dst->max = src->max;
-	int rc = store_merge(&dst->pos, &src->pos);
-	return store_merge(&dst->neg, &src->neg) | rc;
-}
-
-/* Walk one rank target: out[*i..] while the cumulative weight passes their ranks. */
-static void quantile_step(double cum, double value, const double *rank, uint32_t n, uint32_t *i,
-			  double *out)
-{
-	while (*i < n && cum > rank[*i])
-		out[(*i)++] = value;
-}
-
-/*
- * The values at quantiles q[0..n) (ascending, in [0, 1]): the bin holding
- * the value of rank q*(count-1) in ascending order (negative bins from the
- * most negative, the zero count, positive bins), clamped to [min, max].
- */
-static void dist_quantiles(const struct agg_dist *d, const struct agg_map *mp, const double *q,
-			   uint32_t n, double *out)
-{
-	double rank[DP_AGG_PCT_MAX], cum = 0;
-	uint32_t i = 0;
-	assert(n <= DP_AGG_PCT_MAX && d->count > 0);
-	for (uint32_t k = 0; k < n; k++)
-		rank[k] = q[k] * (d->count - 1);
-	for (int32_t k = d->neg.hi; k >= d->neg.lo && i < n; k--) {
-		double w = *store_bin(&d->neg, k);
-		if (w != 0)
-			quantile_step(cum += w, -map_value(mp, k), rank, n, &i, out);
-	}
-	quantile_step(cum += d->zero, 0.0, rank, n, &i, out);
-	for (int32_t k = d->pos.lo; k <= d->pos.hi && i < n; k++) {
-		double w = *store_bin(&d->pos, k);
-		if (w != 0)
-			quantile_step(cum += w, map_value(mp, k), rank, n, &i, out);
-	}
-	while (i < n)  /* rounding of fractional weights */
-		out[i++] = d->max;
-	for (uint32_t k = 0; k < n; k++)
-		out[k] = out[k] < d->min ? d->min : out[k] > d->max ? d->max : out[k];
-}
-
-/* ================================================================ sets */
-
-/*
- * A set counts distinct members by their 64-bit XXH3 hash: exactly (an
- * open-addressing table of hashes, 0 = free) up to set_exact_max members,
- * then in a HyperLogLog of 2^14 one-byte registers (index: the top 14 bits;
- * value: 1 + leading zeros of the other 50, at most 51) estimated with
- * Ertl's improved raw estimator (arXiv:1702.01284), which needs no bias
- * tables. The registers depend only on the set of hashes, so an HLL built
- * from everything equals the register-wise max of HLLs built from parts.
- */
-struct agg_set {
-	uint64_t *slots;   /* exact members */
-	uint32_t cap;      /* slots: a power of two, 0 before the first member */
-	uint32_t n;        /* exact members */
-	uint8_t *hll;      /* registers; kept across intervals once allocated */
-	bool is_hll;
-};
-
-static inline uint64_t member_hash(struct st_str raw)
-{
-	uint64_t h = XXH3_64bits(raw.p, raw.len);
-	return h ? h : 1;  /* 0 marks a free slot */
-}
-
-static inline void hll_add(uint8_t *regs, uint64_t h)
-{
-	uint32_t idx = (uint32_t)(h >> (64 - DP_AGG_HLL_P));
-	uint64_t rest = (h << DP_AGG_HLL_P) | (UINT64_C(1) << (DP_AGG_HLL_P - 1));
-	uint8_t rho = (uint8_t)(__builtin_clzll(rest) + 1);
-	if (rho > regs[idx])
-		regs[idx] = rho;
-}
-
-static double hll_sigma(double x)
-{
-	if (x == 1.0)
-		return INFINITY;
-	double y = 1.0, z = x, zp;
-	do {
-		x *= x;
-		zp = z;
-		z += x * y;
-		y += y;
-	} while (z != zp);
-	return z;
-}
-
-static double hll_tau(double x)
-{
-	if (x == 0.0 || x == 1.0)
-		return 0.0;
-	double y = 1.0, z = 1.0 - x, zp;
-	do {
-		x = sqrt(x);
-		zp = z;
-		y *= 0.5;
-		z -= (1.0 - x) * (1.0 - x) * y;
-	} while (z != zp);
-	return z / 3.0;
-}
-
-static double hll_count(const uint8_t *regs)
-{
-	enum { Q = 64 - DP_AGG_HLL_P };
-	const double m = HLL_REGS;
-	uint32_t c[Q + 2] = {0};
-	for (uint32_t j = 0; j < HLL_REGS; j++)
-		c[regs[j]]++;
-	double z = m * hll_tau(1.0 - c[Q + 1] / m);
-	for (int k = Q; k >= 1; k--)
-		z = 0.5 * (z + c[k]);
-	z += m * hll_sigma(c[0] / m);
-	return m * m / (2.0 * log(2.0)) / z;
-}
-
-static int set_exact_grow(struct agg_set *s)
-{
-	uint32_t cap = s->cap ? s->cap * 2 : SET_CAP_MIN;
-	uint64_t *slots = calloc(cap, sizeof(uint64_t));
-	if (!slots)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < s->cap; i++) {
-		uint64_t h = s->slots[i];
-		if (!h)
-			continue;
-		uint32_t j = (uint32_t)h & (cap - 1);
-		while (slots[j])
-			j = (j + 1) & (cap - 1);
-		slots[j] = h;
-	}
-	free(s->slots);
-	s->slots = slots;
-	s->cap = cap;
-	return 0;
-}
-
-static int set_exact_insert(struct agg_set *s, uint64_t h)
-{
-	if ((s->n + 1) * 2 > s->cap && set_exact_grow(s))
-		return -ENOMEM;
-	uint32_t j = (uint32_t)h & (s->cap - 1);
-	while (s->slots[j]) {
-		if (s->slots[j] == h)
-			return 0;
-		j = (j + 1) & (s->cap - 1);
-	}
-	s->slots[j] = h;
-	s->n++;
-	return 0;
-}
-
-/* Move the exact members into the registers. */
-static int set_to_hll(struct agg_set *s)
-{
-	if (s->is_hll)
-		return 0;
-	if (!s->hll && !(s->hll = malloc(HLL_REGS)))
-		return -ENOMEM;
-	memset(s->hll, 0, HLL_REGS);
-	for (uint32_t i = 0; i < s->cap; i++)
-		if (s->slots[i])
-			hll_add(s->hll, s->slots[i]);
-	s->is_hll = true;
-	return 0;
-}
-
-static int set_add(struct agg_set *s, uint64_t h, uint32_t exact_max)
-{
-	if (s->is_hll) {
-		hll_add(s->hll, h);
-		return 0;
-	}
-	if (set_exact_insert(s, h))
-		return -ENOMEM;
-	return s->n > exact_max ? set_to_hll(s) : 0;
-}
-
-/* dst |= src: exact stays exact while the union is small enough. */
-static int set_merge(struct agg_set *dst, const struct agg_set *src, uint32_t exact_max)
-{
-	if (src->is_hll || dst->is_hll) {
-		if (set_to_hll(dst))
-			return -ENOMEM;
-		if (src->is_hll) {
-			for (uint32_t j = 0; j < HLL_REGS; j++)
-				if (src->hll[j] > dst->hll[j])
-					dst->hll[j] = src->hll[j];
-			return 0;
-		}
-	}
-	int rc = 0;
-	for (uint32_t i = 0; i < src->cap; i++) {
-		uint64_t h = src->slots[i];
-		if (h && set_add(dst, h, exact_max))
-			rc = -ENOMEM;
-	}
-	return rc;
-}
-
-static double set_cardinality(const struct agg_set *s)
-{
-	return s->is_hll ? round(hll_count(s->hll)) : (double)s->n;
-}
-
-static void set_clear(struct agg_set *s)
-{
-	if (s->slots)
-		memset(s->slots, 0, s->cap * sizeof(uint64_t));
-	s->n = 0;
-	s->is_hll = false;
-}
-
-static void set_destroy(struct agg_set *s)
-{
-	if (s) {
-		free(s->slots);
-		free(s->hll);
-		free(s);
-	}
-}
-
 /* ================================================================ entries */
 
 /*
@@ -719,9 +252,8 @@ struct agg_gauge {
 	bool has_value;      /* merger */
 };
 
-/* One series: template key and type, and its state. */
+/* One series: template key and type, and its state (its key's hash is in its slot). */
 struct agg_entry {
-	uint64_t hash;       /* st_key_hash(key) */
 	int64_t last_ns;     /* worker: arrival of the last line; merger: last flush with data */
 	uint64_t gen;        /* merger: the flush its interval state belongs to */
 	uint32_t keylen;
@@ -730,11 +262,12 @@ struct agg_entry {
 	union {
 		double count;            /* c: sum of v * w */
 		struct agg_gauge g;      /* g */
-		struct agg_dist *d;      /* ms, h, d */
-		struct agg_set *s;       /* s */
+		struct dp_sketch *d;     /* ms, h, d */
+		struct dp_hll *s;        /* s */
 	} u;
 	uint8_t key[];
 };
+static_assert(sizeof(struct agg_entry) == 72, "the size docs/formats/statsd.md gives");
 
 static bool type_is_dist(uint8_t type)
 {
@@ -742,20 +275,18 @@ static bool type_is_dist(uint8_t type)
 	       type == DP_STATSD_DISTRIBUTION;
 }
 
-static struct agg_entry *entry_create(uint64_t hash, uint8_t type, const uint8_t *key,
-				      uint32_t len)
+static struct agg_entry *entry_create(uint8_t type, const uint8_t *key, uint32_t len)
 {
 	struct agg_entry *e = malloc(sizeof(*e) + len);
 	if (!e)
 		return NULL;
 	memset(e, 0, sizeof(*e));
-	e->hash = hash;
 	e->type = type;
 	e->keylen = len;
 	memcpy(e->key, key, len);
-	if (type_is_dist(type) && !(e->u.d = dist_create()))
+	if (type_is_dist(type) && dp_sketch_create(&e->u.d))
 		goto err_free;
-	if (type == DP_STATSD_SET && !(e->u.s = calloc(1, sizeof(struct agg_set))))
+	if (type == DP_STATSD_SET && dp_hll_create(&e->u.s))
 		goto err_free;
 	return e;
 err_free:
@@ -768,9 +299,9 @@ static void entry_destroy(struct agg_entry *e)
 	if (!e)
 		return;
 	if (type_is_dist(e->type))
-		dist_destroy(e->u.d);
+		dp_sketch_destroy(e->u.d);
 	else if (e->type == DP_STATSD_SET)
-		set_destroy(e->u.s);
+		dp_hll_destroy(e->u.s);
 	free(e);
 }
 
@@ -778,9 +309,9 @@ static void entry_destroy(struct agg_entry *e)
 static void entry_clear(struct agg_entry *e)
 {
 	if (type_is_dist(e->type)) {
-		dist_clear(e->u.d);
+		dp_sketch_clear(e->u.d);
 	} else if (e->type == DP_STATSD_SET) {
-		set_clear(e->u.s);
+		dp_hll_clear(e->u.s);
 	} else if (e->type == DP_STATSD_GAUGE) {
 		struct agg_gauge *g = &e->u.g;
 		*g = (struct agg_gauge){.value = g->value, .has_value = g->has_value};
@@ -909,7 +440,7 @@ static enum dp_agg_status table_get(struct agg_table *t, uint64_t hash, uint8_t 
 			return DP_AGG_NOMEM;
 		s = table_find(t, hash, type, key, len);
 	}
-	struct agg_entry *e = entry_create(hash, type, key, len);
+	struct agg_entry *e = entry_create(type, key, len);
 	if (!e)
 		return DP_AGG_NOMEM;
 	s->hash = hash;
@@ -1031,7 +562,7 @@ struct dp_agg {
 	uint64_t seen_epoch;       /* the request the current table is for */
 	int node;                  /* -1: heap */
 	bool attached;             /* to a merger (set by dp_agg_merger_create) */
-	struct agg_map map;
+	struct dp_sketch_map map;
 	uint32_t field_max[DP_STATSD_TYPE__COUNT];  /* longest field name per type */
 	struct dp_agg_cfg cfg;
 	/* The handoff: each line written by one side. */
@@ -1067,7 +598,7 @@ int dp_agg_create(const struct dp_agg_cfg *cfg, int numa_node, struct dp_agg **o
 		return -ENOMEM;
 	a->node = node;
 	a->cfg = *cfg;
-	map_init(&a->map, cfg->sketch_accuracy);
+	dp_sketch_map_init(&a->map, cfg->sketch_accuracy);
 	field_max_init(cfg, a->field_max);
 	a->cur = table_create(node, cfg->max_series, table_slots_init(cfg->max_series),
 			      cfg->max_timestamped);
@@ -1145,11 +676,12 @@ static int entry_add(struct dp_agg *a, struct agg_entry *e, const struct dp_stat
 		break;
 	case DP_STATSD_SET:
 		for (uint32_t i = 0; i < m->nvalues; i++)
-			rc |= set_add(e->u.s, member_hash(m->raw[i]), a->cfg.set_exact_max);
+			rc |= dp_hll_add(e->u.s, XXH3_64bits(m->raw[i].p, m->raw[i].len),
+					 a->cfg.set_exact_max);
 		break;
 	default:
 		for (uint32_t i = 0; i < m->nvalues; i++)
-			rc |= dist_add(e->u.d, &a->map, m->v[i], w);
+			rc |= dp_sketch_add(e->u.d, &a->map, m->v[i], w);
 		break;
 	}
 	return rc;
@@ -1300,42 +832,12 @@ void dp_agg_stats_print(const struct dp_agg_stats *st, const char *prefix, FILE 
 
 /* ================================================================ check */
 
-static bool store_ok(const struct agg_store *s, double *weight)
-{
-	if (store_empty(s)) {
-		for (uint32_t i = 0; i < s->cap; i++)
-			if (s->bins[i] != 0)
-				return false;
-		return true;
-	}
-	if (s->hi - s->lo >= DP_AGG_SKETCH_BINS_MAX || s->lo < s->offset ||
-	    (int64_t)s->hi >= (int64_t)s->offset + s->cap)
-		return false;
-	for (uint32_t i = 0; i < s->cap; i++) {
-		int32_t k = s->offset + (int32_t)i;
-		if ((k < s->lo || k > s->hi) && s->bins[i] != 0)
-			return false;
-		*weight += s->bins[i];
-	}
-	return *store_bin(s, s->lo) > 0 && *store_bin(s, s->hi) > 0;
-}
-
 static bool entry_ok(const struct agg_entry *e, uint32_t exact_max)
 {
-	if (type_is_dist(e->type)) {
-		const struct agg_dist *d = e->u.d;
-		double w = d->zero;
-		if (!store_ok(&d->pos, &w) || !store_ok(&d->neg, &w))
-			return false;
-		return fabs(w - d->count) <= 1e-9 * d->count && (d->count == 0) == !e->touched;
-	}
-	if (e->type == DP_STATSD_SET) {
-		const struct agg_set *s = e->u.s;
-		uint32_t n = 0;
-		for (uint32_t i = 0; i < s->cap; i++)
-			n += s->slots[i] != 0;
-		return s->is_hll ? s->hll != NULL : (n == s->n && n <= exact_max + 1);
-	}
+	if (type_is_dist(e->type))
+		return dp_sketch_check(e->u.d) && (e->u.d->count == 0) == !e->touched;
+	if (e->type == DP_STATSD_SET)
+		return dp_hll_check(e->u.s, exact_max);
 	return true;
 }
 
@@ -1348,8 +850,9 @@ int dp_agg_check(const struct dp_agg *a)
 		if (!e)
 			continue;
 		n++;
-		if (e->hash != t->slots[i].hash || e->hash != st_key_hash(e->key, e->keylen) ||
-		    table_find(t, e->hash, e->type, e->key, e->keylen) != &t->slots[i] ||
+		uint64_t hash = t->slots[i].hash;
+		if (hash != st_key_hash(e->key, e->keylen) ||
+		    table_find(t, hash, e->type, e->key, e->keylen) != &t->slots[i] ||
 		    !entry_ok(e, a->cfg.set_exact_max))
 			return -EUCLEAN;
 	}
@@ -1361,16 +864,26 @@ int dp_agg_check(const struct dp_agg *a)
 
 /* ================================================================ merger */
 
+/* The merger's counters, by name: struct merger_ctr and dp_agg_merger_stats_read. */
+#define MERGER_STATS_FIELDS(X)                                                               \
+	X(flushes) X(points) X(timestamped) X(nonfinite) X(series) X(expired) X(table_full) \
+	X(nomem) X(collect_timeouts) X(workers_missed) X(late_tables) X(tables_freed)
+
 /* Counters written by the merger thread, read by any thread. */
 struct merger_ctr {
-	_Atomic uint64_t flushes, points, timestamped, nonfinite, series, expired;
-	_Atomic uint64_t table_full, nomem, collect_timeouts, workers_missed, late_tables;
-	_Atomic uint64_t tables_freed;
+#define CTR(f) _Atomic uint64_t f;
+	MERGER_STATS_FIELDS(CTR)
+#undef CTR
 };
+
+#define ONE(f) +1
+static_assert(sizeof(struct dp_agg_merger_stats) == sizeof(uint64_t) * (0 MERGER_STATS_FIELDS(ONE)),
+	      "MERGER_STATS_FIELDS names every counter of struct dp_agg_merger_stats");
+#undef ONE
 
 struct dp_agg_merger {
 	struct dp_agg_cfg cfg;
-	struct agg_map map;
+	struct dp_sketch_map map;
 	double q[DP_AGG_PCT_MAX];        /* cfg.pct / 100 */
 	uint32_t n;
 	struct dp_agg **aggs;
@@ -1406,7 +919,7 @@ int dp_agg_merger_create(const struct dp_agg_cfg *cfg, struct dp_agg *const *agg
 		goto err_detach;
 	memset(mg, 0, sizeof(*mg));
 	mg->cfg = *cfg;
-	map_init(&mg->map, cfg->sketch_accuracy);
+	dp_sketch_map_init(&mg->map, cfg->sketch_accuracy);
 	for (uint32_t i = 0; i < cfg->npct; i++)
 		mg->q[i] = cfg->pct[i] / 100.0;
 	mg->n = n;
@@ -1531,17 +1044,18 @@ static int entry_merge(struct dp_agg_merger *mg, struct agg_entry *dst, const st
 		gauge_merge(&dst->u.g, &src->u.g);
 		return 0;
 	case DP_STATSD_SET:
-		return set_merge(dst->u.s, src->u.s, mg->cfg.set_exact_max);
+		return dp_hll_merge(dst->u.s, src->u.s, mg->cfg.set_exact_max);
 	default:
-		return dist_merge(dst->u.d, src->u.d);
+		return dp_sketch_merge(dst->u.d, src->u.d);
 	}
 }
 
-/* Merge one worker entry into the merged state. */
-static void merge_entry(struct dp_agg_merger *mg, const struct agg_entry *e, int64_t ts_ns)
+/* Merge one worker entry (its key's hash: hash) into the merged state. */
+static void merge_entry(struct dp_agg_merger *mg, uint64_t hash, const struct agg_entry *e,
+			int64_t ts_ns)
 {
 	struct agg_entry *me;
-	enum dp_agg_status st = table_get(mg->state, e->hash, e->type, e->key, e->keylen, &me);
+	enum dp_agg_status st = table_get(mg->state, hash, e->type, e->key, e->keylen, &me);
 	if (st != DP_AGG_OK) {
 		cm_ctr_add(st == DP_AGG_TABLE_FULL ? &mg->ctr.table_full : &mg->ctr.nomem, 1);
 		return;
@@ -1567,7 +1081,7 @@ static void merge_table(struct dp_agg_merger *mg, struct agg_table *t, int64_t t
 	for (uint32_t i = 0; i <= t->mask;) {
 		struct agg_entry *e = t->slots[i].e;
 		if (e && e->touched) {
-			merge_entry(mg, e, ts_ns);
+			merge_entry(mg, t->slots[i].hash, e, ts_ns);
 			entry_clear(e);
 		} else if (e && ts_ns - e->last_ns > mg->cfg.idle_expire_ns) {
 			table_remove_at(t, i);
@@ -1607,7 +1121,7 @@ static void emit_point(struct emit_ctx *ec, const uint8_t *tmpl, uint32_t len, c
 
 static void emit_dist(struct emit_ctx *ec, const struct agg_entry *e)
 {
-	const struct agg_dist *d = e->u.d;
+	const struct dp_sketch *d = e->u.d;
 	const struct dp_agg_merger *mg = ec->mg;
 	double pv[DP_AGG_PCT_MAX];
 	emit_point(ec, e->key, e->keylen, "count", ec->ts_ns, d->count);
@@ -1615,7 +1129,7 @@ static void emit_dist(struct emit_ctx *ec, const struct agg_entry *e)
 	emit_point(ec, e->key, e->keylen, "min", ec->ts_ns, d->min);
 	emit_point(ec, e->key, e->keylen, "max", ec->ts_ns, d->max);
 	emit_point(ec, e->key, e->keylen, "mean", ec->ts_ns, d->sum / d->count);
-	dist_quantiles(d, &mg->map, mg->q, mg->cfg.npct, pv);
+	dp_sketch_quantiles(d, &mg->map, mg->q, mg->cfg.npct, pv);
 	for (uint32_t i = 0; i < mg->cfg.npct; i++)
 		emit_point(ec, e->key, e->keylen, mg->cfg.pct_field[i], ec->ts_ns, pv[i]);
 }
@@ -1646,7 +1160,7 @@ static void emit_entry(struct emit_ctx *ec, struct agg_entry *e)
 	}
 	case DP_STATSD_SET:
 		if (active)
-			emit_point(ec, e->key, e->keylen, "value", ec->ts_ns, set_cardinality(e->u.s));
+			emit_point(ec, e->key, e->keylen, "value", ec->ts_ns, dp_hll_count(e->u.s));
 		break;
 	default:
 		if (active)
@@ -1706,47 +1220,15 @@ uint32_t dp_agg_merger_emit(struct dp_agg_merger *mg, int64_t ts_ns, double inte
 
 /* ================================================================ digest */
 
-static inline uint64_t mix(uint64_t h, const void *p, size_t len)
-{
-	return XXH3_64bits_withSeed(p, len, h);
-}
-
-static uint64_t mix_d(uint64_t h, double v)
-{
-	return mix(h, &v, sizeof(v));
-}
-
-static uint64_t store_digest(uint64_t h, const struct agg_store *s)
-{
-	for (int32_t k = s->lo; k <= s->hi; k++) {
-		double w = *store_bin(s, k);
-		if (w != 0)
-			h = mix_d(mix(h, &k, sizeof(k)), w);
-	}
-	return mix(h, "|", 1);
-}
-
 static uint64_t entry_digest(const struct agg_entry *e)
 {
-	uint64_t h = mix(XXH3_64bits(e->key, e->keylen), &e->type, 1);
-	if (type_is_dist(e->type)) {
-		const struct agg_dist *d = e->u.d;
-		h = mix_d(mix_d(mix_d(mix_d(mix_d(h, d->count), d->sum), d->min), d->max), d->zero);
-		return store_digest(store_digest(h, &d->pos), &d->neg);
-	}
-	if (e->type == DP_STATSD_SET) {
-		const struct agg_set *s = e->u.s;
-		if (s->is_hll)
-			return mix(mix(h, "H", 1), s->hll, HLL_REGS);
-		uint64_t members = 0;  /* a sum: independent of slot order */
-		for (uint32_t i = 0; i < s->cap; i++)
-			if (s->slots[i])
-				members += mix(0, &s->slots[i], sizeof(uint64_t));
-		return mix(mix(h, &s->n, sizeof(s->n)), &members, sizeof(members));
-	}
-	if (e->type == DP_STATSD_GAUGE)
-		return mix_d(h, e->u.g.value);
-	return mix_d(h, e->u.count);
+	uint64_t h = XXH3_64bits_withSeed(&e->type, 1, XXH3_64bits(e->key, e->keylen));
+	if (type_is_dist(e->type))
+		return dp_sketch_digest(e->u.d, h);
+	if (e->type == DP_STATSD_SET)
+		return dp_hll_digest(e->u.s, h);
+	double v = e->type == DP_STATSD_GAUGE ? e->u.g.value : e->u.count;
+	return XXH3_64bits_withSeed(&v, sizeof(v), h);
 }
 
 uint64_t dp_agg_merger_digest(const struct dp_agg_merger *mg)
@@ -1763,18 +1245,7 @@ uint64_t dp_agg_merger_digest(const struct dp_agg_merger *mg)
 
 void dp_agg_merger_stats_read(const struct dp_agg_merger *mg, struct dp_agg_merger_stats *out)
 {
-#define LD(x) atomic_load_explicit(&mg->ctr.x, memory_order_relaxed)
-	out->flushes = LD(flushes);
-	out->points = LD(points);
-	out->timestamped = LD(timestamped);
-	out->nonfinite = LD(nonfinite);
-	out->series = LD(series);
-	out->expired = LD(expired);
-	out->table_full = LD(table_full);
-	out->nomem = LD(nomem);
-	out->collect_timeouts = LD(collect_timeouts);
-	out->workers_missed = LD(workers_missed);
-	out->late_tables = LD(late_tables);
-	out->tables_freed = LD(tables_freed);
+#define LD(f) out->f = atomic_load_explicit(&mg->ctr.f, memory_order_relaxed);
+	MERGER_STATS_FIELDS(LD)
 #undef LD
 }

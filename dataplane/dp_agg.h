@@ -33,11 +33,9 @@
  * entries. Every emitted value is a double (counts scaled by 1/rate are
  * fractional), so every StatsD field is F64 in storage.
  *
- * Why hand-written sketches: Debian 12 ships no C library for DDSketch or
- * HyperLogLog (only Go, Perl and PostgreSQL-extension ones), and what we
- * need is small: a log-gamma index with dense, bounded bin arrays that merge
- * by adding, and 16384 one-byte registers that merge by max. Both merge
- * exactly, which is what lets every worker aggregate alone.
+ * The sketches (dp_sketch.h, a DDSketch) and sets (dp_hll.h, exact then
+ * HyperLogLog) merge exactly, which is what lets every worker aggregate
+ * alone.
  *
  * Usage profile: up to millions of lines per second per worker over up to
  * statsd.max_series series per worker; a flush every statsd.flush_interval
@@ -58,6 +56,8 @@
 #include <stdio.h>
 
 #include "cm_config.h"
+#include "dp_hll.h"
+#include "dp_sketch.h"
 #include "dp_statsd.h"
 
 /* Most percentiles statsd.percentiles may list. */
@@ -65,9 +65,9 @@
 /* Room for a field name, with its NUL ("p99_9", "count"). */
 #define DP_AGG_FIELD_MAX 16
 /* Bins per sketch side (positive, negative) before the lowest collapse. */
-#define DP_AGG_SKETCH_BINS_MAX 2048
+#define DP_AGG_SKETCH_BINS_MAX DP_SKETCH_BINS_MAX
 /* HyperLogLog precision: 2^14 one-byte registers. */
-#define DP_AGG_HLL_P 14
+#define DP_AGG_HLL_P DP_HLL_P
 
 /* What an idle series (no line this interval) emits: statsd.idle. */
 enum dp_agg_idle {

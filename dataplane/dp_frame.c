@@ -91,13 +91,6 @@ static inline uint32_t get32(const uint8_t *p)
 	return v;
 }
 
-static inline uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /* Not allowed in a name or tag key: blanks and control bytes. */
 static inline bool is_bad_name_byte(uint8_t c)
 {
@@ -447,7 +440,7 @@ int dp_frame_writer_point(struct dp_frame_writer *w, uint32_t series_ref, uint8_
 		.type = type,
 		.series_ref = series_ref,
 		.ts_ns = ts_ns,
-		.value = type == DP_WIRE_F64 ? v.u64 : (uint64_t)v.i64,
+		.value = v.u64,  /* the f64 or i64 bits */
 	};
 	memcpy(w->buf + w->len, &pt, sizeof(pt));
 	w->len += DP_WIRE_POINT_BYTES;

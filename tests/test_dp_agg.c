@@ -1,5 +1,6 @@
 /*
- * test_dp_agg.c - unit tests for dataplane/dp_agg.c, StatsD aggregation:
+ * test_dp_agg.c - unit tests for dataplane/dp_agg.c, StatsD aggregation
+ * (and through it the sketches of dp_sketch.c and the sets of dp_hll.c):
  * the config table and percentile names; per-type semantics (counters with
  * sample rates, gauges with deltas across intervals, timer statistics and
  * percentiles against exact sorted quantiles, sets exact then HyperLogLog,
@@ -149,11 +150,6 @@ static double rnd01(uint64_t *s)
 	return (double)(cm_splitmix64(s) >> 11) * 0x1p-53;
 }
 
-static void cfg_test(struct dp_agg_cfg *cfg)
-{
-	dp_agg_cfg_default(cfg);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Config                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -199,7 +195,7 @@ static void test_dp_agg__percentile_names(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	char err[256];
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	assert_int_equal(dp_agg_cfg_percentiles("99.90,050, 0.5,100,0", &cfg, err, sizeof(err)), 0);
 	const char *names[] = {"p0", "p0_5", "p50", "p99_9", "p100"};
 	const double vals[] = {0, 0.5, 50, 99.9, 100};
@@ -229,7 +225,7 @@ static void test_dp_agg__percentile_names(void **state)
 		{"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "statsd.percentiles: more than 16 percentiles"},
 	};
 	for (size_t i = 0; i < CM_ARRAY_SIZE(bad); i++) {
-		cfg_test(&cfg);
+		dp_agg_cfg_default(&cfg);
 		err[0] = '\0';
 		assert_int_equal(dp_agg_cfg_percentiles(bad[i].in, &cfg, err, sizeof(err)), -EINVAL);
 		assert_string_equal(err, bad[i].err);
@@ -246,7 +242,7 @@ static void test_dp_agg__counter_sample_rates(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&r, &cfg, 1);
 	double want = 0;
 	for (int i = 0; i < 10; i++) {
@@ -306,7 +302,7 @@ static void test_dp_agg__gauge_deltas_across_intervals(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&r, &cfg, 2);
 	int64_t t = T0;
 	add(&r, 0, "g:10|g", t);
@@ -377,7 +373,7 @@ static void check_dist(const double *vals, size_t n, const char *pcts)
 	struct dp_agg_cfg cfg;
 	struct rig r;
 	char err[128], line[128], key[64];
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	assert_int_equal(dp_agg_cfg_percentiles(pcts, &cfg, err, sizeof(err)), 0);
 	rig_open(&r, &cfg, 1);
 	static const char *const types[] = {"ms", "h", "d"};
@@ -444,7 +440,7 @@ static void test_dp_agg__timer_sample_rate(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&r, &cfg, 1);
 	add(&r, 0, "t:10|ms|@0.5", T0);    /* weight 2 */
 	add(&r, 0, "t:20:30|ms|@0.25", T0); /* weight 4 each */
@@ -466,7 +462,7 @@ static void test_dp_agg__set_exact_then_hll(void **state)
 	struct dp_agg_cfg cfg;
 	struct rig r;
 	char line[128];
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&r, &cfg, 1);
 	/* Up to set_exact_max members: exact, duplicates and packing included. */
 	for (int i = 0; i < 1000; i += 2) {
@@ -508,7 +504,7 @@ static void test_dp_agg__timestamped_points(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&r, &cfg, 1);
 	const int64_t ts1 = 1656581400LL * CM_NS_PER_SEC, ts2 = ts1 + CM_NS_PER_SEC;
 	add(&r, 0, "c:5|c|T1656581400", T0);
@@ -564,7 +560,7 @@ static void test_dp_agg__type_is_part_of_identity(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&r, &cfg, 1);
 	add(&r, 0, "x:1|c", T0);
 	add(&r, 0, "x:2|g", T0);
@@ -618,7 +614,7 @@ static void merge_equals_single(double accuracy)
 	struct dp_agg_cfg cfg;
 	struct rig one, two;
 	char line[128];
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	cfg.sketch_accuracy = accuracy;
 	rig_open(&one, &cfg, 1);
 	rig_open(&two, &cfg, 2);
@@ -665,7 +661,7 @@ static void test_dp_agg__digest_sees_differences(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig a, b;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&a, &cfg, 1);
 	rig_open(&b, &cfg, 1);
 	add(&a, 0, "t:100|ms", T0);
@@ -700,7 +696,7 @@ static void test_dp_agg__idle_policies(void **state)
 	for (size_t k = 0; k < CM_ARRAY_SIZE(cases); k++) {
 		struct dp_agg_cfg cfg;
 		struct rig r;
-		cfg_test(&cfg);
+		dp_agg_cfg_default(&cfg);
 		cfg.idle = cases[k].idle;
 		rig_open(&r, &cfg, 1);
 		add(&r, 0, "i.c:3|c", T0);
@@ -726,7 +722,7 @@ static void test_dp_agg__idle_expiry(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	cfg.idle = DP_AGG_IDLE_ZERO;
 	cfg.idle_expire_ns = 30 * CM_NS_PER_SEC;
 	rig_open(&r, &cfg, 1);
@@ -760,7 +756,7 @@ static void test_dp_agg__table_full(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	cfg.max_series = 4;
 	rig_open(&r, &cfg, 1);
 	add(&r, 0, "f1:1|c", T0);
@@ -787,7 +783,7 @@ static void test_dp_agg__rejects(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&r, &cfg, 1);
 	/*
 	 * The template is 2 + name + 2 + 2 bytes: a 4088-byte name fits a key
@@ -799,11 +795,8 @@ static void test_dp_agg__rejects(void **state)
 	assert_int_equal(add_st(&r, 0, line, T0), DP_AGG_KEY_TOO_LONG);
 	strcpy(line + ST_KEY_MAX - 11, ":1|c");
 	add(&r, 0, line, T0);
-	/* A rate whose inverse overflows. */
-	size_t used;
-	const char *tiny = "b:1|c|@1e-320";
-	if (dp_statsd_decode(&r.m, tiny, strlen(tiny), DP_STATSD_COMPLETE, &used) == DP_STATSD_OK)
-		assert_int_equal(dp_agg_add(r.a[0], &r.m, T0), DP_AGG_BAD_RATE);
+	/* A rate whose inverse overflows (the decoder takes a subnormal rate). */
+	assert_int_equal(add_st(&r, 0, "b:1|c|@1e-320", T0), DP_AGG_BAD_RATE);
 	/* Sums that overflow are not emitted. */
 	add(&r, 0, "n:1e308|c", T0);
 	add(&r, 0, "n:1e308|c", T0);
@@ -816,6 +809,7 @@ static void test_dp_agg__rejects(void **state)
 	struct dp_agg_stats st;
 	dp_agg_stats_read(r.a[0], &st);
 	assert_int_equal(st.key_too_long, 1);
+	assert_int_equal(st.bad_rate, 1);
 	assert_string_equal(dp_agg_status_name(DP_AGG_TABLE_FULL), "table_full");
 	assert_string_equal(dp_agg_status_name(DP_AGG__COUNT), "unknown");
 	rig_close(&r);
@@ -830,7 +824,7 @@ static void test_dp_agg__late_publish(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&r, &cfg, 2);
 	add(&r, 0, "l:5|c", T0);
 	add(&r, 1, "l:1|c", T0);
@@ -872,7 +866,7 @@ static void test_dp_agg__publish_now(void **state)
 	(void)state;
 	struct dp_agg_cfg cfg;
 	struct rig r;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	rig_open(&r, &cfg, 1);
 	add(&r, 0, "p:1|c", T0);
 	assert_int_equal(dp_agg_publish_now(r.a[0]), 0);
@@ -954,7 +948,7 @@ static void test_dp_agg__two_threads_lose_nothing(void **state)
 	struct dp_agg_cfg cfg;
 	struct dp_agg *a;
 	struct dp_agg_merger *mg;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	assert_int_equal(dp_agg_create(&cfg, -1, &a), 0);
 	assert_int_equal(dp_agg_merger_create(&cfg, &a, 1, &mg), 0);
 	struct thr t = {.a = a, .lines = 200000};
@@ -1017,7 +1011,7 @@ static void test_dp_agg__random_vs_model(void **state)
 	struct model md;
 	char line[160], key[96];
 	uint64_t s = 77;
-	cfg_test(&cfg);
+	dp_agg_cfg_default(&cfg);
 	cfg.idle_expire_ns = 25 * CM_NS_PER_SEC;  /* entries come and go */
 	rig_open(&r, &cfg, 3);
 	memset(&md, 0, sizeof(md));
