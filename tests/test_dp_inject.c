@@ -40,6 +40,7 @@
 #include "st_io.h"
 #include "st_series.h"
 #include "st_store.h"
+#include "tst_util.h"
 
 #define S(lit) ((struct st_str){(lit), sizeof(lit) - 1})
 #define T0 (1451606400LL * CM_NS_PER_SEC) /* 2016-01-01 */
@@ -58,14 +59,9 @@ static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(f->dir, sizeof(f->dir), "%s/dp_inject.XXXXXX", tmp);
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(tst_tmpdir(f->dir, sizeof(f->dir), "dp_inject"));
 	assert_int_equal(st_rcu_create(8, &f->rcu), 0);
-	st_store_cfg_default(&f->cfg);
-	f->cfg.dir = f->dir;
-	f->cfg.rcu = f->rcu;
-	f->cfg.shard.ooo_window_ns = 24 * 3600 * CM_NS_PER_SEC;
+	tst_store_cfg(&f->cfg, f->dir, f->rcu);
 	f->cfg.shard.memory_limit_bytes = 256u << 20;
 	f->cfg.wal.durability = ST_WAL_NONE;
 	f->cfg.wal.io_thread = false;   /* the owner's st_store_poll runs the encoder */
@@ -93,10 +89,7 @@ static int fx_teardown(void **state)
 	struct fx *f = *state;
 	if (f->st)
 		fx_close(f);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd)) {
-	}
+	tst_rm_tree(f->dir);
 	st_rcu_destroy(f->rcu);
 	free(f);
 	return 0;
@@ -119,20 +112,6 @@ static void add_point(struct dp_inject_batch *b, const uint8_t *key, int kl, int
 	assert_int_equal(dp_inject_batch_add(b, key, (uint32_t)kl, st_key_hash(key, (size_t)kl), ts,
 					     ST_VT_F64, (union st_value){.f64 = v}),
 			 0);
-}
-
-/* Find a series by key (a linear scan: few series here). */
-static int find_id(struct st_store *st, const uint8_t *key, uint32_t keylen)
-{
-	struct st_shard *sh = st_store_shard(st);
-	uint32_t n = st_shard_series_count(sh);
-	for (uint32_t id = 0; id < n; id++) {
-		uint32_t kl;
-		const uint8_t *k = st_shard_series_key(sh, id, &kl, NULL);
-		if (kl == keylen && !memcmp(k, key, kl))
-			return (int)id;
-	}
-	return -1;
 }
 
 /* ================================================================ batches */
@@ -605,7 +584,7 @@ static void check_store(struct fx *f, struct wmodel *models)
 	for (int w = 0; w < NWRITERS; w++) {
 		struct wmodel *m = &models[w];
 		for (int s = 0; s < NSER; s++) {
-			int id = find_id(f->st, m->keys[s], m->keylen[s]);
+			int id = tst_store_find_series(f->st, m->keys[s], m->keylen[s]);
 			assert_true(id >= 0);
 			nseries++;
 			struct st_points p;
@@ -701,14 +680,7 @@ static void test_dp_inject__writers_sync(void **state)
 
 int main(void)
 {
-	struct st_uring *u;
-	struct st_uring_cfg cfg = {.ops = &st_io_posix, .entries = 4};
-	int rc = st_uring_create(&cfg, &u);
-	if (rc == -ENOSYS || rc == -EPERM) {
-		printf("skip: io_uring unavailable (%s)\n", strerror(-rc));
-		return 77;
-	}
-	st_uring_destroy(u);
+	tst_require_uring();
 	cm_log_set_level(CM_LOG_WARN);
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {

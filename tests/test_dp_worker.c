@@ -50,6 +50,7 @@
 #include "st_io.h"
 #include "st_series.h"
 #include "st_store.h"
+#include "tst_util.h"
 
 #define S(lit) ((struct st_str){(lit), sizeof(lit) - 1})
 #define T0 (1451606400LL * CM_NS_PER_SEC) /* 2016-01-01 */
@@ -72,15 +73,14 @@ static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(f->dir, sizeof(f->dir), "%s/dp_worker.XXXXXX", tmp);
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(tst_tmpdir(f->dir, sizeof(f->dir), "dp_worker"));
 	assert_int_equal(st_rcu_create(8, &f->rcu), 0);
 	f->reader = st_rcu_reader_register(f->rcu);
 	assert_true(f->reader >= 0);
-	st_store_cfg_default(&f->scfg);
-	f->scfg.dir = f->dir;
-	f->scfg.rcu = f->rcu;
+	tst_store_cfg(&f->scfg, f->dir, f->rcu);
+	struct st_shard_cfg sh;
+	st_shard_cfg_default(&sh);
+	f->scfg.shard.ooo_window_ns = sh.ooo_window_ns; /* the too-old case needs the default */
 	f->scfg.wal.durability = ST_WAL_NONE;
 	f->scfg.wal.io_thread = false;
 	f->scfg.wal.fsync_interval_ns = 2 * CM_NS_PER_MS;
@@ -121,10 +121,7 @@ static int fx_teardown(void **state)
 	dp_agg_destroy(f->agg);
 	st_rcu_reader_unregister(f->rcu, f->reader);
 	st_rcu_destroy(f->rcu);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd)) {
-	}
+	tst_rm_tree(f->dir);
 	free(f);
 	return 0;
 }
@@ -797,16 +794,6 @@ static void test_dp_worker__create_rejects(void **state)
 
 /* ============================================================== the loop */
 
-static bool uring_ok(void)
-{
-	struct st_uring *u;
-	struct st_uring_cfg cfg = {.ops = &st_io_posix, .entries = 4};
-	if (st_uring_create(&cfg, &u))
-		return false;
-	st_uring_destroy(u);
-	return true;
-}
-
 struct runner {
 	struct dp_worker *w;
 	int rc;
@@ -822,7 +809,7 @@ static void *run_main(void *arg)
 static void test_dp_worker__run_drains_injection(void **state)
 {
 	struct fx *f = *state;
-	if (!uring_ok())
+	if (tst_uring_probe() != 0)
 		skip(); /* the WAL needs io_uring */
 	f->scfg.wal.durability = ST_WAL_INTERVAL;
 	struct dp_inject *inj;
