@@ -115,11 +115,6 @@ static bool str_ok(struct st_str s, bool value)
 	return true;
 }
 
-static inline bool str_eq(struct st_str a, struct st_str b)
-{
-	return a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
-}
-
 static inline bool type_ok(uint8_t t)
 {
 	return t == DP_WIRE_F64 || t == DP_WIRE_I64;
@@ -227,7 +222,7 @@ static enum dp_frame_status read_def(const uint8_t *p, uint32_t def_bytes,
 		    !str_ok(t->key, false) || !str_ok(t->value, true))
 			return DP_FRAME_BAD_TAG;
 		for (uint32_t j = 0; j < i; j++)
-			if (str_eq(rec->tags[j].key, t->key))
+			if (st_str_eq(rec->tags[j].key, t->key))
 				return DP_FRAME_DUP_TAG;
 		rec->ntags = i + 1;
 	}
@@ -403,7 +398,7 @@ int dp_frame_writer_def(struct dp_frame_writer *w, uint32_t series_ref, uint8_t 
 		    !str_ok(tags[i].key, false) || !str_ok(tags[i].value, true))
 			return -EINVAL;
 		for (uint32_t j = 0; j < i; j++)
-			if (str_eq(tags[j].key, tags[i].key))
+			if (st_str_eq(tags[j].key, tags[i].key))
 				return -EINVAL;
 		bytes += 2 + (size_t)tags[i].key.len + tags[i].value.len;
 	}

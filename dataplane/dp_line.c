@@ -207,11 +207,6 @@ static inline int key_cmp(struct st_str a, struct st_str b)
 	return (a.len > b.len) - (a.len < b.len);
 }
 
-static inline bool str_eq(struct st_str a, struct st_str b)
-{
-	return a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
-}
-
 /* Insertion sort by key (tag sets are small); index of a duplicate key, or -1. */
 static int sort_tags(struct st_tag *tags, uint32_t n)
 {
@@ -225,7 +220,7 @@ static int sort_tags(struct st_tag *tags, uint32_t n)
 		tags[j] = t;
 	}
 	for (uint32_t i = 1; i < n; i++)
-		if (str_eq(tags[i - 1].key, tags[i].key))
+		if (st_str_eq(tags[i - 1].key, tags[i].key))
 			return (int)i;
 	return -1;
 }
@@ -458,7 +453,7 @@ static CM_ALWAYS_INLINE bool keep_field(struct dp_line *line, struct dp_field *f
 					(unsigned char)k.p[k.len - 1] * 31) & 63);
 	if (cm_unlikely(*seen & bit)) {
 		for (uint32_t j = 0; j < line->nfields; j++) {
-			if (str_eq(line->fields[j].key, k)) {
+			if (st_str_eq(line->fields[j].key, k)) {
 				line->fields[j] = *f;
 				line->flags |= DP_LINE_DUP_FIELD;
 				return true;

@@ -107,11 +107,6 @@ static inline const char *find(const char *p, const char *end, char c)
 	return q ? q : end;
 }
 
-static inline bool str_eq(struct st_str a, struct st_str b)
-{
-	return a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
-}
-
 /* HOT PATH */
 
 /* ------------------------------------------------------------------------ */
@@ -221,7 +216,7 @@ static enum dp_statsd_status parse_tags(struct dp_statsd *m, const char *p, cons
 		t->value = colon ? (struct st_str){colon + 1, (uint32_t)(p - colon - 1)}
 				 : (struct st_str){s, 0};
 		for (uint32_t j = 0; j < m->ntags; j++)
-			if (str_eq(m->tags[j].key, t->key))
+			if (st_str_eq(m->tags[j].key, t->key))
 				return fail(m, s, DP_STATSD_DUP_TAG);
 		m->ntags++;
 		*key_bytes += 4 + (size_t)t->key.len +

@@ -923,11 +923,6 @@ static void htab_del(struct htab *h, uint32_t hash, uint32_t index)
 /* Terms                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static bool str_eq(struct st_str a, struct st_str b)
-{
-	return a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
-}
-
 static inline const char *term_name(const struct term *t)
 {
 	return t->len <= TERM_INLINE ? t->name.inl : t->name.heap;
@@ -1789,14 +1784,14 @@ static int cond_match(const struct st_index_cond *c, pcre2_match_data *md,
 	struct st_str val;
 	int rc;
 	if (c->op == ST_INDEX_FIELD)
-		return c->key.len && str_eq(v->field, c->key);
+		return c->key.len && st_str_eq(v->field, c->key);
 	if (!st_key_tag(v, c->key, &val))
 		val = (struct st_str){"", 0};
 	switch (c->op) {
 	case ST_INDEX_EQ:
-		return str_eq(val, c->value);
+		return st_str_eq(val, c->value);
 	case ST_INDEX_NEQ:
-		return !str_eq(val, c->value);
+		return !st_str_eq(val, c->value);
 	case ST_INDEX_RE:
 		return re_exec(c->re, md, val);
 	case ST_INDEX_NRE:
@@ -1825,7 +1820,7 @@ int st_index_filter(const struct st_index *idx, struct st_str meas, const struct
 	for (size_t i = 0; i < set->n; i++) {
 		const struct srec *r = series_get(idx, set->ids[i]);
 		struct st_key_view v;
-		if (!r || st_key_parse(r->key, r->len, &v) || !str_eq(v.name, meas))
+		if (!r || st_key_parse(r->key, r->len, &v) || !st_str_eq(v.name, meas))
 			continue;
 		rc = cond_match(c, md, &v);
 		if (rc < 0)
@@ -1995,14 +1990,14 @@ static bool key_has_term(const struct st_index *idx, const struct srec *r, const
 		return false;
 	switch (t->kind) {
 	case TK_MEAS:
-		return str_eq(v.name, term_str(t));
+		return st_str_eq(v.name, term_str(t));
 	case TK_FIELD:
-		return str_eq(v.field, term_str(t)) &&
-		       str_eq(v.name, term_str(&idx->terms[t->parent]));
+		return st_str_eq(v.field, term_str(t)) &&
+		       st_str_eq(v.name, term_str(&idx->terms[t->parent]));
 	case TK_TAGVAL: {
 		const struct term *kt = &idx->terms[t->parent];
-		return str_eq(v.name, term_str(&idx->terms[kt->parent])) &&
-		       st_key_tag(&v, term_str(kt), &val) && str_eq(val, term_str(t));
+		return st_str_eq(v.name, term_str(&idx->terms[kt->parent])) &&
+		       st_key_tag(&v, term_str(kt), &val) && st_str_eq(val, term_str(t));
 	}
 	default:
 		return false;

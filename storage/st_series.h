@@ -27,8 +27,10 @@
 #ifndef ST_SERIES_H
 #define ST_SERIES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -37,6 +39,12 @@
 
 #define ST_KEY_MAX 4096
 #define ST_TAGS_MAX 64
+
+/* Two slices with the same bytes. Any thread. */
+static inline bool st_str_eq(struct st_str a, struct st_str b)
+{
+	return a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
+}
 
 struct st_tag {
 	struct st_str key;
