@@ -164,11 +164,19 @@ static void die(const char *what, int rc)
 	exit(1);
 }
 
-static int64_t thread_cpu_ns(void)
+static int64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	clock_gettime(c, &ts);
 	return (int64_t)ts.tv_sec * CM_NS_PER_SEC + ts.tv_nsec;
+}
+
+static uint64_t sum_u64(const uint64_t *v, size_t n)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += v[i];
+	return sum;
 }
 
 /* ------------------------------------------------------------ repetitions */
@@ -334,9 +342,7 @@ static void rig_report(struct rig *r, const char *what)
 				 st_insert_status_name((enum st_insert_status)i),
 				 (unsigned long long)ws.rejected[i]);
 		}
-	uint64_t drops = 0;
-	for (int i = 0; i < DP_WD__COUNT; i++)
-		drops += ws.dropped[i];
+	uint64_t drops = sum_u64(ws.dropped, DP_WD__COUNT);
 	printf("# %s: points_in %llu stored %llu rejected %llu%s%s%s, dropped %llu; series %llu, "
 	       "shard memory %.0f MB; wal %.2f B/point, stalls buffer %llu segment %llu, io %s; "
 	       "checkpoints %llu\n",
@@ -399,10 +405,10 @@ static void measure(feed_fn feed, void *fctx, sink_fn sink, void *sctx, count_fn
 			uint32_t n = feed(fctx, &m);
 			for (uint32_t i = 0; i < n; i++)
 				b0 += m[i].len;
-			int64_t u0 = thread_cpu_ns(), t0 = cm_mono_ns();
+			int64_t u0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), t0 = cm_mono_ns();
 			sink(sctx, m, n);
 			int64_t t1 = cm_mono_ns();
-			cpu += thread_cpu_ns() - u0;
+			cpu += clock_ns(CLOCK_THREAD_CPUTIME_ID) - u0;
 			timed += t1 - t0;
 		}
 		if (rep < 0)
@@ -594,15 +600,23 @@ struct bin_feed {
 	struct dp_rx_msg msgs[BATCH_MSGS];
 };
 
-static void bin_feed_init(struct bin_feed *f, const struct bin_pool *p)
+static struct bin_feed *bin_feed_new(const struct bin_pool *p, bool replay)
 {
+	struct bin_feed *f = malloc(sizeof(*f));
 	f->pool = p;
 	f->k = 0;
-	f->replay = false;
+	f->replay = replay;
 	f->buf = malloc((size_t)BATCH_MSGS * BIN_FRAME_BYTES);
 	for (uint32_t i = 0; i < BATCH_MSGS; i++)
 		msg_init(&f->msgs[i], f->buf + (size_t)i * BIN_FRAME_BYTES, BIN_FRAME_BYTES,
 			 DP_PROTO_BINARY);
+	return f;
+}
+
+static void bin_feed_free(struct bin_feed *f)
+{
+	free(f->buf);
+	free(f);
 }
 
 static uint32_t bin_feed_next(void *ctx, const struct dp_rx_msg **msgs)
@@ -721,11 +735,17 @@ static void sink_line_decode(void *ctx, const struct dp_rx_msg *m, uint32_t n)
 	}
 }
 
-static struct decode_only *decode_only_new(void)
+/* A decoder alone on a path's messages (yard_s windows): its BENCH line; returns the median. */
+static double run_decode_only(feed_fn feed, void *fctx, sink_fn decode, const char *metric,
+			      const char *unit, const char *note)
 {
 	struct decode_only *d = calloc(1, sizeof(*d));
 	dp_line_init(&d->line, d->fields, DP_LINE_FIELDS_DEFAULT);
-	return d;
+	struct meas dm;
+	measure(feed, fctx, decode, d, count_units, d, opt.reps, 0.5, opt.yard_s, &dm);
+	print_reps(metric, &dm.rate, unit, opt.yard_s, note);
+	free(d);
+	return median(&dm.rate);
 }
 
 struct memcpy_sink {
@@ -916,15 +936,33 @@ static uint32_t line_feed_next(void *ctx, const struct dp_rx_msg **msgs)
 
 static struct {
 	double memcpy_bps;
-	double bin, bin_decode;
+	double bin;
 	bool have_bin;
 } res;
 
+/*
+ * The ratios of an in-process path (ingest_<path>_vs_..._ratio): its rate to
+ * its decoder's alone (work: what the path adds), its input bytes/s to
+ * memcpy's (bytes: which bytes), its rate to the target.
+ */
+static void print_yardsticks(const char *path, double rate, double decode_rate, double bytes_rate,
+			     double target, const char *work, const char *bytes,
+			     const char *target_note)
+{
+	char metric[64], note[96];
+	snprintf(metric, sizeof(metric), "ingest_%s_vs_decode_only_ratio", path);
+	snprintf(note, sizeof(note), "%s / decode alone", work);
+	print_ratio(metric, rate, decode_rate, note);
+	snprintf(metric, sizeof(metric), "ingest_%s_vs_memcpy_ratio", path);
+	snprintf(note, sizeof(note), "%s / memcpy bytes/s", bytes);
+	print_ratio(metric, bytes_rate, res.memcpy_bps, note);
+	snprintf(metric, sizeof(metric), "ingest_%s_vs_target_ratio", path);
+	print_ratio(metric, rate, target, target_note);
+}
+
 static void run_memcpy(const struct bin_pool *pool)
 {
-	struct bin_feed *f = malloc(sizeof(*f));
-	bin_feed_init(f, pool);
-	f->replay = true;
+	struct bin_feed *f = bin_feed_new(pool, true);
 	struct memcpy_sink s = {.dst = malloc(RCVBUF_COPY_BYTES)};
 	struct meas m;
 	measure(bin_feed_next, f, sink_memcpy, &s, count_memcpy, &s, opt.reps, 0.2, 0.5, &m);
@@ -933,41 +971,31 @@ static void run_memcpy(const struct bin_pool *pool)
 		   "copy a socket receive makes)");
 	res.memcpy_bps = median(&m.rate);
 	free(s.dst);
-	free(f->buf);
-	free(f);
+	bin_feed_free(f);
 }
 
 /* ------------------------------------------------------------ binary */
 
 static void run_binary(const struct bin_pool *pool)
 {
-	struct bin_feed *f = malloc(sizeof(*f));
-	bin_feed_init(f, pool);
-	f->replay = true;
-	struct decode_only *d = decode_only_new();
-	struct meas dm, m;
-	measure(bin_feed_next, f, sink_frame_decode, d, count_units, d, opt.reps, 0.5, opt.yard_s,
-		&dm);
-	print_reps("ingest_binary_decode_only_points_per_s", &dm.rate, "points/s", opt.yard_s,
-		   "(dp_frame_open + dp_frame_next, no store)");
+	struct bin_feed *f = bin_feed_new(pool, true);
+	double decode = run_decode_only(bin_feed_next, f, sink_frame_decode,
+					"ingest_binary_decode_only_points_per_s", "points/s",
+					"(dp_frame_open + dp_frame_next, no store)");
 
 	struct rig r;
 	rig_open(&r, "binary", NULL, NULL);
 	bin_prime(&r, pool);
 	f->k = 0;
 	f->replay = false;
+	struct meas m;
 	measure(bin_feed_next, f, sink_ingest, &r, count_stored, &r, opt.reps, opt.warmup_s,
 		opt.window_s, &m);
 	print_reps("ingest_binary_points_per_s", &m.rate, "points/s", opt.window_s, NULL);
 	res.bin = median(&m.rate);
-	res.bin_decode = median(&dm.rate);
 	res.have_bin = true;
-	print_ratio("ingest_binary_vs_decode_only_ratio", res.bin, res.bin_decode,
-		    "decode+insert / decode alone");
-	print_ratio("ingest_binary_vs_memcpy_ratio", median(&m.bytes), res.memcpy_bps,
-		    "frame bytes/s ingested / memcpy bytes/s");
-	print_ratio("ingest_binary_vs_target_ratio", res.bin, TARGET_BINARY,
-		    "target 20 M points/s/core");
+	print_yardsticks("binary", res.bin, decode, median(&m.bytes), TARGET_BINARY,
+			 "decode+insert", "frame bytes/s ingested", "target 20 M points/s/core");
 	printf("# binary: %u series over %u sources, 60 points per 1472-byte frame, %.1f ns/point; "
 	       "worker thread on CPU %.0f%% of the timed time (%.3g points per worker "
 	       "CPU-second)\n",
@@ -975,9 +1003,7 @@ static void run_binary(const struct bin_pool *pool)
 	       m.cpu_share > 0 ? res.bin / m.cpu_share : 0.0);
 	rig_report(&r, "binary store");
 	rig_close(&r);
-	free(d);
-	free(f->buf);
-	free(f);
+	bin_feed_free(f);
 }
 
 /* ------------------------------------------------------------ StatsD */
@@ -1036,12 +1062,9 @@ static void run_statsd(uint64_t seed)
 {
 	struct sd_pool pool;
 	sd_pool_build(&pool, seed);
-	struct decode_only *d = decode_only_new();
-	struct meas dm;
-	measure(sd_feed_next, &pool, sink_statsd_decode, d, count_units, d, opt.reps, 0.5,
-		opt.yard_s, &dm);
-	print_reps("ingest_statsd_decode_only_lines_per_s", &dm.rate, "lines/s", opt.yard_s,
-		   "(dp_statsd_decode, no aggregator)");
+	double decode = run_decode_only(sd_feed_next, &pool, sink_statsd_decode,
+					"ingest_statsd_decode_only_lines_per_s", "lines/s",
+					"(dp_statsd_decode, no aggregator)");
 
 	struct dp_agg_cfg ac;
 	char err[256];
@@ -1083,12 +1106,8 @@ static void run_statsd(uint64_t seed)
 		   "(flushes, one after each window: request, publish, collect, merge, emit "
 		   "into a batch; per table entry)");
 	double md = median(&lines);
-	print_ratio("ingest_statsd_vs_decode_only_ratio", md, median(&dm.rate),
-		    "decode+aggregate / decode alone");
-	print_ratio("ingest_statsd_vs_memcpy_ratio", median(&bytes), res.memcpy_bps,
-		    "datagram bytes/s aggregated / memcpy bytes/s");
-	print_ratio("ingest_statsd_vs_target_ratio", md, TARGET_STATSD,
-		    "target 10 M lines/s/core");
+	print_yardsticks("statsd", md, decode, median(&bytes), TARGET_STATSD, "decode+aggregate",
+			 "datagram bytes/s aggregated", "target 10 M lines/s/core");
 	struct dp_worker_stats ws;
 	rig_stats(&r, &ws);
 	struct dp_agg_stats as;
@@ -1106,7 +1125,6 @@ static void run_statsd(uint64_t seed)
 	dp_agg_merger_destroy(s.mg);
 	dp_agg_destroy(agg);
 	dp_inject_batch_destroy(s.e.b);
-	free(d);
 	free(pool.buf);
 	free(pool.msgs);
 }
@@ -1128,34 +1146,27 @@ static void run_line(void)
 	       lp.nlines, (unsigned long long)lp.values_per_pass, lp.nmsgs,
 	       (double)lp.bytes / lp.nmsgs, (cm_mono_ns() - t0) / 1e9);
 
-	struct decode_only *d = decode_only_new();
-	struct meas dm, m;
 	line_feed_reset(&lp);
-	measure(line_feed_next, &lp, sink_line_decode, d, count_units, d, opt.reps, 0.5,
-		opt.yard_s, &dm);
-	print_reps("ingest_line_decode_only_values_per_s", &dm.rate, "values/s", opt.yard_s,
-		   "(dp_line_decode, no keys, no store)");
+	double decode = run_decode_only(line_feed_next, &lp, sink_line_decode,
+					"ingest_line_decode_only_values_per_s", "values/s",
+					"(dp_line_decode, no keys, no store)");
 
 	struct rig r;
 	rig_open(&r, "line", NULL, NULL);
 	line_feed_reset(&lp);
+	struct meas m;
 	measure(line_feed_next, &lp, sink_ingest, &r, count_stored, &r, opt.reps, opt.warmup_s,
 		opt.window_s, &m);
 	print_reps("ingest_line_values_per_s", &m.rate, "values/s", opt.window_s, NULL);
 	double md = median(&m.rate);
-	print_ratio("ingest_line_vs_decode_only_ratio", md, median(&dm.rate),
-		    "decode+keys+insert / decode alone");
-	print_ratio("ingest_line_vs_memcpy_ratio", median(&m.bytes), res.memcpy_bps,
-		    "text bytes/s ingested / memcpy bytes/s");
-	print_ratio("ingest_line_vs_target_ratio", md, TARGET_LINE,
-		    "target 15 M values/s/core = 1.5 M lines/s");
+	print_yardsticks("line", md, decode, median(&m.bytes), TARGET_LINE, "decode+keys+insert",
+			 "text bytes/s ingested", "target 15 M values/s/core = 1.5 M lines/s");
 	printf("# line: %.2f M lines/s, %.1f ns/value; worker thread on CPU %.0f%% of the timed "
 	       "time (%.3g values per worker CPU-second); %u passes over the day\n",
 	       md / 10 / 1e6, 1e9 / md, 100 * m.cpu_share,
 	       m.cpu_share > 0 ? md / m.cpu_share : 0.0, lp.pass + 1);
 	rig_report(&r, "line store");
 	rig_close(&r);
-	free(d);
 	free(lp.text);
 	free(lp.msgs);
 	free(lp.ts_off);
@@ -1177,11 +1188,19 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int64_t clock_ns(clockid_t c)
+/* A threaded path's ratios (ingest_<path>_vs_..._ratio): to the in-process run, if any; to the target. */
+static void print_vs_inprocess(const char *path, double rate, const char *backend,
+			       const char *target_note)
 {
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * CM_NS_PER_SEC + ts.tv_nsec;
+	char metric[64], note[128];
+	if (res.have_bin) {
+		snprintf(metric, sizeof(metric), "ingest_%s_vs_inprocess_ratio", path);
+		snprintf(note, sizeof(note),
+			 "%s / the same frames through dp_worker_rx_burst in process", backend);
+		print_ratio(metric, rate, res.bin, note);
+	}
+	snprintf(metric, sizeof(metric), "ingest_%s_vs_target_ratio", path);
+	print_ratio(metric, rate, TARGET_BINARY, target_note);
 }
 
 /*
@@ -1357,11 +1376,8 @@ static void run_socket(const struct bin_pool *pool)
 	       sent ? (double)lost / (double)sent : 0.0, (unsigned long long)sent,
 	       (unsigned long long)ss.rx.packets, (unsigned long long)lost,
 	       (unsigned long long)ss.rx.drops[DP_RXD_KERNEL_OVERFLOW]);
-	if (res.have_bin)
-		print_ratio("ingest_socket_udp_vs_inprocess_ratio", median(&stored), res.bin,
-			    "socket backend / the same frames through dp_worker_rx_burst in process");
-	print_ratio("ingest_socket_udp_vs_target_ratio", median(&stored), TARGET_BINARY,
-		    "the binary target, 20 M points/s/core");
+	print_vs_inprocess("socket_udp", median(&stored), "socket backend",
+			   "the binary target, 20 M points/s/core");
 	printf("# socket: mode %s, rcvbuf %llu B, sender offered %.4g points/s (median), send "
 	       "errors %llu, no_buffer %llu, worker rc %d%s; worker thread on CPU %.0f%% of the "
 	       "windows (%.3g points per worker CPU-second)\n",
@@ -1509,14 +1525,9 @@ static void run_dpdk(const struct bin_pool *pool)
 
 	print_reps("ingest_dpdk_ring_points_per_s", &stored, "points/s", opt.window_s,
 		   "(points stored; net_ring loopback, a sender thread fills the ring)");
-	if (res.have_bin)
-		print_ratio("ingest_dpdk_ring_vs_inprocess_ratio", median(&stored), res.bin,
-			    "DPDK backend / the same frames through dp_worker_rx_burst in process");
-	print_ratio("ingest_dpdk_ring_vs_target_ratio", median(&stored), TARGET_BINARY,
-		    "target 20 M points/s/core");
-	uint64_t drops = 0;
-	for (int i = 0; i < DP_RXD__COUNT; i++)
-		drops += rs.drops[i];
+	print_vs_inprocess("dpdk_ring", median(&stored), "DPDK backend",
+			   "target 20 M points/s/core");
+	uint64_t drops = sum_u64(rs.drops, DP_RXD__COUNT);
 	printf("# dpdk: sent %llu frames, rx packets %llu, delivered %llu, drops %llu, worker rc "
 	       "%d%s; 3 busy threads (worker, sender, WAL) on 2 vCPUs: worker thread on CPU %.0f%% "
 	       "of the windows (%.3g points per worker CPU-second)\n",

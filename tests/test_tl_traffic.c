@@ -12,7 +12,8 @@
  * count and the sent/junk/binary records against what it saw. The others:
  * determinism, the line stream cut at random points, pcap bytes and
  * checksums, manifest round trip and rejects, sender frames (contiguous
- * sequence numbers, DEF before first use, DEF rounds) and a real UDP send.
+ * sequence numbers, DEF before first use, DEF rounds, rounds of more refs
+ * than a frame holds, in the sender and the generator) and a real UDP send.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -523,7 +524,7 @@ static void model_check(struct model *md, const struct tl_manifest *m)
 			fail_msg("expected series '%s' was not stored", e->series);
 		covered[j] = true;
 		double got = series_agg(&md->s[j], (enum tl_agg)e->agg);
-		if (!tl_manifest_check_value((enum tl_agg)e->agg, e->value, got, e->tol))
+		if (!tl_manifest_check_value(e->value, got, e->tol))
 			fail_msg("'%s' %s: want %.17g got %.17g (tol %g)", e->series,
 				 tl_agg_name((enum tl_agg)e->agg), e->value, got, e->tol);
 	}
@@ -731,6 +732,55 @@ static void test_tl_traffic__line_stream(void **state)
 	tl_traffic_destroy(t);
 }
 
+/* Many refs per source in small frames: DEF rounds span frames, each taking at most half. */
+static void test_tl_traffic__redef_rounds(void **state)
+{
+	(void)state;
+	struct tl_traffic_cfg cfg = {.seed = 5, .weight = {0, 0, 1}, .series = {0, 0, 3000},
+				     .values_per_series = 3, .max_datagram_bytes = 512,
+				     .sources = 1, .redef_every = 4};
+	struct tl_traffic *t;
+	assert_int_equal(tl_traffic_create(&cfg, &t), 0);
+	struct dp_frame_rec *rec = malloc(sizeof(*rec));
+	assert_non_null(rec);
+	static uint32_t ndefs[3000];   /* per series: refs are 10 + 7 i */
+	memset(ndefs, 0, sizeof(ndefs));
+	struct tl_datagram dg;
+	uint64_t points = 0, point_bytes = 0, bytes = 0;
+	while (tl_traffic_next(t, dgbuf, sizeof(dgbuf), &dg) == 1) {
+		struct dp_frame f;
+		assert_int_equal(dp_frame_open(&f, dgbuf, dg.len), DP_FRAME_OK);
+		/* the DEFs before the first point: a round's (each begun before half
+		 * the frame) and at most one more, the first point's own */
+		uint32_t lead_late = 0;
+		bool in_lead = true;
+		while (dp_frame_next(&f, rec) == DP_FRAME_OK) {
+			if (rec->kind == DP_WIRE_DEF) {
+				assert_true(rec->series_ref >= 10 && (rec->series_ref - 10) / 7 < 3000);
+				ndefs[(rec->series_ref - 10) / 7]++;
+				lead_late += in_lead && rec->off >= cfg.max_datagram_bytes / 2;
+				continue;
+			}
+			in_lead = false;
+			points++;
+			point_bytes += rec->bytes;
+		}
+		assert_true(lead_late <= 1);
+		bytes += dg.len;
+	}
+	assert_int_equal(points, 3000 * 3);
+	/* rounds run to their end before the next begins: all but the refs
+	 * declared last are repeated (a round takes ~600 of the ~1600 frames) */
+	uint32_t repeated = 0;
+	for (uint32_t i = 0; i < 3000; i++)
+		repeated += ndefs[i] >= 2;
+	assert_true(repeated > 3000 / 2);
+	/* points are not starved: over a fifth of the bytes (DEFs are about twice as long) */
+	assert_true(point_bytes * 5 > bytes);
+	free(rec);
+	tl_traffic_destroy(t);
+}
+
 static void test_tl_traffic__bad_config(void **state)
 {
 	(void)state;
@@ -870,18 +920,18 @@ static void test_tl_manifest__rejects(void **state)
 static void test_tl_manifest__check_value(void **state)
 {
 	(void)state;
-	assert_true(tl_manifest_check_value(TL_AGG_COUNT, 10, 10, 0));
-	assert_false(tl_manifest_check_value(TL_AGG_COUNT, 10, 11, 0));
-	assert_false(tl_manifest_check_value(TL_AGG_COUNT, 10, 9, 0));
+	assert_true(tl_manifest_check_value(10, 10, 0));
+	assert_false(tl_manifest_check_value(10, 11, 0));
+	assert_false(tl_manifest_check_value(10, 9, 0));
 	/* relative above 1, absolute below */
-	assert_true(tl_manifest_check_value(TL_AGG_SUM, 1e6, 1e6 + 1e-4, 1e-9 * 1000));
-	assert_true(tl_manifest_check_value(TL_AGG_SUM, 1e6, 1e6 * (1 + 0.9e-9), 1e-9));
-	assert_false(tl_manifest_check_value(TL_AGG_SUM, 1e6, 1e6 * (1 + 2e-9), 1e-9));
-	assert_true(tl_manifest_check_value(TL_AGG_LAST, 1e-12, 0.5e-9, 1e-9));
-	assert_false(tl_manifest_check_value(TL_AGG_LAST, 1e-12, 2e-9, 1e-9));
-	assert_true(tl_manifest_check_value(TL_AGG_MIN, -5, -5, 0));
-	assert_false(tl_manifest_check_value(TL_AGG_MAX, -5, 5, 1e-9));
-	assert_false(tl_manifest_check_value(TL_AGG_SUM, 1, NAN, 1));
+	assert_true(tl_manifest_check_value(1e6, 1e6 + 1e-4, 1e-9 * 1000));
+	assert_true(tl_manifest_check_value(1e6, 1e6 * (1 + 0.9e-9), 1e-9));
+	assert_false(tl_manifest_check_value(1e6, 1e6 * (1 + 2e-9), 1e-9));
+	assert_true(tl_manifest_check_value(1e-12, 0.5e-9, 1e-9));
+	assert_false(tl_manifest_check_value(1e-12, 2e-9, 1e-9));
+	assert_true(tl_manifest_check_value(-5, -5, 0));
+	assert_false(tl_manifest_check_value(-5, 5, 1e-9));
+	assert_false(tl_manifest_check_value(1, NAN, 1));
 	assert_string_equal(tl_agg_name(TL_AGG_LAST), "last");
 	assert_string_equal(tl_agg_name(TL_AGG__COUNT), "unknown");
 	assert_string_equal(tl_junk_name(TL_JUNK_UNKNOWN_PORT), "unknown_port");
@@ -1192,6 +1242,96 @@ static void test_tl_sender__frames(void **state)
 	assert_int_equal(tl_sender_close(NULL), 0);
 }
 
+/* A send hook that decodes each frame as it comes (too many frames to keep). */
+struct round_check {
+	uint32_t nrefs, max_bytes;
+	uint64_t next_seq, frames, bytes, defs, points;
+	uint32_t *ndefs;       /* per ref: DEFs seen */
+	struct dp_frame_rec rec;
+};
+
+static int round_check_send(void *ctx, const void *buf, size_t len)
+{
+	struct round_check *c = ctx;
+	struct dp_frame f;
+	assert_true(len <= c->max_bytes);
+	assert_int_equal(dp_frame_open(&f, buf, len), DP_FRAME_OK);
+	assert_int_equal(f.seq, c->next_seq++);
+	c->frames++;
+	c->bytes += len;
+	/* the DEFs before the first point: a DEF round (each begun before half the
+	 * frame) and at most one more, the first point's own */
+	uint32_t lead_late = 0;
+	bool in_lead = true;
+	enum dp_frame_status st;
+	while ((st = dp_frame_next(&f, &c->rec)) == DP_FRAME_OK) {
+		uint32_t ref = c->rec.series_ref;
+		assert_true(ref < c->nrefs);
+		if (c->rec.kind == DP_WIRE_DEF) {
+			char name[16];
+			snprintf(name, sizeof(name), "s%u", ref);
+			assert_int_equal(c->rec.name.len, strlen(name));
+			assert_memory_equal(c->rec.name.p, name, strlen(name));
+			c->ndefs[ref]++;
+			c->defs++;
+			lead_late += in_lead && c->rec.off >= c->max_bytes / 2;
+			continue;
+		}
+		in_lead = false;
+		assert_true(c->ndefs[ref] > 0);            /* after its DEF */
+		assert_int_equal(c->rec.ts_ns, c->points);  /* every point, in order */
+		assert_int_equal(ref, c->points % c->nrefs);
+		assert_true(c->rec.v.f64 == (double)c->points);
+		c->points++;
+	}
+	assert_int_equal(st, DP_FRAME_END);
+	assert_true(lead_late <= 1);
+	return 0;
+}
+
+/* More refs than one frame holds: DEF rounds span frames and leave room for points. */
+static void test_tl_sender__rounds_span_frames(void **state)
+{
+	(void)state;
+	enum { NREFS = 5000, PASSES = 5 };
+	struct round_check c = {.nrefs = NREFS, .max_bytes = TL_SENDER_DATAGRAM_DEFAULT,
+				.next_seq = 7};
+	c.ndefs = calloc(NREFS, sizeof(*c.ndefs));
+	assert_non_null(c.ndefs);
+	struct tl_sender_opts o = {.redef_every = 64, .first_seq = 7, .send = round_check_send,
+				   .send_ctx = &c};
+	struct tl_sender *s;
+	assert_int_equal(tl_sender_open(NULL, 3, &o, &s), 0);
+	struct tl_sender_tag tags[] = {{"venue", "XNAS"}};
+	for (uint32_t r = 0; r < NREFS; r++) {
+		char name[16];
+		snprintf(name, sizeof(name), "s%u", r);
+		assert_int_equal(tl_sender_define(s, r, name, tags, 1, DP_WIRE_F64), 0);
+	}
+	for (uint32_t i = 0; i < NREFS * PASSES; i++)
+		assert_int_equal(tl_sender_point(s, i % NREFS, i, (union st_value){.f64 = i}), 0);
+	assert_int_equal(tl_sender_flush(s), 0);
+	struct tl_sender_stats st;
+	tl_sender_stats(s, &st);
+	assert_int_equal(tl_sender_close(s), 0);
+	assert_int_equal(st.points, c.points);
+	assert_int_equal(st.frames, c.frames);
+	assert_int_equal(st.defs, c.defs);
+	assert_int_equal(st.bytes, c.bytes);
+	assert_int_equal(st.send_errors, 0);
+
+	assert_int_equal(c.points, NREFS * PASSES);
+	/* a round of 5000 DEFs at half a frame each takes ~200 frames: the first
+	 * rounds are complete, so every DEF went out at least twice */
+	assert_true(c.frames > 3 * 200);
+	for (uint32_t r = 0; r < NREFS; r++)
+		if (c.ndefs[r] < 2)
+			fail_msg("ref %u: %u DEFs", r, c.ndefs[r]);
+	/* points get about half of every frame, never starved by a round */
+	assert_true(c.frames < 3 * (NREFS * PASSES * DP_WIRE_POINT_BYTES / (c.max_bytes - 32)));
+	free(c.ndefs);
+}
+
 /* The real thing: frames over a UDP socket on the loopback. */
 static void test_tl_sender__udp(void **state)
 {
@@ -1235,12 +1375,14 @@ int main(void)
 		cmocka_unit_test(test_tl_traffic__receiver_model),
 		cmocka_unit_test(test_tl_traffic__deterministic),
 		cmocka_unit_test(test_tl_traffic__line_stream),
+		cmocka_unit_test(test_tl_traffic__redef_rounds),
 		cmocka_unit_test(test_tl_traffic__bad_config),
 		cmocka_unit_test(test_tl_manifest__round_trip),
 		cmocka_unit_test(test_tl_manifest__rejects),
 		cmocka_unit_test(test_tl_manifest__check_value),
 		cmocka_unit_test(test_tl_pcap__frames),
 		cmocka_unit_test(test_tl_sender__frames),
+		cmocka_unit_test(test_tl_sender__rounds_span_frames),
 		cmocka_unit_test(test_tl_sender__udp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

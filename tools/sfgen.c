@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cm_clock.h"
 #include "cm_compiler.h"
 #include "cm_rand.h"
 #include "tl_floatwalk.h"
@@ -349,38 +350,11 @@ static int traffic_parse(int argc, char **argv, struct traffic_opts *o)
 	return 0;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void sleep_until(int64_t t_ns)
 {
 	struct timespec ts = {(time_t)(t_ns / 1000000000), (long)(t_ns % 1000000000)};
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
-}
-
-static int send_all(int fd, const uint8_t *p, size_t len, bool stream)
-{
-	for (int tries = 0; len > 0;) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == ENOBUFS || errno == EAGAIN) && tries++ < 1000) {
-			nanosleep(&(struct timespec){0, 100000}, NULL);
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		if (!stream && (size_t)n != len)
-			return -EMSGSIZE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static int sink_open(const struct traffic_opts *o, struct sink *k)
@@ -474,17 +448,17 @@ static int sink_send(struct sink *k, const uint8_t *buf, const struct tl_datagra
 	if (fd < 0)
 		return -EBADF;
 	if (!(dg->proto == DP_PROTO_LINE && k->line_tcp))
-		return send_all(fd, buf, dg->len, false);
+		return tl_sender_send_all(fd, buf, dg->len, false);
 	size_t at = 0;
 	uint32_t pieces = 1 + (uint32_t)(cm_splitmix64(&k->rng) % 3);
 	for (uint32_t i = 1; i < pieces && at + 1 < dg->len; i++) {
 		size_t cut = at + 1 + cm_splitmix64(&k->rng) % (dg->len - at - 1);
-		int rc = send_all(fd, buf + at, cut - at, true);
+		int rc = tl_sender_send_all(fd, buf + at, cut - at, true);
 		if (rc)
 			return rc;
 		at = cut;
 	}
-	return send_all(fd, buf + at, dg->len - at, true);
+	return tl_sender_send_all(fd, buf + at, dg->len - at, true);
 }
 
 /* Say which sequence events could not be placed (too few frames for them). */
@@ -524,7 +498,7 @@ static int traffic(int argc, char **argv)
 		fprintf(stderr, "sfgen: out of memory\n");
 		status = 1;
 	}
-	int64_t t0 = mono_ns();
+	int64_t t0 = cm_mono_ns();
 	int64_t deadline = o.max_seconds > 0 ? t0 + (int64_t)(o.max_seconds * 1e9) : INT64_MAX;
 	int64_t start_ns = o.cfg.start_ns ? o.cfg.start_ns : TL_TRAFFIC_START_NS_DEFAULT;
 	uint64_t n = 0;
@@ -532,7 +506,7 @@ static int traffic(int argc, char **argv)
 	struct tl_datagram dg;
 	while (!status) {
 		int64_t due = o.rate > 0 ? t0 + (int64_t)((double)n * 1e9 / o.rate) : 0;
-		if (tl_traffic_pending(t) == 0 && CM_MAX(due, mono_ns()) >= deadline) {
+		if (tl_traffic_pending(t) == 0 && CM_MAX(due, cm_mono_ns()) >= deadline) {
 			cut_short = true;
 			break;
 		}
@@ -550,7 +524,7 @@ static int traffic(int argc, char **argv)
 		}
 		n++;
 	}
-	double secs = (double)(mono_ns() - t0) / 1e9;
+	double secs = (double)(cm_mono_ns() - t0) / 1e9;
 	if (k.pcap && (rc = tl_pcap_close(k.pcap)) != 0 && !status) {
 		fprintf(stderr, "sfgen: writing '%s': %s\n", o.pcap, strerror(-rc));
 		status = 1;

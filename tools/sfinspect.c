@@ -207,7 +207,7 @@ static uint64_t check(const struct totals *t, const struct tl_manifest *m)
 			   : e->agg == TL_AGG_MIN   ? s->min
 			   : e->agg == TL_AGG_MAX   ? s->max
 						    : s->last;
-		if (!tl_manifest_check_value(e->agg, e->value, got, e->tol)) {
+		if (!tl_manifest_check_value(e->value, got, e->tol)) {
 			printf("MISMATCH %s %s: want %.17g got %.17g\n", e->series,
 			       tl_agg_name(e->agg), e->value, got);
 			bad++;

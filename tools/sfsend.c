@@ -28,11 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "cm_clock.h"
 #include "cm_compiler.h"
 #include "dp_wire.h"
+#include "st_series.h"
 #include "tl_sender.h"
 
 #define LINE_MAX_BYTES 65536
@@ -45,17 +46,9 @@ struct series_map {
 	uint32_t n, cap;    /* cap a power of two, n <= cap / 2 */
 };
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-	return h;
-}
-
 static uint32_t *map_slot(struct series_map *m, const char *key, uint32_t *idx)
 {
-	uint32_t i = (uint32_t)hash_str(key) & (m->cap - 1);
+	uint32_t i = (uint32_t)st_key_hash((const uint8_t *)key, strlen(key)) & (m->cap - 1);
 	while (m->keys[i] && strcmp(m->keys[i], key) != 0)
 		i = (i + 1) & (m->cap - 1);
 	*idx = i;
@@ -147,13 +140,6 @@ static int series_ref(struct ctx *c, const char *name, struct tl_sender_tag *tag
 	return 0;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* One input line (NUL-terminated, no '\n'; modified in place). */
 static void handle_line(struct ctx *c, char *line)
 {
@@ -200,7 +186,7 @@ static void handle_line(struct ctx *c, char *line)
 		bad_line(c, "bad value", tok[1]);
 		return;
 	}
-	int64_t ts = now_ns();
+	int64_t ts = cm_now_ns();
 	if (ntok == 3) {
 		errno = 0;
 		long long t = strtoll(tok[2], &end, 10);

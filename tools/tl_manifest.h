@@ -168,11 +168,7 @@ int tl_manifest_fprint(const struct tl_manifest *m, FILE *f);
  */
 int tl_manifest_load(const char *path, struct tl_manifest **out, char *err, size_t errlen);
 
-/*
- * True when got passes: |got - want| <= tol * max(1, |want|). agg is
- * accepted for checkers that one day need per-agg rules; today every agg
- * uses the same relative test. NaN never passes.
- */
-bool tl_manifest_check_value(enum tl_agg agg, double want, double got, double tol);
+/* True when got passes: |got - want| <= tol * max(1, |want|), for every agg. NaN never passes. */
+bool tl_manifest_check_value(double want, double got, double tol);
 
 #endif /* TL_MANIFEST_H */

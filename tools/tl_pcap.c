@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dp_pkt.h"
+
 #define PCAP_MAGIC_US 0xa1b2c3d4u
 #define LINKTYPE_ETHERNET 1u
-#define IPPROTO_UDP_ 17
-#define IPPROTO_TCP_ 6
 #define IP_FLAG_MF 0x2000u
 
 static const uint8_t broadcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -33,26 +33,9 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, (uint16_t)v);
 }
 
-/* The 32-bit running sum of big-endian 16-bit words (RFC 1071), not folded. */
-static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 uint16_t tl_pcap_csum(const void *buf, size_t len)
 {
-	return fold(sum16(0, buf, len));
+	return dp_pkt_inet_csum(buf, len);
 }
 
 static uint8_t *put_eth(uint8_t *p, const uint8_t *dst, const uint8_t *src, uint16_t type)
@@ -97,8 +80,8 @@ size_t tl_pcap_udp(uint8_t *frame, size_t cap, const struct tl_pcap_flow *f, uin
 	size_t total = TL_PCAP_ETH_BYTES + TL_PCAP_IP_BYTES + TL_PCAP_UDP_BYTES + len;
 	if (len > TL_PCAP_UDP_PAYLOAD_MAX || total > cap)
 		return 0;
-	uint8_t *p = put_eth(frame, f->dst_mac, f->src_mac, TL_PCAP_ETHERTYPE_IPV4);
-	p = put_ip(p, f, ip_id, IPPROTO_UDP_, TL_PCAP_UDP_BYTES + len, 0);
+	uint8_t *p = put_eth(frame, f->dst_mac, f->src_mac, DP_PKT_ETH_IPV4);
+	p = put_ip(p, f, ip_id, DP_PKT_IP_UDP, TL_PCAP_UDP_BYTES + len, 0);
 	p = put_udp(p, f, len);
 	memcpy(p, payload, len);
 	return total;
@@ -110,8 +93,8 @@ size_t tl_pcap_tcp(uint8_t *frame, size_t cap, const struct tl_pcap_flow *f, uin
 	size_t total = TL_PCAP_ETH_BYTES + TL_PCAP_IP_BYTES + TL_PCAP_TCP_BYTES + len;
 	if (len > 65535 - TL_PCAP_IP_BYTES - TL_PCAP_TCP_BYTES || total > cap)
 		return 0;
-	uint8_t *p = put_eth(frame, f->dst_mac, f->src_mac, TL_PCAP_ETHERTYPE_IPV4);
-	p = put_ip(p, f, ip_id, IPPROTO_TCP_, TL_PCAP_TCP_BYTES + len, 0);
+	uint8_t *p = put_eth(frame, f->dst_mac, f->src_mac, DP_PKT_ETH_IPV4);
+	p = put_ip(p, f, ip_id, DP_PKT_IP_TCP, TL_PCAP_TCP_BYTES + len, 0);
 	uint8_t *tcp = p;
 	put16(tcp, f->src_port);
 	put16(tcp + 2, f->dst_port);
@@ -128,10 +111,12 @@ size_t tl_pcap_tcp(uint8_t *frame, size_t cap, const struct tl_pcap_flow *f, uin
 	put32(ph, f->src_ip);
 	put32(ph + 4, f->dst_ip);
 	ph[8] = 0;
-	ph[9] = IPPROTO_TCP_;
+	ph[9] = DP_PKT_IP_TCP;
 	put16(ph + 10, (uint16_t)(TL_PCAP_TCP_BYTES + len));
-	uint32_t sum = sum16(sum16(0, ph, sizeof(ph)), tcp, TL_PCAP_TCP_BYTES + len);
-	put16(tcp + 16, fold(sum));
+	/* one's-complement sums add: fold the pseudo-header's and the segment's */
+	uint32_t sum = (uint16_t)~dp_pkt_inet_csum(ph, sizeof(ph)) +
+		       (uint16_t)~dp_pkt_inet_csum(tcp, TL_PCAP_TCP_BYTES + len);
+	put16(tcp + 16, (uint16_t)~((sum & 0xffff) + (sum >> 16)));
 	return total;
 }
 
@@ -151,8 +136,8 @@ size_t tl_pcap_fragment(uint8_t *frame, size_t cap, const struct tl_pcap_flow *f
 	if (total > cap)
 		return 0;
 	uint16_t frag = first ? IP_FLAG_MF : (uint16_t)(first_bytes / 8);
-	uint8_t *p = put_eth(frame, f->dst_mac, f->src_mac, TL_PCAP_ETHERTYPE_IPV4);
-	p = put_ip(p, f, ip_id, IPPROTO_UDP_, ip_payload, frag);
+	uint8_t *p = put_eth(frame, f->dst_mac, f->src_mac, DP_PKT_ETH_IPV4);
+	p = put_ip(p, f, ip_id, DP_PKT_IP_UDP, ip_payload, frag);
 	if (first) {
 		p = put_udp(p, f, len);
 		memcpy(p, payload, first_bytes - TL_PCAP_UDP_BYTES);
@@ -167,9 +152,9 @@ size_t tl_pcap_arp(uint8_t *frame, size_t cap, const struct tl_pcap_flow *f)
 	if (cap < TL_PCAP_ARP_FRAME_BYTES)
 		return 0;
 	memset(frame, 0, TL_PCAP_ARP_FRAME_BYTES);
-	uint8_t *p = put_eth(frame, broadcast_mac, f->src_mac, TL_PCAP_ETHERTYPE_ARP);
+	uint8_t *p = put_eth(frame, broadcast_mac, f->src_mac, DP_PKT_ETH_ARP);
 	put16(p, 1);                 /* hardware: Ethernet */
-	put16(p + 2, TL_PCAP_ETHERTYPE_IPV4);
+	put16(p + 2, DP_PKT_ETH_IPV4);
 	p[4] = 6;
 	p[5] = 4;
 	put16(p + 6, 1);             /* request */

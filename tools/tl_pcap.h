@@ -35,9 +35,6 @@
 #define TL_PCAP_ARP_FRAME_BYTES 60u
 #define TL_PCAP_SNAPLEN 262144u
 
-#define TL_PCAP_ETHERTYPE_IPV4 0x0800
-#define TL_PCAP_ETHERTYPE_ARP 0x0806
-
 /* Who talks to whom. Plain struct; addresses and ports in host order. */
 struct tl_pcap_flow {
 	uint8_t src_mac[6], dst_mac[6];
@@ -45,7 +42,7 @@ struct tl_pcap_flow {
 	uint16_t src_port, dst_port;
 };
 
-/* The one's-complement checksum of buf[len] (RFC 1071), as stored (network order bytes). */
+/* The one's-complement checksum of buf[len] (RFC 1071): dp_pkt_inet_csum. */
 uint16_t tl_pcap_csum(const void *buf, size_t len);
 
 /*

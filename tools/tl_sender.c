@@ -40,7 +40,6 @@ struct tl_sender {
 	uint32_t source_id;
 	uint32_t max_bytes;
 	uint32_t redef_every;
-	uint64_t first_seq;
 	uint64_t next_seq;               /* of the frame being filled, or the next one */
 	bool open;                       /* a frame is being filled */
 	uint32_t redef_pos;              /* next def of the current DEF round */
@@ -94,23 +93,25 @@ int tl_sender_dial(const char *host_port, int socktype, int *fd_out)
 	return rc;
 }
 
-/* One datagram to the socket; brief retries when the kernel is out of buffers. */
-static int sock_send(int fd, const void *buf, size_t len)
+int tl_sender_send_all(int fd, const void *buf, size_t len, bool stream)
 {
-	for (int tries = 0;; tries++) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n == (ssize_t)len)
-			return 0;
-		if (n >= 0)
-			return -EMSGSIZE;
-		if (errno == EINTR)
+	const uint8_t *p = buf;
+	for (int tries = 0; len > 0;) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
 			continue;
-		if ((errno == ENOBUFS || errno == EAGAIN) && tries < 100) {
+		if (n < 0 && (errno == ENOBUFS || errno == EAGAIN) && tries++ < 1000) {
 			nanosleep(&(struct timespec){0, 100000}, NULL);
 			continue;
 		}
-		return -errno;
+		if (n < 0)
+			return -errno;
+		if (!stream && (size_t)n != len)
+			return -EMSGSIZE;
+		p += n;
+		len -= (size_t)n;
 	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -252,7 +253,8 @@ static int frame_send(struct tl_sender *s)
 	s->open = false;
 	s->next_seq++;
 	s->stats.frames++;
-	int rc = s->send ? s->send(s->send_ctx, s->buf, len) : sock_send(s->fd, s->buf, len);
+	int rc = s->send ? s->send(s->send_ctx, s->buf, len)
+			 : tl_sender_send_all(s->fd, s->buf, len, false);
 	if (rc) {
 		s->stats.send_errors++;
 		return rc;
@@ -294,7 +296,7 @@ int tl_sender_open(const char *host_port, uint32_t source_id, const struct tl_se
 	s->source_id = source_id;
 	s->max_bytes = o.max_datagram_bytes;
 	s->redef_every = o.redef_every;
-	s->first_seq = s->next_seq = s->round_seq = o.first_seq;
+	s->next_seq = s->round_seq = o.first_seq;
 	*out = s;
 	return 0;
 }

@@ -116,4 +116,12 @@ int tl_sender_close(struct tl_sender *s);
  */
 int tl_sender_dial(const char *host_port, int socktype, int *fd_out);
 
+/*
+ * Send buf[len] (borrowed) on a connected socket fd: a datagram whole
+ * (stream false: a short send is -EMSGSIZE), or a stream chunk to its last
+ * byte (stream true). EINTR is retried; ENOBUFS and EAGAIN up to 1000 times
+ * 0.1 ms apart. Returns 0 or a negative errno. Used by the sender and sfgen.
+ */
+int tl_sender_send_all(int fd, const void *buf, size_t len, bool stream);
+
 #endif /* TL_SENDER_H */

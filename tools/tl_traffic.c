@@ -67,7 +67,7 @@ struct smetric {                  /* a StatsD metric */
 	uint8_t type;                 /* enum dp_statsd_type */
 	uint8_t ntags;
 	struct kv tags[SD_TAGS_MAX];
-	uint32_t left, sent;          /* values */
+	uint32_t sent;                /* values */
 	double sum, count, min, max;  /* c: sum; ms/h/d: all */
 	double gauge;
 	uint64_t members;             /* s: bit i = member "u<i>" seen */
@@ -81,7 +81,7 @@ struct lgroup {                   /* a line-protocol tag set and its fields */
 	struct kv tags[LP_TAGS_MAX];
 	char fkey[LP_FIELDS_MAX][24];
 	uint8_t ftype[LP_FIELDS_MAX]; /* enum lp_type */
-	uint32_t left, sent;          /* lines */
+	uint32_t sent;                /* lines */
 	struct tl_series_acc acc[LP_FIELDS_MAX];
 };
 
@@ -91,7 +91,7 @@ struct bseries {                  /* a binary series */
 	uint8_t type;                 /* DP_WIRE_F64, DP_WIRE_I64 */
 	uint8_t ntags;
 	struct kv tags[BIN_TAGS_MAX];
-	uint32_t left, sent;
+	uint32_t sent;
 	uint32_t serial;              /* global index: timestamp offset */
 	uint64_t declared_seq;        /* frame that last carried its DEF; NEVER */
 	double walk;
@@ -104,7 +104,8 @@ struct bsource {
 	uint64_t frames;              /* built, distinct seqs */
 	uint32_t *refs, nrefs;        /* indices into t->bs */
 	uint32_t *active, nactive;    /* refs with values left */
-	uint32_t redef_pos;           /* DEF round cursor over refs */
+	uint32_t redef_pos;           /* DEF round cursor over refs; nrefs: no round under way */
+	uint64_t round_frame;         /* frames built when the last round began */
 	uint64_t gaps, dups, reorders;
 };
 
@@ -233,9 +234,12 @@ static void shuffle(struct tl_traffic *t, uint8_t *idx, uint32_t n)
 	}
 }
 
-/* Remove position i from a swap-remove list. */
-static void list_remove(uint32_t *list, uint32_t *n, uint32_t i)
+/* Remove value v from a swap-remove list (it is there). */
+static void list_remove(uint32_t *list, uint32_t *n, uint32_t v)
 {
+	uint32_t i = 0;
+	while (i < *n && list[i] != v)
+		i++;
 	assert(i < *n);
 	list[i] = list[--*n];
 }
@@ -266,7 +270,6 @@ static void setup_statsd(struct tl_traffic *t)
 		m->ntags = (uint8_t)rnd_below(t, SD_TAGS_MAX + 1);
 		for (uint32_t k = 0; k < m->ntags; k++)
 			m->tags[k] = sd_tag_pool[pick[k]];
-		m->left = t->cfg.values_per_series;
 		t->sactive[i] = i;
 	}
 	t->nsactive = t->nsm;
@@ -303,7 +306,6 @@ static void setup_line(struct tl_traffic *t)
 			/* keys differ within a group: so do the types of its fields */
 			snprintf(g->fkey[f], sizeof(g->fkey[f]), "%s", lp_fkey[g->ftype[f]][(i / 4) % 2]);
 		}
-		g->left = t->cfg.values_per_series;
 		t->lactive[i] = i;
 	}
 	t->nlactive = t->nlg;
@@ -342,10 +344,11 @@ static int setup_binary(struct tl_traffic *t)
 		}
 		b->declared_seq = NEVER;
 		b->walk = 50 + rnd_below(t, 10000) / 100.0;
-		b->left = t->cfg.values_per_series;
 		src->refs[src->nrefs++] = i;
 		src->active[src->nactive++] = i;
 	}
+	for (uint32_t s = 0; s < t->nsrc; s++)
+		t->src[s].redef_pos = t->src[s].nrefs;   /* the first frame has nothing to repeat */
 	return 0;
 }
 
@@ -555,8 +558,9 @@ static void sd_line(struct tl_traffic *t, uint32_t mi, struct sbuf *b, struct sd
 {
 	const struct smetric *m = &t->sm[mi];
 	*u = (struct sd_update){.metric = mi, .n = 1, .rate = 1};
-	if (m->left > 1 && rnd_below(t, 4) == 0)
-		u->n = 2 + rnd_below(t, CM_MIN(m->left - 1, (uint32_t)SD_PACK_MAX - 1));
+	uint32_t left = t->cfg.values_per_series - m->sent;
+	if (left > 1 && rnd_below(t, 4) == 0)
+		u->n = 2 + rnd_below(t, CM_MIN(left - 1, (uint32_t)SD_PACK_MAX - 1));
 	sb_str(b, m->name);
 	for (uint32_t i = 0; i < u->n; i++) {
 		sb_put(b, ":", 1);
@@ -576,7 +580,7 @@ static void sd_line(struct tl_traffic *t, uint32_t mi, struct sbuf *b, struct sd
 	}
 	if (m->ntags) {
 		uint8_t order[SD_TAGS_MAX];
-		shuffle(t, order, m->ntags);
+		shuffle(t, order, CM_MIN(m->ntags, SD_TAGS_MAX));   /* CM_MIN: gcc -O2 cannot tell */
 		sb_str(b, "|#");
 		for (uint32_t k = 0; k < m->ntags; k++) {
 			const struct kv *tag = &m->tags[order[k]];
@@ -616,16 +620,11 @@ static void sd_commit(struct tl_traffic *t, const struct sd_update *u)
 			break;
 		}
 	}
-	assert(m->left >= u->n);
-	m->left -= u->n;
+	assert(m->sent + u->n <= t->cfg.values_per_series);
 	m->sent += u->n;
 	t->left[DP_PROTO_STATSD] -= u->n;
-	if (m->left == 0)
-		for (uint32_t i = 0; i < t->nsactive; i++)
-			if (t->sactive[i] == u->metric) {
-				list_remove(t->sactive, &t->nsactive, i);
-				break;
-			}
+	if (m->sent == t->cfg.values_per_series)
+		list_remove(t->sactive, &t->nsactive, u->metric);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -683,7 +682,7 @@ static void lp_line(struct tl_traffic *t, uint32_t gi, struct sbuf *b, struct lp
 	u->ts_ns = t->cfg.start_ns + (int64_t)g->sent * t->cfg.step_ns + (int64_t)gi * 1000 + 1;
 	sb_escaped(b, g->meas, ", ");
 	uint8_t order[LP_TAGS_MAX];
-	shuffle(t, order, g->ntags);
+	shuffle(t, order, CM_MIN(g->ntags, LP_TAGS_MAX));   /* CM_MIN: gcc -O2 cannot tell */
 	for (uint32_t k = 0; k < g->ntags; k++) {
 		sb_put(b, ",", 1);
 		sb_escaped(b, g->tags[order[k]].k, ",= ");
@@ -706,15 +705,10 @@ static void lp_commit(struct tl_traffic *t, const struct lp_update *u)
 	struct lgroup *g = &t->lg[u->group];
 	for (uint32_t f = 0; f < g->nfields; f++)
 		tl_series_acc_add(&g->acc[f], u->ts_ns, u->v[f]);
-	g->left--;
 	g->sent++;
 	t->left[DP_PROTO_LINE]--;
-	if (g->left == 0)
-		for (uint32_t i = 0; i < t->nlactive; i++)
-			if (t->lactive[i] == u->group) {
-				list_remove(t->lactive, &t->nlactive, i);
-				break;
-			}
+	if (g->sent == t->cfg.values_per_series)
+		list_remove(t->lactive, &t->nlactive, u->group);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -849,15 +843,10 @@ static struct bseries *bin_next_series(struct bsource *src, struct tl_traffic *t
 
 static void bin_used(struct tl_traffic *t, struct bsource *src, struct bseries *b)
 {
-	b->left--;
 	b->sent++;
 	t->left[DP_PROTO_BINARY]--;
-	if (b->left == 0)
-		for (uint32_t i = 0; i < src->nactive; i++)
-			if (&t->bs[src->active[i]] == b) {
-				list_remove(src->active, &src->nactive, i);
-				break;
-			}
+	if (b->sent == t->cfg.values_per_series)
+		list_remove(src->active, &src->nactive, (uint32_t)(b - t->bs));
 }
 
 static union st_value bin_value(struct tl_traffic *t, struct bseries *b, double *as_double)
@@ -890,14 +879,18 @@ static size_t bin_frame(struct tl_traffic *t, struct bsource *src, uint8_t *buf,
 	(void)rc;
 	*dg = (struct tl_datagram){.proto = DP_PROTO_BINARY, .source_id = src->id, .seq = seq};
 
-	/* DEF round: every redef_every frames, the refs declared so far */
-	if (src->frames > 0 && src->frames % t->cfg.redef_every == 0)
+	/*
+	 * DEF round: the refs declared so far, every redef_every frames once the
+	 * last round is done; a round takes at most half of each frame (as
+	 * tl_sender's), so points keep room however many refs there are.
+	 */
+	if (src->redef_pos >= src->nrefs && src->frames - src->round_frame >= t->cfg.redef_every) {
 		src->redef_pos = 0;
-	else if (src->frames == 0)
-		src->redef_pos = src->nrefs;
+		src->round_frame = src->frames;
+	}
 	src->frames++;
 	t->bin_frames++;
-	for (; src->redef_pos < src->nrefs; src->redef_pos++) {
+	for (; src->redef_pos < src->nrefs && w.len < limit / 2; src->redef_pos++) {
 		struct bseries *b = &t->bs[src->refs[src->redef_pos]];
 		if (b->declared_seq == NEVER)
 			continue;

@@ -31,9 +31,11 @@
  *  - Binary: series[BINARY] series spread over `sources` sources (ids 1001,
  *    1002, ...), F64 and I64 in turn; each frame from one source, its seq
  *    +1 per frame (starting at a seeded value); a DEF before a ref's first
- *    point, and every redef_every frames all declared refs again; points
- *    +step_ns apart per series. gaps, dups and reorders are spread over the
- *    run (never on a source's first frame): a gap skips a sequence number,
+ *    point, and every redef_every frames all declared refs again (a round
+ *    takes at most half of each frame, spilling into the next ones, and the
+ *    next round waits for it to end); points +step_ns apart per series.
+ *    gaps, dups and reorders are spread over the run (never on a source's
+ *    first frame): a gap skips a sequence number,
  *    a dup sends a frame again right after it, a reorder sends two
  *    consecutive frames of a source in swapped order (the one sent first
  *    then repeats the DEFs the other would have brought). Frames are up to
