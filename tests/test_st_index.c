@@ -915,7 +915,7 @@ static void rand_value(uint32_t t, char *out, size_t cap)
 static size_t rand_key(uint8_t *out, size_t cap)
 {
 	struct st_tag tags[R_NTAGS];
-	static char vals[R_NTAGS][16];
+	static char vals[R_NTAGS][40]; /* "production_environment_" + a number */
 	uint32_t n = 0;
 	for (uint32_t t = 0; t < R_NTAGS; t++) {
 		if (rnd_below(100) >= r_tags[t].presence)
