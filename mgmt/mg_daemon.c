@@ -38,7 +38,10 @@
 #include "dp_dpdk.h"
 #include "dp_place.h"
 #include "dp_sock.h"
+#include "mg_ctl.h"
+#include "mg_http.h"
 #include "mg_stats.h"
+#include "mg_svc.h"
 #include "st_flush.h"
 #include "st_rcu.h"
 #include "st_store.h"
@@ -59,7 +62,7 @@ static const struct cm_cfg_key daemon_keys[] = {
 	 "workers may use the second hardware thread of a core"},
 	{"dataplane.topology", CM_CFG_STR, "", 0, 0, NULL, false,
 	 "hwloc synthetic topology to plan on instead of the machine's (tests)"},
-	{"mgmt.readers", CM_CFG_INT, "8", 1, ST_RCU_MAX_READERS, NULL, false,
+	{"mgmt.readers", CM_CFG_INT, "16", 4, ST_RCU_MAX_READERS, NULL, false,
 	 "management-plane threads that may read shards concurrently"},
 	{"stats.file", CM_CFG_STR, "", 0, 0, NULL, false,
 	 "write every counter to this file (replaced atomically) each stats.interval and at stop"},
@@ -83,6 +86,9 @@ const struct cm_cfg_table *const mg_daemon_cfg_tables[] = {
 	&dp_sock_cfg_table,
 	&dp_dpdk_cfg_table,
 	&dp_agg_cfg_table,
+	&mg_svc_cfg_table,
+	&mg_http_cfg_table,
+	&mg_ctl_cfg_table,
 	NULL,
 };
 
@@ -252,6 +258,13 @@ static int start_stats(struct mg_daemon *d)
 /* The stop order of the file comment; every step accepts a part never started. */
 static void stop_all(struct mg_daemon *d)
 {
+	/* no new requests; writes in flight finish through the running workers */
+	mg_http_stop(d->http);
+	d->http = NULL;
+	mg_ctl_stop(d->ctl);
+	d->ctl = NULL;
+	mg_svc_destroy(d->svc);
+	d->svc = NULL;
 	for (uint32_t i = 0; d->workers && i < d->nshards; i++)
 		if (d->workers[i].w)
 			dp_worker_stop_rx(d->workers[i].w);
@@ -387,6 +400,12 @@ int mg_daemon_start(const struct cm_config *cfg, int eal_argc, char **eal_argv,
 	}
 	if (rc == 0 && (rc = start_stats(d)) != 0)
 		snprintf(err, errlen, "cannot start the stats writer");
+	if (rc == 0)
+		rc = mg_svc_create(d, &d->svc, err, errlen);
+	if (rc == 0)
+		rc = mg_http_start(cfg, d->svc, &d->http, err, errlen);
+	if (rc == 0)
+		rc = mg_ctl_start(cfg, d->svc, &d->ctl, err, errlen);
 	if (rc)
 		goto err_stop;
 	CM_LOG_INFO("daemon", "event=ready pid=%d data_dir=%s shards=%u backend=%s durability=%s",

@@ -52,6 +52,18 @@ struct mg_daemon {
 	struct st_walio *walio;
 	int64_t started_ns;
 	struct mg_job *stats_job;   /* the stats writer */
+	struct mg_svc *svc;         /* queries, writes, counters for the front-ends */
+	struct mg_http *http;       /* the InfluxDB-compatible HTTP API */
+	struct mg_ctl *ctl;         /* the management socket */
 };
+
+struct mg_http;
+struct mg_ctl;
+struct mg_svc;
+extern const struct cm_cfg_table mg_svc_cfg_table;
+/* The service over a started daemon (stores, workers, flusher running). 0 or -errno with err. */
+int mg_svc_create(struct mg_daemon *d, struct mg_svc **out, char *err, size_t errlen);
+/* Before the workers stop: its writers wait for their batches. NULL ok. */
+void mg_svc_destroy(struct mg_svc *s);
 
 #endif /* MG_DAEMON_INT_H */

@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -161,15 +163,20 @@ static void print_store(struct mg_daemon *d, FILE *out)
 		U(t.blocks_quarantined), U(t.checkpoints), t.disk_low);
 }
 
+/* The stats writer and the front-ends share the daemon's stats reader slot. */
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void mg_stats_print(struct mg_daemon *d, FILE *out)
 {
-	fprintf(out, "uptime_s %.3f\nshards %u\n", (double)(cm_now_ns() - d->started_ns) / 1e9,
-		d->nshards);
+	pthread_mutex_lock(&stats_lock);
+	fprintf(out, "uptime_ms %lld\nshards %u\n",
+		(long long)((cm_now_ns() - d->started_ns) / CM_NS_PER_MS), d->nshards);
 	print_rx(d, out);
 	print_worker(d, out);
 	print_statsd(d, out);
 	print_store(d, out);
 	print_sources(d, out);
+	pthread_mutex_unlock(&stats_lock);
 }
 
 int mg_stats_write_file(struct mg_daemon *d, const char *path)
@@ -190,4 +197,50 @@ int mg_stats_write_file(struct mg_daemon *d, const char *path)
 		return -e;
 	}
 	return 0;
+}
+
+/* Counters that can go down: levels, sizes, states. */
+static bool is_gauge(const char *name)
+{
+	static const char *const gauges[] = {
+		"uptime_ms", "shards", "rx.tcp_open", "rx.rcvbuf_bytes", "store.series",
+		"store.memory_bytes", "store.disk_low", "statsd.last_flush_ns", "statsd.agg.series",
+		"statsd.agg.tables_created", "blocks.", "index.", "query.running",
+	};
+	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
+		if (!strncmp(name, gauges[i], strlen(gauges[i])))
+			return true;
+	return false;
+}
+
+int mg_stats_each(struct mg_daemon *d, mg_stat_fn fn, void *arg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return -ENOMEM;
+	mg_stats_print(d, f);
+	if (fclose(f)) {
+		free(text);
+		return -ENOMEM;
+	}
+	int rc = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(line, ' '), *end;
+		if (!sp)
+			continue;
+		*sp = 0;
+		errno = 0;
+		long long v = strtoll(sp + 1, &end, 10);
+		if (errno || *end || end == sp + 1)
+			continue; /* not a number: rx.backend */
+		struct mg_stat st = {.name = line, .value = (uint64_t)v,
+				     .kind = is_gauge(line) ? MG_STAT_GAUGE : MG_STAT_COUNTER};
+		rc = fn(arg, &st);
+	}
+	free(text);
+	return rc;
 }

@@ -18,10 +18,14 @@
 
 #include <stdio.h>
 
+#include "mg_svc.h"
+
 struct mg_daemon;
 
 /* Print every counter to out. */
 void mg_stats_print(struct mg_daemon *d, FILE *out);
+/* Each numeric counter through fn (gauges marked), in the order printed. */
+int mg_stats_each(struct mg_daemon *d, mg_stat_fn fn, void *arg);
 /* Write them to path through path.tmp and a rename. 0 or -errno (logged). */
 int mg_stats_write_file(struct mg_daemon *d, const char *path);
 

@@ -1,97 +1,1792 @@
 /*
- * sfctl.c - the StreamFlow client. It will talk to the daemon's management
- * socket (query, stats, series, import, an interactive shell); this build
- * has the socket-independent part: option parsing, the socket path rules
- * and exit codes that scripts rely on.
+ * sfctl.c - the StreamFlow client: talks to a running daemon over its
+ * management socket (mgmt/mg_ctl.h; protocol in docs/MGMT-PROTOCOL.md):
+ * queries printed as tables, CSV or JSON, counters, configuration, flush,
+ * tier status, running queries, kill, shutdown, bulk line-protocol import,
+ * and an interactive shell.
  *
- *   sfctl [-s SOCKET] [-d DB] COMMAND [ARGS]
+ *   sfctl [-s SOCKET] [-d DB] [--format table|csv|json] [--epoch ns|ms|s|rfc3339]
+ *         COMMAND [ARGS]
  *   SOCKET: -s, else $SF_SOCKET, else ./var/run/streamflow.sock
  *
- * Exit codes: 0 ok, 1 the command failed, 2 usage error, 3 cannot reach the daemon.
+ * Exit codes (scripts rely on them; --help and the protocol doc say the
+ * same): 0 ok; 1 usage error; 2 cannot connect (no daemon on the socket,
+ * connection lost, or the daemon is at its connection limit); 3 the daemon
+ * reported an error (a query or statement error, a command that failed);
+ * 4 partial import or write (some lines or values refused, the rest stored).
+ *
+ * Usage profile: one command per process, or one shell session; `import`
+ * streams files of millions of lines at the daemon's write speed, so its
+ * line loop does no allocation per line. Single-threaded. Links only
+ * common/, jansson, readline, zlib and zstd: never the daemon's libraries.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "cm_clock.h"
+#include "cm_compiler.h"
 
 #ifndef SF_VERSION
 #define SF_VERSION "unknown"
 #endif
 
-#define SFCTL_EXIT_USAGE 2
-#define SFCTL_EXIT_UNREACHABLE 3
+enum {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,
+	EXIT_CONNECT = 2,
+	EXIT_SERVER = 3,
+	EXIT_PARTIAL = 4,
+};
+
+#define DEFAULT_SOCKET "./var/run/streamflow.sock"
+#define RESPONSE_MAX (1u << 30)         /* longest response line we hold */
+#define BATCH_BYTES_MAX (8u << 20)      /* raw bytes per write batch (JSON may double it) */
+#define IMPORT_ERRORS_SHOWN 10
+#define HISTORY_LINES 1000
+
+enum fmt {
+	FMT_TABLE,
+	FMT_CSV,
+	FMT_JSON,
+};
+
+static const char *const fmt_names[] = {"table", "csv", "json"};
+
+/* What a command needs: the options, and the connection (opened on first use). */
+struct ctx {
+	const char *sock;
+	char *db;                   /* owned; NULL: the daemon's default database */
+	enum fmt fmt;
+	char epoch[16];             /* on the wire: ns|u|ms|s|m|h|rfc3339 */
+	const char *precision;      /* import: NULL or n|ns|u|us|ms|s|m|h */
+	uint64_t batch;             /* import: lines per write request */
+	int pipeline;               /* import: requests in flight (1 or 2) */
+	bool quiet;
+	int fd;                     /* -1: not connected */
+	char *in;                   /* bytes received */
+	size_t in_len, in_cap, in_used;     /* in[0..in_used) is the last response line */
+	const char *raw;            /* the last response line (in in), for --format json */
+	size_t raw_len;
+	char **meas;                /* measurement names for completion (owned) */
+	size_t nmeas;
+	bool meas_fetched;
+};
+
+/* ============================================================= connection */
+
+static void disconnect(struct ctx *x)
+{
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = -1;
+	x->in_len = x->in_used = 0;
+}
+
+/* Connect if not connected. 0 or EXIT_CONNECT (said on stderr). */
+static int ensure_connected(struct ctx *x)
+{
+	if (x->fd >= 0)
+		return 0;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(x->sock) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "sfctl: connect '%s': socket path too long\n", x->sock);
+		return EXIT_CONNECT;
+	}
+	memcpy(sa.sun_path, x->sock, strlen(x->sock) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "sfctl: connect '%s': %s (is streamflowd running? -s or $SF_SOCKET "
+				"name the socket)\n", x->sock, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_CONNECT;
+	}
+	x->fd = fd;
+	x->in_len = x->in_used = 0;
+	return 0;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -errno;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Receive one response line into x->raw (valid until the next read). 0 or -errno. */
+static int read_response(struct ctx *x)
+{
+	if (x->in_used) {
+		memmove(x->in, x->in + x->in_used, x->in_len - x->in_used);
+		x->in_len -= x->in_used;
+		x->in_used = 0;
+	}
+	size_t scanned = 0;
+	for (;;) {
+		char *nl = x->in ? memchr(x->in + scanned, '\n', x->in_len - scanned) : NULL;
+		if (nl) {
+			x->raw = x->in;
+			x->raw_len = (size_t)(nl - x->in);
+			x->in_used = x->raw_len + 1;
+			return 0;
+		}
+		scanned = x->in_len;
+		if (x->in_len == x->in_cap) {
+			size_t cap = x->in_cap ? x->in_cap * 2 : 65536;
+			char *p = cap <= RESPONSE_MAX ? realloc(x->in, cap) : NULL;
+			if (!p)
+				return -ENOMEM;
+			x->in = p;
+			x->in_cap = cap;
+		}
+		ssize_t n = recv(x->fd, x->in + x->in_len, x->in_cap - x->in_len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : -errno;
+		x->in_len += (size_t)n;
+	}
+}
+
+/* Decode a response line; numbers above int64 fall back to reals (said once). */
+static json_t *decode(const char *p, size_t n)
+{
+	json_error_t je;
+	json_t *j = json_loadb(p, n, 0, &je);
+	if (!j && strstr(je.text, "too big")) {
+		static bool warned;
+		if (!warned)
+			fprintf(stderr, "sfctl: warning: a number beyond 64 bits: integers shown as "
+					"reals\n");
+		warned = true;
+		j = json_loadb(p, n, JSON_DECODE_INT_AS_REAL, &je);
+	}
+	if (!j)
+		fprintf(stderr, "sfctl: bad response from the daemon: %s\n", je.text);
+	return j;
+}
+
+/* Send one encoded request line (with its '\n'). 0 or EXIT_CONNECT (said). */
+static int send_line(struct ctx *x, const char *p, size_t n)
+{
+	int rc = ensure_connected(x);
+	if (rc)
+		return rc;
+	int e = send_all(x->fd, p, n);
+	if (e == 0)
+		return 0;
+	fprintf(stderr, "sfctl: send to '%s': %s\n", x->sock, strerror(-e));
+	disconnect(x);
+	return EXIT_CONNECT;
+}
+
+/* The response to the request sent last; NULL with *rc set (said on stderr). */
+static json_t *receive(struct ctx *x, int *rc)
+{
+	int e = read_response(x);
+	if (e) {
+		fprintf(stderr, "sfctl: connection to '%s': %s\n", x->sock,
+			e == -ECONNRESET ? "closed by the daemon" : strerror(-e));
+		disconnect(x);
+		*rc = EXIT_CONNECT;
+		return NULL;
+	}
+	json_t *j = decode(x->raw, x->raw_len);
+	if (!j)
+		*rc = EXIT_SERVER;
+	return j;
+}
+
+/* Send req (taken) and return its response; NULL with *rc set. */
+static json_t *call(struct ctx *x, json_t *req, int *rc)
+{
+	char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!s) {
+		fprintf(stderr, "sfctl: out of memory\n");
+		*rc = EXIT_SERVER;
+		return NULL;
+	}
+	size_t n = strlen(s);
+	s[n] = '\n';        /* json_dumps' NUL becomes the line end */
+	*rc = send_line(x, s, n + 1);
+	free(s);
+	return *rc ? NULL : receive(x, rc);
+}
+
+static bool resp_ok(const json_t *r)
+{
+	return json_is_true(json_object_get(r, "ok"));
+}
+
+static const char *resp_code(const json_t *r)
+{
+	const char *c = json_string_value(json_object_get(r, "code"));
+	return c ? c : "";
+}
+
+/* Report a failed response as "sfctl: WHAT: ERROR"; the exit code for it. */
+static int server_error(const char *what, const json_t *r)
+{
+	const char *e = json_string_value(json_object_get(r, "error"));
+	fprintf(stderr, "sfctl: %s: %s\n", what, e ? e : "failed");
+	if (strcmp(resp_code(r), "busy") == 0)
+		return EXIT_CONNECT;
+	return strcmp(resp_code(r), "partial") == 0 ? EXIT_PARTIAL : EXIT_SERVER;
+}
+
+/* A request with no arguments; the response when ok, else NULL with *rc set. */
+static json_t *simple(struct ctx *x, const char *cmd, int *rc)
+{
+	json_t *r = call(x, json_pack("{s:s}", "cmd", cmd), rc);
+	if (r && !resp_ok(r)) {
+		*rc = server_error(cmd, r);
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ================================================================ output */
+
+/* A cell as text: strings as they are, numbers in their shortest exact form. */
+static const char *cell_str(const json_t *v, char *buf, size_t cap)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	} else if (json_is_real(v)) {
+		double d = json_real_value(v);
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(buf, cap, "%.*g", prec, d);
+			if (strtod(buf, NULL) == d)
+				break;
+		}
+	} else if (json_is_boolean(v)) {
+		return json_is_true(v) ? "true" : "false";
+	} else if (json_is_null(v) || !v) {
+		return "";
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		snprintf(buf, cap, "%s", s ? s : "?");
+		free(s);
+	}
+	return buf;
+}
+
+static void csv_field(FILE *out, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+/*
+ * A grid of strings printed as aligned columns with dashes under the header
+ * (table), or as CSV. cells[r * ncols + c]; row 0 is the header.
+ */
+struct grid {
+	const char **cells;
+	size_t ncols, nrows;    /* nrows counts the header */
+};
+
+/* Columns on a terminal: UTF-8 code points, not bytes. */
+static size_t text_width(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+static void row_print(FILE *out, const char **cells, size_t n, const size_t *w, bool dashes)
+{
+	for (size_t c = 0; c < n; c++) {
+		size_t len = text_width(cells[c]);
+		for (size_t k = 0; dashes && k < len; k++)
+			fputc('-', out);
+		if (!dashes)
+			fputs(cells[c], out);
+		if (c + 1 < n)
+			fprintf(out, "%*s", (int)(w[c] - len + 1), "");
+	}
+	fputc('\n', out);
+}
+
+static void grid_print(const struct grid *g, enum fmt fmt, FILE *out)
+{
+	if (fmt == FMT_CSV) {
+		for (size_t r = 0; r < g->nrows; r++)
+			for (size_t c = 0; c < g->ncols; c++) {
+				csv_field(out, g->cells[r * g->ncols + c]);
+				fputc(c + 1 < g->ncols ? ',' : '\n', out);
+			}
+		return;
+	}
+	size_t *w = calloc(g->ncols ? g->ncols : 1, sizeof(*w));
+	if (!w)
+		return;
+	for (size_t i = 0; i < g->ncols * g->nrows; i++)
+		w[i % g->ncols] = CM_MAX(w[i % g->ncols], text_width(g->cells[i]));
+	for (size_t r = 0; r < g->nrows; r++) {
+		row_print(out, g->cells + r * g->ncols, g->ncols, w, false);
+		if (r == 0)
+			row_print(out, g->cells, g->ncols, w, true);
+	}
+	free(w);
+}
+
+/* The string cells of a grid, freed together. */
+struct strs {
+	char **v;
+	size_t n, cap;
+};
+
+static const char *strs_add(struct strs *s, const char *text)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		char **v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return "";
+		s->v = v;
+		s->cap = cap;
+	}
+	char *d = strdup(text);
+	if (!d)
+		return "";
+	s->v[s->n++] = d;
+	return d;
+}
+
+static void strs_free(struct strs *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	*s = (struct strs){0};
+}
+
+/* "k=v" pairs of a tags object, joined by sep, into a new string. */
+static char *tags_text(const json_t *tags, const char *sep)
+{
+	size_t cap = 1;
+	const char *k;
+	json_t *v;
+	char buf[64];
+	json_object_foreach((json_t *)tags, k, v)
+		cap += strlen(k) + strlen(cell_str(v, buf, sizeof(buf))) + strlen(sep) + 1;
+	char *s = calloc(1, cap);
+	if (!s)
+		return NULL;
+	json_object_foreach((json_t *)tags, k, v) {
+		if (*s)
+			strcat(s, sep);
+		strcat(s, k);
+		strcat(s, "=");
+		strcat(s, cell_str(v, buf, sizeof(buf)));
+	}
+	return s;
+}
+
+/* Print the grid of one series; header_seen: the last CSV header (owned), to print a new one
+ * only when the columns change. */
+static void print_series(const struct ctx *x, const json_t *se, bool first, char **header_seen)
+{
+	bool csv = x->fmt == FMT_CSV;
+	const char *name = json_string_value(json_object_get(se, "name"));
+	const json_t *cols = json_object_get(se, "columns"), *vals = json_object_get(se, "values");
+	size_t extra = csv ? 2 : 0, ncols = json_array_size(cols) + extra;
+	size_t nrows = json_array_size(vals) + 1;
+	char *tags = tags_text(json_object_get(se, "tags"), csv ? "," : ", ");
+	const char **cells = calloc(ncols * nrows, sizeof(*cells));
+	struct strs st = {0};
+	char buf[64];
+	if (!cells || !tags || !ncols)
+		goto out;
+	if (csv) {
+		cells[0] = "name";
+		cells[1] = "tags";
+	}
+	for (size_t c = extra; c < ncols; c++)
+		cells[c] = strs_add(&st, cell_str(json_array_get(cols, c - extra), buf, sizeof(buf)));
+	for (size_t r = 1; r < nrows; r++) {
+		const json_t *row = json_array_get(vals, r - 1);
+		if (csv) {
+			cells[r * ncols] = name ? name : "";
+			cells[r * ncols + 1] = tags;
+		}
+		for (size_t c = extra; c < ncols; c++)
+			cells[r * ncols + c] =
+				strs_add(&st, cell_str(json_array_get(row, c - extra), buf, sizeof(buf)));
+	}
+	struct grid g = {cells, ncols, nrows};
+	if (!csv) {
+		printf("%sname: %s\n", first ? "" : "\n", name ? name : "");
+		if (*tags)
+			printf("tags: %s\n", tags);
+		grid_print(&g, x->fmt, stdout);
+		goto out;
+	}
+	/* CSV: the header again only when the columns change */
+	char *h = NULL;
+	size_t hl = 0;
+	FILE *hf = open_memstream(&h, &hl);
+	if (hf) {
+		struct grid hg = {cells, ncols, 1};
+		grid_print(&hg, FMT_CSV, hf);
+		fclose(hf);
+	}
+	bool same = h && *header_seen && strcmp(h, *header_seen) == 0;
+	if (h && !same) {
+		free(*header_seen);
+		*header_seen = h;
+		h = NULL;
+	}
+	free(h);
+	g.cells += same ? ncols : 0;
+	g.nrows -= same ? 1 : 0;
+	grid_print(&g, FMT_CSV, stdout);
+out:
+	strs_free(&st);
+	free(cells);
+	free(tags);
+}
+
+/* A statement's informational messages, on stderr. */
+static void print_messages(const json_t *stmt)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(stmt, "messages"), i, m) {
+		const char *level = json_string_value(json_object_get(m, "level"));
+		const char *text = json_is_string(m) ? json_string_value(m)
+						    : json_string_value(json_object_get(m, "text"));
+		fprintf(stderr, "sfctl: %s: %s\n", level ? level : "info", text ? text : "");
+	}
+}
+
+/* Every statement's series; each failed statement said on stderr. 0 or EXIT_SERVER. */
+static int print_result(const struct ctx *x, const json_t *result)
+{
+	const json_t *stmts = json_object_get(result, "results");
+	char *header_seen = NULL;
+	bool first = true;
+	int rc = 0;
+	size_t i;
+	json_t *stmt;
+	json_array_foreach(stmts, i, stmt) {
+		const char *err = json_string_value(json_object_get(stmt, "error"));
+		if (err) {
+			if (json_array_size(stmts) > 1)
+				fprintf(stderr, "sfctl: query: statement %zu: %s\n", i, err);
+			else
+				fprintf(stderr, "sfctl: query: %s\n", err);
+			rc = EXIT_SERVER;
+		}
+		print_messages(stmt);
+		size_t k;
+		json_t *se;
+		json_array_foreach(json_object_get(stmt, "series"), k, se) {
+			if (x->fmt != FMT_JSON)
+				print_series(x, se, first, &header_seen);
+			first = false;
+		}
+	}
+	free(header_seen);
+	return rc;
+}
+
+/* --format json: the result exactly as the daemon encoded it (its numbers untouched). */
+static void print_raw_result(const struct ctx *x, const json_t *resp)
+{
+	static const char key[] = ",\"result\":";
+	const char *p = memmem(x->raw, x->raw_len, key, sizeof(key) - 1);
+	if (p && x->raw_len && x->raw[x->raw_len - 1] == '}') {
+		p += sizeof(key) - 1;
+		fwrite(p, 1, (size_t)(x->raw + x->raw_len - 1 - p), stdout);
+		fputc('\n', stdout);
+		return;
+	}
+	char *s = json_dumps(json_object_get(resp, "result"), JSON_COMPACT | JSON_ENCODE_ANY);
+	puts(s ? s : "null");
+	free(s);
+}
+
+static int run_query(struct ctx *x, const char *text)
+{
+	json_t *req = json_pack("{s:s, s:s, s:s}", "cmd", "query", "q", text, "epoch", x->epoch);
+	if (req && x->db && json_object_set_new(req, "db", json_string(x->db))) {
+		json_decref(req);
+		req = NULL;
+	}
+	int rc;
+	json_t *r = call(x, req, &rc);
+	if (!r)
+		return rc;
+	const json_t *result = json_object_get(r, "result");
+	if (!result) {
+		rc = resp_ok(r) ? 0 : server_error("query", r);
+	} else if (x->fmt == FMT_JSON) {
+		print_raw_result(x, r);
+		rc = print_result(x, result);   /* the errors, on stderr */
+	} else {
+		rc = print_result(x, result);
+	}
+	json_decref(r);
+	fflush(stdout);
+	return rc;
+}
+
+/* The response without "ok", for --format json. */
+static void print_json_body(json_t *r)
+{
+	json_object_del(r, "ok");
+	char *s = json_dumps(r, JSON_COMPACT);
+	puts(s ? s : "{}");
+	free(s);
+}
+
+/* A duration for people: 850ns, 12.5ms, 3.2s, 4m05s. */
+static const char *dur_str(int64_t ns, char *buf, size_t cap)
+{
+	if (ns < CM_NS_PER_US)
+		snprintf(buf, cap, "%" PRId64 "ns", ns);
+	else if (ns < CM_NS_PER_MS)
+		snprintf(buf, cap, "%.1fµs", (double)ns / 1e3);
+	else if (ns < CM_NS_PER_SEC)
+		snprintf(buf, cap, "%.1fms", (double)ns / 1e6);
+	else if (ns < 60 * CM_NS_PER_SEC)
+		snprintf(buf, cap, "%.2fs", (double)ns / 1e9);
+	else
+		snprintf(buf, cap, "%" PRId64 "m%02" PRId64 "s", (int64_t)(ns / (60 * CM_NS_PER_SEC)),
+			 (int64_t)(ns / CM_NS_PER_SEC % 60));
+	return buf;
+}
+
+/* ============================================================== commands */
+
+static void print_stats(const json_t *r, enum fmt fmt)
+{
+	const json_t *stats = json_object_get(r, "stats"), *histos = json_object_get(r, "histograms");
+	size_t i, n = 1 + json_array_size(stats);
+	json_t *s, *h;
+	json_array_foreach(histos, i, h)
+		n += json_array_size(json_object_get(h, "buckets")) + 2;
+	const char **cells = calloc(2 * n, sizeof(*cells));
+	struct strs st = {0};
+	char buf[64], name[256];
+	if (!cells)
+		return;
+	size_t k = 0;
+	cells[k++] = "name";
+	cells[k++] = "value";
+	json_array_foreach(stats, i, s) {
+		cells[k++] = strs_add(&st, cell_str(json_object_get(s, "name"), buf, sizeof(buf)));
+		cells[k++] = strs_add(&st, cell_str(json_object_get(s, "value"), buf, sizeof(buf)));
+	}
+	json_array_foreach(histos, i, h) {
+		const char *hn = json_string_value(json_object_get(h, "name"));
+		size_t j;
+		json_t *b;
+		json_array_foreach(json_object_get(h, "buckets"), j, b) {
+			snprintf(name, sizeof(name), "%s{le=\"%s\"}", hn ? hn : "?",
+				 cell_str(json_object_get(b, "le"), buf, sizeof(buf)));
+			cells[k++] = strs_add(&st, name);
+			cells[k++] = strs_add(&st, cell_str(json_object_get(b, "count"), buf, sizeof(buf)));
+		}
+		snprintf(name, sizeof(name), "%s.count", hn ? hn : "?");
+		cells[k++] = strs_add(&st, name);
+		cells[k++] = strs_add(&st, cell_str(json_object_get(h, "count"), buf, sizeof(buf)));
+		snprintf(name, sizeof(name), "%s.sum", hn ? hn : "?");
+		cells[k++] = strs_add(&st, name);
+		cells[k++] = strs_add(&st, cell_str(json_object_get(h, "sum"), buf, sizeof(buf)));
+	}
+	struct grid g = {cells, 2, n};
+	grid_print(&g, fmt, stdout);
+	strs_free(&st);
+	free(cells);
+}
+
+static int cmd_stats(struct ctx *x, int argc, char **argv)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "stats");
+	if (req && argc > 0 && json_object_set_new(req, "prefix", json_string(argv[0]))) {
+		json_decref(req);
+		req = NULL;
+	}
+	int rc;
+	json_t *r = call(x, req, &rc);
+	if (!r)
+		return rc;
+	if (!resp_ok(r))
+		rc = server_error("stats", r);
+	else if (x->fmt == FMT_JSON)
+		print_json_body(r);
+	else
+		print_stats(r, x->fmt);
+	json_decref(r);
+	return rc;
+}
+
+/* config, tiers: lines of text. */
+static int cmd_lines(struct ctx *x, const char *cmd)
+{
+	int rc = 0;
+	json_t *r = simple(x, cmd, &rc);
+	if (!r)
+		return rc;
+	if (x->fmt == FMT_JSON) {
+		print_json_body(r);
+	} else {
+		size_t i;
+		json_t *l;
+		json_array_foreach(json_object_get(r, "lines"), i, l)
+			puts(json_string_value(l) ? json_string_value(l) : "");
+	}
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_config(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cmd_lines(x, "config");
+}
+
+static int cmd_tiers(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cmd_lines(x, "tiers");
+}
+
+static void print_queries(const json_t *list, enum fmt fmt)
+{
+	static const char *const head[] = {"qid", "duration", "database", "points", "status",
+					   "origin", "query"};
+	const size_t nc = CM_ARRAY_SIZE(head), n = json_array_size(list) + 1;
+	const char **cells = calloc(nc * n, sizeof(*cells));
+	struct strs st = {0};
+	char buf[64];
+	if (!cells)
+		return;
+	memcpy(cells, head, sizeof(head));
+	size_t i;
+	json_t *q;
+	json_array_foreach(list, i, q) {
+		const char **row = cells + (i + 1) * nc;
+		int64_t d = json_integer_value(json_object_get(q, "duration_ns"));
+		row[0] = strs_add(&st, cell_str(json_object_get(q, "id"), buf, sizeof(buf)));
+		row[1] = strs_add(&st, dur_str(d, buf, sizeof(buf)));
+		row[2] = strs_add(&st, cell_str(json_object_get(q, "db"), buf, sizeof(buf)));
+		row[3] = strs_add(&st, cell_str(json_object_get(q, "points_scanned"), buf, sizeof(buf)));
+		row[4] = json_is_true(json_object_get(q, "killed")) ? "killed" : "running";
+		row[5] = strs_add(&st, cell_str(json_object_get(q, "origin"), buf, sizeof(buf)));
+		row[6] = strs_add(&st, cell_str(json_object_get(q, "query"), buf, sizeof(buf)));
+	}
+	struct grid g = {cells, nc, n};
+	grid_print(&g, fmt, stdout);
+	strs_free(&st);
+	free(cells);
+}
+
+static int cmd_queries(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int rc = 0;
+	json_t *r = simple(x, "queries", &rc);
+	if (!r)
+		return rc;
+	if (x->fmt == FMT_JSON)
+		print_json_body(r);
+	else
+		print_queries(json_object_get(r, "queries"), x->fmt);
+	json_decref(r);
+	return 0;
+}
+
+static bool all_digits(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 20;
+}
+
+static int cmd_kill(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	if (!all_digits(argv[0])) {
+		fprintf(stderr, "sfctl: kill: '%s' is not a query id\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	/* ids beyond int64 travel as strings */
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "kill", "id", argv[0]);
+	int rc;
+	json_t *r = call(x, req, &rc);
+	if (!r)
+		return rc;
+	rc = resp_ok(r) ? 0 : server_error("kill", r);
+	if (rc == 0)
+		printf("query %s killed\n", argv[0]);
+	json_decref(r);
+	return rc;
+}
+
+static int cmd_flush(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int rc = 0;
+	char buf[32];
+	json_t *r = simple(x, "flush", &rc);
+	if (!r)
+		return rc;
+	printf("flushed in %s\n",
+	       dur_str(json_integer_value(json_object_get(r, "elapsed_ns")), buf, sizeof(buf)));
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_shutdown(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int rc = 0;
+	json_t *r = simple(x, "shutdown", &rc);
+	if (!r)
+		return rc;
+	printf("shutdown requested\n");
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_ping(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int rc = 0;
+	json_t *r = simple(x, "ping", &rc);
+	if (!r)
+		return rc;
+	if (x->fmt == FMT_JSON) {
+		print_json_body(r);
+	} else {
+		const char *v = json_string_value(json_object_get(r, "version"));
+		printf("ok: streamflowd %s%s\n", v ? v : "?",
+		       json_is_false(json_object_get(r, "healthy")) ? " (not healthy)" : "");
+	}
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_query(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	return run_query(x, argv[0]);
+}
+
+/* A query naming measurement m as a double-quoted identifier. */
+static int query_on(struct ctx *x, const char *stmt, const char *m)
+{
+	size_t n = strlen(stmt) + 2 * strlen(m) + 16;
+	char *q = malloc(n), *p;
+	if (!q)
+		return EXIT_SERVER;
+	p = q + sprintf(q, "%s FROM \"", stmt);
+	for (; *m; m++) {
+		if (*m == '"' || *m == '\\')
+			*p++ = '\\';
+		*p++ = *m;
+	}
+	strcpy(p, "\"");
+	int rc = run_query(x, q);
+	free(q);
+	return rc;
+}
+
+static int cmd_series(struct ctx *x, int argc, char **argv)
+{
+	return argc ? query_on(x, "SHOW SERIES", argv[0]) : run_query(x, "SHOW SERIES");
+}
+
+static int cmd_measurements(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return run_query(x, "SHOW MEASUREMENTS");
+}
+
+static int cmd_tags(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	return query_on(x, "SHOW TAG KEYS", argv[0]);
+}
+
+static int cmd_fields(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	return query_on(x, "SHOW FIELD KEYS", argv[0]);
+}
+
+/* ================================================================ import */
+
+enum src_kind {
+	SRC_PLAIN,
+	SRC_GZ,
+	SRC_ZSTD,
+};
+
+/* The input of an import: a file or stdin, plain, gzip or zstd. */
+struct src {
+	enum src_kind kind;
+	const char *name;
+	int fd;
+	gzFile gz;
+	ZSTD_DCtx *zd;
+	char *zbuf;             /* compressed bytes read, not yet decompressed */
+	ZSTD_inBuffer zin;
+	size_t zlast;           /* ZSTD_decompressStream's last hint: 0 at a frame's end */
+	uint64_t pos;           /* input bytes consumed (compressed bytes for .gz and .zst) */
+	uint64_t size;          /* the file's size; 0: unknown (a pipe) */
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* 0 or -1 (said on stderr). */
+static int src_open(struct src *s, const char *path)
+{
+	*s = (struct src){.name = path, .fd = STDIN_FILENO};
+	if (strcmp(path, "-") == 0)
+		s->name = "stdin";
+	else if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		goto err;
+	struct stat st;
+	if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
+		s->size = (uint64_t)st.st_size;
+	if (strcmp(path, "-") != 0 && ends_with(path, ".gz")) {
+		s->kind = SRC_GZ;
+		if (!(s->gz = gzdopen(s->fd, "rb")))
+			goto err;
+		s->fd = -1;     /* the gzFile owns it */
+		gzbuffer(s->gz, 256 << 10);
+	} else if (strcmp(path, "-") != 0 && ends_with(path, ".zst")) {
+		s->kind = SRC_ZSTD;
+		s->zd = ZSTD_createDCtx();
+		s->zbuf = malloc(ZSTD_DStreamInSize());
+		if (!s->zd || !s->zbuf)
+			goto err;
+		s->zin = (ZSTD_inBuffer){s->zbuf, 0, 0};
+	}
+	return 0;
+err:
+	fprintf(stderr, "sfctl: import: cannot open '%s': %s\n", path, strerror(errno ? errno : ENOMEM));
+	return -1;
+}
+
+static void src_close(struct src *s)
+{
+	if (s->gz)
+		gzclose(s->gz);
+	if (s->fd > STDIN_FILENO)
+		close(s->fd);
+	ZSTD_freeDCtx(s->zd);
+	free(s->zbuf);
+}
+
+static ssize_t read_fd(struct src *s, char *buf, size_t cap)
+{
+	ssize_t n;
+	while ((n = read(s->fd, buf, cap)) < 0 && errno == EINTR)
+		;
+	if (n > 0)
+		s->pos += (uint64_t)n;
+	return n;
+}
+
+static ssize_t read_gz(struct src *s, char *buf, size_t cap)
+{
+	int n = gzread(s->gz, buf, (unsigned)cap), err = Z_OK;
+	const char *msg = gzerror(s->gz, &err);
+	s->pos = (uint64_t)gzoffset(s->gz);
+	if (n < 0 || (n == 0 && err != Z_OK)) {
+		fprintf(stderr, "sfctl: import: %s: %s\n", s->name,
+			err == Z_BUF_ERROR ? "truncated gzip file" : msg);
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t read_zstd(struct src *s, char *buf, size_t cap)
+{
+	ZSTD_outBuffer out = {buf, cap, 0};
+	while (out.pos == 0) {
+		if (s->zin.pos == s->zin.size) {
+			ssize_t n = read_fd(s, s->zbuf, ZSTD_DStreamInSize());
+			if (n < 0)
+				return -1;
+			if (n == 0 && s->zlast != 0) {
+				fprintf(stderr, "sfctl: import: %s: truncated zstd file\n", s->name);
+				return -1;
+			}
+			if (n == 0)
+				return 0;
+			s->zin = (ZSTD_inBuffer){s->zbuf, (size_t)n, 0};
+		}
+		s->zlast = ZSTD_decompressStream(s->zd, &out, &s->zin);
+		if (ZSTD_isError(s->zlast)) {
+			fprintf(stderr, "sfctl: import: %s: %s\n", s->name,
+				ZSTD_getErrorName(s->zlast));
+			return -1;
+		}
+	}
+	return (ssize_t)out.pos;
+}
+
+/* Decompressed bytes into buf: the count, 0 at the end, -1 on error (said on stderr). */
+static ssize_t src_read(struct src *s, char *buf, size_t cap)
+{
+	ssize_t n = s->kind == SRC_GZ ? read_gz(s, buf, cap)
+		  : s->kind == SRC_ZSTD ? read_zstd(s, buf, cap) : read_fd(s, buf, cap);
+	if (n < 0 && s->kind == SRC_PLAIN)
+		fprintf(stderr, "sfctl: import: read %s: %s\n", s->name, strerror(errno));
+	return n;
+}
+
+/* Valid UTF-8 without NUL: what a JSON string can carry to the daemon. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		if (c - 1u < 0x7Fu) {   /* 1..0x7F */
+			i++;
+			continue;
+		}
+		size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+		if (!len || i + len > n)
+			return false;
+		uint32_t cp = c & (0x7Fu >> len);
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3F);
+		}
+		static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+		if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+struct import {
+	struct ctx *x;
+	struct src src;
+	char *req;              /* the write request being built */
+	size_t req_len, req_cap, head_len;
+	uint64_t batch_lines;
+	uint64_t lines_read;    /* every input line, for the progress */
+	uint64_t lines_ok, values, errors;
+	uint32_t errors_shown;
+	int inflight;           /* requests sent and not yet answered */
+	int rc;                 /* 0, or the exit code of a failure that stops the import */
+	bool tty;
+	int64_t t0_ns, shown_ns;
+};
+
+static void import_error(struct import *im, const char *fmt, ...) CM_PRINTF(2, 3);
+static void import_error(struct import *im, const char *fmt, ...)
+{
+	if (im->errors_shown++ >= IMPORT_ERRORS_SHOWN)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%ssfctl: import: ", im->tty ? "\r\033[K" : "");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	if (im->errors_shown == IMPORT_ERRORS_SHOWN)
+		fprintf(stderr, "sfctl: import: (further errors are only counted)\n");
+}
+
+static int req_reserve(struct import *im, size_t more)
+{
+	if (im->req_len + more <= im->req_cap)
+		return 0;
+	size_t cap = CM_MAX(im->req_cap * 2, im->req_len + more);
+	char *p = realloc(im->req, cap);
+	if (!p)
+		return -ENOMEM;
+	im->req = p;
+	im->req_cap = cap;
+	return 0;
+}
+
+static int req_put(struct import *im, const char *s, size_t n)
+{
+	if (req_reserve(im, n))
+		return -ENOMEM;
+	memcpy(im->req + im->req_len, s, n);
+	im->req_len += n;
+	return 0;
+}
+
+/* {"cmd":"write","db":..,"precision":..,"lines":"  -- the part every batch shares. */
+static int req_head(struct import *im)
+{
+	json_t *o = json_pack("{s:s}", "cmd", "write");
+	if (o && im->x->db)
+		json_object_set_new(o, "db", json_string(im->x->db));
+	if (o && im->x->precision)
+		json_object_set_new(o, "precision", json_string(im->x->precision));
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	int rc = s ? req_put(im, s, strlen(s) - 1) : -ENOMEM;   /* without its '}' */
+	free(s);
+	if (rc == 0)
+		rc = req_put(im, ",\"lines\":\"", 10);
+	im->head_len = im->req_len;
+	return rc;
+}
+
+/* Append one line (no '\n') to the batch as JSON string content. */
+static int batch_add(struct import *im, const char *line, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (req_reserve(im, 6 * n + 2))
+		return -ENOMEM;
+	char *o = im->req + im->req_len;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (c < 0x20) {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
+		} else {
+			*o++ = (char)c;
+		}
+	}
+	memcpy(o, "\\n", 2);
+	im->req_len = (size_t)(o + 2 - im->req);
+	im->batch_lines++;
+	return 0;
+}
+
+/* Add one write response's counts; a failure other than "partial" stops the import. */
+static void ack_one(struct import *im)
+{
+	int rc = 0;
+	json_t *r = receive(im->x, &rc);
+	im->inflight--;
+	if (!r) {
+		im->rc = rc;
+		return;
+	}
+	const json_t *rep = json_object_get(r, "report");
+	if (rep) {
+		uint64_t lines = (uint64_t)json_integer_value(json_object_get(rep, "lines"));
+		uint64_t bad = (uint64_t)json_integer_value(json_object_get(rep, "lines_bad"));
+		im->lines_ok += lines - CM_MIN(bad, lines);
+		im->values += (uint64_t)json_integer_value(json_object_get(rep, "points_stored"));
+		im->errors += bad + (uint64_t)json_integer_value(json_object_get(rep, "points_refused"));
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(rep, "errors"), i, e)
+			import_error(im, "%s", json_string_value(e) ? json_string_value(e) : "?");
+	}
+	if (!resp_ok(r) && strcmp(resp_code(r), "partial") != 0) {
+		if (im->tty)
+			fputs("\r\033[K", stderr);
+		im->rc = server_error("import", r);
+	}
+	json_decref(r);
+}
+
+/* Send the batch built so far; wait for an answer when --pipeline requests are out. */
+static void send_batch(struct import *im)
+{
+	if (im->batch_lines == 0 || im->rc)
+		return;
+	if (req_put(im, "\"}\n", 3)) {
+		fprintf(stderr, "sfctl: import: out of memory\n");
+		im->rc = EXIT_SERVER;
+		return;
+	}
+	im->rc = send_line(im->x, im->req, im->req_len);
+	im->req_len = im->head_len;
+	im->batch_lines = 0;
+	if (im->rc)
+		return;
+	im->inflight++;
+	while (im->rc == 0 && im->inflight >= im->x->pipeline)
+		ack_one(im);
+}
+
+/* 12345678 -> "12.3M" */
+static const char *si(double v, char *buf, size_t cap)
+{
+	static const char units[] = " kMGT";
+	int u = 0;
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(buf, cap, u ? "%.1f%c" : "%.0f", v, units[u]);
+	return buf;
+}
+
+/* The progress: a bar on a terminal (10 times a second), else a line every 10 s. */
+static void progress(struct import *im, bool last)
+{
+	int64_t now = cm_mono_ns(), every = im->tty ? 100 * CM_NS_PER_MS : 10 * CM_NS_PER_SEC;
+	if (im->x->quiet || (!last && now - im->shown_ns < every) || (last && !im->tty))
+		return;
+	im->shown_ns = now;
+	if (last) {
+		fputs("\r\033[K", stderr);
+		return;
+	}
+	double secs = (double)(now - im->t0_ns) / 1e9, rate = (double)im->lines_read / secs;
+	double frac = im->src.size ? CM_MIN((double)im->src.pos / (double)im->src.size, 1.0) : -1;
+	char a[16], b[16];
+	if (!im->tty) {
+		fprintf(stderr, "sfctl: import: %s lines, %s lines/s", si((double)im->lines_read, a, 16),
+			si(rate, b, 16));
+		if (frac >= 0)
+			fprintf(stderr, ", %.0f%%", frac * 100);
+		fputc('\n', stderr);
+		return;
+	}
+	char bar[31] = "";
+	if (frac >= 0) {
+		for (int i = 0; i < 30; i++)
+			bar[i] = i < (int)(frac * 30) ? '#' : '.';
+		bar[30] = '\0';
+		double eta = frac > 0 ? secs * (1 - frac) / frac : 0;
+		fprintf(stderr, "\r\033[K[%s] %3.0f%%  %s lines  %s lines/s  ETA %d:%02d", bar,
+			frac * 100, si((double)im->lines_read, a, 16), si(rate, b, 16),
+			(int)eta / 60, (int)eta % 60);
+	} else {
+		fprintf(stderr, "\r\033[K%s lines  %s lines/s", si((double)im->lines_read, a, 16),
+			si(rate, b, 16));
+	}
+}
+
+/* One input line (no '\n'). */
+static void import_line(struct import *im, const char *line, size_t n)
+{
+	im->lines_read++;
+	if (n && line[n - 1] == '\r')
+		n--;
+	size_t lead = 0;
+	while (lead < n && (line[lead] == ' ' || line[lead] == '\t'))
+		lead++;
+	if (lead == n)
+		return;         /* blank: the daemon would skip it too */
+	if (!utf8_valid((const unsigned char *)line, n)) {
+		im->errors++;
+		import_error(im, "line %" PRIu64 ": not UTF-8 text (or holds a NUL byte)",
+			     im->lines_read);
+		return;
+	}
+	if (batch_add(im, line, n)) {
+		fprintf(stderr, "sfctl: import: out of memory\n");
+		im->rc = EXIT_SERVER;
+		return;
+	}
+	if (im->batch_lines >= im->x->batch || im->req_len - im->head_len >= BATCH_BYTES_MAX)
+		send_batch(im);
+}
+
+/* Read the source to its end, line by line; lines over BATCH_BYTES_MAX are refused. */
+static int import_loop(struct import *im)
+{
+	size_t cap = 1 << 20, have = 0;
+	char *buf = malloc(cap);
+	bool skipping = false;
+	ssize_t n = 0;
+	if (!buf)
+		return -1;
+	while (im->rc == 0 && (n = src_read(&im->src, buf + have, cap - have)) > 0) {
+		have += (size_t)n;
+		size_t start = 0;
+		for (char *nl; im->rc == 0 && (nl = memchr(buf + start, '\n', have - start));) {
+			if (!skipping)
+				import_line(im, buf + start, (size_t)(nl - buf) - start);
+			skipping = false;
+			start = (size_t)(nl - buf) + 1;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (have == cap && cap <= BATCH_BYTES_MAX) {
+			char *p = realloc(buf, cap * 2);
+			if (!p)
+				break;
+			buf = p;
+			cap *= 2;
+		} else if (have == cap) {
+			im->lines_read++;
+			im->errors++;
+			import_error(im, "line %" PRIu64 ": longer than %zu bytes", im->lines_read,
+				     cap);
+			skipping = true;
+			have = 0;
+		}
+		progress(im, false);
+	}
+	if (n == 0 && have && !skipping && im->rc == 0)
+		import_line(im, buf, have);
+	free(buf);
+	return n < 0 ? -1 : 0;
+}
+
+static int cmd_import(struct ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	struct import im = {.x = x, .tty = isatty(STDERR_FILENO) == 1};
+	if (src_open(&im.src, argv[0]))
+		return EXIT_USAGE;
+	int rc = ensure_connected(x);
+	if (rc || req_head(&im)) {
+		src_close(&im.src);
+		free(im.req);
+		return rc ? rc : EXIT_SERVER;
+	}
+	im.t0_ns = im.shown_ns = cm_mono_ns();
+	bool read_failed = import_loop(&im) != 0;
+	send_batch(&im);
+	while (im.inflight > 0 && (im.rc == 0 || im.rc == EXIT_SERVER))
+		ack_one(&im);   /* the answers still owed (after a failure too: their counts) */
+	progress(&im, true);
+	double secs = (double)(cm_mono_ns() - im.t0_ns) / 1e9;
+	printf("imported %" PRIu64 " lines (%" PRIu64 " values) in %.2f s: %.0f lines/s, %" PRIu64
+	       " errors\n", im.lines_ok, im.values, secs, secs > 0 ? (double)im.lines_ok / secs : 0,
+	       im.errors);
+	fflush(stdout);
+	src_close(&im.src);
+	free(im.req);
+	if (im.rc)
+		return im.rc;
+	/* an input that ends in error (a truncated .gz) was imported in part */
+	return im.errors || read_failed ? EXIT_PARTIAL : EXIT_OK;
+}
+
+/* ================================================================ commands */
+
+static int cmd_version(struct ctx *x, int argc, char **argv)
+{
+	(void)x;
+	(void)argc;
+	(void)argv;
+	printf("sfctl %s\n", SF_VERSION);
+	return 0;
+}
+
+struct command {
+	const char *name;
+	int min_args, max_args;     /* max -1: the arguments are joined into one */
+	const char *args;
+	const char *help;
+	int (*run)(struct ctx *x, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{"query", 1, -1, "'TSQL'", "run TSQL statements and print their results", cmd_query},
+	{"stats", 0, 1, "[PREFIX]", "counters and histograms (names starting with PREFIX)",
+	 cmd_stats},
+	{"series", 0, 1, "[MEASUREMENT]", "SHOW SERIES [FROM MEASUREMENT]", cmd_series},
+	{"measurements", 0, 0, "", "SHOW MEASUREMENTS", cmd_measurements},
+	{"tags", 1, 1, "MEASUREMENT", "SHOW TAG KEYS FROM MEASUREMENT", cmd_tags},
+	{"fields", 1, 1, "MEASUREMENT", "SHOW FIELD KEYS FROM MEASUREMENT", cmd_fields},
+	{"config", 0, 0, "", "the daemon's configuration, one key = value a line", cmd_config},
+	{"flush", 0, 0, "", "checkpoint every shard now (returns when done)", cmd_flush},
+	{"tiers", 0, 0, "", "retention and tier status", cmd_tiers},
+	{"queries", 0, 0, "", "the running queries", cmd_queries},
+	{"kill", 1, 1, "ID", "stop running query ID", cmd_kill},
+	{"import", 1, 1, "FILE", "import line protocol from FILE (.gz, .zst, or - for stdin)",
+	 cmd_import},
+	{"ping", 0, 0, "", "check that the daemon answers", cmd_ping},
+	{"shutdown", 0, 0, "", "stop the daemon", cmd_shutdown},
+	{"version", 0, 0, "", "print sfctl's version", cmd_version},
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < CM_ARRAY_SIZE(commands); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Run a command with its arguments (argv[0] is the first argument). */
+static int run_command(struct ctx *x, const struct command *c, int argc, char **argv)
+{
+	if (argc < c->min_args || (c->max_args >= 0 && argc > c->max_args)) {
+		fprintf(stderr, "sfctl: %s: usage: %s %s\n", c->name, c->name, c->args);
+		return EXIT_USAGE;
+	}
+	if (c->max_args >= 0 || argc <= 1)
+		return c->run(x, argc, argv);
+	size_t n = 1;
+	for (int i = 0; i < argc; i++)
+		n += strlen(argv[i]) + 1;
+	char *joined = calloc(1, n);
+	if (!joined)
+		return EXIT_SERVER;
+	for (int i = 0; i < argc; i++) {
+		strcat(joined, argv[i]);
+		if (i + 1 < argc)
+			strcat(joined, " ");
+	}
+	int rc = c->run(x, 1, &joined);
+	free(joined);
+	return rc;
+}
+
+/* ================================================================= shell */
+
+static const char *const tsql_words[] = {
+	"SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "LIMIT", "OFFSET", "SLIMIT", "SOFFSET",
+	"FILL", "TIME", "NOW", "AND", "OR", "NOT", "AS", "ASC", "DESC", "INTO", "ON", "WITH",
+	"KEY", "TZ", "SHOW", "DATABASES", "MEASUREMENTS", "MEASUREMENT", "SERIES", "TAG", "KEYS",
+	"VALUES", "FIELD", "RETENTION", "POLICIES", "QUERIES", "CARDINALITY", "CREATE", "DROP",
+	"DATABASE", "KILL", "QUERY", "COUNT", "MEAN", "MEDIAN", "MODE", "SUM", "MIN", "MAX",
+	"FIRST", "LAST", "PERCENTILE", "STDDEV", "SPREAD", "DISTINCT", "INTEGRAL", "DERIVATIVE",
+	"NON_NEGATIVE_DERIVATIVE", "DIFFERENCE", "MOVING_AVERAGE", "TOP", "BOTTOM",
+};
+
+static const char *const shell_words[] = {"use", "format", "epoch", "help", "exit", "quit"};
+
+static struct ctx *comp_ctx;            /* the shell's context, for the completer */
+static const char *comp_cands[512];
+static size_t comp_ncands;
+static bool comp_lower;                 /* the word typed starts lowercase */
+
+/* Measurement names, fetched once with SHOW MEASUREMENTS (silently: no output). */
+static void fetch_measurements(struct ctx *x)
+{
+	if (x->meas_fetched)
+		return;
+	x->meas_fetched = true;
+	int rc;
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "query", "q", "SHOW MEASUREMENTS");
+	if (req && x->db)
+		json_object_set_new(req, "db", json_string(x->db));
+	json_t *r = call(x, req, &rc);
+	const json_t *se = json_array_get(json_object_get(json_array_get(json_object_get(
+		json_object_get(r, "result"), "results"), 0), "series"), 0);
+	size_t i, n = json_array_size(json_object_get(se, "values"));
+	json_t *row;
+	x->meas = calloc(n ? n : 1, sizeof(*x->meas));
+	json_array_foreach(json_object_get(se, "values"), i, row) {
+		const char *m = json_string_value(json_array_get(row, 0));
+		if (x->meas && m && (x->meas[x->nmeas] = strdup(m)))
+			x->nmeas++;
+	}
+	json_decref(r);
+}
+
+static void cands_add(const char *const *words, size_t n)
+{
+	for (size_t i = 0; i < n && comp_ncands < CM_ARRAY_SIZE(comp_cands); i++)
+		comp_cands[comp_ncands++] = words[i];
+}
+
+static char *comp_next(const char *text, int state)
+{
+	static size_t i;
+	if (state == 0)
+		i = 0;
+	while (i < comp_ncands) {
+		const char *w = comp_cands[i++];
+		if (strncasecmp(w, text, strlen(text)) != 0)
+			continue;
+		char *d = strdup(w);
+		for (char *p = d; d && comp_lower && *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		return d;
+	}
+	return NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+	(void)end;
+	static const char *const fmts[] = {"table", "csv", "json"};
+	static const char *const epochs[] = {"ns", "u", "ms", "s", "m", "h", "rfc3339"};
+	const char *line = rl_line_buffer;
+	rl_attempted_completion_over = 1;
+	comp_ncands = 0;
+	comp_lower = islower((unsigned char)text[0]);
+	if (strncmp(line, "import ", 7) == 0) {
+		rl_attempted_completion_over = 0;       /* file names */
+		return NULL;
+	} else if (strncmp(line, "format ", 7) == 0) {
+		cands_add(fmts, CM_ARRAY_SIZE(fmts));
+	} else if (strncmp(line, "epoch ", 6) == 0) {
+		cands_add(epochs, CM_ARRAY_SIZE(epochs));
+	} else {
+		if (start == 0)
+			for (size_t i = 0; i < CM_ARRAY_SIZE(commands); i++)
+				cands_add(&commands[i].name, 1);
+		if (start == 0)
+			cands_add(shell_words, CM_ARRAY_SIZE(shell_words));
+		cands_add(tsql_words, CM_ARRAY_SIZE(tsql_words));
+		if (start > 0) {
+			fetch_measurements(comp_ctx);
+			cands_add((const char *const *)comp_ctx->meas, comp_ctx->nmeas);
+		}
+	}
+	return rl_completion_matches(text, comp_next);
+}
+
+static void shell_help(void)
+{
+	printf("Commands (anything else is sent as a query, e.g. SELECT ... or SHOW ...):\n");
+	for (size_t i = 0; i < CM_ARRAY_SIZE(commands); i++)
+		printf("  %-13s %-15s %s\n", commands[i].name, commands[i].args, commands[i].help);
+	printf("  %-13s %-15s %s\n", "use", "DB", "query and import into database DB");
+	printf("  %-13s %-15s %s\n", "format", "table|csv|json", "how results are printed");
+	printf("  %-13s %-15s %s\n", "epoch", "ns|u|ms|s|m|h|rfc3339", "how times are printed");
+	printf("  %-13s %-15s %s\n", "help", "", "this text");
+	printf("  %-13s %-15s %s\n", "exit", "", "leave (or Ctrl-D)");
+}
+
+static int set_format(struct ctx *x, const char *s)
+{
+	for (size_t i = 0; i < CM_ARRAY_SIZE(fmt_names); i++) {
+		if (strcmp(s, fmt_names[i]) == 0) {
+			x->fmt = (enum fmt)i;
+			return 0;
+		}
+	}
+	fprintf(stderr, "sfctl: format: '%s' is not table, csv or json\n", s);
+	return EXIT_USAGE;
+}
+
+static int set_epoch(struct ctx *x, const char *s)
+{
+	static const char *const ok[] = {"ns", "u", "us", "µ", "ms", "s", "m", "h", "rfc3339"};
+	for (size_t i = 0; i < CM_ARRAY_SIZE(ok); i++) {
+		if (strcmp(s, ok[i]) == 0) {
+			snprintf(x->epoch, sizeof(x->epoch), "%s", strcmp(s, "us") ? s : "u");
+			return 0;
+		}
+	}
+	fprintf(stderr, "sfctl: epoch: '%s' is not ns, u, ms, s, m, h or rfc3339\n", s);
+	return EXIT_USAGE;
+}
+
+static void forget_measurements(struct ctx *x)
+{
+	for (size_t i = 0; i < x->nmeas; i++)
+		free(x->meas[i]);
+	free(x->meas);
+	x->meas = NULL;
+	x->nmeas = 0;
+	x->meas_fetched = false;
+}
+
+static int set_db(struct ctx *x, const char *db)
+{
+	char *d = strdup(db);
+	if (!d)
+		return EXIT_SERVER;
+	free(x->db);
+	x->db = d;
+	forget_measurements(x);         /* another database: other measurements */
+	return 0;
+}
+
+static void ctx_release(struct ctx *x)
+{
+	disconnect(x);
+	forget_measurements(x);
+	free(x->in);
+	free(x->db);
+}
+
+/* Strip blanks around s (in place). */
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && strchr(" \t\r\n", s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Strip blanks and one pair of quotes around s (in place). */
+static char *unquote(char *s)
+{
+	s = trim(s);
+	size_t n = strlen(s);
+	if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+		s[n - 1] = '\0';
+		s++;
+	}
+	return s;
+}
+
+/* A shell word of ours (use, format, epoch, or a command) on its argument. */
+static int shell_word(struct ctx *x, const char *word, char *arg, bool *handled)
+{
+	const struct command *c = find_command(word);
+	*handled = true;
+	if (!strcmp(word, "help"))
+		shell_help();
+	else if (!strcmp(word, "use") && *arg)
+		return set_db(x, arg) ? EXIT_SERVER : (printf("using database %s\n", arg), 0);
+	else if (!strcmp(word, "format") && *arg)
+		return set_format(x, arg);
+	else if (!strcmp(word, "epoch") && *arg)
+		return set_epoch(x, arg);
+	else if (c && (strcmp(word, "kill") || all_digits(arg)))    /* else KILL QUERY n */
+		return run_command(x, c, *arg ? 1 : 0, &arg);
+	else
+		*handled = false;
+	return 0;
+}
+
+/* One shell line; *quit on exit. Returns the command's exit code. */
+static int shell_line(struct ctx *x, char *line, bool *quit)
+{
+	char *text = trim(line), word[16] = "";
+	size_t wl = strcspn(text, " \t");
+	if (wl < sizeof(word)) {
+		memcpy(word, text, wl);
+		word[wl] = '\0';
+	}
+	if (!strcmp(word, "exit") || !strcmp(word, "quit")) {
+		*quit = true;
+		return 0;
+	}
+	char *arg = strdup(text + wl);
+	if (!arg)
+		return EXIT_SERVER;
+	bool handled;
+	int rc = shell_word(x, word, unquote(arg), &handled);
+	free(arg);
+	return handled ? rc : run_query(x, text);
+}
+
+static char *history_path(void)
+{
+	const char *home = getenv("HOME");
+	char *p = NULL;
+	if (home && *home && asprintf(&p, "%s/.sfctl_history", home) < 0)
+		p = NULL;
+	return p;
+}
+
+/* The next line: readline on a terminal, plain reads otherwise. NULL at the end (owned). */
+static char *next_line(bool tty)
+{
+	if (tty)
+		return readline("> ");
+	char *line = NULL;
+	size_t cap = 0;
+	if (getline(&line, &cap, stdin) < 0) {
+		free(line);
+		return NULL;
+	}
+	return line;
+}
+
+/*
+ * The interactive shell (stdin a terminal: readline, history, completion),
+ * or commands read from a pipe, one a line. Returns 0 on a terminal; from a
+ * pipe, the exit code of the first command that failed.
+ */
+static int shell(struct ctx *x)
+{
+	bool tty = isatty(STDIN_FILENO) == 1, quit = false;
+	int rc = ensure_connected(x), first_rc = 0;
+	if (rc)
+		return rc;
+	char *hist = tty ? history_path() : NULL;
+	if (tty) {
+		comp_ctx = x;
+		rl_readline_name = "sfctl";
+		rl_attempted_completion_function = complete;
+		stifle_history(HISTORY_LINES);
+		if (hist)
+			read_history(hist);
+		printf("sfctl %s on %s; 'help' lists the commands, Ctrl-D leaves\n", SF_VERSION,
+		       x->sock);
+	}
+	char *line;
+	while (!quit && (line = next_line(tty))) {
+		char *t = trim(line);
+		if (*t && tty)
+			add_history(t);
+		rc = *t && *t != '#' ? shell_line(x, t, &quit) : 0;
+		if (rc && !first_rc)
+			first_rc = rc;
+		free(line);
+		fflush(stdout);
+	}
+	if (hist && write_history(hist) != 0)
+		fprintf(stderr, "sfctl: cannot write history to '%s'\n", hist);
+	free(hist);
+	return tty ? 0 : first_rc;
+}
+
+/* =================================================================== main */
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: sfctl [-s SOCKET] [-d DB] COMMAND [ARGS]\n"
+		"usage: sfctl [OPTIONS] [COMMAND [ARGS]]\n"
 		"\n"
-		"  -s, --socket PATH   management socket (default $SF_SOCKET or\n"
-		"                      ./var/run/streamflow.sock)\n"
-		"  -d, --db DB         database for queries\n"
-		"  -h, --help          this text\n"
+		"Talk to a running streamflowd over its management socket. Without a command,\n"
+		"an interactive shell (TSQL statements and the commands below).\n"
 		"\n"
-		"commands:\n"
-		"  version             print the client version\n"
-		"  ping                check that the daemon's socket accepts connections\n");
+		"options:\n"
+		"  -s, --socket PATH    management socket (default $SF_SOCKET, else\n"
+		"                       " DEFAULT_SOCKET ")\n"
+		"  -d, --db DB          database for queries and imports (default: the daemon's)\n"
+		"  -f, --format FMT     table (default), csv or json\n"
+		"  -e, --epoch E        times as ns (default), u, ms, s, m, h or rfc3339\n"
+		"      --batch N        import: lines per write request (default 5000)\n"
+		"      --pipeline N     import: write requests in flight, 1 (default) or 2\n"
+		"      --precision P    import: timestamp unit n|ns|u|us|ms|s|m|h (default ns)\n"
+		"  -q, --quiet          import: no progress\n"
+		"  -h, --help           this text\n"
+		"  -V, --version        print the version\n"
+		"\n"
+		"commands:\n");
+	for (size_t i = 0; i < CM_ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-13s %-14s %s\n", commands[i].name, commands[i].args,
+			commands[i].help);
+	fprintf(out,
+		"\n"
+		"exit status:\n"
+		"  0  ok\n"
+		"  1  usage error\n"
+		"  2  cannot connect (no daemon on the socket, connection lost, too many clients)\n"
+		"  3  the daemon reported an error (query or statement error, a command failed)\n"
+		"  4  partial import or write (some lines or values refused; the rest stored)\n");
 }
 
-static int ping(const char *path)
+static int parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "sfctl: socket path '%s' is too long\n", path);
-		return SFCTL_EXIT_USAGE;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Options into x; 0, or an exit code (-1: --help/--version done, exit 0). */
+static int parse_options(struct ctx *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'}, {"db", required_argument, NULL, 'd'},
+		{"format", required_argument, NULL, 'f'}, {"epoch", required_argument, NULL, 'e'},
+		{"batch", required_argument, NULL, 'b'}, {"pipeline", required_argument, NULL, 'P'},
+		{"precision", required_argument, NULL, 'p'}, {"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const precisions[] = {"n", "ns", "u", "us", "ms", "s", "m", "h"};
+	int c;
+	uint64_t v;
+	while ((c = getopt_long(argc, argv, "s:d:f:e:qhV", opts, NULL)) != -1) {
+		int bad = 0;
+		switch (c) {
+		case 's': x->sock = optarg; break;
+		case 'd': bad = set_db(x, optarg); break;
+		case 'f': bad = set_format(x, optarg); break;
+		case 'e': bad = set_epoch(x, optarg); break;
+		case 'b': bad = parse_count(optarg, 1, 1000000, &x->batch); break;
+		case 'P': bad = parse_count(optarg, 1, 2, &v); x->pipeline = (int)v; break;
+		case 'p':
+			bad = 1;
+			for (size_t i = 0; i < CM_ARRAY_SIZE(precisions); i++)
+				bad &= strcmp(optarg, precisions[i]) != 0;
+			x->precision = optarg;
+			break;
+		case 'q': x->quiet = true; break;
+		case 'h': usage(stdout); return -1;
+		case 'V': printf("sfctl %s\n", SF_VERSION); return -1;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+		if (bad) {
+			fprintf(stderr, "sfctl: bad value '%s' for --%s\n", optarg,
+				c == 'b' ? "batch" : c == 'P' ? "pipeline" : c == 'p' ? "precision"
+				: c == 'f' ? "format" : c == 'e' ? "epoch" : "db");
+			return EXIT_USAGE;
+		}
 	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "sfctl: cannot connect to '%s': %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return SFCTL_EXIT_UNREACHABLE;
-	}
-	close(fd);
-	printf("ok\n");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"db", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *sock = getenv("SF_SOCKET");
-	if (!sock || !*sock)
-		sock = "./var/run/streamflow.sock";
-	int c;
-	while ((c = getopt_long(argc, argv, "+s:d:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': sock = optarg; break;
-		case 'd': break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return SFCTL_EXIT_USAGE;
+	struct ctx x = {.fd = -1, .batch = 5000, .pipeline = 1, .epoch = "ns"};
+	x.sock = getenv("SF_SOCKET");
+	if (!x.sock || !*x.sock)
+		x.sock = DEFAULT_SOCKET;
+	int rc = parse_options(&x, argc, argv);
+	if (rc == 0 && optind >= argc) {
+		rc = shell(&x);
+	} else if (rc == 0) {
+		const struct command *c = find_command(argv[optind]);
+		if (c) {
+			rc = run_command(&x, c, argc - optind - 1, argv + optind + 1);
+		} else {
+			fprintf(stderr, "sfctl: unknown command '%s' (sfctl --help lists them)\n",
+				argv[optind]);
+			rc = EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return SFCTL_EXIT_USAGE;
-	}
-	const char *cmd = argv[optind];
-	if (strcmp(cmd, "version") == 0) {
-		printf("sfctl %s\n", SF_VERSION);
-		return 0;
-	}
-	if (strcmp(cmd, "ping") == 0)
-		return ping(sock);
-	fprintf(stderr, "sfctl: unknown command '%s'\n", cmd);
-	usage(stderr);
-	return SFCTL_EXIT_USAGE;
+	ctx_release(&x);
+	return rc < 0 ? 0 : rc;
 }

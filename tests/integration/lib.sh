@@ -35,8 +35,11 @@ start_daemon() {
 	# the shell truncates the log in the child, after this function may look at it:
 	# a previous run's "event=ready" must not be there to be seen
 	rm -f "$tmp/log"
+	# HTTP on a free port and the socket in $tmp unless the test says otherwise
 	"$SFD" --set data_dir="$tmp/data" --set stats.file="$tmp/stats" \
-		--set stats.interval=100ms --set log.level=info "$@" > "$tmp/log" 2>&1 &
+		--set stats.interval=100ms --set log.level=info \
+		--set http.listen=127.0.0.1:0 --set mgmt.socket="$tmp/sock" \
+		"$@" > "$tmp/log" 2>&1 &
 	pid=$!
 	i=0
 	while ! grep -q "event=ready" "$tmp/log" 2>/dev/null; do

@@ -47,7 +47,8 @@ printf '[shard]\nchunk_points = 64\nno_such_key = 1\n' > "$tmp/bad.ini"
 [ $? -eq 2 ] || fail "a bad config file must exit 2"
 grep -q "line 3" "$tmp/err" || fail "the error must name the line: $(cat "$tmp/err")"
 
-printf 'data_dir = %s/data\n[shard]\nchunk_points = 64\n' "$tmp" > "$tmp/good.ini"
+printf 'data_dir = %s/data\n[shard]\nchunk_points = 64\n[http]\nlisten = 127.0.0.1:0\n[mgmt]\nsocket = %s/sock\n' \
+	"$tmp" "$tmp" > "$tmp/good.ini"
 "$SFD" --config "$tmp/good.ini" --set shard.ooo_window=5m --print-config > "$tmp/eff" ||
 	fail "--print-config failed"
 grep -q "chunk_points = 64" "$tmp/eff" || fail "file value not applied"

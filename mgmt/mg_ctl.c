@@ -1,0 +1,1231 @@
+/*
+ * mg_ctl.c - the management socket server (mg_ctl.h; the protocol is
+ * docs/MGMT-PROTOCOL.md).
+ *
+ * A connection is a loop: read until a '\n', decode the line
+ * (mg_ctl_parse_request), call the service, encode the response into the
+ * connection's output buffer with jansson (a query's result comes from
+ * mg_result_json and is copied in as it is), send it, and go on with the
+ * next line. Bytes after the newline wait in the input buffer, so a client
+ * may pipeline requests; the answers keep their order.
+ *
+ * Bounds: a request line holds at most MG_CTL_LINE_MAX bytes (the input
+ * buffer grows to that and shrinks back after a large request), a write
+ * batch at most mg_svc_max_body bytes; there are at most
+ * mgmt.socket_clients connection threads.
+ *
+ * Stop: the accept thread sleeps in poll() on the listening socket and a
+ * wake pipe; the connections are woken by shutdown(), which makes a blocked
+ * recv() return 0 and a blocked send() fail. A connection's fd is closed by
+ * its own thread under the server's lock, and shut down by mg_ctl_stop under
+ * the same lock, so stop never touches a reused descriptor.
+ */
+#include "mg_ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cm_clock.h"
+#include "cm_compiler.h"
+#include "cm_fs.h"
+#include "cm_log.h"
+#include "mg_svc.h"
+
+#define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+#define IN_BUF_INITIAL (64u << 10)
+#define OUT_BUF_KEEP (1u << 20)     /* larger buffers are freed after a response */
+#define LISTEN_BACKLOG 64
+
+static const struct cm_cfg_key ctl_keys[] = {
+	{"mgmt.socket", CM_CFG_STR, "./var/run/streamflow.sock", 0, 0, NULL, false,
+	 "management socket for sfctl (\"off\": none); its directory is created"},
+	{"mgmt.socket_mode", CM_CFG_STR, "0660", 0, 0, NULL, false,
+	 "permissions of the management socket file, octal"},
+	{"mgmt.socket_clients", CM_CFG_INT, "16", 1, 1024, NULL, false,
+	 "concurrent management socket connections (one thread each)"},
+};
+
+const struct cm_cfg_table mg_ctl_cfg_table = {
+	.module = "mgmt.socket",
+	.keys = ctl_keys,
+	.nkeys = CM_ARRAY_SIZE(ctl_keys),
+};
+
+/* ================================================================ requests */
+
+enum req_field {
+	F_CMD = 1u << 0,
+	F_Q = 1u << 1,
+	F_DB = 1u << 2,
+	F_EPOCH = 1u << 3,
+	F_PREFIX = 1u << 4,
+	F_ID = 1u << 5,
+	F_PRECISION = 1u << 6,
+	F_LINES = 1u << 7,
+};
+
+static const char *const field_names[] = {"cmd", "q", "db", "epoch", "prefix", "id",
+					  "precision", "lines"};
+
+static const struct {
+	const char *name;
+	uint32_t fields;        /* those it takes, besides "cmd" */
+	uint32_t required;
+} cmds[MG_CTL__COUNT] = {
+	[MG_CTL_PING] = {"ping", 0, 0},
+	[MG_CTL_QUERY] = {"query", F_Q | F_DB | F_EPOCH, F_Q},
+	[MG_CTL_STATS] = {"stats", F_PREFIX, 0},
+	[MG_CTL_CONFIG] = {"config", 0, 0},
+	[MG_CTL_FLUSH] = {"flush", 0, 0},
+	[MG_CTL_TIERS] = {"tiers", 0, 0},
+	[MG_CTL_QUERIES] = {"queries", 0, 0},
+	[MG_CTL_KILL] = {"kill", F_ID, F_ID},
+	[MG_CTL_WRITE] = {"write", F_DB | F_PRECISION | F_LINES, F_LINES},
+	[MG_CTL_SHUTDOWN] = {"shutdown", 0, 0},
+};
+
+static const char *const precisions[] = {"n", "ns", "u", "us", "ms", "s", "m", "h"};
+
+const char *mg_ctl_cmd_name(enum mg_ctl_cmd cmd)
+{
+	return (unsigned)cmd < MG_CTL__COUNT ? cmds[cmd].name : "unknown";
+}
+
+/* The field bit of a member name, 0 if none. */
+static uint32_t field_of(const char *key)
+{
+	for (size_t i = 0; i < CM_ARRAY_SIZE(field_names); i++)
+		if (strcmp(key, field_names[i]) == 0)
+			return 1u << i;
+	return 0;
+}
+
+static int parse_id(const json_t *v, uint64_t *out)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	const char *s = json_string_value(v);   /* a decimal string: ids above 2^63 */
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 20)
+		return -EINVAL;
+	errno = 0;
+	unsigned long long id = strtoull(s, NULL, 10);
+	if (errno)
+		return -EINVAL;
+	*out = id;
+	return 0;
+}
+
+static int parse_epoch(const char *s, enum mg_epoch *out)
+{
+	if (strcmp(s, "rfc3339") == 0 || !*s) {
+		*out = MG_EPOCH_RFC3339;
+		return 0;
+	}
+	return mg_epoch_parse(s, out);
+}
+
+static bool precision_valid(const char *s)
+{
+	for (size_t i = 0; i < CM_ARRAY_SIZE(precisions); i++)
+		if (strcmp(s, precisions[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One member of the request object: type-check it and store it in r. */
+static int take_field(struct mg_ctl_req *r, uint32_t f, const char *key, json_t *v, char *err,
+		      size_t errlen)
+{
+	const char *s = json_string_value(v);
+	if (f != F_ID && !s) {
+		snprintf(err, errlen, "\"%s\" must be a string", key);
+		return -EINVAL;
+	}
+	switch (f) {
+	case F_Q:
+		r->q = s;
+		r->qlen = json_string_length(v);
+		if (r->qlen == 0) {
+			snprintf(err, errlen, "\"q\" is empty");
+			return -EINVAL;
+		}
+		return 0;
+	case F_DB:
+		r->db = *s ? s : NULL;
+		return 0;
+	case F_EPOCH:
+		if (parse_epoch(s, &r->epoch) == 0)
+			return 0;
+		snprintf(err, errlen, "unknown epoch \"%.40s\" (ns, u, ms, s, m, h or rfc3339)", s);
+		return -EINVAL;
+	case F_PREFIX:
+		r->prefix = s;
+		return 0;
+	case F_ID:
+		if (parse_id(v, &r->id) == 0)
+			return 0;
+		snprintf(err, errlen, "\"id\" must be a query id (an integer >= 0)");
+		return -EINVAL;
+	case F_PRECISION:
+		if (precision_valid(s)) {
+			r->precision = s;
+			return 0;
+		}
+		snprintf(err, errlen, "unknown precision \"%.40s\" (n, ns, u, us, ms, s, m or h)", s);
+		return -EINVAL;
+	case F_LINES:
+		r->lines = s;
+		r->lines_len = json_string_length(v);
+		return 0;
+	}
+	assert(!"unreachable field");
+	return -EINVAL;
+}
+
+/* The command named by the "cmd" member of obj. */
+static int find_cmd(json_t *obj, enum mg_ctl_cmd *out, char *err, size_t errlen)
+{
+	const char *name = json_string_value(json_object_get(obj, "cmd"));
+	if (!name) {
+		snprintf(err, errlen, "missing \"cmd\" (a string)");
+		return -EINVAL;
+	}
+	for (int i = 0; i < MG_CTL__COUNT; i++) {
+		if (strcmp(name, cmds[i].name) == 0) {
+			*out = (enum mg_ctl_cmd)i;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "unknown command \"%.40s\"", name);
+	return -EINVAL;
+}
+
+static int check_fields(json_t *obj, struct mg_ctl_req *r, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	uint32_t seen = 0, allowed = cmds[r->cmd].fields | F_CMD;
+	json_object_foreach(obj, key, v) {
+		uint32_t f = field_of(key);
+		if (!(f & allowed)) {
+			snprintf(err, errlen, "%s field \"%.40s\" for \"%s\"",
+				 f ? "unexpected" : "unknown", key, cmds[r->cmd].name);
+			return -EINVAL;
+		}
+		seen |= f;
+		if (f != F_CMD && take_field(r, f, key, v, err, errlen))
+			return -EINVAL;
+	}
+	uint32_t missing = cmds[r->cmd].required & ~seen;
+	if (missing) {
+		snprintf(err, errlen, "\"%s\" needs \"%s\"", cmds[r->cmd].name,
+			 field_names[__builtin_ctz(missing)]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int mg_ctl_parse_request(const char *line, size_t len, struct mg_ctl_req *out, char *err,
+			 size_t errlen)
+{
+	assert(out && (line || len == 0));
+	memset(out, 0, sizeof(*out));
+	out->epoch = MG_EPOCH_NS;
+	json_error_t je;
+	json_t *doc = json_loadb(line ? line : "", len, JSON_REJECT_DUPLICATES, &je);
+	if (!doc) {
+		if (json_error_code(&je) == json_error_out_of_memory)
+			return -ENOMEM;
+		snprintf(err, errlen, "bad JSON at byte %d: %s", je.position, je.text);
+		return -EINVAL;
+	}
+	int rc = -EINVAL;
+	if (!json_is_object(doc))
+		snprintf(err, errlen, "a request is a JSON object");
+	else if (find_cmd(doc, &out->cmd, err, errlen) == 0)
+		rc = check_fields(doc, out, err, errlen);
+	if (rc) {
+		json_decref(doc);
+		memset(out, 0, sizeof(*out));
+		return rc;
+	}
+	out->doc = doc;
+	return 0;
+}
+
+void mg_ctl_req_release(struct mg_ctl_req *req)
+{
+	if (!req)
+		return;
+	json_decref(req->doc);
+	memset(req, 0, sizeof(*req));
+}
+
+/* ================================================================ responses */
+
+/* Error codes on the wire, and the status each one is reported with. */
+enum ctl_code {
+	CODE_BAD_REQUEST,
+	CODE_PARSE,
+	CODE_STATEMENT,
+	CODE_NOT_FOUND,
+	CODE_TOO_LARGE,
+	CODE_TIMEOUT,
+	CODE_PARTIAL,
+	CODE_BUSY,
+	CODE_INTERNAL,
+};
+
+static const struct {
+	const char *name;
+	int status;             /* HTTP-like, for mg_svc_note_request */
+} codes[] = {
+	[CODE_BAD_REQUEST] = {"bad_request", 400},
+	[CODE_PARSE] = {"parse", 400},
+	[CODE_STATEMENT] = {"statement", 200},
+	[CODE_NOT_FOUND] = {"not_found", 404},
+	[CODE_TOO_LARGE] = {"too_large", 413},
+	[CODE_TIMEOUT] = {"timeout", 504},
+	[CODE_PARTIAL] = {"partial", 400},
+	[CODE_BUSY] = {"busy", 503},
+	[CODE_INTERNAL] = {"internal", 500},
+};
+
+#define STATUS_OK 200
+
+struct ctl_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int buf_put(struct ctl_buf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t need = CM_MAX(b->len + n, (size_t)4096);
+		size_t cap = CM_MAX(b->cap * 2, need);
+		char *p = realloc(b->p, cap);
+		if (!p)
+			return -ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+/* mg_write_fn into a buffer. */
+static int buf_write(void *arg, const char *s, size_t n)
+{
+	return buf_put(arg, s, n);
+}
+
+/* json_dump_callback_t into a buffer. */
+static int buf_dump(const char *s, size_t n, void *arg)
+{
+	return buf_put(arg, s, n) ? -1 : 0;
+}
+
+/* A JSON string for s; bytes of invalid UTF-8 become '?'. NULL on ENOMEM. */
+static json_t *jstr(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	char *t = strdup(s);
+	if (!t)
+		return NULL;
+	for (char *p = t; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(t);
+	free(t);
+	return j;
+}
+
+/* A JSON number for a counter (a real above INT64_MAX). */
+static json_t *ju64(uint64_t v)
+{
+	return v <= INT64_MAX ? json_integer((json_int_t)v) : json_real((double)v);
+}
+
+/* Append o (taken) to out as one line. 0 or -ENOMEM. */
+static int put_obj(struct ctl_buf *out, json_t *o)
+{
+	int rc = o ? json_dump_callback(o, buf_dump, out, JSON_COMPACT) : -1;
+	json_decref(o);
+	if (rc == 0 && buf_put(out, "\n", 1) == 0)
+		return 0;
+	return -ENOMEM;
+}
+
+/* {"ok":true} plus members to be added by the caller. */
+static json_t *ok_obj(void)
+{
+	json_t *o = json_object();
+	if (o && json_object_set_new(o, "ok", json_true())) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* {"ok":false,"error":msg,"code":code} (the caller may add members). */
+static json_t *err_obj(enum ctl_code code, const char *msg)
+{
+	json_t *o = json_object();
+	if (o && (json_object_set_new(o, "ok", json_false()) ||
+		  json_object_set_new(o, "error", jstr(msg)) ||
+		  json_object_set_new(o, "code", json_string(codes[code].name)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * Replace out's content with a response: o (taken) or, when o is NULL
+ * (it could not be built), an out-of-memory error. Returns the status.
+ */
+static int reply(struct ctl_buf *out, json_t *o, int status)
+{
+	out->len = 0;
+	if (put_obj(out, o) == 0)
+		return status;
+	out->len = 0;
+	static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\",\"code\":\"internal\"}\n";
+	if (buf_put(out, oom, sizeof(oom) - 1))
+		out->len = 0;   /* nothing to say: the connection is closed */
+	return codes[CODE_INTERNAL].status;
+}
+
+static int reply_error(struct ctl_buf *out, enum ctl_code code, const char *fmt, ...)
+	CM_PRINTF(3, 4);
+static int reply_error(struct ctl_buf *out, enum ctl_code code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return reply(out, err_obj(code, msg), codes[code].status);
+}
+
+/*
+ * Set (*o)[key] = v (taken, also when NULL: an allocation that failed).
+ * On failure *o is released and set to NULL, so a chain of set() calls
+ * ends in reply(), which reports the missing object as out of memory.
+ */
+static bool set(json_t **o, const char *key, json_t *v)
+{
+	if (!*o) {
+		json_decref(v);
+		return false;
+	}
+	if (json_object_set_new(*o, key, v) == 0)   /* takes v in every case */
+		return true;
+	json_decref(*o);
+	*o = NULL;
+	return false;
+}
+
+/* A JSON number for a double; null when it is not finite (JSON has no NaN). */
+static json_t *jreal(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* ================================================================ commands */
+
+/* One connection; a slot of the server's array, reused after its thread is joined. */
+struct ctl_conn {
+	struct mg_ctl *ctl;
+	int fd;                 /* -1 once closed (under ctl->lock) */
+	pthread_t thread;
+	bool used;              /* a thread was started and not yet joined (under ctl->lock) */
+	bool done;              /* that thread has finished (under ctl->lock) */
+	char origin[64];        /* "socket pid=123 uid=1000", for SHOW QUERIES */
+	char *in;               /* bytes received and not yet answered */
+	size_t in_len, in_cap;
+	size_t scanned;         /* in[0..scanned) holds no '\n' */
+	struct ctl_buf out;     /* the response being built */
+};
+
+struct mg_ctl {
+	struct mg_svc *svc;
+	char path[SUN_PATH_MAX];
+	dev_t dev;              /* the socket file we bound: only that one is unlinked */
+	ino_t ino;
+	int lfd;
+	int wake[2];            /* a byte on wake[1] stops the accept thread */
+	pthread_t acceptor;
+	bool acceptor_started;
+	pthread_mutex_t lock;   /* the conns' fd, used and done */
+	uint32_t nconns;
+	struct ctl_conn conns[];
+};
+
+/*
+ * {"ok":..,"result":<mg_result_json>}. A statement that failed makes it
+ * {"ok":false,"error":<its error>,"code":"statement",...} with the whole
+ * result still there. Returns the status.
+ */
+static int put_result(struct ctl_buf *out, const struct mg_result *res, enum mg_epoch epoch)
+{
+	const char *stmt_err = NULL;
+	for (uint32_t i = 0; i < res->nstmts && !stmt_err; i++)
+		stmt_err = res->stmts[i].error;
+	json_t *head = stmt_err ? err_obj(CODE_STATEMENT, stmt_err) : ok_obj();
+	out->len = 0;
+	int rc = head ? json_dump_callback(head, buf_dump, out, JSON_COMPACT) : -1;
+	json_decref(head);
+	if (rc == 0) {
+		assert(out->len > 0 && out->p[out->len - 1] == '}');
+		out->len--;     /* reopen the object */
+		rc = buf_put(out, ",\"result\":", 10);
+	}
+	size_t at = out->len;
+	struct mg_json_opts o = {.epoch = epoch, .pretty = false};
+	if (rc == 0)
+		rc = mg_result_json(res, &o, buf_write, out);
+	if (rc == 0) {
+		/* one line: a newline outside a JSON string is mere whitespace */
+		while (out->len > at && strchr(" \t\r\n", out->p[out->len - 1]))
+			out->len--;
+		for (char *p = out->p + at; (p = memchr(p, '\n', out->len - (size_t)(p - out->p)));)
+			*p = ' ';
+		rc = buf_put(out, "}\n", 2);
+	}
+	if (rc)
+		return reply(out, NULL, 0);
+	return stmt_err ? codes[CODE_STATEMENT].status : STATUS_OK;
+}
+
+static int do_query(struct ctl_conn *c, const struct mg_ctl_req *r)
+{
+	struct mg_query_req qr = {.text = r->q, .len = r->qlen, .db = r->db, .origin = c->origin};
+	struct mg_result *res = NULL;
+	char err[512] = "";
+	int rc = mg_svc_query(c->ctl->svc, &qr, &res, err, sizeof(err));
+	if (rc == -EINVAL)
+		return reply_error(&c->out, CODE_PARSE, "%s", err[0] ? err : "the query does not parse");
+	if (rc)
+		return reply_error(&c->out, CODE_INTERNAL, "query failed: %s",
+				   err[0] ? err : strerror(-rc));
+	int status = put_result(&c->out, res, r->epoch);
+	mg_result_free(res);
+	return status;
+}
+
+struct stats_ctx {
+	json_t *list;
+	const char *prefix;     /* NULL: all */
+};
+
+static bool wanted(const struct stats_ctx *x, const char *name)
+{
+	return !x->prefix || strncmp(name, x->prefix, strlen(x->prefix)) == 0;
+}
+
+static int stat_cb(void *arg, const struct mg_stat *s)
+{
+	struct stats_ctx *x = arg;
+	if (!wanted(x, s->name))
+		return 0;
+	json_t *e = json_object();
+	set(&e, "name", jstr(s->name));
+	set(&e, "value", ju64(s->value));
+	set(&e, "kind", json_string(s->kind == MG_STAT_GAUGE ? "gauge" : "counter"));
+	return json_array_append_new(x->list, e) ? -ENOMEM : 0;
+}
+
+static int histo_cb(void *arg, const struct mg_histo *h)
+{
+	struct stats_ctx *x = arg;
+	if (!wanted(x, h->name))
+		return 0;
+	json_t *buckets = json_array();
+	for (uint32_t i = 0; buckets && i < CM_MIN(h->nbuckets, (uint32_t)MG_HISTO_BUCKETS); i++) {
+		json_t *b = json_object();
+		set(&b, "le", jreal(h->le[i]));
+		set(&b, "count", ju64(h->cumulative[i]));
+		if (json_array_append_new(buckets, b)) {
+			json_decref(buckets);
+			buckets = NULL;
+		}
+	}
+	json_t *e = json_object();
+	set(&e, "name", jstr(h->name));
+	set(&e, "help", h->help ? jstr(h->help) : json_null());
+	set(&e, "buckets", buckets);
+	set(&e, "count", ju64(h->count));
+	set(&e, "sum", jreal(h->sum));
+	return json_array_append_new(x->list, e) ? -ENOMEM : 0;
+}
+
+static int do_stats(struct ctl_conn *c, const struct mg_ctl_req *r)
+{
+	struct stats_ctx sx = {json_array(), r->prefix}, hx = {json_array(), r->prefix};
+	int rc = sx.list && hx.list ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = mg_svc_stats(c->ctl->svc, stat_cb, &sx);
+	if (rc == 0)
+		rc = mg_svc_histograms(c->ctl->svc, histo_cb, &hx);
+	if (rc) {
+		json_decref(sx.list);
+		json_decref(hx.list);
+		return reply_error(&c->out, CODE_INTERNAL, "stats failed: %s", strerror(-rc));
+	}
+	json_t *o = ok_obj();
+	set(&o, "stats", sx.list);
+	set(&o, "histograms", hx.list);
+	return reply(&c->out, o, STATUS_OK);
+}
+
+/* The non-empty lines of text[len] as a JSON array of strings. NULL on ENOMEM. */
+static json_t *text_lines(const char *text, size_t len)
+{
+	json_t *a = json_array();
+	for (size_t at = 0; a && at < len;) {
+		const char *nl = memchr(text + at, '\n', len - at);
+		size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
+		char *line = n ? strndup(text + at, n) : NULL;
+		if (n && (!line || json_array_append_new(a, jstr(line)))) {
+			json_decref(a);
+			a = NULL;
+		}
+		free(line);
+		at += n + 1;
+	}
+	return a;
+}
+
+/* config and tiers: a service function that writes "key value" lines. */
+typedef int (*svc_text_fn)(struct mg_svc *svc, mg_write_fn fn, void *arg);
+
+static int do_text(struct ctl_conn *c, svc_text_fn fn, const char *what)
+{
+	struct ctl_buf text = {0};
+	int rc = fn(c->ctl->svc, buf_write, &text);
+	if (rc) {
+		free(text.p);
+		return reply_error(&c->out, CODE_INTERNAL, "%s failed: %s", what,
+				   strerror(rc < 0 ? -rc : EIO));
+	}
+	json_t *o = ok_obj();
+	set(&o, "lines", text_lines(text.p, text.len));
+	free(text.p);
+	return reply(&c->out, o, STATUS_OK);
+}
+
+static int query_cb(void *arg, const struct mg_query_info *q)
+{
+	json_t *e = json_object();
+	set(&e, "id", ju64(q->id));
+	set(&e, "query", q->text ? jstr(q->text) : json_null());
+	set(&e, "db", q->db ? jstr(q->db) : json_null());
+	set(&e, "origin", q->origin ? jstr(q->origin) : json_null());
+	set(&e, "started_ns", json_integer(q->started_ns));
+	set(&e, "duration_ns", json_integer(CM_MAX(cm_now_ns() - q->started_ns, (int64_t)0)));
+	set(&e, "points_scanned", ju64(q->points_scanned));
+	set(&e, "killed", json_boolean(q->killed));
+	return json_array_append_new(arg, e) ? -ENOMEM : 0;
+}
+
+static int do_queries(struct ctl_conn *c)
+{
+	json_t *list = json_array();
+	int rc = list ? mg_svc_queries(c->ctl->svc, query_cb, list) : -ENOMEM;
+	if (rc) {
+		json_decref(list);
+		return reply_error(&c->out, CODE_INTERNAL, "queries failed: %s", strerror(-rc));
+	}
+	json_t *o = ok_obj();
+	set(&o, "queries", list);
+	return reply(&c->out, o, STATUS_OK);
+}
+
+static int do_kill(struct ctl_conn *c, const struct mg_ctl_req *r)
+{
+	int rc = mg_svc_kill(c->ctl->svc, r->id);
+	if (rc == -ENOENT)
+		return reply_error(&c->out, CODE_NOT_FOUND, "no running query with id %" PRIu64,
+				   r->id);
+	if (rc)
+		return reply_error(&c->out, CODE_INTERNAL, "kill failed: %s", strerror(-rc));
+	json_t *o = ok_obj();
+	set(&o, "id", ju64(r->id));
+	return reply(&c->out, o, STATUS_OK);
+}
+
+static json_t *report_obj(const struct mg_write_report *rep)
+{
+	json_t *errs = json_array();
+	for (uint32_t i = 0; errs && i < CM_MIN(rep->nerrors, (uint32_t)MG_WRITE_ERRORS_MAX); i++) {
+		char line[sizeof(rep->errors[i]) + 1];
+		snprintf(line, sizeof(line), "%s", rep->errors[i]);   /* NUL-terminated for sure */
+		if (json_array_append_new(errs, jstr(line))) {
+			json_decref(errs);
+			errs = NULL;
+		}
+	}
+	json_t *o = json_object();
+	set(&o, "lines", ju64(rep->lines));
+	set(&o, "lines_bad", ju64(rep->lines_bad));
+	set(&o, "points", ju64(rep->points));
+	set(&o, "points_stored", ju64(rep->points_stored));
+	set(&o, "points_refused", ju64(rep->points_refused));
+	set(&o, "strings_skipped", ju64(rep->strings_skipped));
+	set(&o, "timed_out", json_boolean(rep->timed_out));
+	set(&o, "errors", errs);
+	return o;
+}
+
+static int do_write(struct ctl_conn *c, const struct mg_ctl_req *r)
+{
+	size_t max = mg_svc_max_body(c->ctl->svc);
+	if (r->lines_len > max)
+		return reply_error(&c->out, CODE_TOO_LARGE,
+				   "write batch of %zu bytes is over the limit of %zu bytes",
+				   r->lines_len, max);
+	struct mg_write_req wr = {.db = r->db, .precision = r->precision, .body = r->lines,
+				  .len = r->lines_len, .now_ns = cm_now_ns()};
+	struct mg_write_report rep;
+	memset(&rep, 0, sizeof(rep));
+	int rc = mg_svc_write(c->ctl->svc, &wr, &rep);
+	if (rc == -ENOENT)
+		return reply_error(&c->out, CODE_NOT_FOUND, "database not found: \"%s\"",
+				   r->db ? r->db : "");
+	if (rc == -EINVAL)
+		return reply_error(&c->out, CODE_BAD_REQUEST, "bad database name or precision");
+	if (rc && rc != -ETIMEDOUT)
+		return reply_error(&c->out, CODE_INTERNAL, "write failed: %s", strerror(-rc));
+	json_t *o;
+	int status = STATUS_OK;
+	if (rc == -ETIMEDOUT) {
+		o = err_obj(CODE_TIMEOUT, "write timed out waiting for the shards");
+		status = codes[CODE_TIMEOUT].status;
+	} else if (rep.lines_bad || rep.points_refused) {
+		char msg[400];
+		snprintf(msg, sizeof(msg),
+			 "partial write: %" PRIu64 " of %" PRIu64 " lines refused, %" PRIu64
+			 " values refused%s%.200s", rep.lines_bad, rep.lines, rep.points_refused,
+			 rep.nerrors ? "; first: " : "", rep.nerrors ? rep.errors[0] : "");
+		o = err_obj(CODE_PARTIAL, msg);
+		status = codes[CODE_PARTIAL].status;
+	} else {
+		o = ok_obj();
+	}
+	set(&o, "report", report_obj(&rep));
+	return reply(&c->out, o, status);
+}
+
+static int do_flush(struct ctl_conn *c)
+{
+	int64_t t0 = cm_mono_ns();
+	int rc = mg_svc_flush(c->ctl->svc);
+	if (rc)
+		return reply_error(&c->out, CODE_INTERNAL, "flush failed: %s", strerror(-rc));
+	json_t *o = ok_obj();
+	set(&o, "elapsed_ns", json_integer(cm_mono_ns() - t0));
+	return reply(&c->out, o, STATUS_OK);
+}
+
+static int do_ping(struct ctl_conn *c)
+{
+	const char *v = mg_svc_version(c->ctl->svc);
+	json_t *o = ok_obj();
+	set(&o, "version", v ? jstr(v) : json_null());
+	set(&o, "healthy", json_boolean(mg_svc_healthy(c->ctl->svc)));
+	return reply(&c->out, o, STATUS_OK);
+}
+
+static int send_all(int fd, const char *p, size_t n);
+
+/* Answer first, then ask the daemon to stop (it will stop this server). */
+static int do_shutdown(struct ctl_conn *c)
+{
+	int status = reply(&c->out, ok_obj(), STATUS_OK);
+	send_all(c->fd, c->out.p, c->out.len);
+	c->out.len = 0;
+	CM_LOG_INFO("ctl", "event=shutdown_requested origin=\"%s\"", c->origin);
+	mg_svc_shutdown(c->ctl->svc);
+	return status;
+}
+
+static int dispatch(struct ctl_conn *c, const struct mg_ctl_req *r)
+{
+	switch (r->cmd) {
+	case MG_CTL_PING: return do_ping(c);
+	case MG_CTL_QUERY: return do_query(c, r);
+	case MG_CTL_STATS: return do_stats(c, r);
+	case MG_CTL_CONFIG: return do_text(c, mg_svc_config, "config");
+	case MG_CTL_FLUSH: return do_flush(c);
+	case MG_CTL_TIERS: return do_text(c, mg_svc_tiers, "tiers");
+	case MG_CTL_QUERIES: return do_queries(c);
+	case MG_CTL_KILL: return do_kill(c, r);
+	case MG_CTL_WRITE: return do_write(c, r);
+	case MG_CTL_SHUTDOWN: return do_shutdown(c);
+	case MG_CTL__COUNT: break;
+	}
+	assert(!"unreachable command");
+	return reply_error(&c->out, CODE_INTERNAL, "unknown command");
+}
+
+/* One request line (no newline): parse, run, leave the response in c->out. */
+static void handle_line(struct ctl_conn *c, const char *line, size_t len)
+{
+	int64_t t0 = cm_mono_ns();
+	struct mg_ctl_req r;
+	char err[256];
+	enum mg_req_kind kind = MG_REQ_OTHER;
+	int status, rc = mg_ctl_parse_request(line, len, &r, err, sizeof(err));
+	if (rc == -ENOMEM) {
+		status = reply(&c->out, NULL, 0);
+	} else if (rc) {
+		status = reply_error(&c->out, CODE_BAD_REQUEST, "%s", err);
+	} else {
+		kind = r.cmd == MG_CTL_QUERY ? MG_REQ_QUERY
+		     : r.cmd == MG_CTL_WRITE ? MG_REQ_WRITE : MG_REQ_OTHER;
+		status = dispatch(c, &r);
+		mg_ctl_req_release(&r);
+	}
+	mg_svc_note_request(c->ctl->svc, MG_FRONT_SOCKET, kind, status, cm_mono_ns() - t0);
+}
+
+/* ============================================================= connections */
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -errno;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/*
+ * Receive until c->in holds a whole line: 0 with its length in *len (the
+ * '\n' at c->in[*len]), or, at end of input, the unterminated rest with *eof
+ * set. 1 at end of input with nothing pending, -EMSGSIZE for a line over
+ * MG_CTL_LINE_MAX, or -errno.
+ */
+static int read_line(struct ctl_conn *c, size_t *len, bool *eof)
+{
+	for (;;) {
+		const char *nl = memchr(c->in + c->scanned, '\n', c->in_len - c->scanned);
+		if (nl) {
+			*len = (size_t)(nl - c->in);
+			return 0;
+		}
+		c->scanned = c->in_len;
+		if (c->in_len > MG_CTL_LINE_MAX)
+			return -EMSGSIZE;
+		if (c->in_len == c->in_cap) {
+			size_t cap = CM_MAX(c->in_cap * 2, (size_t)IN_BUF_INITIAL);
+			cap = CM_MIN(cap, (size_t)MG_CTL_LINE_MAX + 1);
+			char *p = realloc(c->in, cap);
+			if (!p)
+				return -ENOMEM;
+			c->in = p;
+			c->in_cap = cap;
+		}
+		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			*len = c->in_len;
+			*eof = true;
+			return c->in_len ? 0 : 1;
+		}
+		c->in_len += (size_t)n;
+	}
+}
+
+/* Drop the line just answered (and its '\n'); give back a large buffer. */
+static void consume(struct ctl_conn *c, size_t len)
+{
+	size_t skip = CM_MIN(len + 1, c->in_len);
+	memmove(c->in, c->in + skip, c->in_len - skip);
+	c->in_len -= skip;
+	c->scanned = 0;
+	if (c->in_cap > 16 * IN_BUF_INITIAL && c->in_len <= IN_BUF_INITIAL) {
+		char *p = realloc(c->in, IN_BUF_INITIAL);
+		if (p) {
+			c->in = p;
+			c->in_cap = IN_BUF_INITIAL;
+		}
+	}
+	if (c->out.cap > OUT_BUF_KEEP) {
+		free(c->out.p);
+		c->out = (struct ctl_buf){0};
+	}
+}
+
+static bool blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(" \t\r", p[i]))
+			return false;
+	return true;
+}
+
+static void *conn_main(void *arg)
+{
+	struct ctl_conn *c = arg;
+	for (;;) {
+		size_t len = 0;
+		bool eof = false;
+		int rc = read_line(c, &len, &eof);
+		if (rc == -EMSGSIZE) {
+			reply_error(&c->out, CODE_TOO_LARGE, "request line over %u bytes",
+				    MG_CTL_LINE_MAX);
+			send_all(c->fd, c->out.p, c->out.len);
+			mg_svc_note_request(c->ctl->svc, MG_FRONT_SOCKET, MG_REQ_OTHER,
+					    codes[CODE_TOO_LARGE].status, 0);
+		}
+		if (rc)
+			break;
+		c->out.len = 0;
+		if (!blank(c->in, len))
+			handle_line(c, c->in, len && c->in[len - 1] == '\r' ? len - 1 : len);
+		if (c->out.len && send_all(c->fd, c->out.p, c->out.len))
+			break;
+		consume(c, len);
+		if (eof)
+			break;
+	}
+	free(c->in);
+	free(c->out.p);
+	c->in = NULL;
+	c->out = (struct ctl_buf){0};
+	c->in_len = c->in_cap = c->scanned = 0;
+	pthread_mutex_lock(&c->ctl->lock);
+	close(c->fd);
+	c->fd = -1;
+	c->done = true;
+	pthread_mutex_unlock(&c->ctl->lock);
+	return NULL;
+}
+
+/* Answer a connection we do not serve with one error line, and close it. */
+static void refuse(struct mg_ctl *ctl, int fd, enum ctl_code code, const char *msg)
+{
+	struct ctl_buf b = {0};
+	reply(&b, err_obj(code, msg), 0);
+	send_all(fd, b.p, b.len);   /* a fresh socket's buffer takes one line */
+	free(b.p);
+	close(fd);
+	mg_svc_note_request(ctl->svc, MG_FRONT_SOCKET, MG_REQ_OTHER, codes[code].status, 0);
+}
+
+/* A free slot (finished threads joined on the way), marked used; NULL if none. */
+static struct ctl_conn *claim_slot(struct mg_ctl *ctl, int fd)
+{
+	struct ctl_conn *slot = NULL;
+	pthread_mutex_lock(&ctl->lock);
+	for (uint32_t i = 0; i < ctl->nconns; i++) {
+		struct ctl_conn *k = &ctl->conns[i];
+		if (k->used && k->done) {
+			pthread_join(k->thread, NULL);   /* it has returned or is returning */
+			k->used = false;
+		}
+		if (!k->used && !slot)
+			slot = k;
+	}
+	if (slot) {
+		slot->used = true;
+		slot->done = false;
+		slot->fd = fd;
+	}
+	pthread_mutex_unlock(&ctl->lock);
+	return slot;
+}
+
+static void admit(struct mg_ctl *ctl, int fd)
+{
+	struct ctl_conn *c = claim_slot(ctl, fd);
+	if (!c) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "too many connections (mgmt.socket_clients = %u)",
+			 ctl->nconns);
+		CM_LOG_RL(CM_LOG_WARN, "ctl", "event=refused reason=busy clients=%u", ctl->nconns);
+		refuse(ctl, fd, CODE_BUSY, msg);
+		return;
+	}
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0)
+		snprintf(c->origin, sizeof(c->origin), "socket pid=%d uid=%u", (int)cr.pid,
+			 (unsigned)cr.uid);
+	else
+		snprintf(c->origin, sizeof(c->origin), "socket");
+	if (pthread_create(&c->thread, NULL, conn_main, c) == 0)
+		return;
+	pthread_mutex_lock(&ctl->lock);
+	c->used = false;
+	c->fd = -1;
+	pthread_mutex_unlock(&ctl->lock);
+	refuse(ctl, fd, CODE_INTERNAL, "cannot start a connection thread");
+}
+
+static void *accept_main(void *arg)
+{
+	struct mg_ctl *ctl = arg;
+	for (;;) {
+		struct pollfd p[2] = {{ctl->lfd, POLLIN, 0}, {ctl->wake[0], POLLIN, 0}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			CM_LOG_ERR("ctl", "event=poll_failed err=%s", strerror(errno));
+			return NULL;
+		}
+		if (p[1].revents)
+			return NULL;
+		int fd = accept4(ctl->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			admit(ctl, fd);
+		} else if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+			   errno == ENOBUFS) {
+			CM_LOG_RL(CM_LOG_WARN, "ctl", "event=accept_failed err=%s", strerror(errno));
+			cm_sleep_ns(100 * CM_NS_PER_MS);   /* the pending connection waits */
+		}
+	}
+}
+
+/* ============================================================ start, stop */
+
+static int parse_mode(const char *s, mode_t *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 8);
+	if (errno || end == s || *end || v < 0 || v > 07777)
+		return -EINVAL;
+	*out = (mode_t)v;
+	return 0;
+}
+
+/* Whether something accepts connections on sa: 1 yes, 0 no (a stale file), -errno. */
+static int probe_live(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	int e = errno;
+	close(fd);
+	if (rc == 0 || e == EAGAIN || e == EINPROGRESS)   /* EAGAIN: alive, its backlog full */
+		return 1;
+	if (e == ECONNREFUSED || e == ENOENT)
+		return 0;
+	return -e;
+}
+
+/* bind() found the path taken: replace a stale socket file, refuse anything else. */
+static int rebind_stale(struct mg_ctl *c, int fd, const struct sockaddr_un *sa, char *err,
+			size_t errlen)
+{
+	int live = probe_live(sa);
+	if (live == 1) {
+		snprintf(err, errlen, "management socket '%s' is in use by a running daemon "
+			 "(stop it, or set mgmt.socket to another path)", c->path);
+		return -EADDRINUSE;
+	}
+	if (live < 0) {
+		snprintf(err, errlen, "cannot check socket '%s': %s", c->path, strerror(-live));
+		return live;
+	}
+	struct stat st;
+	if (lstat(c->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "'%s' exists and is not a socket", c->path);
+		return -EEXIST;
+	}
+	if (unlink(c->path) && errno != ENOENT) {
+		int rc = -errno;
+		snprintf(err, errlen, "cannot remove stale socket '%s': %s", c->path, strerror(-rc));
+		return rc;
+	}
+	CM_LOG_WARN("ctl", "event=stale_socket_replaced path=%s", c->path);
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		return 0;
+	int rc = -errno;
+	snprintf(err, errlen, "cannot bind '%s': %s", c->path, strerror(-rc));
+	return rc;
+}
+
+/* Create, bind (replacing a stale file), chmod and listen; c->lfd on success. */
+static int bind_listen(struct mg_ctl *c, mode_t mode, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "cannot create a Unix socket: %s", strerror(-rc));
+		return rc;
+	}
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	if (rc == -EADDRINUSE)
+		rc = rebind_stale(c, fd, &sa, err, errlen);
+	else if (rc)
+		snprintf(err, errlen, "cannot bind '%s': %s", c->path, strerror(-rc));
+	if (rc)
+		goto err_close;
+	/* Nobody can connect before listen(), so the mode is set before anyone can. */
+	struct stat st;
+	if (chmod(c->path, mode) || lstat(c->path, &st) || listen(fd, LISTEN_BACKLOG)) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot set up socket '%s': %s", c->path, strerror(-rc));
+		unlink(c->path);
+		goto err_close;
+	}
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	c->lfd = fd;
+	return 0;
+
+err_close:
+	close(fd);
+	return rc;
+}
+
+/* mkdir -p the directory part of path, if it has one. */
+static int make_parent(const char *path, char *err, size_t errlen)
+{
+	char dir[SUN_PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	int rc = cm_mkdir_p(dir);
+	if (rc)
+		snprintf(err, errlen, "cannot create directory '%s' for the management socket: %s",
+			 dir, strerror(-rc));
+	return rc;
+}
+
+static struct mg_ctl *ctl_alloc(const char *path, uint32_t nconns, struct mg_svc *svc)
+{
+	struct mg_ctl *c = calloc(1, sizeof(*c) + nconns * sizeof(c->conns[0]));
+	if (!c)
+		return NULL;
+	if (pthread_mutex_init(&c->lock, NULL)) {
+		free(c);
+		return NULL;
+	}
+	c->svc = svc;
+	c->nconns = nconns;
+	c->lfd = c->wake[0] = c->wake[1] = -1;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	for (uint32_t i = 0; i < nconns; i++) {
+		c->conns[i].ctl = c;
+		c->conns[i].fd = -1;
+	}
+	return c;
+}
+
+int mg_ctl_start(const struct cm_config *cfg, struct mg_svc *svc, struct mg_ctl **out,
+		 char *err, size_t errlen)
+{
+	assert(cfg && out);
+	*out = NULL;
+	const char *path = cm_config_str(cfg, "mgmt.socket");
+	if (!path[0] || strcmp(path, "off") == 0) {
+		CM_LOG_INFO("ctl", "event=disabled");
+		return 0;
+	}
+	mode_t mode;
+	if (parse_mode(cm_config_str(cfg, "mgmt.socket_mode"), &mode)) {
+		snprintf(err, errlen, "mgmt.socket_mode '%s' is not an octal file mode",
+			 cm_config_str(cfg, "mgmt.socket_mode"));
+		return -EINVAL;
+	}
+	if (strlen(path) >= SUN_PATH_MAX) {
+		snprintf(err, errlen, "mgmt.socket '%s' is longer than %zu bytes", path,
+			 SUN_PATH_MAX - 1);
+		return -ENAMETOOLONG;
+	}
+	struct mg_ctl *c = ctl_alloc(path, (uint32_t)cm_config_int(cfg, "mgmt.socket_clients"), svc);
+	if (!c)
+		return -ENOMEM;
+	int rc = make_parent(path, err, errlen);
+	if (rc)
+		goto err_free;
+	rc = bind_listen(c, mode, err, errlen);
+	if (rc)
+		goto err_free;
+	if (pipe2(c->wake, O_CLOEXEC) || pthread_create(&c->acceptor, NULL, accept_main, c)) {
+		rc = errno ? -errno : -EAGAIN;
+		snprintf(err, errlen, "cannot start the management socket thread");
+		goto err_free;
+	}
+	c->acceptor_started = true;
+	CM_LOG_INFO("ctl", "event=listening path=%s mode=%04o clients=%u", c->path,
+		    (unsigned)mode, c->nconns);
+	*out = c;
+	return 0;
+
+err_free:
+	mg_ctl_stop(c);
+	return rc;
+}
+
+void mg_ctl_stop(struct mg_ctl *c)
+{
+	if (!c)
+		return;
+	if (c->acceptor_started) {
+		char b = 1;
+		while (write(c->wake[1], &b, 1) < 0 && errno == EINTR)
+			;
+		pthread_join(c->acceptor, NULL);
+	}
+	/* No new connection now; wake the open ones (their fds are closed under the lock). */
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = 0; i < c->nconns; i++)
+		if (c->conns[i].used && c->conns[i].fd >= 0)
+			shutdown(c->conns[i].fd, SHUT_RDWR);
+	pthread_mutex_unlock(&c->lock);
+	for (uint32_t i = 0; i < c->nconns; i++)
+		if (c->conns[i].used)
+			pthread_join(c->conns[i].thread, NULL);
+	struct stat st;
+	if (c->lfd >= 0 && lstat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+		unlink(c->path);
+	if (c->lfd >= 0)
+		close(c->lfd);
+	if (c->wake[0] >= 0) {
+		close(c->wake[0]);
+		close(c->wake[1]);
+	}
+	bool started = c->acceptor_started;
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	if (started)
+		CM_LOG_INFO("ctl", "event=stopped");
+}

@@ -1,0 +1,69 @@
+/*
+ * mg_db.h - databases: namespaces of series, and the catalog of the
+ * databases that exist.
+ *
+ * A series of database D lives under the series name "D\0measurement"; the
+ * default database (mgmt.database, "streamflow" unless configured: where
+ * UDP/TCP ingest and StatsD land) has no prefix. A NUL cannot appear in a
+ * line-protocol measurement, so the two never collide, the series index
+ * keeps each database's measurements apart for free, and nothing below the
+ * management plane knows about databases.
+ *
+ * The catalog is the set of database names created (CREATE DATABASE, a
+ * write to a new database) and not dropped, kept in data_dir/databases (one
+ * name per line, rewritten through a temp file and a rename). The default
+ * database always exists.
+ *
+ * Threads: the name functions are pure; the catalog takes its own mutex.
+ */
+#ifndef MG_DB_H
+#define MG_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "st_types.h"
+
+#define MG_DB_NAME_MAX 128
+
+/* A valid database name: 1..MG_DB_NAME_MAX bytes, no NUL, no control bytes. */
+bool mg_db_name_valid(const char *db, size_t len);
+
+/*
+ * The series name of measurement meas in database db (NULL, "" or the
+ * default: meas itself) into out[cap]. Returns its length, or -ENOSPC.
+ */
+int mg_db_series_name(const char *db, const char *default_db, struct st_str meas, char *out,
+		      size_t cap);
+
+/*
+ * Split a series name into its database (the default one when it has no
+ * prefix) and measurement. Slices borrow from name / default_db.
+ */
+void mg_db_split(struct st_str name, const char *default_db, struct st_str *db,
+		 struct st_str *meas);
+
+/* True if series name `name` belongs to database db. */
+bool mg_db_owns(struct st_str name, const char *db, const char *default_db);
+
+struct mg_dbs;
+
+/*
+ * Open the catalog of data_dir (borrowed), creating it with the default
+ * database. 0, -errno (unreadable file) or -ENOMEM.
+ */
+int mg_dbs_open(const char *data_dir, const char *default_db, struct mg_dbs **out);
+void mg_dbs_close(struct mg_dbs *dbs);
+
+/* Add db (idempotent; persisted before returning). 0, -EINVAL, -errno. */
+int mg_dbs_create(struct mg_dbs *dbs, const char *db);
+/* Remove db from the catalog. 0, -ENOENT, -EPERM (the default), -errno. */
+int mg_dbs_drop(struct mg_dbs *dbs, const char *db);
+bool mg_dbs_exists(struct mg_dbs *dbs, const char *db);
+/* The names, sorted, through fn (under the catalog's lock). */
+typedef int (*mg_dbs_fn)(void *arg, const char *db);
+int mg_dbs_list(struct mg_dbs *dbs, mg_dbs_fn fn, void *arg);
+const char *mg_dbs_default(const struct mg_dbs *dbs);
+
+#endif /* MG_DB_H */

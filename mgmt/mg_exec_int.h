@@ -1,0 +1,198 @@
+/*
+ * mg_exec_int.h - the executor's internals shared by its files: the plan
+ * of one SELECT (mg_exec.c), expression values (mg_eval.c), row sets and
+ * their loading (mg_exec_load.c), running a plan (mg_exec_run.c). Not an
+ * API; one thread per plan.
+ */
+#ifndef MG_EXEC_INT_H
+#define MG_EXEC_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mg_agg.h"
+#include "mg_exec.h"
+#include "st_shard.h"
+
+struct st_index_regex;
+
+#define QP_FIELDS_MAX 256
+#define QP_TAGKEYS_MAX 256
+#define QP_COLS_MAX 256
+#define QP_SLOTS_MAX 256
+#define QP_CONDS_MAX 64
+#define QP_NAME_MAX 192
+
+/* A small bump allocator: everything a plan allocates, freed at once. */
+struct qarena {
+	struct qarena_blk *head;
+	size_t bytes;
+};
+void *qa_alloc(struct qarena *a, size_t n);
+char *qa_strndup(struct qarena *a, const char *s, size_t n);
+void qa_release(struct qarena *a);
+
+enum qref_kind { QR_NONE, QR_TIME, QR_TAG, QR_FIELD };
+
+struct qref {
+	const struct mg_expr *e;
+	enum qref_kind kind;
+	uint32_t field;
+};
+
+struct qcol {
+	char name[QP_NAME_MAX];      /* as printed (unique) */
+	char base[QP_NAME_MAX];      /* before de-duplication */
+	const struct mg_expr *expr;  /* what to evaluate (a transformation's argument) */
+	int xform;                   /* enum mg_xform_fn, or -1 */
+	int64_t xunit, xwindow;
+};
+
+struct qslot {
+	int fn;                      /* enum mg_agg_fn */
+	int field;                   /* index in qplan.fields */
+	double arg;
+	const struct mg_expr *call;
+	bool keep;
+};
+
+struct qcond {
+	const struct mg_expr *e;
+	bool tag_only;               /* no field in it: decided per row set */
+	bool pushed;                 /* answered exactly by the series index */
+};
+
+struct qre {
+	const struct mg_expr *e;
+	struct st_index_regex *re;
+};
+
+struct qplan {
+	struct mg_exec_ctx *cx;
+	const struct mg_select *sel;
+	char err[256];
+
+	/* the schema of the sources: union over the measurements */
+	const char *fieldkeys[QP_FIELDS_MAX];
+	uint32_t nfieldkeys;
+	const char *tagkeys[QP_TAGKEYS_MAX];
+	uint32_t ntagkeys;
+
+	const char *fields[QP_FIELDS_MAX];   /* fields read, in first-use order */
+	uint32_t nfields;
+	struct qref *refs;
+	uint32_t nrefs, caprefs;
+	struct qcol cols[QP_COLS_MAX];
+	uint32_t ncols;
+	struct qslot slots[QP_SLOTS_MAX];
+	uint32_t nslots;
+	struct qcond conds[QP_CONDS_MAX];
+	uint32_t nconds;
+	struct qre *res;
+	uint32_t nres, capres;
+
+	bool agg;                    /* an aggregate query */
+	bool selector_time;          /* one selector alone: its point's time */
+	bool has_xform;
+	bool empty;                  /* the time range is empty */
+	int64_t tmin, tmax;          /* inclusive */
+	bool tmin_set, tmax_set;
+	int64_t interval, offset;    /* GROUP BY time; 0: none */
+	const char *cur_db;          /* the database of the source being resolved */
+
+	/* guardrails */
+	uint64_t points_read, series_read;
+	size_t held_bytes;           /* points in memory now */
+	int64_t deadline_ns;
+
+	struct qarena arena;
+};
+
+/* mg_exec.c */
+int qp_plan(struct qplan *p);
+
+/* mg_eval.c: references, regexes, values */
+int qp_ref_set(struct qplan *p, const struct mg_expr *e, enum qref_kind k, uint32_t field);
+enum qref_kind qp_ref_kind(const struct qplan *p, const struct mg_expr *e);
+int qp_ref_field(const struct qplan *p, const struct mg_expr *e);
+bool qp_is_field_key(const struct qplan *p, const char *name);
+bool qp_is_group_tag(const struct qplan *p, const char *name);
+int qp_strcmp_p(const void *a, const void *b);
+struct mg_expr *qp_new_ref(struct qplan *p, const char *name);
+struct mg_expr *qp_new_call(struct qplan *p, const struct mg_expr *like, struct mg_expr *arg);
+int qp_eval_time(struct qplan *p, const struct mg_expr *e, int64_t *out);
+/* The compiled regex of a REGEX literal (compiled once per plan). */
+int qp_regex(struct qplan *p, const struct mg_expr *e, const struct st_index_regex **out);
+void qp_release(struct qplan *p);
+
+/* A value during evaluation. */
+enum xv_type { XV_NULL, XV_F64, XV_I64, XV_BOOL, XV_STR };
+struct xv {
+	uint8_t t;
+	bool b;
+	int64_t i;
+	double f;
+	const char *s;
+	uint32_t slen;
+};
+
+struct mg_tagpair;
+
+/* What a row offers to expressions. */
+struct rowctx {
+	const struct mg_tagpair *tags;   /* sorted by key */
+	uint32_t ntags;
+	const struct xv *fields;         /* by qplan.fields index */
+	const struct mg_num *slots;      /* aggregate results by slot */
+	int64_t ts;
+};
+
+/* Evaluate e (refs, literals, arithmetic, comparisons, AND/OR, slots). */
+void qp_eval(struct qplan *p, const struct mg_expr *e, const struct rowctx *r, struct xv *out);
+/* A condition: true only for a BOOL true (NULL and others are false). */
+bool qp_test(struct qplan *p, const struct mg_expr *e, const struct rowctx *r);
+/* Tag value of key in tags (sorted), or "" when absent. */
+const char *qp_tag(const struct mg_tagpair *tags, uint32_t ntags, const char *key);
+
+/* ------------------------------------------------------------ row sets */
+
+/* One field of a row set: its series (one per shard holding it) and, once read, points. */
+struct qfcol {
+	uint64_t *ids;
+	uint32_t nids;
+	uint8_t vt;                  /* enum st_value_type, from the first series */
+	struct st_points pts;
+};
+
+struct rowset {
+	const char *meas;            /* as shown: without the database prefix */
+	struct mg_tagpair *tags;
+	uint32_t ntags;
+	struct qfcol *f;             /* [qplan.nfields] */
+	const char *gkey;            /* GROUP BY tag values, '\0'-joined; sort key */
+	uint32_t gkey_len;
+	bool loaded;
+};
+
+struct rowsets {
+	struct rowset *v;
+	uint32_t n, cap;
+};
+
+/* mg_exec_load.c */
+/* Schema (field and tag keys) of the measurements a plan reads. */
+int ql_schema(struct qplan *p, const char *const *meas, uint32_t nmeas);
+/* The row sets of measurement meas (series name) that may match, with group keys. */
+int ql_rowsets(struct qplan *p, const char *meas, struct rowsets *out);
+/* Its GROUP BY key (rs->gkey), and appending it to a list. */
+int ql_group_key(struct qplan *p, struct rowset *rs);
+int ql_rowsets_push(struct rowsets *out, const struct rowset *rs);
+/* Read a row set's points (every tier, every shard), counting toward the guardrails. */
+int ql_load(struct qplan *p, struct rowset *rs);
+void ql_unload(struct qplan *p, struct rowset *rs);
+/* Guardrails between series: 0, or -ETIME / -ECANCELED / -E2BIG / -ENOMEM with p->err. */
+int ql_check(struct qplan *p, uint64_t more_points);
+
+#endif /* MG_EXEC_INT_H */

@@ -1,0 +1,467 @@
+/*
+ * mg_exec_load.c - from the series index to row sets, and from the shards
+ * to their points.
+ *
+ * Planning reads the index inside one read session: the measurement's
+ * schema, then the ids of the series that have a needed field, narrowed by
+ * the tag conditions the index can answer exactly (=, !=, =~, !~ combined
+ * with AND and OR: id-set operations, st_index.h), grouped into row sets by
+ * tag set. Keys and tags are copied into the plan's arena before the
+ * session ends. Reading points goes series by series, each between
+ * st_read_begin/end (QSBR), every tier through st_store_read; a key held by
+ * several shards (UDP senders spread over workers) is merged in time order.
+ */
+#include "mg_exec_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm_clock.h"
+#include "mg_db.h"
+#include "mg_result.h"
+#include "st_index.h"
+#include "st_rcu.h"
+#include "st_series.h"
+#include "st_store.h"
+
+static struct st_str S(const char *s)
+{
+	return (struct st_str){s, (uint32_t)strlen(s)};
+}
+
+/* ------------------------------------------------------------ schema */
+
+struct names {
+	struct qplan *p;
+	const char **v;
+	uint32_t *n;
+	int rc;
+};
+
+static int add_name(void *arg, struct st_str name, uint64_t nseries)
+{
+	(void)nseries;
+	struct names *a = arg;
+	for (uint32_t i = 0; i < *a->n; i++)
+		if (strlen(a->v[i]) == name.len && !memcmp(a->v[i], name.p, name.len))
+			return 0;
+	if (*a->n == QP_FIELDS_MAX) {
+		a->rc = -E2BIG;
+		return 1;
+	}
+	const char *s = qa_strndup(&a->p->arena, name.p, name.len);
+	if (!s) {
+		a->rc = -ENOMEM;
+		return 1;
+	}
+	a->v[(*a->n)++] = s;
+	return 0;
+}
+
+int ql_schema(struct qplan *p, const char *const *meas, uint32_t nmeas)
+{
+	struct st_index *idx = p->cx->idx;
+	struct names f = {p, p->fieldkeys, &p->nfieldkeys, 0};
+	struct names t = {p, p->tagkeys, &p->ntagkeys, 0};
+	int rc = 0;
+	st_index_read_lock(idx);
+	for (uint32_t i = 0; i < nmeas && rc == 0 && !f.rc && !t.rc; i++) {
+		rc = st_index_field_keys(idx, S(meas[i]), NULL, add_name, &f);
+		if (rc >= 0)
+			rc = st_index_tag_keys(idx, S(meas[i]), NULL, add_name, &t);
+		rc = rc > 0 ? 0 : rc;
+	}
+	st_index_read_unlock(idx);
+	rc = rc ? rc : f.rc ? f.rc : t.rc;
+	if (rc == -E2BIG)
+		snprintf(p->err, sizeof(p->err), "too many field or tag keys (max %d)", QP_FIELDS_MAX);
+	qsort(p->fieldkeys, p->nfieldkeys, sizeof(p->fieldkeys[0]), qp_strcmp_p);
+	qsort(p->tagkeys, p->ntagkeys, sizeof(p->tagkeys[0]), qp_strcmp_p);
+	return rc;
+}
+
+/* ------------------------------------------------------------ pushdown */
+
+static const struct mg_expr *tag_side(struct qplan *p, const struct mg_expr *e,
+				      const struct mg_expr **other)
+{
+	if (e->lhs->kind == MG_EX_REF && qp_ref_kind(p, e->lhs) == QR_TAG) {
+		*other = e->rhs;
+		return e->lhs;
+	}
+	if (e->rhs->kind == MG_EX_REF && qp_ref_kind(p, e->rhs) == QR_TAG &&
+	    e->op != MG_OP_EQREGEX && e->op != MG_OP_NEQREGEX) {
+		*other = e->lhs;
+		return e->rhs;
+	}
+	return NULL;
+}
+
+/* The ids of meas that satisfy e exactly, or -ENOTSUP when the index cannot say. */
+static int push(struct qplan *p, struct st_str meas, const struct mg_expr *e,
+		struct st_idset *out)
+{
+	const struct st_index *idx = p->cx->idx;
+	if (e->kind != MG_EX_BINARY)
+		return -ENOTSUP;
+	if (e->op == MG_OP_AND || e->op == MG_OP_OR) {
+		struct st_idset r;
+		st_idset_init(&r);
+		int rc = push(p, meas, e->lhs, out);
+		if (rc == 0)
+			rc = push(p, meas, e->rhs, &r);
+		if (rc == 0) {
+			if (e->op == MG_OP_AND)
+				st_idset_intersect(out, &r);
+			else
+				rc = st_idset_union(out, &r);
+		}
+		st_idset_release(&r);
+		return rc;
+	}
+	const struct mg_expr *v, *t = tag_side(p, e, &v);
+	if (!t)
+		return -ENOTSUP;
+	struct st_str key = S(t->s);
+	const struct st_index_regex *re;
+	switch (e->op) {
+	case MG_OP_EQ:
+	case MG_OP_NEQ:
+		if (v->kind != MG_EX_STRING)
+			return -ENOTSUP;
+		return e->op == MG_OP_EQ ? st_index_tag_eq(idx, meas, key, S(v->s), out)
+					 : st_index_tag_neq(idx, meas, key, S(v->s), out);
+	case MG_OP_EQREGEX:
+	case MG_OP_NEQREGEX:
+		if (v->kind != MG_EX_REGEX || qp_regex(p, v, &re))
+			return -ENOTSUP;
+		return e->op == MG_OP_EQREGEX ? st_index_tag_regex(idx, meas, key, re, out)
+					      : st_index_tag_nregex(idx, meas, key, re, out);
+	default:
+		return -ENOTSUP;
+	}
+}
+
+/* The candidates: series of meas with a needed field, narrowed by the pushed conditions. */
+static int candidates(struct qplan *p, struct st_str meas, struct st_idset *set)
+{
+	const struct st_index *idx = p->cx->idx;
+	struct st_idset one;
+	st_idset_init(&one);
+	int rc = 0;
+	st_idset_clear(set);
+	for (uint32_t f = 0; f < p->nfields && rc == 0; f++) {
+		rc = st_index_field(idx, meas, S(p->fields[f]), &one);
+		if (rc == 0)
+			rc = st_idset_union(set, &one);
+	}
+	for (uint32_t c = 0; c < p->nconds && rc == 0 && set->n; c++) {
+		if (!p->conds[c].tag_only)
+			continue;
+		int r = push(p, meas, p->conds[c].e, &one);
+		if (r == -ENOTSUP)
+			continue;
+		rc = r;
+		if (rc == 0) {
+			st_idset_intersect(set, &one);
+			p->conds[c].pushed = true;
+		}
+	}
+	st_idset_release(&one);
+	return rc;
+}
+
+/* ------------------------------------------------------------ row sets */
+
+struct entry {
+	const uint8_t *tags;     /* the key's tag records: the row set's identity */
+	uint32_t tlen;
+	uint32_t field;
+	uint64_t id;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	uint32_t n = x->tlen < y->tlen ? x->tlen : y->tlen;
+	int c = memcmp(x->tags, y->tags, n);
+	if (c || x->tlen != y->tlen)
+		return c ? c : (x->tlen < y->tlen ? -1 : 1);
+	if (x->field != y->field)
+		return x->field < y->field ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int field_of(const struct qplan *p, struct st_str f)
+{
+	for (uint32_t i = 0; i < p->nfields; i++)
+		if (strlen(p->fields[i]) == f.len && !memcmp(p->fields[i], f.p, f.len))
+			return (int)i;
+	return -1;
+}
+
+/* Copy the series keys of set into entries (inside the index session). */
+static int collect(struct qplan *p, const struct st_idset *set, struct entry *ents, size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		const uint8_t *key;
+		size_t len;
+		struct st_key_view v;
+		if (st_index_key(p->cx->idx, set->ids[i], &key, &len) ||
+		    st_key_parse(key, len, &v))
+			continue;
+		int f = field_of(p, v.field);
+		if (f < 0)
+			continue;
+		size_t tl = (size_t)(v.end - v.tags);
+		uint8_t *t = qa_alloc(&p->arena, tl + 2);
+		if (!t)
+			return -ENOMEM;
+		/* keep the tag count with the records: st_key_iter needs a view */
+		t[0] = (uint8_t)v.ntags;
+		t[1] = (uint8_t)(v.ntags >> 8);
+		memcpy(t + 2, v.tags, tl);
+		ents[(*n)++] = (struct entry){t, (uint32_t)tl + 2, (uint32_t)f, set->ids[i]};
+	}
+	return 0;
+}
+
+static int make_tags(struct qplan *p, const struct entry *e, struct rowset *rs)
+{
+	struct st_key_view v = {
+		.ntags = (uint32_t)e->tags[0] | (uint32_t)e->tags[1] << 8,
+		.tags = e->tags + 2,
+		.end = e->tags + e->tlen,
+	};
+	rs->ntags = v.ntags;
+	rs->tags = qa_alloc(&p->arena, (v.ntags ? v.ntags : 1) * sizeof(*rs->tags));
+	if (!rs->tags)
+		return -ENOMEM;
+	struct st_key_iter it;
+	struct st_tag t;
+	st_key_iter_init(&v, &it);
+	for (uint32_t i = 0; st_key_iter_next(&it, &t); i++) {
+		rs->tags[i].key = qa_strndup(&p->arena, t.key.p, t.key.len);
+		rs->tags[i].value = qa_strndup(&p->arena, t.value.p, t.value.len);
+		if (!rs->tags[i].key || !rs->tags[i].value)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The GROUP BY key of a row set: its values of the group tags, NUL-separated. */
+int ql_group_key(struct qplan *p, struct rowset *rs)
+{
+	const struct mg_select *s = p->sel;
+	size_t n = 0, cap = 64;
+	char *k = malloc(cap);
+	for (uint32_t i = 0; k; i++) {
+		const char *name, *val;
+		if (s->group_all_tags) {
+			if (i == rs->ntags)
+				break;
+			name = rs->tags[i].key;
+			val = rs->tags[i].value;
+		} else {
+			if (i == s->ngroup_tags)
+				break;
+			name = s->group_tags[i];
+			val = qp_tag(rs->tags, rs->ntags, name);
+		}
+		size_t need = strlen(name) + strlen(val) + 2;
+		if (n + need > cap) {
+			char *g = realloc(k, cap = 2 * (n + need));
+			if (!g)
+				break;
+			k = g;
+		}
+		memcpy(k + n, name, strlen(name) + 1);
+		n += strlen(name) + 1;
+		memcpy(k + n, val, strlen(val) + 1);
+		n += strlen(val) + 1;
+	}
+	if (!k)
+		return -ENOMEM;
+	rs->gkey = qa_strndup(&p->arena, k, n);
+	rs->gkey_len = (uint32_t)n;
+	free(k);
+	return rs->gkey ? 0 : -ENOMEM;
+}
+
+int ql_rowsets_push(struct rowsets *out, const struct rowset *rs)
+{
+	if (out->n == out->cap) {
+		uint32_t cap = out->cap ? 2 * out->cap : 16;
+		struct rowset *v = realloc(out->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		out->v = v;
+		out->cap = cap;
+	}
+	out->v[out->n++] = *rs;
+	return 0;
+}
+
+/* Build row sets from sorted entries; drop those the unpushed tag conditions reject. */
+static int build(struct qplan *p, const char *shown, struct entry *ents, size_t n,
+		 struct rowsets *out)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && ents[j].tlen == ents[i].tlen &&
+		       !memcmp(ents[j].tags, ents[i].tags, ents[i].tlen))
+			j++;
+		struct rowset rs = {.meas = shown};
+		rs.f = qa_alloc(&p->arena, p->nfields * sizeof(*rs.f));
+		uint64_t *ids = qa_alloc(&p->arena, (j - i) * sizeof(*ids));
+		if (!rs.f || !ids || make_tags(p, &ents[i], &rs))
+			return -ENOMEM;
+		memset(rs.f, 0, p->nfields * sizeof(*rs.f));
+		for (size_t k = i; k < j; k++) {
+			struct qfcol *c = &rs.f[ents[k].field];
+			if (!c->ids)
+				c->ids = ids + (k - i);
+			ids[k - i] = ents[k].id;
+			c->nids++;
+		}
+		i = j;
+		struct rowctx r = {.tags = rs.tags, .ntags = rs.ntags};
+		bool ok = true;
+		for (uint32_t c = 0; c < p->nconds && ok; c++)
+			if (p->conds[c].tag_only && !p->conds[c].pushed)
+				ok = qp_test(p, p->conds[c].e, &r);
+		if (!ok)
+			continue;
+		int rc = ql_group_key(p, &rs);
+		if (rc == 0)
+			rc = ql_rowsets_push(out, &rs);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int ql_rowsets(struct qplan *p, const char *meas, struct rowsets *out)
+{
+	struct st_idset set;
+	st_idset_init(&set);
+	struct st_str shown, db, m = S(meas);
+	mg_db_split(m, p->cx->default_db, &db, &shown);
+	const char *shown_s = qa_strndup(&p->arena, shown.p, shown.len);
+	struct entry *ents = NULL;
+	size_t n = 0;
+	st_index_read_lock(p->cx->idx);
+	int rc = shown_s ? candidates(p, m, &set) : -ENOMEM;
+	if (rc == 0 && set.n) {
+		ents = malloc(set.n * sizeof(*ents));
+		rc = ents ? collect(p, &set, ents, &n) : -ENOMEM;
+	}
+	st_index_read_unlock(p->cx->idx);
+	if (rc == 0 && p->cx->limits.max_series && n > p->cx->limits.max_series) {
+		snprintf(p->err, sizeof(p->err), "max-select-series limit exceeded: (%zu/%llu)", n,
+			 (unsigned long long)p->cx->limits.max_series);
+		rc = -E2BIG;
+	}
+	if (rc == 0) {
+		qsort(ents, n, sizeof(*ents), entry_cmp);
+		rc = build(p, shown_s, ents, n, out);
+	}
+	free(ents);
+	st_idset_release(&set);
+	return rc;
+}
+
+/* ------------------------------------------------------------ points */
+
+int ql_check(struct qplan *p, uint64_t more_points)
+{
+	const struct mg_exec_ctx *cx = p->cx;
+	p->points_read += more_points;
+	if (cx->points_scanned)
+		atomic_fetch_add_explicit(cx->points_scanned, more_points, memory_order_relaxed);
+	if (cx->killed && atomic_load_explicit(cx->killed, memory_order_relaxed)) {
+		snprintf(p->err, sizeof(p->err), "query killed");
+		return -ECANCELED;
+	}
+	if (p->deadline_ns && cm_now_ns() > p->deadline_ns) {
+		snprintf(p->err, sizeof(p->err), "query timeout: exceeded %.3f s",
+			 (double)cx->limits.timeout_ns / 1e9);
+		return -ETIME;
+	}
+	if (cx->limits.max_points && p->points_read > cx->limits.max_points) {
+		snprintf(p->err, sizeof(p->err), "max-select-point limit exceeded: (%llu/%llu)",
+			 (unsigned long long)p->points_read,
+			 (unsigned long long)cx->limits.max_points);
+		return -E2BIG;
+	}
+	if (cx->limits.max_memory_bytes && p->held_bytes + p->arena.bytes >
+						cx->limits.max_memory_bytes) {
+		snprintf(p->err, sizeof(p->err), "query memory limit exceeded: %zu bytes (max %zu)",
+			 p->held_bytes + p->arena.bytes, cx->limits.max_memory_bytes);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int read_one(struct qplan *p, struct qfcol *c, uint64_t id)
+{
+	const struct mg_exec_ctx *cx = p->cx;
+	uint32_t shard = ST_SERIES_SHARD(id);
+	uint32_t local = (uint32_t)ST_SERIES_LOCAL(id);
+	if (shard >= cx->nshards)
+		return 0;
+	struct st_store *st = cx->stores[shard];
+	st_read_begin(cx->rcu, cx->reader);
+	if (c->vt == ST_VT_NONE) {
+		uint32_t len;
+		enum st_value_type vt = ST_VT_NONE;
+		if (local < st_shard_series_count(st_store_shard(st)))
+			st_shard_series_key(st_store_shard(st), local, &len, &vt);
+		c->vt = (uint8_t)vt;
+	}
+	size_t before = c->pts.n;
+	int rc = st_store_read(st, local, p->tmin, p->tmax, &c->pts);
+	st_read_end(cx->rcu, cx->reader);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc < 0) {
+		snprintf(p->err, sizeof(p->err), "reading series %llu failed: %s",
+			 (unsigned long long)id, strerror(-rc));
+		return rc;
+	}
+	p->series_read++;
+	p->held_bytes += (c->pts.n - before) * (sizeof(int64_t) + sizeof(uint64_t));
+	return ql_check(p, c->pts.n - before);
+}
+
+int ql_load(struct qplan *p, struct rowset *rs)
+{
+	if (rs->loaded)
+		return 0;
+	for (uint32_t f = 0; f < p->nfields; f++) {
+		struct qfcol *c = &rs->f[f];
+		st_points_init(&c->pts);
+		for (uint32_t k = 0; k < c->nids; k++) {
+			int rc = read_one(p, c, c->ids[k]);
+			if (rc)
+				return rc;
+		}
+	}
+	rs->loaded = true;
+	return 0;
+}
+
+void ql_unload(struct qplan *p, struct rowset *rs)
+{
+	if (!rs->loaded)
+		return;
+	for (uint32_t f = 0; f < p->nfields; f++) {
+		struct qfcol *c = &rs->f[f];
+		size_t b = c->pts.n * (sizeof(int64_t) + sizeof(uint64_t));
+		p->held_bytes -= b < p->held_bytes ? b : p->held_bytes;
+		st_points_release(&c->pts);
+	}
+	rs->loaded = false;
+}

@@ -1,0 +1,964 @@
+/*
+ * mg_exec_run.c - running a SELECT plan: sources, groups, the bucket and
+ * value matrices, fill, transformations, ordering and limits, INTO, and
+ * subqueries (whose rows become the outer query's row sets).
+ */
+#include "mg_exec_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm_clock.h"
+#include "mg_db.h"
+#include "mg_result.h"
+#include "st_index.h"
+#include "st_series.h"
+
+/* The rows of one output series: times and ncols cells per row. */
+struct matrix {
+	int64_t *ts;
+	struct mg_cell *cells;
+	size_t n, cap;
+	uint32_t ncols;
+};
+
+static int mx_push(struct matrix *m, int64_t ts, const struct mg_cell *row)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 64;
+		int64_t *t = realloc(m->ts, cap * sizeof(*t));
+		if (t)
+			m->ts = t;
+		struct mg_cell *c = t ? realloc(m->cells, cap * m->ncols * sizeof(*c)) : NULL;
+		if (!c)
+			return -ENOMEM;
+		m->cells = c;
+		m->cap = cap;
+	}
+	m->ts[m->n] = ts;
+	memcpy(m->cells + m->n * m->ncols, row, m->ncols * sizeof(*row));
+	m->n++;
+	return 0;
+}
+
+static void mx_release(struct matrix *m)
+{
+	free(m->ts);
+	free(m->cells);
+	memset(m, 0, sizeof(*m));
+}
+
+static struct mg_cell xv_cell(const struct xv *v)
+{
+	struct mg_cell c = {.type = MG_CELL_NULL};
+	switch (v->t) {
+	case XV_F64: c.type = MG_CELL_F64; c.f = v->f; break;
+	case XV_I64: c.type = MG_CELL_I64; c.i = v->i; break;
+	case XV_BOOL: c.type = MG_CELL_BOOL; c.b = v->b; break;
+	case XV_STR: c.type = MG_CELL_STR; c.s = v->s; break;
+	default: break;
+	}
+	return c;
+}
+
+static struct xv point_xv(uint8_t vt, uint64_t bits)
+{
+	struct xv v = {.t = XV_NULL};
+	switch (vt) {
+	case ST_VT_F64: v.t = XV_F64; memcpy(&v.f, &bits, sizeof(v.f)); break;
+	case ST_VT_I64: v.t = XV_I64; v.i = (int64_t)bits; break;
+	case ST_VT_U64: v.t = XV_I64; v.i = (int64_t)bits; break;
+	case ST_VT_BOOL: v.t = XV_BOOL; v.b = bits != 0; break;
+	default: break;
+	}
+	return v;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* ------------------------------------------------------------ raw rows */
+
+/* Does column c read a field (a row with all such columns null is not printed)? */
+static bool uses_field(struct qplan *p, const struct mg_expr *e)
+{
+	switch (e->kind) {
+	case MG_EX_REF: return qp_ref_kind(p, e) == QR_FIELD;
+	case MG_EX_BINARY: return uses_field(p, e->lhs) || uses_field(p, e->rhs);
+	case MG_EX_NEG: return uses_field(p, e->lhs);
+	default: return false;
+	}
+}
+
+static bool residual_ok(struct qplan *p, const struct rowctx *r)
+{
+	for (uint32_t c = 0; c < p->nconds; c++)
+		if (!p->conds[c].tag_only && !qp_test(p, p->conds[c].e, r))
+			return false;
+	return true;
+}
+
+static bool has_residual(const struct qplan *p)
+{
+	for (uint32_t c = 0; c < p->nconds; c++)
+		if (!p->conds[c].tag_only)
+			return true;
+	return false;
+}
+
+/*
+ * Walk the rows of a loaded row set: every timestamp any needed field has,
+ * in order, with each field's value or null. fn gets each row that passes
+ * the residual condition.
+ */
+typedef int (*row_fn)(struct qplan *p, struct rowset *rs, struct rowctx *r, void *arg);
+
+static int walk_rows(struct qplan *p, struct rowset *rs, row_fn fn, void *arg)
+{
+	size_t pos[QP_FIELDS_MAX] = {0};
+	struct xv vals[QP_FIELDS_MAX];
+	struct rowctx r = {.tags = rs->tags, .ntags = rs->ntags, .fields = vals};
+	for (;;) {
+		int64_t t = INT64_MAX;
+		bool any = false;
+		for (uint32_t f = 0; f < p->nfields; f++) {
+			const struct st_points *pt = &rs->f[f].pts;
+			if (pos[f] < pt->n && (!any || pt->ts[pos[f]] < t)) {
+				t = pt->ts[pos[f]];
+				any = true;
+			}
+		}
+		if (!any)
+			return 0;
+		for (uint32_t f = 0; f < p->nfields; f++) {
+			const struct st_points *pt = &rs->f[f].pts;
+			if (pos[f] < pt->n && pt->ts[pos[f]] == t)
+				vals[f] = point_xv(rs->f[f].vt, pt->vals[pos[f]++]);
+			else
+				vals[f].t = XV_NULL;
+		}
+		r.ts = t;
+		if (!residual_ok(p, &r))
+			continue;
+		int rc = fn(p, rs, &r, arg);
+		if (rc)
+			return rc;
+	}
+}
+
+struct raw_arg {
+	struct matrix *m;
+	struct mg_cell *row;
+	bool *field_col;
+};
+
+static int raw_row(struct qplan *p, struct rowset *rs, struct rowctx *r, void *arg)
+{
+	(void)rs;
+	struct raw_arg *a = arg;
+	bool any = false, anyfield = false;
+	for (uint32_t c = 0; c < p->ncols; c++) {
+		struct xv v;
+		qp_eval(p, p->cols[c].expr, r, &v);
+		a->row[c] = xv_cell(&v);
+		if (a->field_col[c]) {
+			anyfield = true;
+			any |= v.t != XV_NULL;
+		}
+	}
+	if (anyfield && !any)
+		return 0;
+	return mx_push(a->m, r->ts, a->row);
+}
+
+/* Stable order of rows by time across the row sets of a group. */
+struct rowref {
+	int64_t ts;
+	size_t i;
+};
+
+static int rowref_cmp(const void *x, const void *y)
+{
+	const struct rowref *a = x, *b = y;
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+static int sort_rows(struct matrix *m)
+{
+	bool sorted = true;
+	for (size_t i = 1; i < m->n && sorted; i++)
+		sorted = m->ts[i - 1] <= m->ts[i];
+	if (sorted)
+		return 0;
+	struct rowref *r = malloc(m->n * sizeof(*r));
+	struct matrix o = {.ncols = m->ncols};
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n; i++)
+		r[i] = (struct rowref){m->ts[i], i};
+	qsort(r, m->n, sizeof(*r), rowref_cmp);
+	int rc = 0;
+	for (size_t i = 0; i < m->n && rc == 0; i++)
+		rc = mx_push(&o, r[i].ts, m->cells + r[i].i * m->ncols);
+	free(r);
+	if (rc) {
+		mx_release(&o);
+		return rc;
+	}
+	mx_release(m);
+	*m = o;
+	return 0;
+}
+
+static int run_raw(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix *m)
+{
+	struct mg_cell row[QP_COLS_MAX];
+	bool field_col[QP_COLS_MAX];
+	for (uint32_t c = 0; c < p->ncols; c++)
+		field_col[c] = uses_field(p, p->cols[c].expr);
+	struct raw_arg a = {m, row, field_col};
+	int rc = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		rc = ql_load(p, &rs[i]);
+		if (rc == 0)
+			rc = walk_rows(p, &rs[i], raw_row, &a);
+		ql_unload(p, &rs[i]);
+	}
+	return rc ? rc : sort_rows(m);
+}
+
+/* ------------------------------------------------------------ aggregates */
+
+struct buckets {
+	int64_t b0;            /* absolute bucket index of row 0 */
+	int64_t nb;
+	struct mg_acc *acc;    /* nb * nslots */
+};
+
+static void feed(struct qplan *p, struct buckets *bk, uint32_t s, int64_t ts, const struct xv *v)
+{
+	int64_t b = p->interval ? floor_div(ts - p->offset, p->interval) - bk->b0 : 0;
+	if (b < 0 || b >= bk->nb)
+		return;
+	struct mg_acc *a = &bk->acc[b * p->nslots + s];
+	if (v->t == XV_I64)
+		mg_acc_add_i64(a, ts, v->i, p->slots[s].keep);
+	else if (v->t == XV_F64)
+		mg_acc_add_f64(a, ts, v->f, p->slots[s].keep);
+	else if (v->t == XV_BOOL)
+		mg_acc_add_i64(a, ts, v->b, p->slots[s].keep);
+}
+
+static int agg_row(struct qplan *p, struct rowset *rs, struct rowctx *r, void *arg)
+{
+	(void)rs;
+	for (uint32_t s = 0; s < p->nslots; s++)
+		if (r->fields[p->slots[s].field].t != XV_NULL)
+			feed(p, arg, s, r->ts, &r->fields[p->slots[s].field]);
+	return 0;
+}
+
+/* Without a residual condition each slot reads its field column straight. */
+static void feed_columns(struct qplan *p, struct rowset *rs, struct buckets *bk)
+{
+	for (uint32_t s = 0; s < p->nslots; s++) {
+		const struct qfcol *c = &rs->f[p->slots[s].field];
+		for (size_t i = 0; i < c->pts.n; i++) {
+			struct xv v = point_xv(c->vt, c->pts.vals[i]);
+			feed(p, bk, s, c->pts.ts[i], &v);
+		}
+	}
+}
+
+/* The bucket range: from tmin (or the group's first point) to tmax. */
+static int bucket_range(struct qplan *p, struct rowset *rs, uint32_t n, struct buckets *bk)
+{
+	if (!p->interval) {
+		bk->b0 = 0;
+		bk->nb = 1;
+		return 0;
+	}
+	int64_t lo = p->tmin;
+	if (!p->tmin_set) {
+		lo = INT64_MAX;
+		for (uint32_t i = 0; i < n; i++)
+			for (uint32_t f = 0; f < p->nfields; f++)
+				if (rs[i].f[f].pts.n && rs[i].f[f].pts.ts[0] < lo)
+					lo = rs[i].f[f].pts.ts[0];
+		if (lo == INT64_MAX) {
+			bk->nb = 0;
+			return 0;
+		}
+	}
+	bk->b0 = floor_div(lo - p->offset, p->interval);
+	int64_t b1 = floor_div(p->tmax - p->offset, p->interval);
+	bk->nb = b1 - bk->b0 + 1;
+	uint64_t max = p->cx->limits.max_buckets;
+	if (bk->nb <= 0 || (max && (uint64_t)bk->nb > max)) {
+		snprintf(p->err, sizeof(p->err), "max-select-buckets limit exceeded: (%lld/%llu)",
+			 (long long)bk->nb, (unsigned long long)max);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+static void fill_row(struct qplan *p, struct mg_cell *row, const struct matrix *m)
+{
+	const struct mg_select *s = p->sel;
+	for (uint32_t c = 0; c < p->ncols; c++) {
+		row[c].type = MG_CELL_NULL;
+		if (s->fill == MG_FILL_VALUE) {
+			row[c].type = s->fill_value_int ? MG_CELL_I64 : MG_CELL_F64;
+			if (s->fill_value_int)
+				row[c].i = (int64_t)s->fill_value;
+			else
+				row[c].f = s->fill_value;
+		} else if (s->fill == MG_FILL_PREVIOUS && m->n) {
+			row[c] = m->cells[(m->n - 1) * m->ncols + c];
+		}
+	}
+}
+
+/* fill(linear): the null runs of each column between two values, interpolated. */
+static void fill_linear(struct matrix *m, const bool *filled)
+{
+	for (uint32_t c = 0; c < m->ncols; c++) {
+		size_t prev = SIZE_MAX;
+		for (size_t i = 0; i < m->n; i++) {
+			struct mg_cell *x = &m->cells[i * m->ncols + c];
+			if (filled[i] || x->type == MG_CELL_NULL)
+				continue;
+			if (prev != SIZE_MAX && i - prev > 1) {
+				struct mg_cell *a = &m->cells[prev * m->ncols + c];
+				for (size_t k = prev + 1; k < i; k++) {
+					struct mg_cell *y = &m->cells[k * m->ncols + c];
+					double w = (double)(m->ts[k] - m->ts[prev]) /
+						   (double)(m->ts[i] - m->ts[prev]);
+					if (a->type == MG_CELL_I64 && x->type == MG_CELL_I64) {
+						y->type = MG_CELL_I64;
+						y->i = a->i + (int64_t)((double)(x->i - a->i) * w);
+					} else if ((a->type == MG_CELL_F64 || a->type == MG_CELL_I64) &&
+						   (x->type == MG_CELL_F64 || x->type == MG_CELL_I64)) {
+						double av = a->type == MG_CELL_I64 ? (double)a->i : a->f;
+						double xv = x->type == MG_CELL_I64 ? (double)x->i : x->f;
+						y->type = MG_CELL_F64;
+						y->f = av + (xv - av) * w;
+					}
+				}
+			}
+			prev = i;
+		}
+	}
+}
+
+/* Bucket results -> rows, with fill. */
+static int agg_rows(struct qplan *p, struct buckets *bk, struct matrix *m)
+{
+	struct mg_num res[QP_SLOTS_MAX];
+	struct mg_cell row[QP_COLS_MAX];
+	bool *filled = calloc((size_t)bk->nb, sizeof(*filled));
+	if (!filled)
+		return -ENOMEM;
+	int rc = 0;
+	for (int64_t b = 0; b < bk->nb && rc == 0; b++) {
+		bool data = false;
+		for (uint32_t s = 0; s < p->nslots; s++) {
+			res[s] = mg_acc_result(&bk->acc[b * p->nslots + s], p->slots[s].fn,
+					       p->slots[s].arg);
+			data |= bk->acc[b * p->nslots + s].n > 0;
+		}
+		int64_t ts = p->interval ? (bk->b0 + b) * p->interval + p->offset
+					 : (p->tmin_set ? p->tmin : 0);
+		if (!data) {
+			if (!p->interval || p->sel->fill == MG_FILL_NONE)
+				continue;
+			fill_row(p, row, m);
+			filled[m->n] = true;
+			rc = mx_push(m, ts, row);
+			continue;
+		}
+		struct rowctx r = {.slots = res, .ts = ts};
+		for (uint32_t c = 0; c < p->ncols; c++) {
+			struct xv v;
+			qp_eval(p, p->cols[c].expr, &r, &v);
+			row[c] = xv_cell(&v);
+		}
+		if (p->selector_time && res[0].valid)
+			ts = res[0].ts;
+		rc = mx_push(m, ts, row);
+	}
+	if (rc == 0 && p->sel->fill == MG_FILL_LINEAR)
+		fill_linear(m, filled);
+	free(filled);
+	return rc;
+}
+
+static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix *m)
+{
+	struct buckets bk = {0};
+	int rc = 0;
+	bool resid = has_residual(p);
+	/* an unbounded start needs the group's first point: load the group first */
+	bool preload = p->interval && !p->tmin_set;
+	for (uint32_t i = 0; preload && i < n && rc == 0; i++)
+		rc = ql_load(p, &rs[i]);
+	if (rc == 0)
+		rc = bucket_range(p, rs, n, &bk);
+	if (rc == 0 && bk.nb > 0) {
+		size_t nacc = (size_t)bk.nb * p->nslots;
+		bk.acc = malloc(nacc * sizeof(*bk.acc));
+		if (!bk.acc)
+			rc = -ENOMEM;
+		for (size_t i = 0; bk.acc && i < nacc; i++)
+			mg_acc_init(&bk.acc[i]);
+		p->held_bytes += nacc * sizeof(*bk.acc);
+		bool any = false;
+		for (uint32_t i = 0; i < n && rc == 0; i++) {
+			rc = ql_load(p, &rs[i]);
+			if (rc == 0 && resid)
+				rc = walk_rows(p, &rs[i], agg_row, &bk);
+			else if (rc == 0)
+				feed_columns(p, &rs[i], &bk);
+			for (uint32_t f = 0; f < p->nfields; f++)
+				any |= rs[i].f[f].pts.n > 0;
+			ql_unload(p, &rs[i]);
+		}
+		if (rc == 0 && any)
+			rc = agg_rows(p, &bk, m);
+		for (size_t i = 0; bk.acc && i < nacc; i++)
+			mg_acc_release(&bk.acc[i]);
+		p->held_bytes -= nacc * sizeof(*bk.acc);
+		free(bk.acc);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		ql_unload(p, &rs[i]);
+	return rc;
+}
+
+/* ------------------------------------------------------------ transformations */
+
+static int apply_xforms(struct qplan *p, struct matrix *m)
+{
+	if (!p->has_xform || m->n == 0)
+		return 0;
+	struct mg_num *in = malloc(m->n * sizeof(*in)), *out = malloc(m->n * sizeof(*out));
+	int rc = in && out ? 0 : -ENOMEM;
+	for (uint32_t c = 0; c < p->ncols && rc == 0; c++) {
+		const struct qcol *q = &p->cols[c];
+		if (q->xform < 0)
+			continue;
+		for (size_t i = 0; i < m->n; i++) {
+			const struct mg_cell *x = &m->cells[i * m->ncols + c];
+			in[i] = (struct mg_num){.valid = x->type == MG_CELL_I64 || x->type == MG_CELL_F64,
+						.is_int = x->type == MG_CELL_I64, .i = x->i,
+						.f = x->type == MG_CELL_F64 ? x->f : (double)x->i,
+						.ts = m->ts[i]};
+		}
+		rc = mg_xform_apply((enum mg_xform_fn)q->xform, m->ts, in, m->n, q->xunit,
+				    q->xwindow, out);
+		for (size_t i = 0; i < m->n && rc == 0; i++) {
+			struct mg_cell *x = &m->cells[i * m->ncols + c];
+			x->type = !out[i].valid ? MG_CELL_NULL : out[i].is_int ? MG_CELL_I64 : MG_CELL_F64;
+			if (out[i].is_int)
+				x->i = out[i].i;
+			else
+				x->f = out[i].f;
+		}
+	}
+	/* rows where every transformation has no value are not printed */
+	size_t k = 0;
+	for (size_t i = 0; i < m->n && rc == 0; i++) {
+		bool keep = false;
+		for (uint32_t c = 0; c < p->ncols; c++)
+			if (p->cols[c].xform >= 0 && m->cells[i * m->ncols + c].type != MG_CELL_NULL)
+				keep = true;
+		if (!keep)
+			continue;
+		m->ts[k] = m->ts[i];
+		memmove(m->cells + k * m->ncols, m->cells + i * m->ncols,
+			m->ncols * sizeof(*m->cells));
+		k++;
+	}
+	if (rc == 0)
+		m->n = k;
+	free(in);
+	free(out);
+	if (rc == -EINVAL)
+		snprintf(p->err, sizeof(p->err), "invalid transformation argument");
+	return rc;
+}
+
+/* ------------------------------------------------------------ output */
+
+struct into_buf {
+	char *p;
+	size_t n, cap;
+	uint64_t points;
+};
+
+static int emit(struct qplan *p, struct mg_result *r, struct mg_stmt_result *sr,
+		const struct rowset *g, struct matrix *m)
+{
+	const struct mg_select *s = p->sel;
+	struct mg_tagpair tags[QP_TAGKEYS_MAX];
+	uint32_t ntags = 0;
+	if (s->group_all_tags) {
+		for (uint32_t i = 0; i < g->ntags && ntags < QP_TAGKEYS_MAX; i++)
+			tags[ntags++] = g->tags[i];
+	} else {
+		for (uint32_t i = 0; i < s->ngroup_tags && ntags < QP_TAGKEYS_MAX; i++)
+			tags[ntags++] = (struct mg_tagpair){s->group_tags[i],
+				qp_tag(g->tags, g->ntags, s->group_tags[i])};
+	}
+	const char *cols[QP_COLS_MAX + 1];
+	cols[0] = "time";
+	for (uint32_t c = 0; c < p->ncols; c++)
+		cols[c + 1] = p->cols[c].name;
+	struct mg_series *se = mg_result_add_series(r, sr, g->meas, tags, ntags, cols,
+						    p->ncols + 1);
+	if (!se)
+		return -ENOMEM;
+	int64_t off = s->offset > 0 ? s->offset : 0, lim = s->limit > 0 ? s->limit : INT64_MAX;
+	struct mg_cell row[QP_COLS_MAX + 1];
+	for (size_t k = (size_t)off; k < m->n && (int64_t)(k - (size_t)off) < lim; k++) {
+		size_t i = s->order_desc ? m->n - 1 - k : k;
+		row[0] = (struct mg_cell){.type = MG_CELL_TIME, .i = m->ts[i]};
+		memcpy(row + 1, m->cells + i * m->ncols, m->ncols * sizeof(*row));
+		if (mg_result_add_row(r, se, row))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ groups */
+
+static int group_cmp(const void *x, const void *y)
+{
+	const struct rowset *a = x, *b = y;
+	int c = strcmp(a->meas, b->meas);
+	if (c)
+		return c;
+	uint32_t n = a->gkey_len < b->gkey_len ? a->gkey_len : b->gkey_len;
+	c = memcmp(a->gkey, b->gkey, n);
+	if (c)
+		return c;
+	return (a->gkey_len > b->gkey_len) - (a->gkey_len < b->gkey_len);
+}
+
+static bool same_group(const struct rowset *a, const struct rowset *b)
+{
+	return !strcmp(a->meas, b->meas) && a->gkey_len == b->gkey_len &&
+	       !memcmp(a->gkey, b->gkey, a->gkey_len);
+}
+
+/* The series count of a statement: groups with rows, after SOFFSET and SLIMIT. */
+static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
+		      struct mg_stmt_result *sr)
+{
+	qsort(all->v, all->n, sizeof(*all->v), group_cmp);
+	const struct mg_select *s = p->sel;
+	int64_t skip = s->soffset > 0 ? s->soffset : 0, left = s->slimit > 0 ? s->slimit : INT64_MAX;
+	int rc = 0;
+	for (uint32_t i = 0; i < all->n && rc == 0 && left > 0;) {
+		uint32_t j = i + 1;
+		while (j < all->n && same_group(&all->v[i], &all->v[j]))
+			j++;
+		struct matrix m = {.ncols = p->ncols};
+		rc = p->agg ? run_agg(p, &all->v[i], j - i, &m) : run_raw(p, &all->v[i], j - i, &m);
+		if (rc == 0)
+			rc = apply_xforms(p, &m);
+		if (rc == 0 && m.n > 0) {
+			if (skip > 0)
+				skip--;
+			else {
+				rc = emit(p, r, sr, &all->v[i], &m);
+				left--;
+			}
+		}
+		mx_release(&m);
+		i = j;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ sources */
+
+struct meas_list {
+	struct qplan *p;
+	const char **v;
+	uint32_t n, cap;
+	const struct st_index_regex *re;
+	int rc;
+};
+
+static int meas_add(struct meas_list *l, const char *name, size_t len)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (strlen(l->v[i]) == len && !memcmp(l->v[i], name, len))
+			return 0;
+	if (l->n == l->cap) {
+		uint32_t cap = l->cap ? 2 * l->cap : 8;
+		const char **v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = qa_strndup(&l->p->arena, name, len);
+	return l->v[l->n++] ? 0 : -ENOMEM;
+}
+
+static int meas_match(void *arg, struct st_str name, uint64_t nseries)
+{
+	(void)nseries;
+	struct meas_list *l = arg;
+	const struct mg_exec_ctx *cx = l->p->cx;
+	struct st_str db, shown;
+	if (!mg_db_owns(name, l->p->cur_db, cx->default_db))
+		return 0;
+	mg_db_split(name, cx->default_db, &db, &shown);
+	int m = st_index_regex_match(l->re, shown);
+	if (m == 1 && (l->rc = meas_add(l, name.p, name.len)) != 0)
+		return 1;
+	return 0;
+}
+
+/* The series names (database-prefixed) of the FROM list. */
+static int resolve_sources(struct qplan *p, struct meas_list *l)
+{
+	const struct mg_select *s = p->sel;
+	const struct mg_exec_ctx *cx = p->cx;
+	for (uint32_t i = 0; i < s->nsources; i++) {
+		const struct mg_source *src = &s->sources[i];
+		p->cur_db = src->db && src->db[0] ? src->db : cx->db;
+		if (src->kind == MG_SRC_MEASUREMENT) {
+			char name[ST_KEY_MAX];
+			int n = mg_db_series_name(p->cur_db, cx->default_db,
+						  (struct st_str){src->name, (uint32_t)strlen(src->name)},
+						  name, sizeof(name));
+			if (n < 0)
+				return n;
+			int rc = meas_add(l, name, (size_t)n);
+			if (rc)
+				return rc;
+		} else if (src->kind == MG_SRC_REGEX) {
+			const struct st_index_regex *re;
+			struct mg_expr fake = {.kind = MG_EX_REGEX, .s = src->name};
+			int rc = qp_regex(p, &fake, &re);
+			/* the cache keyed &fake: drop it, it leaves scope */
+			if (rc == 0)
+				p->res[p->nres - 1].e = NULL;
+			if (rc)
+				return rc;
+			l->re = re;
+			st_index_read_lock(cx->idx);
+			rc = st_index_measurements(cx->idx, NULL, meas_match, l);
+			st_index_read_unlock(cx->idx);
+			if (l->rc)
+				return l->rc;
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ subqueries */
+
+static int qx_select(struct mg_exec_ctx *cx, const struct mg_select *sel, struct mg_result *r,
+		     struct mg_stmt_result *sr);
+
+/* The schema of an inner result: its columns are fields, its series tags tags. */
+static void sub_schema(struct qplan *p, const struct mg_stmt_result *in)
+{
+	for (uint32_t i = 0; i < in->nseries; i++) {
+		const struct mg_series *se = &in->series[i];
+		for (uint32_t c = 1; c < se->ncols; c++)
+			if (qp_is_field_key(p, se->columns[c]) == false &&
+			    p->nfieldkeys < QP_FIELDS_MAX)
+				p->fieldkeys[p->nfieldkeys++] = qa_strndup(&p->arena, se->columns[c],
+									    strlen(se->columns[c]));
+		for (uint32_t t = 0; t < se->ntags; t++) {
+			bool have = false;
+			for (uint32_t k = 0; k < p->ntagkeys; k++)
+				have |= !strcmp(p->tagkeys[k], se->tags[t].key);
+			if (!have && p->ntagkeys < QP_TAGKEYS_MAX)
+				p->tagkeys[p->ntagkeys++] = qa_strndup(&p->arena, se->tags[t].key,
+									strlen(se->tags[t].key));
+		}
+	}
+	qsort(p->fieldkeys, p->nfieldkeys, sizeof(p->fieldkeys[0]), qp_strcmp_p);
+	qsort(p->tagkeys, p->ntagkeys, sizeof(p->tagkeys[0]), qp_strcmp_p);
+}
+
+/* The rows of an inner result as row sets, filtered by the outer time range and tags. */
+static int sub_fill(struct qplan *p, const struct mg_stmt_result *in, struct rowsets *out)
+{
+	for (uint32_t i = 0; i < in->nseries; i++) {
+		const struct mg_series *se = &in->series[i];
+		struct rowset rs = {.meas = se->name, .ntags = se->ntags, .loaded = true};
+		rs.tags = qa_alloc(&p->arena, (se->ntags + 1) * sizeof(*rs.tags));
+		rs.f = qa_alloc(&p->arena, (p->nfields + 1) * sizeof(*rs.f));
+		if (!rs.tags || !rs.f)
+			return -ENOMEM;
+		memcpy(rs.tags, se->tags, se->ntags * sizeof(*rs.tags));
+		memset(rs.f, 0, (p->nfields + 1) * sizeof(*rs.f));
+		struct rowctx rc0 = {.tags = rs.tags, .ntags = rs.ntags};
+		bool ok = true;
+		for (uint32_t c = 0; c < p->nconds && ok; c++)
+			if (p->conds[c].tag_only)
+				ok = qp_test(p, p->conds[c].e, &rc0);
+		if (!ok)
+			continue;
+		for (uint32_t f = 0; f < p->nfields; f++) {
+			struct qfcol *fc = &rs.f[f];
+			st_points_init(&fc->pts);
+			uint32_t col = 0;
+			for (uint32_t c = 1; c < se->ncols; c++)
+				if (!strcmp(se->columns[c], p->fields[f]))
+					col = c;
+			for (uint64_t k = 0; col && k < se->nrows; k++) {
+				const struct mg_cell *t = &se->cells[k * se->ncols];
+				const struct mg_cell *x = &se->cells[k * se->ncols + col];
+				if (t->i < p->tmin || t->i > p->tmax ||
+				    (x->type != MG_CELL_F64 && x->type != MG_CELL_I64))
+					continue;
+				if (st_points_reserve(&fc->pts, 1))
+					return -ENOMEM;
+				fc->vt = x->type == MG_CELL_F64 ? ST_VT_F64 : ST_VT_I64;
+				fc->pts.ts[fc->pts.n] = t->i;
+				memcpy(&fc->pts.vals[fc->pts.n], &x->f, sizeof(uint64_t));
+				fc->pts.n++;
+			}
+			p->held_bytes += fc->pts.n * 16;
+		}
+		if (ql_group_key(p, &rs) || ql_rowsets_push(out, &rs))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ INTO */
+
+/* Line-protocol escaping of a measurement (`,` and space) or a tag (also `=`). */
+static int lp_put(struct into_buf *b, const char *s, bool tag)
+{
+	size_t n = strlen(s);
+	if (b->n + 2 * n + 64 > b->cap) {
+		size_t cap = 2 * (b->n + 2 * n + 64);
+		char *q = realloc(b->p, cap);
+		if (!q)
+			return -ENOMEM;
+		b->p = q;
+		b->cap = cap;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == ',' || s[i] == ' ' || (tag && s[i] == '='))
+			b->p[b->n++] = '\\';
+		b->p[b->n++] = s[i];
+	}
+	return 0;
+}
+
+static int lp_printf(struct into_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int lp_printf(struct into_buf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return -EINVAL;
+		if ((size_t)n < b->cap - b->n) {
+			b->n += (size_t)n;
+			return 0;
+		}
+		size_t cap = 2 * (b->cap + (size_t)n + 64);
+		char *q = realloc(b->p, cap);
+		if (!q)
+			return -ENOMEM;
+		b->p = q;
+		b->cap = cap;
+	}
+}
+
+/* One series of the result as lines of measurement `into`. */
+static int into_series(struct into_buf *b, const char *into, const struct mg_series *se)
+{
+	int rc = 0;
+	for (uint64_t k = 0; k < se->nrows && rc == 0; k++) {
+		const struct mg_cell *row = &se->cells[k * se->ncols];
+		size_t mark = b->n;
+		bool any = false;
+		rc = lp_put(b, into, false);
+		for (uint32_t t = 0; t < se->ntags && rc == 0; t++) {
+			if (!se->tags[t].value[0])
+				continue;
+			rc = lp_printf(b, ",");
+			if (rc == 0)
+				rc = lp_put(b, se->tags[t].key, true);
+			if (rc == 0)
+				rc = lp_printf(b, "=");
+			if (rc == 0)
+				rc = lp_put(b, se->tags[t].value, true);
+		}
+		for (uint32_t c = 1; c < se->ncols && rc == 0; c++) {
+			const struct mg_cell *x = &row[c];
+			if (x->type != MG_CELL_F64 && x->type != MG_CELL_I64 && x->type != MG_CELL_BOOL)
+				continue;
+			rc = lp_printf(b, "%s", any ? "," : " ");
+			if (rc == 0)
+				rc = lp_put(b, se->columns[c], true);
+			if (rc == 0 && x->type == MG_CELL_F64)
+				rc = lp_printf(b, "=%.17g", x->f);
+			else if (rc == 0 && x->type == MG_CELL_I64)
+				rc = lp_printf(b, "=%" PRId64 "i", x->i);
+			else if (rc == 0)
+				rc = lp_printf(b, "=%s", x->b ? "true" : "false");
+			any = true;
+		}
+		if (!any) {
+			b->n = mark;
+			continue;
+		}
+		rc = rc ? rc : lp_printf(b, " %" PRId64 "\n", row[0].i);
+		b->points++;
+	}
+	return rc;
+}
+
+static int run_into(struct qplan *p, struct mg_result *tmp, struct mg_stmt_result *ts,
+		    struct mg_result *r, struct mg_stmt_result *sr)
+{
+	const struct mg_source *into = p->sel->into;
+	struct into_buf b = {0};
+	int rc = 0;
+	for (uint32_t i = 0; i < ts->nseries && rc == 0; i++)
+		rc = into_series(&b, into->name, &ts->series[i]);
+	struct mg_write_report rep;
+	memset(&rep, 0, sizeof(rep));
+	const char *db = into->db && into->db[0] ? into->db : p->cx->db;
+	if (rc == 0 && b.n && !p->cx->write)
+		rc = -ENOTSUP;
+	if (rc == 0 && b.n)
+		rc = p->cx->write(p->cx->arg, db, b.p, b.n, &rep);
+	free(b.p);
+	(void)tmp;
+	if (rc) {
+		snprintf(p->err, sizeof(p->err), "INTO %s: %s", into->name,
+			 rc == -ENOENT ? "database not found" : strerror(-rc));
+		return -EINVAL;
+	}
+	if (rep.lines_bad || rep.points_refused) {
+		snprintf(p->err, sizeof(p->err), "INTO %s: partial write: %s", into->name,
+			 rep.nerrors ? rep.errors[0] : "points refused");
+		return -EINVAL;
+	}
+	static const char *const cols[] = {"time", "written"};
+	struct mg_series *se = mg_result_add_series(r, sr, "result", NULL, 0, cols, 2);
+	if (!se)
+		return -ENOMEM;
+	struct mg_cell row[2] = {{.type = MG_CELL_TIME, .i = 0},
+				 {.type = MG_CELL_I64, .i = (int64_t)rep.points_stored}};
+	return mg_result_add_row(r, se, row);
+}
+
+/* ------------------------------------------------------------ SELECT */
+
+static int select_rows(struct qplan *p, struct mg_result *r, struct mg_stmt_result *sr)
+{
+	const struct mg_select *sel = p->sel;
+	struct meas_list l = {.p = p};
+	struct rowsets all = {0};
+	struct mg_result *sub = NULL;
+	struct mg_stmt_result *ss = NULL;
+	int rc = 0;
+	bool is_sub = sel->nsources > 0 && sel->sources[0].kind == MG_SRC_SUBQUERY;
+	for (uint32_t i = 1; i < sel->nsources; i++)
+		if ((sel->sources[i].kind == MG_SRC_SUBQUERY) != is_sub) {
+			snprintf(p->err, sizeof(p->err), "a subquery cannot be mixed with other sources");
+			return -EINVAL;
+		}
+	if (is_sub) {
+		if (sel->nsources > 1) {
+			snprintf(p->err, sizeof(p->err), "only one subquery per FROM is supported");
+			return -EINVAL;
+		}
+		sub = mg_result_create();
+		ss = sub ? mg_result_add_stmt(sub, 0) : NULL;
+		rc = ss ? qx_select(p->cx, sel->sources[0].sub, sub, ss) : -ENOMEM;
+		if (rc == 0 && ss->error) {
+			snprintf(p->err, sizeof(p->err), "%s", ss->error);
+			rc = -EINVAL;
+		}
+		if (rc == 0)
+			sub_schema(p, ss);
+	} else {
+		rc = resolve_sources(p, &l);
+		if (rc == 0)
+			rc = ql_schema(p, l.v, l.n);
+	}
+	if (rc == 0)
+		rc = qp_plan(p);
+	if (rc == 0 && !p->empty) {
+		if (is_sub)
+			rc = sub_fill(p, ss, &all);
+		for (uint32_t i = 0; !is_sub && i < l.n && rc == 0; i++)
+			rc = ql_rowsets(p, l.v[i], &all);
+		if (rc == 0)
+			rc = run_groups(p, &all, r, sr);
+	}
+	for (uint32_t i = 0; i < all.n; i++)
+		ql_unload(p, &all.v[i]);
+	free(all.v);
+	free(l.v);
+	mg_result_free(sub);
+	return rc;
+}
+
+static int qx_select(struct mg_exec_ctx *cx, const struct mg_select *sel, struct mg_result *r,
+		     struct mg_stmt_result *sr)
+{
+	struct qplan *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cx = cx;
+	p->sel = sel;
+	p->deadline_ns = cx->limits.timeout_ns ? cm_now_ns() + cx->limits.timeout_ns : 0;
+	int rc;
+	if (sel->into) {
+		struct mg_result *tmp = mg_result_create();
+		struct mg_stmt_result *ts = tmp ? mg_result_add_stmt(tmp, 0) : NULL;
+		rc = ts ? select_rows(p, tmp, ts) : -ENOMEM;
+		if (rc == 0)
+			rc = run_into(p, tmp, ts, r, sr);
+		mg_result_free(tmp);
+	} else {
+		rc = select_rows(p, r, sr);
+	}
+	if (rc && p->err[0]) {
+		rc = mg_result_set_error(r, sr, "%s", p->err);
+	} else if (rc && rc != -ENOMEM) {
+		rc = mg_result_set_error(r, sr, "query failed: %s", strerror(-rc));
+	}
+	qp_release(p);
+	free(p);
+	return rc;
+}
+
+int mg_exec_stmt(struct mg_exec_ctx *cx, const struct mg_stmt *st, struct mg_result *r,
+		 struct mg_stmt_result *sr)
+{
+	if (st->kind == MG_STMT_SELECT)
+		return qx_select(cx, st->select, r, sr);
+	return mg_exec_meta(cx, st, r, sr);
+}

@@ -1,0 +1,853 @@
+/*
+ * mg_result.c - see mg_result.h: the query result model and its InfluxDB
+ * 1.x JSON encoding.
+ *
+ * Memory. Strings, tag pairs and column lists go to the result's arena
+ * (blocks of 4 KiB doubling to 64 KiB, bigger requests get their own
+ * block), freed all at once. The three arrays that grow (statements, the
+ * series of a statement, the cells of a series) are malloc'd and doubled;
+ * their capacity is not stored but implied by their length (the next power
+ * of two, at least a minimum), so the public structs carry no private
+ * fields. mg_result_bytes counts both.
+ *
+ * Encoding. The document structure is written here, in the field order and
+ * omit-when-empty rules of InfluxDB's Go structs (Result, models.Row) and in
+ * Go's MarshalIndent layout for pretty=true (4 spaces, "key": value). String
+ * escaping is jansson's; plain printable ASCII strings skip it, invalid
+ * UTF-8 becomes U+FFFD first (as Go's encoder does). Floats are the
+ * shortest decimal that reads back to the same double, laid out as Go's
+ * strconv 'f'/'e' choice does (exponent form below 1e-6 and from 1e21), so
+ * 58.0 prints 58; NaN and infinities print null. Output goes through a
+ * small buffer to the caller's writer.
+ *
+ * Threads: a result belongs to one thread at a time; encoders keep no
+ * global state.
+ */
+#include "mg_result.h"
+
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cm_compiler.h"
+
+/* ------------------------------------------------------------------ arena */
+
+#define ARENA_BLK_MIN 4096u
+#define ARENA_BLK_MAX 65536u
+#define ARENA_ALIGN alignof(max_align_t)
+
+struct arena_blk {
+	struct arena_blk *next;
+	size_t cap, used;
+	alignas(max_align_t) unsigned char data[];
+};
+
+struct result_impl {
+	struct mg_result pub;         /* first: the public part */
+	struct arena_blk *blk;        /* current block first */
+	size_t next_blk;              /* size of the next regular block */
+	size_t bytes;                 /* arena blocks + array capacities */
+};
+
+static struct result_impl *impl_of(struct mg_result *r)
+{
+	return (struct result_impl *)r;
+}
+
+static void *arena_alloc(struct mg_result *r, size_t n)
+{
+	struct result_impl *ri = impl_of(r);
+	n = CM_ALIGN_UP(n ? n : 1, ARENA_ALIGN);
+	struct arena_blk *b = ri->blk;
+	if (b && b->cap - b->used >= n) {
+		void *p = b->data + b->used;
+		b->used += n;
+		return p;
+	}
+	size_t cap = n > ri->next_blk / 2 ? n : ri->next_blk;
+	b = malloc(sizeof(*b) + cap);
+	if (!b)
+		return NULL;
+	b->cap = cap;
+	b->used = n;
+	if (cap == n && ri->blk) {
+		/* a big piece: keep filling the current block afterwards */
+		b->next = ri->blk->next;
+		ri->blk->next = b;
+	} else {
+		b->next = ri->blk;
+		ri->blk = b;
+		if (ri->next_blk < ARENA_BLK_MAX)
+			ri->next_blk *= 2;
+	}
+	ri->bytes += sizeof(*b) + cap;
+	return b->data;
+}
+
+/* ------------------------------------------------------- growable arrays */
+
+/* Capacity implied by a length: the next power of two, at least min. */
+static uint64_t cap_for(uint64_t len, uint64_t min)
+{
+	uint64_t c = min;
+	while (c < len)
+		c *= 2;
+	return c;
+}
+
+/*
+ * Make room for one more element in an array of len elements of size sz
+ * whose capacity is cap_for(len, min). 0 or -ENOMEM (array unchanged).
+ */
+static int grow(struct mg_result *r, void **arr, uint64_t len, size_t sz, uint64_t min)
+{
+	uint64_t cap = *arr ? cap_for(len, min) : 0;
+	if (len < cap)
+		return 0;
+	uint64_t ncap = cap ? cap * 2 : min;
+	if (ncap > SIZE_MAX / sz)
+		return -ENOMEM;
+	void *p = realloc(*arr, (size_t)ncap * sz);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	impl_of(r)->bytes += (size_t)(ncap - cap) * sz;
+	return 0;
+}
+
+/* ------------------------------------------------------------- building */
+
+struct mg_result *mg_result_create(void)
+{
+	struct result_impl *ri = calloc(1, sizeof(*ri));
+	if (!ri)
+		return NULL;
+	ri->next_blk = ARENA_BLK_MIN;
+	ri->bytes = sizeof(*ri);
+	return &ri->pub;
+}
+
+void mg_result_free(struct mg_result *r)
+{
+	if (!r)
+		return;
+	for (uint32_t i = 0; i < r->nstmts; i++) {
+		struct mg_stmt_result *s = &r->stmts[i];
+		for (uint32_t j = 0; j < s->nseries; j++)
+			free(s->series[j].cells);
+		free(s->series);
+	}
+	free(r->stmts);
+	struct arena_blk *b = impl_of(r)->blk;
+	while (b) {
+		struct arena_blk *next = b->next;
+		free(b);
+		b = next;
+	}
+	free(impl_of(r));
+}
+
+const char *mg_result_strdup(struct mg_result *r, const char *s, size_t len)
+{
+	char *p = arena_alloc(r, len + 1);
+	if (!p)
+		return NULL;
+	if (len)
+		memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+static const char *dup_cstr(struct mg_result *r, const char *s)
+{
+	return s ? mg_result_strdup(r, s, strlen(s)) : NULL;
+}
+
+size_t mg_result_bytes(const struct mg_result *r)
+{
+	return ((const struct result_impl *)r)->bytes;
+}
+
+struct mg_stmt_result *mg_result_add_stmt(struct mg_result *r, uint32_t statement_id)
+{
+	if (grow(r, (void **)&r->stmts, r->nstmts, sizeof(*r->stmts), 4))
+		return NULL;
+	struct mg_stmt_result *s = &r->stmts[r->nstmts++];
+	memset(s, 0, sizeof(*s));
+	s->statement_id = statement_id;
+	return s;
+}
+
+int mg_result_set_error(struct mg_result *r, struct mg_stmt_result *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	char *p = arena_alloc(r, (size_t)n + 1);
+	if (!p)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	s->error = p;
+	return 0;
+}
+
+/* Tag pairs copied into the arena, sorted by key (few: insertion sort). */
+static struct mg_tagpair *copy_tags(struct mg_result *r, const struct mg_tagpair *tags,
+				    uint32_t n)
+{
+	struct mg_tagpair *t = arena_alloc(r, n * sizeof(*t));
+	if (!t)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		struct mg_tagpair p = {dup_cstr(r, tags[i].key), dup_cstr(r, tags[i].value)};
+		if (!p.key || !p.value)
+			return NULL;
+		uint32_t j = i;
+		for (; j > 0 && strcmp(t[j - 1].key, p.key) > 0; j--)
+			t[j] = t[j - 1];
+		t[j] = p;
+	}
+	return t;
+}
+
+struct mg_series *mg_result_add_series(struct mg_result *r, struct mg_stmt_result *s,
+				       const char *name, const struct mg_tagpair *tags,
+				       uint32_t ntags, const char *const *columns,
+				       uint32_t ncols)
+{
+	struct mg_series sr = {.ntags = ntags, .ncols = ncols};
+	if (name && !(sr.name = dup_cstr(r, name)))
+		return NULL;
+	if (ntags && !(sr.tags = copy_tags(r, tags, ntags)))
+		return NULL;
+	if (ncols) {
+		sr.columns = arena_alloc(r, ncols * sizeof(*sr.columns));
+		if (!sr.columns)
+			return NULL;
+		for (uint32_t i = 0; i < ncols; i++)
+			if (!(sr.columns[i] = dup_cstr(r, columns[i] ? columns[i] : "")))
+				return NULL;
+	}
+	if (grow(r, (void **)&s->series, s->nseries, sizeof(*s->series), 4))
+		return NULL;
+	s->series[s->nseries] = sr;
+	return &s->series[s->nseries++];
+}
+
+int mg_result_add_row(struct mg_result *r, struct mg_series *series, const struct mg_cell *row)
+{
+	uint32_t nc = series->ncols;
+	if (nc == 0) {
+		series->nrows++;
+		return 0;
+	}
+	/* the cell array grows by whole rows: capacity cap_for(nrows, 8) rows */
+	uint64_t rows_cap = series->cells ? cap_for(series->nrows, 8) : 0;
+	if (series->nrows == rows_cap) {
+		uint64_t ncap = rows_cap ? rows_cap * 2 : 8;
+		if (ncap > SIZE_MAX / sizeof(struct mg_cell) / nc)
+			return -ENOMEM;
+		void *p = realloc(series->cells, (size_t)ncap * nc * sizeof(struct mg_cell));
+		if (!p)
+			return -ENOMEM;
+		series->cells = p;
+		impl_of(r)->bytes += (size_t)(ncap - rows_cap) * nc * sizeof(struct mg_cell);
+	}
+	struct mg_cell *dst = &series->cells[series->nrows * nc];
+	for (uint32_t i = 0; i < nc; i++) {
+		dst[i] = row[i];
+		if (row[i].type == MG_CELL_STR && row[i].s &&
+		    !(dst[i].s = dup_cstr(r, row[i].s)))
+			return -ENOMEM;
+	}
+	series->nrows++;
+	return 0;
+}
+
+/* ------------------------------------------------------------ epochs */
+
+int mg_epoch_parse(const char *s, enum mg_epoch *out)
+{
+	static const struct {
+		const char *name;
+		enum mg_epoch e;
+	} names[] = {
+		{"n", MG_EPOCH_NS}, {"ns", MG_EPOCH_NS},
+		{"u", MG_EPOCH_US}, {"us", MG_EPOCH_US},
+		{"\xc2\xb5", MG_EPOCH_US}, {"\xce\xbc", MG_EPOCH_US},  /* micro sign, Greek mu */
+		{"ms", MG_EPOCH_MS}, {"s", MG_EPOCH_S}, {"m", MG_EPOCH_M}, {"h", MG_EPOCH_H},
+	};
+	if (!s || !*s) {
+		*out = MG_EPOCH_RFC3339;
+		return 0;
+	}
+	for (size_t i = 0; i < CM_ARRAY_SIZE(names); i++)
+		if (!strcmp(s, names[i].name)) {
+			*out = names[i].e;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int64_t epoch_divisor(enum mg_epoch e)
+{
+	switch (e) {
+	case MG_EPOCH_US: return 1000;
+	case MG_EPOCH_MS: return 1000000;
+	case MG_EPOCH_S: return INT64_C(1000000000);
+	case MG_EPOCH_M: return INT64_C(60000000000);
+	case MG_EPOCH_H: return INT64_C(3600000000000);
+	default: return 1;
+	}
+}
+
+/* Go's RFC3339Nano in UTC: fraction with trailing zeros cut, none when zero. */
+static size_t fmt_rfc3339(int64_t ns, char *out, size_t cap)
+{
+	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+	if (frac < 0) {
+		frac += 1000000000;
+		sec--;
+	}
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		return (size_t)snprintf(out, cap, "%" PRId64, ns);
+	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (frac) {
+		char f[16];
+		int len = snprintf(f, sizeof(f), "%09" PRId64, frac);
+		while (len > 0 && f[len - 1] == '0')
+			len--;
+		n += (size_t)snprintf(out + n, cap - n, ".%.*s", len, f);
+	}
+	n += (size_t)snprintf(out + n, cap - n, "Z");
+	return n;
+}
+
+/* ------------------------------------------------------------ floats */
+
+/*
+ * The shortest of %.15e, %.16e, %.17e that reads back as f (fewer digits for
+ * subnormals, whose precision is lower), laid out as Go's
+ * strconv.FormatFloat(f, 'f' or 'e', -1, 64) within encoding/json: plain
+ * digits for 1e-6 <= |f| < 1e21, else d.ddde-7 / d.ddde+21. f is finite.
+ */
+static size_t fmt_float(double f, char *out)
+{
+	char e[40];
+	int prec = 15;
+	for (; prec < 17; prec++) {
+		snprintf(e, sizeof(e), "%.*e", prec - 1, f);
+		if (strtod(e, NULL) == f)
+			break;
+	}
+	if (prec == 17)
+		snprintf(e, sizeof(e), "%.16e", f);
+	/* subnormals have fewer significant bits: 15 digits may not be the fewest */
+	for (int p = 1; prec == 15 && p < 15 && f != 0 && fabs(f) < DBL_MIN; p++) {
+		char t[40];
+		snprintf(t, sizeof(t), "%.*e", p - 1, f);
+		if (strtod(t, NULL) == f) {
+			memcpy(e, t, sizeof(t));
+			break;
+		}
+	}
+	/* e is [-]d.ddddde[+-]xx: collect the digits without trailing zeros */
+	const char *p = e;
+	size_t n = 0;
+	if (*p == '-')
+		out[n++] = *p++;
+	char dig[20];
+	int nd = 0;
+	for (; *p != 'e'; p++)
+		if (*p != '.')
+			dig[nd++] = *p;
+	int x = atoi(p + 1);
+	while (nd > 1 && dig[nd - 1] == '0')
+		nd--;
+	double a = fabs(f);
+	if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+		out[n++] = dig[0];
+		if (nd > 1) {
+			out[n++] = '.';
+			memcpy(out + n, dig + 1, (size_t)nd - 1);
+			n += (size_t)nd - 1;
+		}
+		return n + (size_t)sprintf(out + n, "e%+d", x); /* e-7, e+21 as Go */
+	}
+	if (x < 0) {
+		memcpy(out + n, "0.", 2);
+		n += 2;
+		for (int i = -1; i > x; i--)
+			out[n++] = '0';
+		memcpy(out + n, dig, (size_t)nd);
+		return n + (size_t)nd;
+	}
+	for (int i = 0; i <= x || i < nd; i++) {
+		if (i == x + 1)
+			out[n++] = '.';
+		out[n++] = i < nd ? dig[i] : '0';
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------ JSON writer */
+
+#define JW_BUF 8192u
+
+/*
+ * A JSON writer over the caller's mg_write_fn. `first` says the innermost
+ * open container has no element yet; `after_key` that a value follows its
+ * key (no separator). One flag each is enough: closing a container always
+ * leaves its parent non-empty.
+ */
+struct jw {
+	mg_write_fn fn;
+	void *arg;
+	int rc;                  /* first error: the writer's value or -ENOMEM */
+	bool pretty, first, after_key;
+	uint32_t depth;
+	json_t *js;              /* reused jansson string for escaping */
+	size_t n;
+	char buf[JW_BUF];
+};
+
+static void jw_flush(struct jw *w)
+{
+	if (w->n && !w->rc)
+		w->rc = w->fn(w->arg, w->buf, w->n);
+	w->n = 0;
+}
+
+static void jw_put(struct jw *w, const char *s, size_t len)
+{
+	if (w->rc)
+		return;
+	if (len > JW_BUF - w->n) {
+		jw_flush(w);
+		if (len > JW_BUF) {
+			if (!w->rc)
+				w->rc = w->fn(w->arg, s, len);
+			return;
+		}
+	}
+	memcpy(w->buf + w->n, s, len);
+	w->n += len;
+}
+
+static void jw_puts(struct jw *w, const char *s)
+{
+	jw_put(w, s, strlen(s));
+}
+
+static void jw_newline(struct jw *w)
+{
+	static const char spaces[] = "                                ";
+	if (!w->pretty)
+		return;
+	jw_put(w, "\n", 1);
+	for (uint32_t i = 0; i < w->depth; i++)
+		jw_put(w, spaces, 4);
+}
+
+/* Before a value: a comma and, pretty, a new line, unless it follows a key. */
+static void jw_sep(struct jw *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->depth == 0)
+		return;
+	if (!w->first)
+		jw_put(w, ",", 1);
+	jw_newline(w);
+	w->first = false;
+}
+
+static void jw_open(struct jw *w, char c)
+{
+	jw_sep(w);
+	jw_put(w, &c, 1);
+	w->depth++;
+	w->first = true;
+}
+
+static void jw_close(struct jw *w, char c)
+{
+	assert(w->depth > 0);
+	w->depth--;
+	if (!w->first)
+		jw_newline(w);
+	jw_put(w, &c, 1);
+	w->first = false;
+}
+
+/* ------------------------------------------------------ string escaping */
+
+/* Length of the valid UTF-8 sequence at s[0..len), or 0 (RFC 3629). */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		lo = c == 0xe0 ? 0xa0 : 0x80;
+		hi = c == 0xed ? 0x9f : 0xbf;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf;
+	} else
+		return 0;
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* s with every invalid UTF-8 byte replaced by U+FFFD (malloc'd; NULL on ENOMEM). */
+static char *utf8_fix(const char *s, size_t len, size_t *outlen)
+{
+	char *o = len <= SIZE_MAX / 3 ? malloc(len * 3 + 1) : NULL;
+	if (!o)
+		return NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < len;) {
+		size_t k = utf8_seq((const unsigned char *)s + i, len - i);
+		if (k) {
+			memcpy(o + n, s + i, k);
+			n += k;
+			i += k;
+		} else {
+			memcpy(o + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			i++;
+		}
+	}
+	*outlen = n;
+	return o;
+}
+
+static int jw_dump_cb(const char *buf, size_t size, void *data)
+{
+	jw_put(data, buf, size);
+	return 0;
+}
+
+/* One JSON string: plain printable ASCII as is, anything else through jansson. */
+static void jw_str(struct jw *w, const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
+		i++;
+	if (i == len) {
+		jw_put(w, "\"", 1);
+		jw_put(w, s, len);
+		jw_put(w, "\"", 1);
+		return;
+	}
+	if (w->rc)
+		return;
+	if (!w->js && !(w->js = json_string(""))) {
+		w->rc = -ENOMEM;
+		return;
+	}
+	char *fixed = NULL;
+	if (json_string_setn(w->js, s, len)) {
+		/* invalid UTF-8 (or no memory) */
+		size_t flen;
+		fixed = utf8_fix(s, len, &flen);
+		if (!fixed || json_string_setn(w->js, fixed, flen)) {
+			free(fixed);
+			w->rc = -ENOMEM;
+			return;
+		}
+	}
+	if (json_dump_callback(w->js, jw_dump_cb, w, JSON_ENCODE_ANY) && !w->rc)
+		w->rc = -ENOMEM;
+	free(fixed);
+}
+
+static void jw_cstr(struct jw *w, const char *s)
+{
+	jw_sep(w);
+	jw_str(w, s, strlen(s));
+}
+
+static void jw_key(struct jw *w, const char *k)
+{
+	jw_sep(w);
+	jw_str(w, k, strlen(k));
+	jw_puts(w, w->pretty ? ": " : ":");
+	w->after_key = true;
+}
+
+/* A number, true/false or null, already formatted. */
+static void jw_raw(struct jw *w, const char *s, size_t len)
+{
+	jw_sep(w);
+	jw_put(w, s, len);
+}
+
+static void jw_cell(struct jw *w, const struct mg_cell *c, enum mg_epoch epoch)
+{
+	char b[64];
+	int n;
+	switch (c->type) {
+	case MG_CELL_F64:
+		if (!isfinite(c->f))
+			break;
+		jw_raw(w, b, fmt_float(c->f, b));
+		return;
+	case MG_CELL_I64:
+		n = snprintf(b, sizeof(b), "%" PRId64, c->i);
+		jw_raw(w, b, (size_t)n);
+		return;
+	case MG_CELL_U64:
+		n = snprintf(b, sizeof(b), "%" PRIu64, c->u);
+		jw_raw(w, b, (size_t)n);
+		return;
+	case MG_CELL_BOOL:
+		jw_raw(w, c->b ? "true" : "false", c->b ? 4 : 5);
+		return;
+	case MG_CELL_STR:
+		if (!c->s)
+			break;
+		jw_cstr(w, c->s);
+		return;
+	case MG_CELL_TIME:
+		if (epoch == MG_EPOCH_RFC3339) {
+			size_t len = fmt_rfc3339(c->i, b, sizeof(b));
+			jw_sep(w);
+			jw_str(w, b, len);
+			return;
+		}
+		n = snprintf(b, sizeof(b), "%" PRId64, c->i / epoch_divisor(epoch));
+		jw_raw(w, b, (size_t)n);
+		return;
+	default:
+		break;
+	}
+	jw_raw(w, "null", 4);
+}
+
+/* ------------------------------------------------------------ documents */
+
+/* One series (rows [row0, row0 + nrows)), in models.Row's field order. */
+static void enc_series(struct jw *w, const struct mg_series *s, uint64_t row0, uint64_t nrows,
+		       bool partial, enum mg_epoch epoch)
+{
+	jw_open(w, '{');
+	if (s->name && s->name[0]) {
+		jw_key(w, "name");
+		jw_cstr(w, s->name);
+	}
+	if (s->ntags) {
+		jw_key(w, "tags");
+		jw_open(w, '{');
+		for (uint32_t i = 0; i < s->ntags; i++) {
+			jw_key(w, s->tags[i].key);
+			jw_cstr(w, s->tags[i].value);
+		}
+		jw_close(w, '}');
+	}
+	if (s->ncols) {
+		jw_key(w, "columns");
+		jw_open(w, '[');
+		for (uint32_t i = 0; i < s->ncols; i++)
+			jw_cstr(w, s->columns[i]);
+		jw_close(w, ']');
+	}
+	if (nrows && s->ncols) {
+		jw_key(w, "values");
+		jw_open(w, '[');
+		for (uint64_t r = row0; r < row0 + nrows && !w->rc; r++) {
+			jw_open(w, '[');
+			for (uint32_t i = 0; i < s->ncols; i++)
+				jw_cell(w, &s->cells[r * s->ncols + i], epoch);
+			jw_close(w, ']');
+		}
+		jw_close(w, ']');
+	}
+	if (partial) {
+		jw_key(w, "partial");
+		jw_raw(w, "true", 4);
+	}
+	jw_close(w, '}');
+}
+
+/*
+ * Which series of a statement a document holds: all of them (whole), or
+ * rows [row0, row0 + nrows) of series one.
+ */
+struct piece {
+	bool whole;
+	uint32_t one;
+	uint64_t row0, nrows;
+	bool series_partial;    /* more rows of this series follow */
+	bool stmt_partial;      /* more documents of this statement follow */
+	bool messages;          /* this document carries the messages */
+};
+
+/* One statement's result, in query.Result's field order. */
+static void enc_stmt(struct jw *w, const struct mg_stmt_result *st, const struct piece *pc,
+		     enum mg_epoch epoch)
+{
+	char b[16];
+	jw_open(w, '{');
+	jw_key(w, "statement_id");
+	jw_raw(w, b, (size_t)snprintf(b, sizeof(b), "%" PRIu32, st->statement_id));
+	if (st->nseries) {
+		jw_key(w, "series");
+		jw_open(w, '[');
+		for (uint32_t i = 0; i < st->nseries && !w->rc; i++) {
+			if (pc->whole)
+				enc_series(w, &st->series[i], 0, st->series[i].nrows,
+					   st->series[i].partial, epoch);
+			else if (i == pc->one)
+				enc_series(w, &st->series[i], pc->row0, pc->nrows,
+					   pc->series_partial, epoch);
+		}
+		jw_close(w, ']');
+	}
+	if (st->nmessages && pc->messages) {
+		jw_key(w, "messages");
+		jw_open(w, '[');
+		for (uint32_t i = 0; i < st->nmessages; i++) {
+			jw_open(w, '{');
+			jw_key(w, "level");
+			jw_cstr(w, "warning");
+			jw_key(w, "text");
+			jw_cstr(w, st->messages[i] ? st->messages[i] : "");
+			jw_close(w, '}');
+		}
+		jw_close(w, ']');
+	}
+	if (pc->stmt_partial) {
+		jw_key(w, "partial");
+		jw_raw(w, "true", 4);
+	}
+	if (st->error) {
+		jw_key(w, "error");
+		jw_cstr(w, st->error);
+	}
+	jw_close(w, '}');
+}
+
+static void jw_init(struct jw *w, const struct mg_json_opts *o, mg_write_fn fn, void *arg)
+{
+	w->fn = fn;
+	w->arg = arg;
+	w->rc = 0;
+	w->pretty = o && o->pretty;
+	w->first = true;
+	w->after_key = false;
+	w->depth = 0;
+	w->js = NULL;
+	w->n = 0;
+}
+
+static int jw_finish(struct jw *w)
+{
+	jw_flush(w);
+	json_decref(w->js);
+	return w->rc;
+}
+
+/* {"results":[ <one statement, or all of them when st is NULL> ]} */
+static void enc_doc(struct jw *w, const struct mg_result *r, const struct mg_stmt_result *st,
+		    const struct piece *pc, enum mg_epoch epoch)
+{
+	jw_open(w, '{');
+	jw_key(w, "results");
+	jw_open(w, '[');
+	if (st)
+		enc_stmt(w, st, pc, epoch);
+	for (uint32_t i = 0; !st && i < r->nstmts && !w->rc; i++)
+		enc_stmt(w, &r->stmts[i], pc, epoch);
+	jw_close(w, ']');
+	jw_close(w, '}');
+}
+
+int mg_result_json(const struct mg_result *r, const struct mg_json_opts *o, mg_write_fn fn,
+		   void *arg)
+{
+	struct jw *w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	jw_init(w, o, fn, arg);
+	const struct piece whole = {.whole = true, .messages = true};
+	enc_doc(w, r, NULL, &whole, o ? o->epoch : MG_EPOCH_RFC3339);
+	int rc = jw_finish(w);
+	free(w);
+	return rc;
+}
+
+/* The documents of one statement: one per series piece of at most chunk rows. */
+static void enc_stmt_chunked(struct jw *w, const struct mg_result *r,
+			     const struct mg_stmt_result *st, uint64_t chunk, enum mg_epoch epoch)
+{
+	struct piece pc = {.messages = true};
+	if (st->nseries == 0) {
+		pc.whole = true;
+		enc_doc(w, r, st, &pc, epoch);
+		jw_put(w, "\n", 1);
+		return;
+	}
+	for (uint32_t i = 0; i < st->nseries && !w->rc; i++) {
+		uint64_t nrows = st->series[i].nrows;
+		uint64_t row0 = 0;
+		do {
+			uint64_t n = nrows - row0 < chunk ? nrows - row0 : chunk;
+			bool last_piece = row0 + n >= nrows;
+			pc.one = i;
+			pc.row0 = row0;
+			pc.nrows = n;
+			pc.series_partial = !last_piece || st->series[i].partial;
+			pc.stmt_partial = !last_piece || i + 1 < st->nseries;
+			enc_doc(w, r, st, &pc, epoch);
+			jw_put(w, "\n", 1);
+			pc.messages = false;
+			row0 += n;
+		} while (row0 < nrows && !w->rc);
+	}
+}
+
+int mg_result_json_chunked(const struct mg_result *r, const struct mg_json_opts *o,
+			   uint64_t chunk_size, mg_write_fn fn, void *arg)
+{
+	struct jw *w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	jw_init(w, o, fn, arg);
+	uint64_t chunk = chunk_size ? chunk_size : UINT64_MAX;
+	for (uint32_t i = 0; i < r->nstmts && !w->rc; i++)
+		enc_stmt_chunked(w, r, &r->stmts[i], chunk, o ? o->epoch : MG_EPOCH_RFC3339);
+	int rc = jw_finish(w);
+	free(w);
+	return rc;
+}
