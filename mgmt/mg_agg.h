@@ -98,7 +98,8 @@ int mg_acc_grow(struct mg_acc *a);
  * The function's result over what was fed (arg: N of percentile).
  * valid = false when there is none (empty bucket, stddev of one value,
  * percentile rank 0; median, mode, percentile once a->oom). May reorder
- * a->vals.
+ * a->vals. Selectors set ts, except percentile (kept values have no time):
+ * its ts is 0.
  */
 struct mg_num mg_acc_result(struct mg_acc *a, enum mg_agg_fn fn, double arg);
 
@@ -126,8 +127,9 @@ const char *mg_xform_name(enum mg_xform_fn fn);
  * no value: the first value of derivative/difference/elapsed, the first
  * N-1 of moving_average, negative results of the non_negative forms).
  *   derivative / non_negative_derivative: (v - prev) / ((t - tprev) / unit_ns),
- *     float; unit_ns defaults to 1 s (the executor passes the GROUP BY
- *     interval's unit rules: InfluxDB uses 1s unless given).
+ *     float; unit_ns 0 means 1 s. InfluxDB's default unit is the GROUP BY
+ *     time interval when there is one (1 s only without): the executor
+ *     passes that interval when the call gives no unit.
  *   difference / non_negative_difference: v - prev, type kept.
  *   moving_average: mean of the last window valid values (window = arg), float.
  *   cumulative_sum: running sum, type kept.
@@ -150,8 +152,9 @@ static inline void mg_acc_add_common(struct mg_acc *a, double f, bool keep)
 		a->vals[a->nvals++] = f;
 	a->n++;
 	a->fsum += f;
-	double d = f - a->mean;
-	a->mean += d / (double)a->n;
+	/* Welford; 1/n depends on n only, which keeps the division off the chain through mean */
+	double d = f - a->mean, inv_n = 1.0 / (double)a->n;
+	a->mean += d * inv_n;
 	a->m2 += d * (f - a->mean);
 }
 

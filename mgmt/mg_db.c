@@ -72,7 +72,7 @@ int mg_db_series_name(const char *db, const char *default_db, struct st_str meas
 	if (dlen + 1 + meas.len > cap || dlen + 1 + meas.len > INT_MAX)
 		return -ENOSPC;
 	memcpy(out, db, dlen);
-	out[dlen] = '\0';
+	out[dlen] = MG_DB_SEP;
 	memcpy(out + dlen + 1, meas.p, meas.len);
 	return (int)(dlen + 1 + meas.len);
 }
@@ -80,7 +80,7 @@ int mg_db_series_name(const char *db, const char *default_db, struct st_str meas
 void mg_db_split(struct st_str name, const char *default_db, struct st_str *db,
 		 struct st_str *meas)
 {
-	const char *nul = name.len ? memchr(name.p, '\0', name.len) : NULL;
+	const char *nul = name.len ? memchr(name.p, MG_DB_SEP, name.len) : NULL;
 	if (!nul) {
 		db->p = default_db ? default_db : "";
 		db->len = default_db ? (uint32_t)strlen(default_db) : 0;
@@ -94,7 +94,7 @@ void mg_db_split(struct st_str name, const char *default_db, struct st_str *db,
 
 bool mg_db_owns(struct st_str name, const char *db, const char *default_db)
 {
-	const char *nul = name.len ? memchr(name.p, '\0', name.len) : NULL;
+	const char *nul = name.len ? memchr(name.p, MG_DB_SEP, name.len) : NULL;
 	size_t dlen = db ? strlen(db) : 0;
 	if (is_default(db, dlen, default_db))
 		return nul == NULL;

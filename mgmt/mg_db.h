@@ -2,12 +2,15 @@
  * mg_db.h - databases: namespaces of series, and the catalog of the
  * databases that exist.
  *
- * A series of database D lives under the series name "D\0measurement"; the
- * default database (mgmt.database, "streamflow" unless configured: where
- * UDP/TCP ingest and StatsD land) has no prefix. A NUL cannot appear in a
- * line-protocol measurement, so the two never collide, the series index
- * keeps each database's measurements apart for free, and nothing below the
- * management plane knows about databases.
+ * A series of database D lives under the series name "D<US>measurement",
+ * US being the ASCII unit separator 0x1f (MG_DB_SEP); the default database
+ * (mgmt.database, "streamflow" unless configured: where UDP/TCP ingest and
+ * StatsD land) has no prefix. The write path refuses measurements that
+ * contain the separator, so the two never collide; the series index keeps
+ * each database's measurements apart for free, and nothing below the
+ * management plane knows about databases. (The separator is a byte no
+ * client sends, rather than NUL, so that series names stay C strings in the
+ * query executor.)
  *
  * The catalog is the set of database names created (CREATE DATABASE, a
  * write to a new database) and not dropped, kept in data_dir/databases (one
@@ -26,6 +29,7 @@
 #include "st_types.h"
 
 #define MG_DB_NAME_MAX 128
+#define MG_DB_SEP '\x1f'   /* between the database and the measurement */
 
 /* A valid database name: 1..MG_DB_NAME_MAX bytes, no NUL, no control bytes. */
 bool mg_db_name_valid(const char *db, size_t len);

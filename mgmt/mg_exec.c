@@ -173,6 +173,9 @@ static int plan_xform(struct qplan *p, struct qcol *c, const struct mg_expr *e)
 		    c->xform == MG_XF_CUMULATIVE_SUM)
 			return plan_error(p, "invalid number of arguments for %s", e->s);
 		c->xunit = e->args[1]->i;
+	} else if ((c->xform == MG_XF_DERIVATIVE || c->xform == MG_XF_NON_NEGATIVE_DERIVATIVE) &&
+		   p->sel->group_time) {
+		c->xunit = p->sel->group_interval_ns; /* InfluxDB: per GROUP BY interval */
 	}
 	p->has_xform = true;
 	return 0;

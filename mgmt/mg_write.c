@@ -255,6 +255,11 @@ static int wr_line(struct mg_writer *w, struct mg_write_report *rep)
 {
 	struct dp_line *l = &w->line;
 	struct st_str name = l->measurement;
+	if (memchr(name.p, MG_DB_SEP, name.len)) {
+		rep->lines_bad++;
+		wr_error_line(rep, l->text, "measurement contains the reserved byte 0x1f", false, 0);
+		return 0;
+	}
 	if (w->db) {
 		int nl = mg_db_series_name(w->db, w->cfg.default_db, l->measurement, w->name,
 					   sizeof(w->name));
@@ -390,7 +395,8 @@ int mg_writer_write(struct mg_writer *w, const struct mg_write_req *req,
 static void wr_shard_release(struct mg_writer *w, uint32_t i, int64_t deadline)
 {
 	struct wr_shard *s = &w->sh[i];
-	deadline = 0;
+	while (s->nbusy && wr_collect(w, i, deadline - cm_mono_ns(), NULL) == 0)
+		;
 	if (s->nbusy)
 		CM_LOG_WARN("write", "event=destroy_batches_in_flight shard=%u batches=%u "
 			    "action=leaked", i, s->nbusy);

@@ -318,6 +318,7 @@ static void test_mg_agg__percentile_edges(void **state)
 	ASSERT_I(mg_acc_result(&a, MG_AGG_PERCENTILE, 44), 4);  /* floor(4.9) = 4 */
 	ASSERT_I(mg_acc_result(&a, MG_AGG_PERCENTILE, 45), 5);  /* floor(5.0) = 5 */
 	ASSERT_I(mg_acc_result(&a, MG_AGG_PERCENTILE, 90), 9);
+	assert_int_equal(mg_acc_result(&a, MG_AGG_PERCENTILE, 90).ts, 0); /* no time kept */
 	ASSERT_I(mg_acc_result(&a, MG_AGG_PERCENTILE, 100), 10);
 	ASSERT_NONE(mg_acc_result(&a, MG_AGG_PERCENTILE, 110)); /* rank 11 > n */
 	ASSERT_NONE(mg_acc_result(&a, MG_AGG_PERCENTILE, -5));

@@ -740,17 +740,18 @@ static void test_mg_tsql__nesting_limits(void **state)
 	}
 
 	/* subqueries: SELECT a FROM (SELECT a FROM (... m)) */
-	static char sub[64 * 20];
+	char sub[2048];
 	struct mg_tsql *q;
 	struct mg_tsql_error err;
 	for (int depth = MG_TSQL_NEST_MAX; depth <= MG_TSQL_NEST_MAX + 1; depth++) {
-		size_t n = (size_t)sprintf(sub, "SELECT a FROM ");
+		size_t n = 0;
+		n += (size_t)snprintf(sub + n, sizeof(sub) - n, "SELECT a FROM ");
 		for (int i = 0; i < depth; i++)
-			n += (size_t)sprintf(sub + n, "(SELECT a FROM ");
-		n += (size_t)sprintf(sub + n, "m");
+			n += (size_t)snprintf(sub + n, sizeof(sub) - n, "(SELECT a FROM ");
+		n += (size_t)snprintf(sub + n, sizeof(sub) - n, "m");
 		for (int i = 0; i < depth; i++)
-			sub[n++] = ')';
-		sub[n] = '\0';
+			n += (size_t)snprintf(sub + n, sizeof(sub) - n, ")");
+		assert_true(n < sizeof(sub));
 		int rc = mg_tsql_parse(sub, n, &q, &err);
 		if (depth == MG_TSQL_NEST_MAX) {
 			assert_int_equal(rc, 0);

@@ -948,6 +948,10 @@ static ssize_t read_gz(struct src *s, char *buf, size_t cap)
 	int n = gzread(s->gz, buf, (unsigned)cap), err = Z_OK;
 	const char *msg = gzerror(s->gz, &err);
 	s->pos = (uint64_t)gzoffset(s->gz);
+	if (n > 0 && gzdirect(s->gz)) {     /* zlib passes other data through as it is */
+		fprintf(stderr, "sfctl: import: %s: not a gzip file\n", s->name);
+		return -1;
+	}
 	if (n < 0 || (n == 0 && err != Z_OK)) {
 		fprintf(stderr, "sfctl: import: %s: %s\n", s->name,
 			err == Z_BUF_ERROR ? "truncated gzip file" : msg);

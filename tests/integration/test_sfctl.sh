@@ -1,0 +1,170 @@
+#!/bin/sh
+# test_sfctl.sh - sfctl against the real daemon over its management socket:
+# ping, the socket file's mode, import (plain, .gz, a partial one), queries
+# printed as table, CSV and JSON, stats, series/measurements/tags/fields,
+# config, flush, tiers, queries, kill, the shell from a pipe, the exit codes
+# (3 for a query that does not parse, 2 for a wrong socket, 4 for a partial
+# import), and shutdown through the socket.
+#
+# Every check runs even when an earlier one failed (except those that need
+# the socket at all); each failure is printed as "FAIL: <check>: <why>" and
+# the script exits 1 after the last one, naming them all.
+# usage: test_sfctl.sh PATH/TO/streamflowd PATH/TO/sfctl
+set -u
+SFD="$1"; SFCTL="$2"
+. "$(dirname "$0")/lib.sh"
+
+failed=""
+bad() {
+	echo "FAIL: $1: $2"
+	failed="$failed $1"
+}
+ok() { echo "ok $1"; }
+
+# sfctl_run CHECK WANT-RC ARGS...: sfctl's stdout in $tmp/out, stderr in $tmp/err;
+# false (and the check failed) when the exit status is not WANT-RC.
+sfctl_run() {
+	name="$1"; want="$2"; shift 2
+	"$SFCTL" -s "$sock" "$@" > "$tmp/out" 2> "$tmp/err"
+	rc=$?
+	[ "$rc" = "$want" ] && return 0
+	bad "$name" "sfctl $* exited $rc, want $want; stderr: $(head -3 "$tmp/err")"
+	return 1
+}
+# has CHECK PATTERN [FILE]: the file ($tmp/out) holds a line matching PATTERN (grep -E).
+has() {
+	grep -Eq -- "$2" "${3:-$tmp/out}" && return 0
+	bad "$1" "no line matches '$2' in: $(head -c 600 "${3:-$tmp/out}")"
+	return 1
+}
+
+finish() {
+	if [ -n "$failed" ]; then
+		echo "FAILED checks:$failed"
+		[ -f "$tmp/log" ] && tail -20 "$tmp/log"
+		exit 1
+	fi
+	echo "sfctl: ok"
+	exit 0
+}
+
+# ---------------------------------------------------------------- the daemon
+sock="$tmp/run/ctl/sock"       # its directories do not exist yet
+ps=$(free_port); pl=$(free_port); pt=$(free_port); pb=$(free_port)
+set -- --set mgmt.socket="$sock" --set statsd.listen=127.0.0.1:$ps \
+	--set line.udp_listen=127.0.0.1:$pl --set line.tcp_listen=127.0.0.1:$pt \
+	--set binary.listen=127.0.0.1:$pb
+"$SFD" --help 2>/dev/null | grep -q '^  http.listen ' &&
+	set -- "$@" --set http.listen=127.0.0.1:$(free_port)
+"$SFD" --help 2>/dev/null | grep -q '^  mgmt.socket ' ||
+	fail "streamflowd has no mgmt.socket key: mg_ctl_cfg_table is not among mg_daemon_cfg_tables"
+start_daemon "$@"
+wait_until '[ -S "$sock" ]' ||
+	fail "the daemon is up but serves no socket at $sock (mg_ctl_start not called?)"
+
+# ---------------------------------------------------------------- ping, socket
+sfctl_run ping 0 ping && has ping '^ok' && ok ping
+mode=$(stat -c %a "$sock")
+[ "$mode" = 660 ] && ok socket_mode || bad socket_mode "mode $mode, want 660"
+SF_SOCKET="$sock" "$SFCTL" ping > /dev/null 2>&1 && ok sf_socket_env ||
+	bad sf_socket_env "sfctl does not use \$SF_SOCKET"
+
+# ---------------------------------------------------------------- import
+# sfctl_cpu: 2000 lines, 4 hosts, usage = i.5 and n = i (integer), one a second
+base=1700000000000000000
+awk -v b=$base 'BEGIN { for (i = 0; i < 2000; i++)
+	printf "sfctl_cpu,host=h%d usage=%d.5,n=%di %d\n", i % 4, i, i, b + i * 1000000000 }' \
+	> "$tmp/cpu.lp"
+# sfctl_mem: 500 lines, gzipped, sent in batches of 120 with two in flight
+awk -v b=$base 'BEGIN { for (i = 0; i < 500; i++)
+	printf "sfctl_mem,host=h%d free=%d %d\n", i % 2, 1000 + i, b + i * 1000000000 }' |
+	gzip > "$tmp/mem.lp.gz"
+if sfctl_run import 0 --quiet import "$tmp/cpu.lp"; then
+	has import '^imported 2000 lines \(4000 values\) in [0-9.]+ s: [0-9]+ lines/s, 0 errors$' &&
+		ok import
+fi
+if sfctl_run import_gz 0 --batch 120 --pipeline 2 import "$tmp/mem.lp.gz"; then
+	has import_gz '^imported 500 lines \(500 values\) .* 0 errors$' && ok import_gz
+fi
+printf 'sfctl_part v=1 %s\nsfctl_part v=\nsfctl_part v=2 %s\n' $base $((base + 1)) > "$tmp/part.lp"
+if sfctl_run import_partial 4 import "$tmp/part.lp"; then
+	has import_partial '^imported 2 lines \(2 values\) .* 1 errors$' &&
+		has import_partial '^sfctl: import: ' "$tmp/err" && ok import_partial
+fi
+
+# ---------------------------------------------------------------- queries
+# host h1 has i = 1, 5, 9, ...: usage 1.5, 5.5, 9.5 at base + i s
+if sfctl_run query_table 0 query "SELECT usage FROM sfctl_cpu WHERE host = 'h1' LIMIT 3"; then
+	has query_table '^name: sfctl_cpu$' && has query_table '^time +usage$' &&
+		has query_table "^$((base + 5000000000)) +5\.5$" && ok query_table
+fi
+if sfctl_run query_csv 0 -f csv query "SELECT usage, n FROM sfctl_cpu WHERE host = 'h2' LIMIT 2"; then
+	has query_csv '^name,tags,time,usage,n$' &&
+		has query_csv "^sfctl_cpu,,$((base + 6000000000)),6\.5,6$" && ok query_csv
+fi
+if sfctl_run query_json 0 -f json -e ms query "SELECT count(usage) FROM sfctl_cpu"; then
+	has query_json '^\{"results":\[\{"statement_id":0,"series":\[\{"name":"sfctl_cpu"' &&
+		has query_json '"columns":\["time","count"\],"values":\[\[[0-9]+,2000\]\]' &&
+		ok query_json
+fi
+if sfctl_run query_epoch 0 -f csv -e s query "SELECT free FROM sfctl_mem WHERE host = 'h0' LIMIT 1"; then
+	has query_epoch "^sfctl_mem,,$((base / 1000000000)),1000$" && ok query_epoch
+fi
+# a query that does not parse: exit 3 and the parser's message
+if sfctl_run query_invalid 3 query "SELEC usage FROM sfctl_cpu"; then
+	has query_invalid '^sfctl: query: .{8,}' "$tmp/err" && ok query_invalid
+fi
+
+# ---------------------------------------------------------------- listings
+sfctl_run measurements 0 measurements && has measurements '^sfctl_cpu$' &&
+	has measurements '^sfctl_mem$' && ok measurements
+sfctl_run series 0 series sfctl_cpu && has series 'sfctl_cpu,host=h1' &&
+	has series 'sfctl_cpu,host=h3' && ok series
+sfctl_run tags 0 tags sfctl_cpu && has tags '^host$' && ok tags
+sfctl_run fields 0 fields sfctl_cpu && has fields '^usage +float' &&
+	has fields '^n +integer' && ok fields
+
+# ---------------------------------------------------------------- operations
+sfctl_run stats 0 stats && has stats '^rx\.[a-z_.]+ +[0-9]+$' &&
+	has stats '^store\.[a-z_.]+ +[0-9]+$' && ok stats
+sfctl_run stats_prefix 0 -f csv stats store. && has stats_prefix '^store\.' &&
+	! grep -q '^rx\.' "$tmp/out" && ok stats_prefix
+sfctl_run config 0 config && has config "mgmt\.socket.*$sock|^socket = $sock" && ok config
+sfctl_run flush 0 flush && has flush '^flushed in ' && ok flush
+sfctl_run tiers 0 tiers && [ -s "$tmp/out" ] && ok tiers
+sfctl_run queries 0 queries && has queries '^qid +duration' && ok queries
+sfctl_run kill_unknown 3 kill 987654321 && has kill_unknown '^sfctl: kill: ' "$tmp/err" &&
+	ok kill_unknown
+printf 'ping\nSHOW MEASUREMENTS\nformat csv\nmeasurements\n' | "$SFCTL" -s "$sock" > "$tmp/out" 2>&1
+rc=$?
+[ $rc = 0 ] && has shell_pipe '^ok' && has shell_pipe '^measurements,,sfctl_cpu$' && ok shell_pipe ||
+	{ [ $rc = 0 ] || bad shell_pipe "exit $rc: $(head -3 "$tmp/out")"; }
+
+# ---------------------------------------------------------------- errors
+"$SFCTL" -s "$tmp/no-such.sock" ping > /dev/null 2> "$tmp/err"
+rc=$?
+[ $rc = 2 ] && has wrong_socket '^sfctl: connect ' "$tmp/err" && ok wrong_socket ||
+	{ [ $rc = 2 ] || bad wrong_socket "exit $rc, want 2"; }
+"$SFCTL" -s "$sock" no-such-command > /dev/null 2>&1
+rc=$?
+[ $rc = 1 ] && ok usage_error || bad usage_error "exit $rc, want 1"
+
+# ---------------------------------------------------------------- shutdown
+if sfctl_run shutdown 0 shutdown; then
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		bad shutdown "the daemon still runs 30 s after shutdown"
+	else
+		wait "$pid"
+		rc=$?
+		pid=""
+		[ $rc = 0 ] || bad shutdown "the daemon exited with $rc"
+		[ -e "$sock" ] && bad shutdown "the socket file is still there"
+		[ $rc = 0 ] && [ ! -e "$sock" ] && ok shutdown
+	fi
+fi
+finish
