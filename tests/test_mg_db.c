@@ -78,12 +78,12 @@ static void test_mg_db__series_name(void **state)
 		assert_int_equal(mg_db_series_name(defaults[i], DEF, STR("cpu"), out, sizeof(out)), 3);
 		assert_memory_equal(out, "cpu", 3);
 	}
-	/* another: "db\0measurement" */
+	/* another: "db<0x1f>measurement" */
 	assert_int_equal(mg_db_series_name("db1", DEF, STR("cpu"), out, sizeof(out)), 7);
-	assert_memory_equal(out, "db1\0cpu", 7);
+	assert_memory_equal(out, "db1\x1f" "cpu", 7);
 	/* a name that merely starts like the default is another database */
 	assert_int_equal(mg_db_series_name("streamflow2", DEF, STR("m"), out, sizeof(out)), 13);
-	assert_memory_equal(out, "streamflow2\0m", 13);
+	assert_memory_equal(out, "streamflow2\x1f" "m", 13);
 	/* exactly the room needed, then one byte less */
 	assert_int_equal(mg_db_series_name("db1", DEF, STR("cpu"), out, 7), 7);
 	assert_int_equal(mg_db_series_name("db1", DEF, STR("cpu"), out, 6), -ENOSPC);
@@ -126,9 +126,9 @@ static void test_mg_db__split_round_trip(void **state)
 			}
 		}
 	/* prefixes of each other are different databases */
-	assert_false(mg_db_owns((struct st_str){"db\0cpu", 6}, "d", DEF));
-	assert_false(mg_db_owns((struct st_str){"db\0cpu", 6}, "db1", DEF));
-	assert_true(mg_db_owns((struct st_str){"db\0cpu", 6}, "db", DEF));
+	assert_false(mg_db_owns((struct st_str){"db\x1f" "cpu", 6}, "d", DEF));
+	assert_false(mg_db_owns((struct st_str){"db\x1f" "cpu", 6}, "db1", DEF));
+	assert_true(mg_db_owns((struct st_str){"db\x1f" "cpu", 6}, "db", DEF));
 	/* the empty name */
 	struct st_str db, me;
 	mg_db_split((struct st_str){"", 0}, DEF, &db, &me);

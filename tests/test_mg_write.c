@@ -343,7 +343,7 @@ static void test_mg_write__round_trip(void **state)
 	expect_clean(&r, 0, 0);
 }
 
-/* Databases are namespaces: "db\0measurement"; the default has no prefix. */
+/* Databases are namespaces: "db<0x1f>measurement"; the default has no prefix. */
 static void test_mg_write__database_prefix(void **state)
 {
 	struct fx *f = *state;
@@ -363,7 +363,7 @@ static void test_mg_write__database_prefix(void **state)
 	expect_one(f, "db1", "cpu", "v", "host=a", T0, 1, ST_VT_I64);
 	expect_one(f, "db2", "cpu", "v", "host=a", T0, 2, ST_VT_I64);
 	uint8_t key[ST_KEY_MAX];
-	int kl = build_key(key, "db1\0cpu", 7, "v", "host=a");
+	int kl = build_key(key, "db1\x1f" "cpu", 7, "v", "host=a");
 	int shard, id = find(f, key, kl, &shard);
 	assert_true(id >= 0);
 	/* the stored name splits back into its database and measurement */
