@@ -3,7 +3,7 @@
  * docs/MGMT-PROTOCOL.md).
  *
  * A connection is a loop: read until a '\n', decode the line
- * (mg_ctl_parse_request), call the service, encode the response into the
+ * (mg_ctl_parse_request, in mg_ctl_req.c), call the service, encode the response into the
  * connection's output buffer with jansson (a query's result comes from
  * mg_result_json and is copied in as it is), send it, and go on with the
  * next line. Bytes after the newline wait in the input buffer, so a client
@@ -19,6 +19,9 @@
  * recv() return 0 and a blocked send() fail. A connection's fd is closed by
  * its own thread under the server's lock, and shut down by mg_ctl_stop under
  * the same lock, so stop never touches a reused descriptor.
+ *
+ * Threads (mg_ctl.h): the accept thread and one thread per connection; the
+ * service is called from the connection threads, concurrently.
  */
 #include "mg_ctl.h"
 
@@ -60,9 +63,44 @@ static const struct cm_cfg_key ctl_keys[] = {
 };
 
 const struct cm_cfg_table mg_ctl_cfg_table = {
-	.module = "mgmt.socket",
+	.module = "ctl",
 	.keys = ctl_keys,
 	.nkeys = CM_ARRAY_SIZE(ctl_keys),
+};
+
+/* ================================================================== state */
+
+struct ctl_buf {
+	char *p;
+	size_t len, cap;
+};
+
+/* One connection; a slot of the server's array, reused after its thread is joined. */
+struct ctl_conn {
+	struct mg_ctl *ctl;
+	int fd;                 /* -1 once closed (under ctl->lock) */
+	pthread_t thread;
+	bool used;              /* a thread was started and not yet joined (under ctl->lock) */
+	bool done;              /* that thread has finished (under ctl->lock) */
+	char origin[64];        /* "socket pid=123 uid=1000", for SHOW QUERIES */
+	char *in;               /* bytes received and not yet answered */
+	size_t in_len, in_cap;
+	size_t scanned;         /* in[0..scanned) holds no '\n' */
+	struct ctl_buf out;     /* the response being built */
+};
+
+struct mg_ctl {
+	struct mg_svc *svc;
+	char path[SUN_PATH_MAX];
+	dev_t dev;              /* the socket file we bound: only that one is unlinked */
+	ino_t ino;
+	int lfd;
+	int wake[2];            /* a byte on wake[1] stops the accept thread */
+	pthread_t acceptor;
+	bool acceptor_started;
+	pthread_mutex_t lock;   /* the conns' fd, used and done */
+	uint32_t nconns;
+	struct ctl_conn conns[];
 };
 
 /* ================================================================ responses */
@@ -97,11 +135,6 @@ static const struct {
 
 #define STATUS_OK 200
 
-struct ctl_buf {
-	char *p;
-	size_t len, cap;
-};
-
 static int buf_put(struct ctl_buf *b, const char *s, size_t n)
 {
 	if (b->len + n > b->cap) {
@@ -133,6 +166,8 @@ static int buf_dump(const char *s, size_t n, void *arg)
 /* A JSON string for s; bytes of invalid UTF-8 become '?'. NULL on ENOMEM. */
 static json_t *jstr(const char *s)
 {
+	if (!s)
+		return json_null();
 	json_t *j = json_string(s);
 	if (j)
 		return j;
@@ -240,34 +275,6 @@ static json_t *jreal(double v)
 }
 
 /* ================================================================ commands */
-
-/* One connection; a slot of the server's array, reused after its thread is joined. */
-struct ctl_conn {
-	struct mg_ctl *ctl;
-	int fd;                 /* -1 once closed (under ctl->lock) */
-	pthread_t thread;
-	bool used;              /* a thread was started and not yet joined (under ctl->lock) */
-	bool done;              /* that thread has finished (under ctl->lock) */
-	char origin[64];        /* "socket pid=123 uid=1000", for SHOW QUERIES */
-	char *in;               /* bytes received and not yet answered */
-	size_t in_len, in_cap;
-	size_t scanned;         /* in[0..scanned) holds no '\n' */
-	struct ctl_buf out;     /* the response being built */
-};
-
-struct mg_ctl {
-	struct mg_svc *svc;
-	char path[SUN_PATH_MAX];
-	dev_t dev;              /* the socket file we bound: only that one is unlinked */
-	ino_t ino;
-	int lfd;
-	int wake[2];            /* a byte on wake[1] stops the accept thread */
-	pthread_t acceptor;
-	bool acceptor_started;
-	pthread_mutex_t lock;   /* the conns' fd, used and done */
-	uint32_t nconns;
-	struct ctl_conn conns[];
-};
 
 /*
  * {"ok":..,"result":<mg_result_json>}. A statement that failed makes it
@@ -622,7 +629,7 @@ static int send_all(int fd, const char *p, size_t n)
 static int read_line(struct ctl_conn *c, size_t *len, bool *eof)
 {
 	for (;;) {
-		const char *nl = memchr(c->in + c->scanned, '\n', c->in_len - c->scanned);
+		const char *nl = c->in ? memchr(c->in + c->scanned, '\n', c->in_len - c->scanned) : NULL;
 		if (nl) {
 			*len = (size_t)(nl - c->in);
 			return 0;

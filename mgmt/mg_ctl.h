@@ -4,7 +4,8 @@
  * configuration, flush, tier status, the running queries, kill and
  * shutdown. It only translates: every request goes to the service
  * (mg_svc.h). The wire protocol, newline-delimited JSON, is specified in
- * docs/MGMT-PROTOCOL.md.
+ * docs/MGMT-PROTOCOL.md. The server is mg_ctl.c; the request decoder,
+ * pure and apart so tests and the fuzz target link it alone, mg_ctl_req.c.
  *
  *   -> {"cmd":"query","q":"SELECT max(usage) FROM cpu","db":"telegraf","epoch":"ms"}
  *   <- {"ok":true,"result":{"results":[{"statement_id":0,"series":[...]}]}}

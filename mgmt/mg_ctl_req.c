@@ -33,6 +33,7 @@ enum req_field {
 
 static const char *const field_names[] = {"cmd", "q", "db", "epoch", "prefix", "id",
 					  "precision", "lines"};
+static_assert(1u << (CM_ARRAY_SIZE(field_names) - 1) == F_LINES, "a name for every field");
 
 static const struct {
 	const char *name;

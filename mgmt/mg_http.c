@@ -732,13 +732,13 @@ int mg_http_start(const struct cm_config *cfg, struct mg_svc *svc, struct mg_htt
 										 MHD_USE_POLL) |
 			 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,         /* first, as MHD asks */
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cm_config_int(cfg, "http.threads"),
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cm_config_int(cfg, "http.max_connections"),
 		MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
 		MHD_OPTION_END);
 	if (!h->mhd) {
 		/* libmicrohttpd closes the listening socket on its failure paths */

@@ -520,8 +520,9 @@ int mg_svc_tiers(struct mg_svc *s, mg_write_fn fn, void *arg)
 	if (!f)
 		return -ENOMEM;
 	const struct cm_config *c = d->cfg;
-	fprintf(f, "storage.retention %s\nstorage.cold_dir %s\nstorage.cold_after %lld\n",
-		cm_config_str(c, "storage.retention"), cm_config_str(c, "storage.cold_dir"),
+	fprintf(f, "storage.retention_ns %lld\nstorage.retention_rules %s\nstorage.cold_dir %s\n"
+		"storage.cold_after_ns %lld\n", (long long)cm_config_int(c, "storage.retention"),
+		cm_config_str(c, "storage.retention_rules"), cm_config_str(c, "storage.cold_dir"),
 		(long long)cm_config_int(c, "storage.cold_after"));
 	int reader = s->index_reader;
 	pthread_mutex_lock(&s->flush_lock); /* the index reader slot is the job's too */

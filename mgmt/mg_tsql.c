@@ -274,8 +274,10 @@ static int parse_ident(struct parser *p, const char **out)
 /* An identifier or a 'string' (names in SHOW ... WITH). */
 static int parse_name(struct parser *p, const char **out)
 {
+	if (tok_is_ident(peek(p)))
+		return parse_ident(p, out);
 	if (peek(p)->kind != MG_TK_STRING)
-		return tok_is_ident(peek(p)) ? parse_ident(p, out) : fail_found(p, "identifier, string");
+		return fail_found(p, "identifier, string");
 	if (!(*out = tok_string(p)))
 		return oom(p);
 	consume(p);
@@ -308,7 +310,9 @@ static void *vec_push(struct parser *p, struct vec *v, size_t size)
 {
 	if (v->n == v->cap) {
 		uint32_t cap = v->cap ? v->cap * 2 : 4;
-		void *d = v->cap < UINT32_MAX / 2 ? mg_tsql_arena_alloc(p->a, (size_t)cap * size) : NULL;
+		void *d = NULL;
+		if (v->cap < UINT32_MAX / 2)
+			d = mg_tsql_arena_alloc(p->a, (size_t)cap * size);
 		if (!d)
 			return NULL;
 		if (v->n)
@@ -887,7 +891,9 @@ static int parse_group_time(struct parser *p, struct mg_select *sel, uint32_t po
 	if (accept(p, MG_TK_COMMA)) {
 		if (accept_kw(p, MG_KW_NOW)) {
 			sel->group_offset_now = true;
-			if ((rc = expect(p, MG_TK_LPAREN, "(")) || (rc = expect(p, MG_TK_RPAREN, ")")))
+			if ((rc = expect(p, MG_TK_LPAREN, "(")))
+				return rc;
+			if ((rc = expect(p, MG_TK_RPAREN, ")")))
 				return rc;
 		} else {
 			bool neg = accept(p, MG_TK_SUB);

@@ -133,7 +133,8 @@ struct mg_select {
 	uint32_t nfields;
 	struct mg_source *sources;
 	uint32_t nsources;
-	struct mg_source *into;    /* INTO target (MEASUREMENT kind), or NULL */
+	struct mg_source *into;    /* INTO target (MEASUREMENT kind), or NULL; its name
+				      is NULL for INTO [db.]rp.:MEASUREMENT */
 	struct mg_expr *where;     /* NULL: none */
 
 	/* GROUP BY */

@@ -362,15 +362,18 @@ static void put_group_by(struct out *o, const struct mg_select *s)
 /* A fill(n) that was written as an integer, clamped so it reads back as one. */
 static void put_fill_int(struct out *o, double v)
 {
-	int64_t i = v >= 9223372036854775807.0 ? INT64_MAX : v <= -9223372036854775808.0 ? INT64_MIN
-											: (int64_t)v;
+	int64_t i = INT64_MAX;
+	if (v < 9223372036854775807.0)
+		i = v <= -9223372036854775808.0 ? INT64_MIN : (int64_t)v;
 	putf(o, "%" PRId64, i);
 }
 
 static void put_fill(struct out *o, const struct mg_select *s)
 {
 	static const char *const names[] = {
-		[MG_FILL_NONE] = "none", [MG_FILL_PREVIOUS] = "previous", [MG_FILL_LINEAR] = "linear",
+		[MG_FILL_NONE] = "none",
+		[MG_FILL_PREVIOUS] = "previous",
+		[MG_FILL_LINEAR] = "linear",
 	};
 	if (s->fill == MG_FILL_NULL)
 		return;
@@ -499,9 +502,10 @@ int mg_tsql_stmt_format(const struct mg_stmt *st, char *out, size_t cap)
 			putf(&o, "%" PRIu64, st->query_id);
 		else if (st->kind == MG_STMT_CREATE_DATABASE || st->kind == MG_STMT_DROP_DATABASE)
 			put_ident(&o, st->on_db);
+		else if (st->kind == MG_STMT_SHOW_MEASUREMENTS)
+			put_show_clauses(&o, st, "MEASUREMENT");
 		else
-			put_show_clauses(&o, st, st->kind == MG_STMT_SHOW_MEASUREMENTS ? "MEASUREMENT"
-											 : "KEY");
+			put_show_clauses(&o, st, "KEY");
 	}
 	return finish(&o);
 }

@@ -197,7 +197,8 @@ enum mg_tsql_kw mg_tsql_kw_lookup(const char *s, size_t n)
 	case 'c': return kw_match(s, n, KW_CANDS({"cardinality", MG_KW_CARDINALITY},
 						 {"create", MG_KW_CREATE}));
 	case 'd': return kw_match(s, n, KW_CANDS({"database", MG_KW_DATABASE},
-						 {"databases", MG_KW_DATABASES}, {"desc", MG_KW_DESC},
+						 {"databases", MG_KW_DATABASES},
+						 {"desc", MG_KW_DESC},
 						 {"distinct", MG_KW_DISTINCT}, {"drop", MG_KW_DROP},
 						 {"duration", MG_KW_DURATION}));
 	case 'e': return kw_match(s, n, KW_CANDS({"exact", MG_KW_EXACT}));
@@ -218,12 +219,14 @@ enum mg_tsql_kw mg_tsql_kw_lookup(const char *s, size_t n)
 						 {"or", MG_KW_OR}, {"order", MG_KW_ORDER}));
 	case 'p': return kw_match(s, n, KW_CANDS({"policies", MG_KW_POLICIES},
 						 {"previous", MG_KW_PREVIOUS}));
-	case 'q': return kw_match(s, n, KW_CANDS({"queries", MG_KW_QUERIES}, {"query", MG_KW_QUERY}));
+	case 'q': return kw_match(s, n, KW_CANDS({"queries", MG_KW_QUERIES},
+						 {"query", MG_KW_QUERY}));
 	case 'r': return kw_match(s, n, KW_CANDS({"replication", MG_KW_REPLICATION},
 						 {"retention", MG_KW_RETENTION}));
-	case 's': return kw_match(s, n, KW_CANDS({"select", MG_KW_SELECT}, {"series", MG_KW_SERIES},
-						 {"shard", MG_KW_SHARD}, {"show", MG_KW_SHOW},
-						 {"slimit", MG_KW_SLIMIT}, {"soffset", MG_KW_SOFFSET},
+	case 's': return kw_match(s, n, KW_CANDS({"select", MG_KW_SELECT},
+						 {"series", MG_KW_SERIES}, {"shard", MG_KW_SHARD},
+						 {"show", MG_KW_SHOW}, {"slimit", MG_KW_SLIMIT},
+						 {"soffset", MG_KW_SOFFSET},
 						 {"string", MG_KW_STRING}));
 	case 't': return kw_match(s, n, KW_CANDS({"tag", MG_KW_TAG}, {"time", MG_KW_TIME},
 						 {"true", MG_KW_TRUE}, {"tz", MG_KW_TZ}));
@@ -289,8 +292,9 @@ static bool skip_blanks(struct mg_tsql_lex *lx, struct mg_tsql_tok *t)
 			const char *nl = memchr(s + p, '\n', lx->len - p);
 			lx->pos = nl ? (uint32_t)(nl - s) : lx->len;
 		} else if (s[p] == '/' && p + 1 < lx->len && s[p + 1] == '*') {
-			const char *e = p + 4 <= lx->len ? memmem(s + p + 2, lx->len - p - 2, "*/", 2)
-							 : NULL;
+			const char *e = NULL;
+			if (p + 4 <= lx->len)
+				e = memmem(s + p + 2, lx->len - p - 2, "*/", 2);
 			if (!e) {
 				t->pos = p;
 				t->end = lx->len;

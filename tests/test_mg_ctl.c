@@ -396,14 +396,14 @@ static void cli_send(int fd, const char *s, size_t n)
 	}
 }
 
-/* One response line (up to 5 s), parsed; NULL at end of input. */
+/* One response line (waits up to 60 s: a loaded sanitizer build is slow), parsed; NULL at EOF. */
 static json_t *cli_read(int fd)
 {
 	static char line[1 << 16];
 	size_t n = 0;
 	for (;;) {
 		struct pollfd p = {fd, POLLIN, 0};
-		assert_int_equal(poll(&p, 1, 5000), 1);
+		assert_int_equal(poll(&p, 1, 60000), 1);
 		ssize_t k = recv(fd, line + n, 1, 0);
 		if (k <= 0)
 			return NULL;
@@ -717,7 +717,7 @@ static void test_mg_ctl__socket_file_and_stop(void **state)
 	int64_t t0 = cm_mono_ns();
 	mg_ctl_stop(s.ctl);
 	s.ctl = NULL;
-	assert_true(cm_mono_ns() - t0 < CM_NS_PER_SEC);
+	assert_true(cm_mono_ns() - t0 < 3 * CM_NS_PER_SEC);   /* prompt: no wait for idle clients */
 	assert_null(cli_read(a));
 	assert_null(cli_read(b));
 	assert_int_equal(lstat(s.path, &st), -1);

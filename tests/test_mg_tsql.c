@@ -121,7 +121,8 @@ static const struct {
 	 "SELECT a::integer, b::string, c::boolean, d::field, *::tag FROM m"},
 	{"SELECT mean(usage_user) AS m FROM telegraf.autogen.cpu",
 	 "SELECT mean(usage_user) AS m FROM telegraf.autogen.cpu"},
-	{"SELECT a FROM \"db\"..cpu, autogen.cpu, \"\".mem", "SELECT a FROM db..cpu, autogen.cpu, mem"},
+	{"SELECT a FROM \"db\"..cpu, autogen.cpu, \"\".mem",
+	 "SELECT a FROM db..cpu, autogen.cpu, mem"},
 	{"SELECT a FROM /^cpu/, mem, db.rp./^c/, db../c/, rp./x/",
 	 "SELECT a FROM /^cpu/, mem, db.rp./^c/, db../c/, rp./x/"},
 	{"SELECT count(*) FROM cpu WHERE time > now() - 1h",
@@ -139,17 +140,24 @@ static const struct {
 	 "SELECT a FROM m WHERE host =~ /^web\\d+$/ AND dc !~ /east/"},
 	{"SELECT a FROM m WHERE a<>1 and b!=2 and c<=3 and d>=4 and e<5 and f>6",
 	 "SELECT a FROM m WHERE a != 1 AND b != 2 AND c <= 3 AND d >= 4 AND e < 5 AND f > 6"},
-	{"SELECT a FROM m WHERE t = TRUE or f = false", "SELECT a FROM m WHERE t = true OR f = false"},
-	{"SELECT a FROM m WHERE s = 'it\\'s' AND u = 'back\\\\slash' AND n = 'a\\nb' AND q = 'x\\\"'",
-	 "SELECT a FROM m WHERE s = 'it\\'s' AND u = 'back\\\\slash' AND n = 'a\\nb' AND q = 'x\"'"},
-	{"SELECT a FROM m WHERE time > now() - 1h30m AND x = 7ns + 100u + 100\xc2\xb5 + 5ms + 2w + 1d",
+	{"SELECT a FROM m WHERE t = TRUE or f = false",
+	 "SELECT a FROM m WHERE t = true OR f = false"},
+	{"SELECT a FROM m WHERE s = 'it\\'s' AND u = 'back\\\\slash' "
+	 "AND n = 'a\\nb' AND q = 'x\\\"'",
+	 "SELECT a FROM m WHERE s = 'it\\'s' AND u = 'back\\\\slash' "
+	 "AND n = 'a\\nb' AND q = 'x\"'"},
+	{"SELECT a FROM m WHERE time > now() - 1h30m "
+	 "AND x = 7ns + 100u + 100\xc2\xb5 + 5ms + 2w + 1d",
 	 "SELECT a FROM m WHERE time > now() - 90m AND x = 7ns + 100u + 100u + 5ms + 2w + 1d"},
 	{"SELECT max(a) FROM m GROUP BY time(10m)", "SELECT max(a) FROM m GROUP BY time(10m)"},
-	{"SELECT max(a) FROM m GROUP BY time(1h,15m)", "SELECT max(a) FROM m GROUP BY time(1h, 15m)"},
-	{"SELECT max(a) FROM m GROUP BY time(1h, -5m)", "SELECT max(a) FROM m GROUP BY time(1h, -5m)"},
+	{"SELECT max(a) FROM m GROUP BY time(1h,15m)",
+	 "SELECT max(a) FROM m GROUP BY time(1h, 15m)"},
+	{"SELECT max(a) FROM m GROUP BY time(1h, -5m)",
+	 "SELECT max(a) FROM m GROUP BY time(1h, -5m)"},
 	{"SELECT max(a) FROM m GROUP BY time(1h, now())",
 	 "SELECT max(a) FROM m GROUP BY time(1h, now())"},
-	{"SELECT max(a) FROM m GROUP BY host, \"region\"", "SELECT max(a) FROM m GROUP BY host, region"},
+	{"SELECT max(a) FROM m GROUP BY host, \"region\"",
+	 "SELECT max(a) FROM m GROUP BY host, region"},
 	{"SELECT max(a) FROM m GROUP BY *", "SELECT max(a) FROM m GROUP BY *"},
 	{"SELECT max(a) FROM m GROUP BY /^h/", "SELECT max(a) FROM m GROUP BY /^h/"},
 	{"SELECT max(a) FROM m GROUP BY host::tag, time(1m), /x/, *",
@@ -160,7 +168,8 @@ static const struct {
 	 "SELECT max(a) FROM m GROUP BY time(1m) fill(previous)"},
 	{"SELECT max(a) FROM m GROUP BY time(1m) fill(linear)",
 	 "SELECT max(a) FROM m GROUP BY time(1m) fill(linear)"},
-	{"SELECT max(a) FROM m GROUP BY time(1m) fill(null)", "SELECT max(a) FROM m GROUP BY time(1m)"},
+	{"SELECT max(a) FROM m GROUP BY time(1m) fill(null)",
+	 "SELECT max(a) FROM m GROUP BY time(1m)"},
 	{"SELECT max(a) FROM m GROUP BY time(1m) fill(-1.5)",
 	 "SELECT max(a) FROM m GROUP BY time(1m) fill(-1.5)"},
 	{"SELECT max(a) FROM m fill(0)", "SELECT max(a) FROM m fill(0)"},
@@ -171,7 +180,8 @@ static const struct {
 	{"SELECT a FROM m tz('America/Chicago')", "SELECT a FROM m tz('America/Chicago')"},
 	{"SELECT mean(v) INTO \"archive\".\"autogen\".\"cpu_1h\" FROM cpu GROUP BY time(1h)",
 	 "SELECT mean(v) INTO archive.autogen.cpu_1h FROM cpu GROUP BY time(1h)"},
-	{"SELECT mean(v) INTO rp.:MEASUREMENT FROM /.*/", "SELECT mean(v) INTO rp.:MEASUREMENT FROM /.*/"},
+	{"SELECT mean(v) INTO rp.:MEASUREMENT FROM /.*/",
+	 "SELECT mean(v) INTO rp.:MEASUREMENT FROM /.*/"},
 	{"SELECT mean(v) INTO \"db\".\"rp\".:measurement FROM /.*/",
 	 "SELECT mean(v) INTO db.rp.:MEASUREMENT FROM /.*/"},
 	{"SELECT max(m) FROM (SELECT mean(usage) AS m FROM cpu GROUP BY time(1m), host) "
@@ -181,7 +191,8 @@ static const struct {
 	{"SELECT PERCENTILE(usage, 95), Top(usage, host, 3), count(DISTINCT(host)) FROM cpu",
 	 "SELECT percentile(usage, 95), top(usage, host, 3), count(distinct(host)) FROM cpu"},
 	{"SELECT DISTINCT host FROM cpu", "SELECT distinct(host) FROM cpu"},
-	{"SELECT \"from\", \"distinct\", \"time\" FROM \"select\" GROUP BY \"time\", \"TIME\", fill",
+	{"SELECT \"from\", \"distinct\", \"time\" FROM \"select\" "
+	 "GROUP BY \"time\", \"TIME\", fill",
 	 "SELECT \"from\", \"distinct\", time FROM \"select\" GROUP BY \"time\", \"TIME\", fill"},
 	{"SELECT a FROM m;SELECT b FROM n;", "SELECT a FROM m; SELECT b FROM n"},
 	{"SELECT a /* comment */ FROM m -- trailing comment", "SELECT a FROM m"},
@@ -204,10 +215,12 @@ static const struct {
 	{"SHOW DATABASES", "SHOW DATABASES"},
 	{"SHOW MEASUREMENTS ON db WITH MEASUREMENT =~ /cpu.*/ WHERE host = 'a' LIMIT 5 OFFSET 1",
 	 "SHOW MEASUREMENTS ON db WITH MEASUREMENT =~ /cpu.*/ WHERE host = 'a' LIMIT 5 OFFSET 1"},
-	{"SHOW MEASUREMENTS WITH MEASUREMENT = \"cpu\"", "SHOW MEASUREMENTS WITH MEASUREMENT = cpu"},
+	{"SHOW MEASUREMENTS WITH MEASUREMENT = \"cpu\"",
+	 "SHOW MEASUREMENTS WITH MEASUREMENT = cpu"},
 	{"SHOW TAG KEYS ON db FROM cpu WHERE host = 'a' LIMIT 2",
 	 "SHOW TAG KEYS ON db FROM cpu WHERE host = 'a' LIMIT 2"},
-	{"SHOW TAG VALUES FROM cpu WITH KEY = \"host\"", "SHOW TAG VALUES FROM cpu WITH KEY = host"},
+	{"SHOW TAG VALUES FROM cpu WITH KEY = \"host\"",
+	 "SHOW TAG VALUES FROM cpu WITH KEY = host"},
 	{"SHOW TAG VALUES WITH KEY =~ /ho/", "SHOW TAG VALUES WITH KEY =~ /ho/"},
 	{"SHOW TAG VALUES WITH KEY != 'host'", "SHOW TAG VALUES WITH KEY != host"},
 	{"SHOW TAG VALUES ON db FROM cpu, mem WITH KEY IN (host, 'region', \"from\") WHERE a = 'b' "
@@ -396,7 +409,8 @@ static void test_mg_tsql__literals(void **state)
 static void test_mg_tsql__strings_and_regexes(void **state)
 {
 	(void)state;
-	struct mg_tsql *q = parse_ok("SELECT \"a \\\"b\\\" \\\\ c\" FROM m WHERE s = 'x\\ny\\\\z\\'' "
+	struct mg_tsql *q = parse_ok("SELECT \"a \\\"b\\\" \\\\ c\" FROM m "
+				     "WHERE s = 'x\\ny\\\\z\\'' "
 				     "AND h =~ /a\\/b\\d\\.c/ AND e = ''");
 	const struct mg_select *s = select_of(q);
 	assert_string_equal(s->fields[0].expr->s, "a \"b\" \\ c");
@@ -456,8 +470,9 @@ static void test_mg_tsql__sources(void **state)
 static void test_mg_tsql__group_by_and_fill(void **state)
 {
 	(void)state;
-	struct mg_tsql *q = parse_ok("SELECT max(a) FROM m GROUP BY \"region\", time(1h, now()), *, "
-				     "/^h/, host fill(-3)");
+	struct mg_tsql *q = parse_ok("SELECT max(a) FROM m "
+				     "GROUP BY \"region\", time(1h, now()), *, /^h/, host "
+				     "fill(-3)");
 	const struct mg_select *s = select_of(q);
 	assert_true(s->group_time && s->group_offset_now);
 	assert_int_equal(s->group_interval_ns, INT64_C(3600000000000));
@@ -476,14 +491,19 @@ static void test_mg_tsql__group_by_and_fill(void **state)
 		double value;
 		bool is_int;
 	} fills[] = {
-		{"", MG_FILL_NULL, 0, false},           {"fill(null)", MG_FILL_NULL, 0, false},
-		{"fill(NONE)", MG_FILL_NONE, 0, false}, {"fill(previous)", MG_FILL_PREVIOUS, 0, false},
-		{"fill(linear)", MG_FILL_LINEAR, 0, false}, {"fill(2.5)", MG_FILL_VALUE, 2.5, false},
-		{"fill(7)", MG_FILL_VALUE, 7, true},    {"fill(-1e3)", MG_FILL_VALUE, -1000, false},
+		{"", MG_FILL_NULL, 0, false},
+		{"fill(null)", MG_FILL_NULL, 0, false},
+		{"fill(NONE)", MG_FILL_NONE, 0, false},
+		{"fill(previous)", MG_FILL_PREVIOUS, 0, false},
+		{"fill(linear)", MG_FILL_LINEAR, 0, false},
+		{"fill(2.5)", MG_FILL_VALUE, 2.5, false},
+		{"fill(7)", MG_FILL_VALUE, 7, true},
+		{"fill(-1e3)", MG_FILL_VALUE, -1000, false},
 	};
 	for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) {
 		char text[128];
-		snprintf(text, sizeof(text), "SELECT mean(a) FROM m GROUP BY time(1m) %s", fills[i].fill);
+		snprintf(text, sizeof(text), "SELECT mean(a) FROM m GROUP BY time(1m) %s",
+			 fills[i].fill);
 		q = parse_ok(text);
 		s = select_of(q);
 		assert_int_equal(s->fill, fills[i].want);
@@ -532,7 +552,11 @@ static void test_mg_tsql__show_statements(void **state)
 	assert_int_equal(q->stmts[5].kind, MG_STMT_DROP_DATABASE);
 	assert_string_equal(q->stmts[5].on_db, "d");
 	mg_tsql_free(q);
+}
 
+static void test_mg_tsql__statement_kinds(void **state)
+{
+	(void)state;
 	static const struct {
 		const char *text;
 		enum mg_stmt_kind kind;
@@ -547,7 +571,7 @@ static void test_mg_tsql__show_statements(void **state)
 		{"SHOW TAG VALUES WITH KEY !~ /a/", MG_STMT_SHOW_TAG_VALUES},
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		q = parse_ok(kinds[i].text);
+		struct mg_tsql *q = parse_ok(kinds[i].text);
 		assert_int_equal(q->stmts[0].kind, kinds[i].kind);
 		mg_tsql_free(q);
 	}
@@ -580,7 +604,8 @@ static const struct {
 	{"", "found EOF, expected SELECT, SHOW, CREATE, DROP, KILL at line 1, char 1"},
 	{" ; ; ", "found EOF, expected SELECT, SHOW, CREATE, DROP, KILL at line 1, char 6"},
 	{"SELECT", "found EOF, expected identifier, string, number, bool at line 1, char 7"},
-	{"SELECT FROM m", "found FROM, expected identifier, string, number, bool at line 1, char 8"},
+	{"SELECT FROM m",
+	 "found FROM, expected identifier, string, number, bool at line 1, char 8"},
 	{"SELECT a", "found EOF, expected FROM at line 1, char 9"},
 	{"SELECT a b FROM m", "found b, expected FROM at line 1, char 10"},
 	{"SELECT a FROM", "found EOF, expected identifier at line 1, char 14"},
@@ -599,9 +624,11 @@ static const struct {
 	{"SELECT a FROM m GROUP BY time(10)", "found 10, expected duration at line 1, char 31"},
 	{"SELECT a FROM m GROUP BY time(0s)",
 	 "GROUP BY time interval must be positive at line 1, char 31"},
-	{"SELECT a FROM m GROUP BY time(1m, x)", "found x, expected duration, now() at line 1, char 35"},
+	{"SELECT a FROM m GROUP BY time(1m, x)",
+	 "found x, expected duration, now() at line 1, char 35"},
 	{"SELECT a FROM m GROUP BY time", "found EOF, expected ( at line 1, char 30"},
-	{"SELECT a FROM m ORDER BY host", "invalid ORDER BY: only time is supported at line 1, char 26"},
+	{"SELECT a FROM m ORDER BY host",
+	 "invalid ORDER BY: only time is supported at line 1, char 26"},
 	{"SELECT a FROM m ORDER BY time, host",
 	 "invalid ORDER BY: only time is supported at line 1, char 30"},
 	{"SELECT a FROM m fill(foo)",
@@ -610,7 +637,8 @@ static const struct {
 	{"SELECT a FROM m LIMIT 1 garbage", "found garbage, expected ; at line 1, char 25"},
 	{"SELECT a FROM m LIMIT 1 WHERE a = 1", "found WHERE, expected ; at line 1, char 25"},
 	{"SELECT a = 1 FROM m",
-	 "invalid operator = in SELECT clause; operator is intended for WHERE clause at line 1, char 8"},
+	 "invalid operator = in SELECT clause; operator is intended for WHERE clause "
+	 "at line 1, char 8"},
 	{"SELECT (((a FROM m", "found FROM, expected ) at line 1, char 13"},
 	{"SELECT f(a FROM m", "found FROM, expected ) at line 1, char 12"},
 	{"SELECT a FROM m WHERE s = 'bad\\q'", "bad escape \"\\q\" at line 1, char 31"},
@@ -622,8 +650,10 @@ static const struct {
 	{"SHOW", "found EOF, expected DATABASES, FIELD, MEASUREMENT, MEASUREMENTS, QUERIES, "
 		 "RETENTION, SERIES, TAG at line 1, char 5"},
 	{"SHOW TAG VALUES FROM cpu", "found EOF, expected WITH at line 1, char 25"},
-	{"SHOW TAG VALUES WITH KEY > host", "found >, expected =, !=, =~, !~, IN at line 1, char 26"},
-	{"SHOW MEASUREMENTS WITH MEASUREMENT != cpu", "found !=, expected =, =~ at line 1, char 36"},
+	{"SHOW TAG VALUES WITH KEY > host",
+	 "found >, expected =, !=, =~, !~, IN at line 1, char 26"},
+	{"SHOW MEASUREMENTS WITH MEASUREMENT != cpu",
+	 "found !=, expected =, =~ at line 1, char 36"},
 	{"SHOW SERIES FROM (SELECT a FROM b)", "found (, expected identifier at line 1, char 18"},
 	{"DROP MEASUREMENT cpu", "found MEASUREMENT, expected DATABASE at line 1, char 6"},
 	{"KILL QUERY abc", "found abc, expected integer at line 1, char 12"},
@@ -635,7 +665,8 @@ static const struct {
 	{"SELECT a FROM m WHERE x = 1e999", "number out of range \"1e999\" at line 1, char 27"},
 	{"SELECT a FROM a.b.c.d", "too many segments in name at line 1, char 15"},
 	{"SELECT a FROM m GROUP BY /a/, /b/", "only one regex in GROUP BY at line 1, char 31"},
-	{"SELECT a FROM m GROUP BY time(1m), time(2m)", "multiple time dimensions at line 1, char 36"},
+	{"SELECT a FROM m GROUP BY time(1m), time(2m)",
+	 "multiple time dimensions at line 1, char 36"},
 	{"SELECT a FROM (SHOW DATABASES)", "found SHOW, expected SELECT at line 1, char 16"},
 	{"SELECT a INTO b FROM (SELECT c INTO d FROM e)",
 	 "found INTO, expected FROM at line 1, char 32"},
@@ -643,15 +674,20 @@ static const struct {
 	 "found garbage, expected SELECT, SHOW, CREATE, DROP, KILL at line 1, char 18"},
 	{"SELECT 'h\xc3\xa9llo', FROM m",
 	 "found FROM, expected identifier, string, number, bool at line 1, char 17"},
-	{"SELECT \xc2\xb5 FROM m", "found \xc2\xb5, expected identifier, string, number, bool at line 1, char 8"},
+	{"SELECT \xc2\xb5 FROM m",
+	 "found \xc2\xb5, expected identifier, string, number, bool at line 1, char 8"},
 	{"SELECT a FROM m WHERE b = $x",
 	 "found $, expected identifier, string, number, bool at line 1, char 27"},
 	{"SELECT a FROM m tz(UTC)", "found UTC, expected string at line 1, char 20"},
-	{"SELECT - -5 FROM m", "found -, expected identifier, number, duration, ( at line 1, char 10"},
-	{"SELECT a FROM m WHERE \x01", "found ?, expected identifier, string, number, bool at line 1, char 23"},
-	{"SELECT from FROM m", "found FROM, expected identifier, string, number, bool at line 1, char 8"},
+	{"SELECT - -5 FROM m",
+	 "found -, expected identifier, number, duration, ( at line 1, char 10"},
+	{"SELECT a FROM m WHERE \x01",
+	 "found ?, expected identifier, string, number, bool at line 1, char 23"},
+	{"SELECT from FROM m",
+	 "found FROM, expected identifier, string, number, bool at line 1, char 8"},
 	{"SELECT a AS FROM FROM m", "found FROM, expected identifier at line 1, char 13"},
-	{"CREATE DATABASE d WITH", "found EOF, expected DURATION, REPLICATION, SHARD, NAME at line 1, char 23"},
+	{"CREATE DATABASE d WITH",
+	 "found EOF, expected DURATION, REPLICATION, SHARD, NAME at line 1, char 23"},
 	{"CREATE DATABASE d WITH REPLICATION 0", "REPLICATION must be >= 1 at line 1, char 36"},
 	{"SELECT a FROM m WHERE x = 'a", "unterminated string at line 1, char 27"},
 	{"SELECT a FROM m WHERE x = 'a\nb'", "unterminated string at line 1, char 27"},
@@ -764,7 +800,14 @@ static void test_mg_tsql__nesting_limits(void **state)
 		}
 	}
 
-	/* a long OR chain is a loop; its tree depth is bounded */
+}
+
+/* A long OR chain is a loop in the parser; the depth of its tree is bounded. */
+static void test_mg_tsql__tree_depth_limit(void **state)
+{
+	(void)state;
+	struct mg_tsql *q;
+	struct mg_tsql_error err;
 	size_t cap = 32 * (MG_TSQL_TREE_MAX + 8);
 	char *w = malloc(cap);
 	assert_non_null(w);
@@ -814,8 +857,8 @@ static void time_parse(const char *text)
 		assert_int_equal(mg_tsql_parse(text, strlen(text), &q, NULL), 0);
 		mg_tsql_free(q);
 	}
-	print_message("tsbs: the longest query (%zu bytes) parses in %.2f us of CPU\n", strlen(text),
-		      (now_s() - t0) / N * 1e6);
+	print_message("tsbs: the longest query (%zu bytes) parses in %.2f us of CPU\n",
+		      strlen(text), (now_s() - t0) / N * 1e6);
 }
 
 static void test_mg_tsql__tsbs_queries(void **state)
@@ -962,8 +1005,10 @@ static void test_mg_tsql__identifier_quoting(void **state)
 	assert_int_equal(mg_tsql_kw_lookup("Select", 6), MG_KW_SELECT);
 	assert_int_equal(mg_tsql_kw_lookup("selects", 7), MG_KW__NONE);
 	assert_int_equal(mg_tsql_kw_lookup("_from", 5), MG_KW__NONE);
-	check_canon("SELECT \"and\" + \"or\", \"9\", \"a b\", \"\" FROM \"where\" WHERE \"h\xc3\xa9\" = 1",
-		    "SELECT \"and\" + \"or\", \"9\", \"a b\", \"\" FROM \"where\" WHERE \"h\xc3\xa9\" = 1");
+	static const char *const odd =
+		"SELECT \"and\" + \"or\", \"9\", \"a b\", \"\" FROM \"where\" "
+		"WHERE \"h\xc3\xa9\" = 1";
+	check_canon(odd, odd);
 }
 
 struct failmem {
@@ -1041,9 +1086,11 @@ int main(void)
 		cmocka_unit_test(test_mg_tsql__sources),
 		cmocka_unit_test(test_mg_tsql__group_by_and_fill),
 		cmocka_unit_test(test_mg_tsql__show_statements),
+		cmocka_unit_test(test_mg_tsql__statement_kinds),
 		cmocka_unit_test(test_mg_tsql__statement_spans),
 		cmocka_unit_test(test_mg_tsql__invalid_table),
 		cmocka_unit_test(test_mg_tsql__nesting_limits),
+		cmocka_unit_test(test_mg_tsql__tree_depth_limit),
 		cmocka_unit_test(test_mg_tsql__tsbs_queries),
 		cmocka_unit_test(test_mg_tsql__parse_time),
 		cmocka_unit_test(test_mg_tsql__format_truncation),

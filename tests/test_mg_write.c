@@ -131,7 +131,9 @@ static int fx_setup(void **state)
 	f->reader = st_rcu_reader_register(f->rcu);
 	assert_true(f->reader >= 0);
 	for (int i = 0; i < NSHARDS; i++) {
-		snprintf(f->sdir[i], sizeof(f->sdir[i]), "%s/shard-%03d", f->dir, i);
+		char d[sizeof(f->sdir[i])]; /* not straight into f: f->dir is its source */
+		snprintf(d, sizeof(d), "%s/shard-%03d", f->dir, i);
+		memcpy(f->sdir[i], d, sizeof(d));
 		assert_int_equal(dp_inject_create(NSLOTS, 8, &f->inj[i]), 0);
 	}
 	fx_open_stores(f, ST_WAL_INTERVAL);
@@ -638,7 +640,7 @@ static void test_mg_write__pipelined_body(void **state)
 	int per_shard[NSHARDS] = {0};
 	for (int h = 0; h < P_HOSTS; h++)
 		for (int k = 0; k < P_FIELDS; k++) {
-			char tags[32], field[8];
+			char tags[48], field[16];
 			snprintf(tags, sizeof(tags), "dc=d%d,host=h%d", h % 3, h);
 			snprintf(field, sizeof(field), "f%d", k);
 			uint8_t key[ST_KEY_MAX];

@@ -22,6 +22,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -36,7 +37,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <fcntl.h>
 #include <zlib.h>
 #include <zstd.h>
 #include <readline/history.h>
@@ -228,9 +228,9 @@ static json_t *call(struct ctx *x, json_t *req, int *rc)
 {
 	char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
-	if (!s) {
-		fprintf(stderr, "sfctl: out of memory\n");
-		*rc = EXIT_SERVER;
+	if (!s) {   /* json_pack refuses strings that are not UTF-8 */
+		fprintf(stderr, "sfctl: cannot encode the request (is its text UTF-8?)\n");
+		*rc = EXIT_USAGE;
 		return NULL;
 	}
 	size_t n = strlen(s);
@@ -424,6 +424,26 @@ static char *tags_text(const json_t *tags, const char *sep)
 	return s;
 }
 
+/* Whether g's CSV header is *seen (the last one printed, owned); else it becomes it. */
+static bool csv_header_seen(const struct grid *g, char **seen)
+{
+	char *h = NULL;
+	size_t hl = 0;
+	FILE *hf = open_memstream(&h, &hl);
+	if (!hf)
+		return false;
+	struct grid hg = {g->cells, g->ncols, 1};
+	grid_print(&hg, FMT_CSV, hf);
+	fclose(hf);
+	if (*seen && strcmp(h, *seen) == 0) {
+		free(h);
+		return true;
+	}
+	free(*seen);
+	*seen = h;
+	return false;
+}
+
 /* Print the grid of one series; header_seen: the last CSV header (owned), to print a new one
  * only when the columns change. */
 static void print_series(const struct ctx *x, const json_t *se, bool first, char **header_seen)
@@ -463,24 +483,10 @@ static void print_series(const struct ctx *x, const json_t *se, bool first, char
 		grid_print(&g, x->fmt, stdout);
 		goto out;
 	}
-	/* CSV: the header again only when the columns change */
-	char *h = NULL;
-	size_t hl = 0;
-	FILE *hf = open_memstream(&h, &hl);
-	if (hf) {
-		struct grid hg = {cells, ncols, 1};
-		grid_print(&hg, FMT_CSV, hf);
-		fclose(hf);
+	if (csv_header_seen(&g, header_seen)) {
+		g.cells += ncols;       /* the same columns: no header again */
+		g.nrows--;
 	}
-	bool same = h && *header_seen && strcmp(h, *header_seen) == 0;
-	if (h && !same) {
-		free(*header_seen);
-		*header_seen = h;
-		h = NULL;
-	}
-	free(h);
-	g.cells += same ? ncols : 0;
-	g.nrows -= same ? 1 : 0;
 	grid_print(&g, FMT_CSV, stdout);
 out:
 	strs_free(&st);
@@ -1267,8 +1273,11 @@ static int import_loop(struct import *im)
 		have -= start;
 		if (have == cap && cap <= BATCH_BYTES_MAX) {
 			char *p = realloc(buf, cap * 2);
-			if (!p)
+			if (!p) {
+				fprintf(stderr, "sfctl: import: out of memory\n");
+				im->rc = EXIT_SERVER;
 				break;
+			}
 			buf = p;
 			cap *= 2;
 		} else if (have == cap) {
@@ -1406,6 +1415,7 @@ static const char *const shell_words[] = {"use", "format", "epoch", "help", "exi
 
 static struct ctx *comp_ctx;            /* the shell's context, for the completer */
 static const char *comp_cands[512];
+static bool comp_keyword[512];          /* a TSQL keyword: typed in the user's case */
 static size_t comp_ncands;
 static bool comp_lower;                 /* the word typed starts lowercase */
 
@@ -1433,10 +1443,12 @@ static void fetch_measurements(struct ctx *x)
 	json_decref(r);
 }
 
-static void cands_add(const char *const *words, size_t n)
+static void cands_add(const char *const *words, size_t n, bool keywords)
 {
-	for (size_t i = 0; i < n && comp_ncands < CM_ARRAY_SIZE(comp_cands); i++)
+	for (size_t i = 0; i < n && comp_ncands < CM_ARRAY_SIZE(comp_cands); i++) {
+		comp_keyword[comp_ncands] = keywords;
 		comp_cands[comp_ncands++] = words[i];
+	}
 }
 
 static char *comp_next(const char *text, int state)
@@ -1445,11 +1457,12 @@ static char *comp_next(const char *text, int state)
 	if (state == 0)
 		i = 0;
 	while (i < comp_ncands) {
+		bool keyword = comp_keyword[i];
 		const char *w = comp_cands[i++];
 		if (strncasecmp(w, text, strlen(text)) != 0)
 			continue;
 		char *d = strdup(w);
-		for (char *p = d; d && comp_lower && *p; p++)
+		for (char *p = d; d && keyword && comp_lower && *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 		return d;
 	}
@@ -1469,19 +1482,19 @@ static char **complete(const char *text, int start, int end)
 		rl_attempted_completion_over = 0;       /* file names */
 		return NULL;
 	} else if (strncmp(line, "format ", 7) == 0) {
-		cands_add(fmts, CM_ARRAY_SIZE(fmts));
+		cands_add(fmts, CM_ARRAY_SIZE(fmts), false);
 	} else if (strncmp(line, "epoch ", 6) == 0) {
-		cands_add(epochs, CM_ARRAY_SIZE(epochs));
+		cands_add(epochs, CM_ARRAY_SIZE(epochs), false);
 	} else {
 		if (start == 0)
 			for (size_t i = 0; i < CM_ARRAY_SIZE(commands); i++)
-				cands_add(&commands[i].name, 1);
+				cands_add(&commands[i].name, 1, false);
 		if (start == 0)
-			cands_add(shell_words, CM_ARRAY_SIZE(shell_words));
-		cands_add(tsql_words, CM_ARRAY_SIZE(tsql_words));
+			cands_add(shell_words, CM_ARRAY_SIZE(shell_words), false);
+		cands_add(tsql_words, CM_ARRAY_SIZE(tsql_words), true);
 		if (start > 0) {
 			fetch_measurements(comp_ctx);
-			cands_add((const char *const *)comp_ctx->meas, comp_ctx->nmeas);
+			cands_add((const char *const *)comp_ctx->meas, comp_ctx->nmeas, false);
 		}
 	}
 	return rl_completion_matches(text, comp_next);
@@ -1491,12 +1504,12 @@ static void shell_help(void)
 {
 	printf("Commands (anything else is sent as a query, e.g. SELECT ... or SHOW ...):\n");
 	for (size_t i = 0; i < CM_ARRAY_SIZE(commands); i++)
-		printf("  %-13s %-15s %s\n", commands[i].name, commands[i].args, commands[i].help);
-	printf("  %-13s %-15s %s\n", "use", "DB", "query and import into database DB");
-	printf("  %-13s %-15s %s\n", "format", "table|csv|json", "how results are printed");
-	printf("  %-13s %-15s %s\n", "epoch", "ns|u|ms|s|m|h|rfc3339", "how times are printed");
-	printf("  %-13s %-15s %s\n", "help", "", "this text");
-	printf("  %-13s %-15s %s\n", "exit", "", "leave (or Ctrl-D)");
+		printf("  %-13s %-21s %s\n", commands[i].name, commands[i].args, commands[i].help);
+	printf("  %-13s %-21s %s\n", "use", "DB", "query and import into database DB");
+	printf("  %-13s %-21s %s\n", "format", "table|csv|json", "how results are printed");
+	printf("  %-13s %-21s %s\n", "epoch", "ns|u|ms|s|m|h|rfc3339", "how times are printed");
+	printf("  %-13s %-21s %s\n", "help", "", "this text");
+	printf("  %-13s %-21s %s\n", "exit", "", "leave (or Ctrl-D)");
 }
 
 static int set_format(struct ctx *x, const char *s)
@@ -1762,12 +1775,11 @@ static int parse_options(struct ctx *x, int argc, char **argv)
 		case 'V': printf("sfctl %s\n", SF_VERSION); return -1;
 		default: usage(stderr); return EXIT_USAGE;
 		}
-		if (bad) {
+		if (bad && (c == 'b' || c == 'P' || c == 'p'))   /* the others said why */
 			fprintf(stderr, "sfctl: bad value '%s' for --%s\n", optarg,
-				c == 'b' ? "batch" : c == 'P' ? "pipeline" : c == 'p' ? "precision"
-				: c == 'f' ? "format" : c == 'e' ? "epoch" : "db");
+				c == 'b' ? "batch" : c == 'P' ? "pipeline" : "precision");
+		if (bad)
 			return EXIT_USAGE;
-		}
 	}
 	return 0;
 }

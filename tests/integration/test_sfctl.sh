@@ -15,9 +15,14 @@ SFD="$1"; SFCTL="$2"
 . "$(dirname "$0")/lib.sh"
 
 failed=""
+died=""
 bad() {
 	echo "FAIL: $1: $2"
 	failed="$failed $1"
+	if [ -n "$pid" ] && [ -z "$died" ] && ! kill -0 "$pid" 2>/dev/null; then
+		died=1
+		echo "FAIL: (the daemon is gone; the checks after this one cannot pass) $(tail -1 "$tmp/log")"
+	fi
 }
 ok() { echo "ok $1"; }
 
@@ -64,7 +69,7 @@ wait_until '[ -S "$sock" ]' ||
 
 # ---------------------------------------------------------------- ping, socket
 sfctl_run ping 0 ping && has ping '^ok' && ok ping
-mode=$(stat -c %a "$sock")
+mode=$(command stat -c %a "$sock")  # lib.sh defines a stat() function
 [ "$mode" = 660 ] && ok socket_mode || bad socket_mode "mode $mode, want 660"
 SF_SOCKET="$sock" "$SFCTL" ping > /dev/null 2>&1 && ok sf_socket_env ||
 	bad sf_socket_env "sfctl does not use \$SF_SOCKET"
@@ -72,12 +77,13 @@ SF_SOCKET="$sock" "$SFCTL" ping > /dev/null 2>&1 && ok sf_socket_env ||
 # ---------------------------------------------------------------- import
 # sfctl_cpu: 2000 lines, 4 hosts, usage = i.5 and n = i (integer), one a second
 base=1700000000000000000
-awk -v b=$base 'BEGIN { for (i = 0; i < 2000; i++)
-	printf "sfctl_cpu,host=h%d usage=%d.5,n=%di %d\n", i % 4, i, i, b + i * 1000000000 }' \
+# (awk's numbers are doubles: timestamps are written as seconds followed by nine zeros)
+awk -v b=$((base / 1000000000)) 'BEGIN { for (i = 0; i < 2000; i++)
+	printf "sfctl_cpu,host=h%d usage=%d.5,n=%di %.0f000000000\n", i % 4, i, i, b + i }' \
 	> "$tmp/cpu.lp"
 # sfctl_mem: 500 lines, gzipped, sent in batches of 120 with two in flight
-awk -v b=$base 'BEGIN { for (i = 0; i < 500; i++)
-	printf "sfctl_mem,host=h%d free=%d %d\n", i % 2, 1000 + i, b + i * 1000000000 }' |
+awk -v b=$((base / 1000000000)) 'BEGIN { for (i = 0; i < 500; i++)
+	printf "sfctl_mem,host=h%d free=%d %.0f000000000\n", i % 2, 1000 + i, b + i }' |
 	gzip > "$tmp/mem.lp.gz"
 if sfctl_run import 0 --quiet import "$tmp/cpu.lp"; then
 	has import '^imported 2000 lines \(4000 values\) in [0-9.]+ s: [0-9]+ lines/s, 0 errors$' &&
