@@ -845,8 +845,9 @@ static int run_into(struct qplan *p, struct mg_result *tmp, struct mg_stmt_resul
 	const struct mg_source *into = p->sel->into;
 	struct into_buf b = {0};
 	int rc = 0;
+	/* INTO db.rp.:MEASUREMENT (name NULL): each series keeps its own measurement */
 	for (uint32_t i = 0; i < ts->nseries && rc == 0; i++)
-		rc = into_series(&b, into->name, &ts->series[i]);
+		rc = into_series(&b, into->name ? into->name : ts->series[i].name, &ts->series[i]);
 	struct mg_write_report rep;
 	memset(&rep, 0, sizeof(rep));
 	const char *db = into->db && into->db[0] ? into->db : p->cx->db;
@@ -857,12 +858,13 @@ static int run_into(struct qplan *p, struct mg_result *tmp, struct mg_stmt_resul
 	free(b.p);
 	(void)tmp;
 	if (rc) {
-		snprintf(p->err, sizeof(p->err), "INTO %s: %s", into->name,
+		snprintf(p->err, sizeof(p->err), "INTO %s: %s", into->name ? into->name : ":MEASUREMENT",
 			 rc == -ENOENT ? "database not found" : strerror(-rc));
 		return -EINVAL;
 	}
 	if (rep.lines_bad || rep.points_refused) {
-		snprintf(p->err, sizeof(p->err), "INTO %s: partial write: %s", into->name,
+		snprintf(p->err, sizeof(p->err), "INTO %s: partial write: %s",
+			 into->name ? into->name : ":MEASUREMENT",
 			 rep.nerrors ? rep.errors[0] : "points refused");
 		return -EINVAL;
 	}

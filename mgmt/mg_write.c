@@ -250,7 +250,11 @@ static void wr_error_refused(struct mg_writer *w, struct mg_write_report *rep)
 
 /* ============================================================ the lines */
 
-/* HOT PATH. The points of a line decoded OK. 0 or -ETIMEDOUT. */
+/*
+ * The points of a line decoded OK. 0 or -ETIMEDOUT. The request's inner
+ * loop (not a dataplane hot path: it may wait for an owner, and allocates a
+ * shard's first few batches once per writer), otherwise copy-only.
+ */
 static int wr_line(struct mg_writer *w, struct mg_write_report *rep)
 {
 	struct dp_line *l = &w->line;
@@ -296,7 +300,7 @@ static int wr_line(struct mg_writer *w, struct mg_write_report *rep)
 	return 0;
 }
 
-/* HOT PATH. Every line of the body. 0 or -ETIMEDOUT. */
+/* Every line of the body. 0 or -ETIMEDOUT. */
 static int wr_body(struct mg_writer *w, const struct mg_write_req *req,
 		   const struct dp_line_opts *opts, struct mg_write_report *rep)
 {

@@ -378,6 +378,51 @@ static void parse_args(int argc, char **argv)
 		die("options out of range", -EINVAL);
 }
 
+/* Every figure: the median over the rounds, ratios computed per round first. */
+static void report_all(const struct round *r)
+{
+	double v[64];
+#define REPORT(member, metric, unit)                                                             \
+	do {                                                                                       \
+		for (int i = 0; i < opt.reps; i++)                                                 \
+			v[i] = r[i].member;                                                        \
+		report(metric, v, opt.reps, unit);                                                 \
+	} while (0)
+	REPORT(values_per_s, "write_tsbs_values_per_s", "values/s");
+	REPORT(lines_per_s, "write_tsbs_lines_per_s", "lines/s");
+	REPORT(bytes_per_s, "write_tsbs_bytes_per_s", "B/s");
+	REPORT(memcpy_bps, "write_memcpy_bytes_per_s", "B/s");
+	REPORT(decode_vps, "write_decode_only_values_per_s", "values/s");
+	REPORT(cpu_ns_per_value, "write_writer_cpu_ns_per_value", "ns/value");
+	REPORT(owner_cpu_ns_per_value, "write_owner_cpu_ns_per_value", "ns/value");
+	REPORT(decode_cpu_ns_per_value, "write_decode_only_cpu_ns_per_value", "ns/value");
+#undef REPORT
+	for (int i = 0; i < opt.reps; i++)
+		v[i] = r[i].cpu_bps / r[i].memcpy_bps;
+	report("write_vs_memcpy_ratio", v, opt.reps, "ratio");
+	for (int i = 0; i < opt.reps; i++)
+		v[i] = r[i].decode_cpu_ns_per_value / r[i].cpu_ns_per_value;
+	report("write_vs_decode_ratio", v, opt.reps, "ratio");
+}
+
+/* What the stores hold at the end (the owner stopped). */
+static void report_stores(void)
+{
+	struct st_store_stats ss;
+	uint64_t stored = 0, series = 0;
+	int reader = st_rcu_reader_register(rcu);
+	for (uint32_t i = 0; i < opt.shards; i++) {
+		st_read_begin(rcu, reader);
+		st_store_stats_read(stores[i], &ss);
+		st_read_end(rcu, reader);
+		stored += ss.shard.points_stored;
+		series += ss.shard.series;
+	}
+	st_rcu_reader_unregister(rcu, reader);
+	printf("# stores: %llu points stored, %llu series\n", (unsigned long long)stored,
+	       (unsigned long long)series);
+}
+
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
@@ -419,47 +464,13 @@ int main(int argc, char **argv)
 	       opt.bodies, opt.reps, opt.durable ? "sync" : "interval");
 
 	struct round r[64];
-	double v[64];
 	for (int i = 0; i < opt.reps; i++)
 		run_round(&g, w, body, cap, copy, line, &r[i]);
-#define REPORT(member, metric, unit)                                                             \
-	do {                                                                                       \
-		for (int i = 0; i < opt.reps; i++)                                                 \
-			v[i] = r[i].member;                                                        \
-		report(metric, v, opt.reps, unit);                                                 \
-	} while (0)
-	REPORT(values_per_s, "write_tsbs_values_per_s", "values/s");
-	REPORT(lines_per_s, "write_tsbs_lines_per_s", "lines/s");
-	REPORT(bytes_per_s, "write_tsbs_bytes_per_s", "B/s");
-	REPORT(memcpy_bps, "write_memcpy_bytes_per_s", "B/s");
-	REPORT(decode_vps, "write_decode_only_values_per_s", "values/s");
-	REPORT(cpu_ns_per_value, "write_writer_cpu_ns_per_value", "ns/value");
-	REPORT(owner_cpu_ns_per_value, "write_owner_cpu_ns_per_value", "ns/value");
-	REPORT(decode_cpu_ns_per_value, "write_decode_only_cpu_ns_per_value", "ns/value");
-	/* ratios per round (same round, same bodies, CPU time of each), then their median */
-	for (int i = 0; i < opt.reps; i++)
-		v[i] = r[i].cpu_bps / r[i].memcpy_bps;
-	report("write_vs_memcpy_ratio", v, opt.reps, "ratio");
-	for (int i = 0; i < opt.reps; i++)
-		v[i] = r[i].decode_cpu_ns_per_value / r[i].cpu_ns_per_value;
-	report("write_vs_decode_ratio", v, opt.reps, "ratio");
-
+	report_all(r);
 	mg_writer_destroy(w);
 	atomic_store_explicit(&owner_stop, true, memory_order_release);
 	pthread_join(owner, NULL);
-	struct st_store_stats ss;
-	uint64_t stored = 0, series = 0;
-	int reader = st_rcu_reader_register(rcu);
-	for (uint32_t i = 0; i < opt.shards; i++) {
-		st_read_begin(rcu, reader);
-		st_store_stats_read(stores[i], &ss);
-		st_read_end(rcu, reader);
-		stored += ss.shard.points_stored;
-		series += ss.shard.series;
-	}
-	st_rcu_reader_unregister(rcu, reader);
-	printf("# stores: %llu points stored, %llu series\n", (unsigned long long)stored,
-	       (unsigned long long)series);
+	report_stores();
 	free(fields);
 	free(line);
 	free(copy);
