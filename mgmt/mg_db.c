@@ -80,25 +80,25 @@ int mg_db_series_name(const char *db, const char *default_db, struct st_str meas
 void mg_db_split(struct st_str name, const char *default_db, struct st_str *db,
 		 struct st_str *meas)
 {
-	const char *nul = name.len ? memchr(name.p, MG_DB_SEP, name.len) : NULL;
-	if (!nul) {
+	const char *sep = name.len ? memchr(name.p, MG_DB_SEP, name.len) : NULL;
+	if (!sep) {
 		db->p = default_db ? default_db : "";
 		db->len = default_db ? (uint32_t)strlen(default_db) : 0;
 		*meas = name;
 		return;
 	}
-	uint32_t dlen = (uint32_t)(nul - name.p);
+	uint32_t dlen = (uint32_t)(sep - name.p);
 	*db = (struct st_str){name.p, dlen};
-	*meas = (struct st_str){nul + 1, name.len - dlen - 1};
+	*meas = (struct st_str){sep + 1, name.len - dlen - 1};
 }
 
 bool mg_db_owns(struct st_str name, const char *db, const char *default_db)
 {
-	const char *nul = name.len ? memchr(name.p, MG_DB_SEP, name.len) : NULL;
+	const char *sep = name.len ? memchr(name.p, MG_DB_SEP, name.len) : NULL;
 	size_t dlen = db ? strlen(db) : 0;
 	if (is_default(db, dlen, default_db))
-		return nul == NULL;
-	return nul && (size_t)(nul - name.p) == dlen && memcmp(name.p, db, dlen) == 0;
+		return sep == NULL;
+	return sep && (size_t)(sep - name.p) == dlen && memcmp(name.p, db, dlen) == 0;
 }
 
 /* =============================================================== catalog */

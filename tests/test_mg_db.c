@@ -58,6 +58,7 @@ static void test_mg_db__name_valid(void **state)
 		{"tab\t", 4, false},
 		{"del\x7f", 4, false},
 		{"\x1b[31m", 5, false},
+		{"db\x1f", 3, false},           /* the separator (MG_DB_SEP) */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (mg_db_name_valid(cases[i].name, cases[i].len) != cases[i].ok)

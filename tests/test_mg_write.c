@@ -7,7 +7,8 @@
  *
  * Cases: a round trip of every numeric type read back with st_store_read;
  * the database prefix in stored keys and the default database without one
- * (the key the dataplane's dp_line_key gives); precision s/ms/u/ns/h and a
+ * (the key the dataplane's dp_line_key gives), a measurement holding the
+ * separator refused (it would forge another database's series); precision s/ms/u/ns/h and a
  * bad one, and a bad database name (nothing stored); lines without a
  * timestamp; a partial write (bad lines counted and reported in InfluxDB's
  * wording, cut to 100 bytes, at most MG_WRITE_ERRORS_MAX, the good lines
@@ -382,6 +383,26 @@ static void test_mg_write__database_prefix(void **state)
 	assert_true(mg_db_owns(v.name, "db1", DEF));
 	assert_false(mg_db_owns(v.name, NULL, DEF));
 	st_read_end(f->rcu, f->reader);
+
+	/* a measurement holding the separator would forge another database's series: refused */
+	uint32_t before = series_total(f);
+	const char *forged[] = {NULL, "db1"};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(write_body(f, forged[i], NULL,
+					    "db1\x1f" "cpu,host=a v=9i 1451606400000000005\n"
+					    "fine,host=a v=9i 1451606400000000005\n",
+					    &r),
+				 0);
+		assert_int_equal(r.lines, 2);
+		assert_int_equal(r.lines_bad, 1);
+		assert_int_equal(r.points_stored, 1);
+		assert_int_equal(r.nerrors, 1);
+		assert_string_equal(r.errors[0], "unable to parse 'db1\x1f" "cpu,host=a v=9i "
+						 "1451606400000000005': measurement contains the "
+						 "reserved byte 0x1f");
+	}
+	assert_int_equal(series_total(f), before + 2);  /* fine, in each database */
+	expect_one(f, "db1", "cpu", "v", "host=a", T0, 1, ST_VT_I64);
 
 	/* the default (by name or "") has no prefix: the key the dataplane builds */
 	struct dp_line dl;

@@ -109,8 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 void fz_seeds(fz_emit_fn emit, void *arg)
 {
 	static const char *const bodies[] = {
-		"cpu,hostname=host_0,region=eu-central-1 usage_user=58i,usage_system=2i "
-		"1451606400000000000\ncpu,hostname=host_1 usage_user=4i 1451606400000000000\n",
+		("cpu,hostname=host_0,region=eu-central-1 usage_user=58i,usage_system=2i "
+		 "1451606400000000000\ncpu,hostname=host_1 usage_user=4i 1451606400000000000\n"),
 		"",
 		"m v=1\n",
 	};

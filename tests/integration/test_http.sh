@@ -54,7 +54,8 @@ http() {
 }
 
 # js CHECK EXPR: EXPR is true of the body. python3: a Python expression over d
-# (the parsed body) and docs (every line of a chunked body, parsed); jq: a jq
+# (the parsed body), docs (every line of a chunked body, parsed) and pieces (the
+# series of every document); jq: a jq
 # filter over the stream of documents, slurped (-s).
 js() {
 	if [ "$json_tool" = python3 ]; then
@@ -63,6 +64,7 @@ import json, sys
 text = open(sys.argv[1]).read()
 docs = [json.loads(l) for l in text.splitlines() if l.strip()]
 d = docs[0] if len(docs) == 1 else None
+pieces = [s for x in docs for r in x.get("results", []) for s in r.get("series", [])]
 sys.exit(0 if eval("(" + sys.argv[2] + "\n)") else 1)
 EOF
 	else
@@ -229,12 +231,15 @@ http form_post 200 -XPOST "$base/query" --data-urlencode "db=httptest" \
 	js form_post 'd["results"][0]["series"][0]["values"] == [[1451606410, 7]]' \
 		'.[0].results[0].series[0].values == [[1451606410, 7]]' && ok form_post
 
-q chunked httptest "SELECT v FROM http_gz" --data-urlencode chunked=true --data-urlencode chunk_size=2 \
-	--data-urlencode epoch=s &&
-	js chunked 'len(docs) >= 2 and all(len(s["values"]) <= 2 for x in docs for s in x["results"][0].get("series", [])) and
-		sum(len(s["values"]) for x in docs for s in x["results"][0].get("series", [])) == 100 and
-		all(x["results"][0].get("partial") for x in docs[:-1]) and not docs[-1]["results"][0].get("partial")' \
-		'length >= 2 and ([.[].results[0].series[]?.values | length] | add) == 100 and (.[-1].results[0].partial | not)' &&
+# chunked: documents of at most 2 rows, 100 rows in all, every one partial but the last
+q chunked httptest "SELECT v FROM http_gz" --data-urlencode chunked=true \
+	--data-urlencode chunk_size=2 --data-urlencode epoch=s &&
+	js chunked 'len(docs) >= 2 and all(len(s["values"]) <= 2 for s in pieces) and
+		sum(len(s["values"]) for s in pieces) == 100 and
+		all(x["results"][0].get("partial") for x in docs[:-1]) and
+		not docs[-1]["results"][0].get("partial")' \
+		'length >= 2 and ([.[].results[0].series[]?.values | length] | add) == 100
+		and (.[-1].results[0].partial | not)' &&
 	header chunked_transfer '^Transfer-Encoding: chunked' && ok chunked
 
 q epoch_ms httptest "SELECT usage FROM http_cpu" --data-urlencode epoch=ms &&
@@ -248,7 +253,8 @@ fi
 # ---------------------------------------------------------------- SHOW statements
 q show_measurements httptest "SHOW MEASUREMENTS" &&
 	js show_measurements 'd["results"][0]["series"][0]["name"] == "measurements" and
-		all([m] in d["results"][0]["series"][0]["values"] for m in ["http_cpu", "http_gz", "http_ms", "http_part"])' \
+		all([m] in d["results"][0]["series"][0]["values"]
+		    for m in ["http_cpu", "http_gz", "http_ms", "http_part"])' \
 		'.[0].results[0].series[0].values | contains([["http_cpu"], ["http_gz"], ["http_ms"]])' &&
 	ok show_measurements
 q show_tag_keys httptest "SHOW TAG KEYS FROM http_cpu" &&
@@ -265,8 +271,10 @@ q show_field_keys httptest "SHOW FIELD KEYS FROM http_cpu" &&
 		'.[0].results[0].series[0].values == [["load", "float"], ["usage", "integer"]]' &&
 	ok show_field_keys
 q show_series httptest "SHOW SERIES FROM http_cpu" &&
-	js show_series 'd["results"][0]["series"][0]["values"] == [["http_cpu,host=a,region=eu"], ["http_cpu,host=b,region=us"]]' \
-		'.[0].results[0].series[0].values == [["http_cpu,host=a,region=eu"], ["http_cpu,host=b,region=us"]]' &&
+	js show_series 'd["results"][0]["series"][0]["values"] ==
+		[["http_cpu,host=a,region=eu"], ["http_cpu,host=b,region=us"]]' \
+		'.[0].results[0].series[0].values ==
+		[["http_cpu,host=a,region=eu"], ["http_cpu,host=b,region=us"]]' &&
 	ok show_series
 # Grafana's data source test
 q grafana_health httptest "SHOW MEASUREMENTS LIMIT 1" --data-urlencode epoch=ms &&
@@ -282,7 +290,8 @@ if http metrics 200 "$base/metrics"; then
 		grep -Eq '^streamflow_[a-zA-Z0-9_:]+_bucket\{le="\+Inf"\} [0-9]+$' "$tmp/body" &&
 		ok metrics || bad metrics "not Prometheus text with streamflow_ counters: $(head -c 300 "$tmp/body")"
 	# nothing but comments and well-formed samples
-	bad_lines=$(grep -Ev '^(# (TYPE|HELP) .*|streamflow_[a-zA-Z0-9_:]+(\{le="[^"]+"\})? [-+0-9.eEInfNa]+)$' "$tmp/body" | head -3)
+	sample='streamflow_[a-zA-Z0-9_:]+(\{le="[^"]+"\})? [-+0-9.eEInfNa]+'
+	bad_lines=$(grep -Ev "^(# (TYPE|HELP) .*|$sample)\$" "$tmp/body" | head -3)
 	[ -z "$bad_lines" ] && ok metrics_format || bad metrics_format "lines: $bad_lines"
 fi
 
