@@ -385,7 +385,8 @@ int mg_daemon_start(const struct cm_config *cfg, int eal_argc, char **eal_argv,
 	if (rc == 0 && cm_config_bool(cfg, "wal.io_thread") &&
 	    cm_config_enum(cfg, "wal.durability") != ST_WAL_NONE) {
 		rc = st_walio_start(d->stores, d->nshards,
-				    cm_config_int(cfg, "wal.io_idle_us") * CM_NS_PER_US, &d->walio);
+				    cm_config_int(cfg, "wal.io_idle_us") * CM_NS_PER_US,
+				    cm_config_int(cfg, "wal.io_idle_max_us") * CM_NS_PER_US, &d->walio);
 		if (rc)
 			snprintf(err, errlen, "cannot start the WAL I/O thread: %s", strerror(-rc));
 	}

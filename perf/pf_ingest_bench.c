@@ -300,7 +300,7 @@ static void rig_open(struct rig *r, const char *name, struct dp_backend *backend
 	if (rc)
 		die("st_store_open", rc);
 	if (sc.wal.io_thread && sc.wal.durability != ST_WAL_NONE &&
-	    (rc = st_walio_start(&r->store, 1, sc.wal.io_idle_ns, &r->io)))
+	    (rc = st_walio_start(&r->store, 1, sc.wal.io_idle_ns, sc.wal.io_idle_max_ns, &r->io)))
 		die("st_walio_start", rc);
 	/* the flusher keeps a spare WAL segment ready: without it the WAL stalls at 64 MB */
 	struct st_flush_cfg fc;

@@ -190,7 +190,7 @@ int main(void)
 		if (st_flush_create(&fc, rcu, &store, 1, &fl))
 			return 1;
 		st_flush_service_now(fl, store);
-		if (io_thread && st_walio_start(&store, 1, 20 * CM_NS_PER_US, &io))
+		if (io_thread && st_walio_start(&store, 1, 20 * CM_NS_PER_US, CM_NS_PER_MS, &io))
 			return 1;
 		int64_t c0 = thread_cpu_ns();
 		store_ns[mode] = ingest(store, store_insert, store_poll);

@@ -74,7 +74,9 @@ static const struct cm_cfg_key wal_keys[] = {
 	{"wal.io_thread", CM_CFG_BOOL, "true", 0, 0, NULL, false,
 	 "compress and write WAL records on a WAL I/O thread instead of the shard core"},
 	{"wal.io_idle_us", CM_CFG_INT, "20", 1, 100000, NULL, false,
-	 "the WAL I/O thread's nap when it found no work (bounds sync-mode latency)"},
+	 "the WAL I/O thread's first nap when it found no work (bounds sync-mode latency)"},
+	{"wal.io_idle_max_us", CM_CFG_INT, "1000", 1, 1000000, NULL, false,
+	 "the longest nap: idle naps double up to this (bounds the first sync write after idle)"},
 };
 
 const struct cm_cfg_table st_wal_cfg_table = {
@@ -96,6 +98,7 @@ void st_wal_cfg_default(struct st_wal_cfg *cfg)
 	cfg->direct = true;
 	cfg->io_thread = false;
 	cfg->io_idle_ns = 20 * CM_NS_PER_US;
+	cfg->io_idle_max_ns = CM_NS_PER_MS;
 }
 
 void st_wal_cfg_from(const struct cm_config *config, struct st_wal_cfg *cfg)
@@ -109,6 +112,7 @@ void st_wal_cfg_from(const struct cm_config *config, struct st_wal_cfg *cfg)
 	cfg->direct = cm_config_bool(config, "wal.direct_io");
 	cfg->io_thread = cm_config_bool(config, "wal.io_thread");
 	cfg->io_idle_ns = cm_config_int(config, "wal.io_idle_us") * CM_NS_PER_US;
+	cfg->io_idle_max_ns = cm_config_int(config, "wal.io_idle_max_us") * CM_NS_PER_US;
 }
 
 const char *st_wal_durability_name(enum st_wal_durability d)

@@ -60,7 +60,8 @@ struct st_wal_cfg {
 	int zstd_level;                /* 0: no compression; negative: zstd's fast levels */
 	bool direct;                   /* try O_DIRECT (falls back, logged) */
 	bool io_thread;                /* the store's choice: a WAL I/O thread encodes (st_walio.h) */
-	int64_t io_idle_ns;            /* that thread's nap when idle */
+	int64_t io_idle_ns;            /* that thread's first nap when idle */
+	int64_t io_idle_max_ns;        /* its longest (naps double up to it) */
 };
 
 /* wal.* keys: durability, fsync_interval_ms, segment_size, buffer_size, ... */

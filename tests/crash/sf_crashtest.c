@@ -85,7 +85,7 @@ static struct st_store *open_store(const char *dir, uint64_t min_free, struct st
 	fc.interval_ns = 200 * CM_NS_PER_MS;
 	fc.min_free_bytes = min_free;
 	fc.tick_ns = 5 * CM_NS_PER_MS;
-	if (st_walio_start(&the_store, 1, 20 * CM_NS_PER_US, &the_io) ||
+	if (st_walio_start(&the_store, 1, 20 * CM_NS_PER_US, CM_NS_PER_MS, &the_io) ||
 	    st_flush_create(&fc, rcu, &the_store, 1, fl) || st_flush_start(*fl)) {
 		fprintf(stderr, "crashtest: flusher failed\n");
 		exit(2);
