@@ -110,10 +110,10 @@ int qp_ref_field(const struct qplan *p, const struct mg_expr *e)
 	return r && r->kind == QR_FIELD ? (int)r->field : -1;
 }
 
-bool qp_is_field_key(const struct qplan *p, const char *name)
+bool qp_name_in(const char *const *names, uint32_t n, const char *name)
 {
-	for (uint32_t i = 0; i < p->nfieldkeys; i++)
-		if (!strcmp(p->fieldkeys[i], name))
+	for (uint32_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
 			return true;
 	return false;
 }
@@ -121,12 +121,7 @@ bool qp_is_field_key(const struct qplan *p, const char *name)
 bool qp_is_group_tag(const struct qplan *p, const char *name)
 {
 	const struct mg_select *s = p->sel;
-	if (s->group_all_tags)
-		return true;
-	for (uint32_t i = 0; i < s->ngroup_tags; i++)
-		if (!strcmp(s->group_tags[i], name))
-			return true;
-	return false;
+	return s->group_all_tags || qp_name_in(s->group_tags, s->ngroup_tags, name);
 }
 
 int qp_strcmp_p(const void *a, const void *b)

@@ -41,25 +41,16 @@ static int plan_error(struct qplan *p, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int field_index(struct qplan *p, const char *name, bool add)
+/* The index of field name in the fields read, added if new. */
+static int field_index(struct qplan *p, const char *name)
 {
 	for (uint32_t i = 0; i < p->nfields; i++)
 		if (!strcmp(p->fields[i], name))
 			return (int)i;
-	if (!add)
-		return -1;
 	if (p->nfields == QP_FIELDS_MAX)
 		return plan_error(p, "too many fields in one query (max %d)", QP_FIELDS_MAX);
 	p->fields[p->nfields] = name;
 	return (int)p->nfields++;
-}
-
-static bool is_tag(const struct qplan *p, const char *name)
-{
-	for (uint32_t i = 0; i < p->ntagkeys; i++)
-		if (!strcmp(p->tagkeys[i], name))
-			return true;
-	return false;
 }
 
 /* Decide what an identifier is: time, a tag or a field (fields win, as in InfluxDB). */
@@ -68,10 +59,11 @@ static int resolve_ref(struct qplan *p, const struct mg_expr *e)
 	if (!strcmp(e->s, "time") && e->cast == MG_CAST_NONE)
 		return qp_ref_set(p, e, QR_TIME, 0);
 	bool tag = e->cast == MG_CAST_TAG ||
-		   (e->cast != MG_CAST_FIELD && !qp_is_field_key(p, e->s) && is_tag(p, e->s));
+		   (e->cast != MG_CAST_FIELD && !qp_name_in(p->fieldkeys, p->nfieldkeys, e->s) &&
+		    qp_name_in(p->tagkeys, p->ntagkeys, e->s));
 	if (tag)
 		return qp_ref_set(p, e, QR_TAG, 0);
-	int fi = field_index(p, e->s, true);
+	int fi = field_index(p, e->s);
 	return fi < 0 ? fi : qp_ref_set(p, e, QR_FIELD, (uint32_t)fi);
 }
 
@@ -212,6 +204,17 @@ static void expr_name(const struct mg_expr *e, char *out, size_t cap)
 	}
 }
 
+/* Does e read a field (a raw row whose field columns are all null is not printed)? */
+static bool reads_field(struct qplan *p, const struct mg_expr *e)
+{
+	switch (e->kind) {
+	case MG_EX_REF: return qp_ref_kind(p, e) == QR_FIELD;
+	case MG_EX_BINARY: return reads_field(p, e->lhs) || reads_field(p, e->rhs);
+	case MG_EX_NEG: return reads_field(p, e->lhs);
+	default: return false;
+	}
+}
+
 static int add_col(struct qplan *p, const struct mg_expr *e, const char *name)
 {
 	if (p->ncols == QP_COLS_MAX)
@@ -307,6 +310,7 @@ static int plan_columns(struct qplan *p)
 		int rc = plan_expr(p, c->expr, &naggs, &nraw);
 		if (rc)
 			return rc;
+		c->reads_field = reads_field(p, c->expr);
 	}
 	if (naggs && nraw)
 		return plan_error(p, "mixing aggregate and non-aggregate queries is not supported");
@@ -418,6 +422,7 @@ static int plan_where(struct qplan *p, const struct mg_expr *e)
 		return plan_error(p, "too many conditions in WHERE (max %d)", QP_CONDS_MAX);
 	p->conds[p->nconds].e = e;
 	p->conds[p->nconds].tag_only = !(uses & HAS_FIELD);
+	p->has_residual |= (uses & HAS_FIELD) != 0;
 	p->nconds++;
 	return 0;
 }

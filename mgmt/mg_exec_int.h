@@ -47,6 +47,7 @@ struct qcol {
 	char base[QP_NAME_MAX];      /* before de-duplication */
 	const struct mg_expr *expr;  /* what to evaluate (a transformation's argument) */
 	int xform;                   /* enum mg_xform_fn, or -1 */
+	bool reads_field;            /* raw rows: the column reads a field */
 	int64_t xunit, xwindow;
 };
 
@@ -96,6 +97,7 @@ struct qplan {
 	bool agg;                    /* an aggregate query */
 	bool selector_time;          /* one selector alone: its point's time */
 	bool has_xform;
+	bool has_residual;           /* a WHERE condition reads a field: test per row */
 	bool empty;                  /* the time range is empty */
 	int64_t tmin, tmax;          /* inclusive */
 	bool tmin_set, tmax_set;
@@ -117,7 +119,8 @@ int qp_plan(struct qplan *p);
 int qp_ref_set(struct qplan *p, const struct mg_expr *e, enum qref_kind k, uint32_t field);
 enum qref_kind qp_ref_kind(const struct qplan *p, const struct mg_expr *e);
 int qp_ref_field(const struct qplan *p, const struct mg_expr *e);
-bool qp_is_field_key(const struct qplan *p, const char *name);
+/* True if name is one of names[0..n) (the schema's keys, the GROUP BY tags). */
+bool qp_name_in(const char *const *names, uint32_t n, const char *name);
 bool qp_is_group_tag(const struct qplan *p, const char *name);
 int qp_strcmp_p(const void *a, const void *b);
 struct mg_expr *qp_new_ref(struct qplan *p, const char *name);

@@ -175,8 +175,9 @@ static int candidates(struct qplan *p, struct st_str meas, struct st_idset *set)
 /* ------------------------------------------------------------ row sets */
 
 struct entry {
-	const uint8_t *tags;     /* the key's tag records: the row set's identity */
+	const uint8_t *tags;     /* the key's tag records (copied): the row set's identity */
 	uint32_t tlen;
+	uint32_t ntags;
 	uint32_t field;
 	uint64_t id;
 };
@@ -216,25 +217,18 @@ static int collect(struct qplan *p, const struct st_idset *set, struct entry *en
 		if (f < 0)
 			continue;
 		size_t tl = (size_t)(v.end - v.tags);
-		uint8_t *t = qa_alloc(&p->arena, tl + 2);
-		if (!t)
+		uint8_t *t = qa_alloc(&p->arena, tl);
+		if (tl && !t)
 			return -ENOMEM;
-		/* keep the tag count with the records: st_key_iter needs a view */
-		t[0] = (uint8_t)v.ntags;
-		t[1] = (uint8_t)(v.ntags >> 8);
-		memcpy(t + 2, v.tags, tl);
-		ents[(*n)++] = (struct entry){t, (uint32_t)tl + 2, (uint32_t)f, set->ids[i]};
+		memcpy(t, v.tags, tl);
+		ents[(*n)++] = (struct entry){t, (uint32_t)tl, v.ntags, (uint32_t)f, set->ids[i]};
 	}
 	return 0;
 }
 
 static int make_tags(struct qplan *p, const struct entry *e, struct rowset *rs)
 {
-	struct st_key_view v = {
-		.ntags = (uint32_t)e->tags[0] | (uint32_t)e->tags[1] << 8,
-		.tags = e->tags + 2,
-		.end = e->tags + e->tlen,
-	};
+	struct st_key_view v = {.ntags = e->ntags, .tags = e->tags, .end = e->tags + e->tlen};
 	rs->ntags = v.ntags;
 	rs->tags = qa_alloc(&p->arena, (v.ntags ? v.ntags : 1) * sizeof(*rs->tags));
 	if (!rs->tags)

@@ -85,17 +85,6 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 /* ------------------------------------------------------------ raw rows */
 
-/* Does column c read a field (a row with all such columns null is not printed)? */
-static bool uses_field(struct qplan *p, const struct mg_expr *e)
-{
-	switch (e->kind) {
-	case MG_EX_REF: return qp_ref_kind(p, e) == QR_FIELD;
-	case MG_EX_BINARY: return uses_field(p, e->lhs) || uses_field(p, e->rhs);
-	case MG_EX_NEG: return uses_field(p, e->lhs);
-	default: return false;
-	}
-}
-
 static bool residual_ok(struct qplan *p, const struct rowctx *r)
 {
 	for (uint32_t c = 0; c < p->nconds; c++)
@@ -104,77 +93,80 @@ static bool residual_ok(struct qplan *p, const struct rowctx *r)
 	return true;
 }
 
-static bool has_residual(const struct qplan *p)
-{
-	for (uint32_t c = 0; c < p->nconds; c++)
-		if (!p->conds[c].tag_only)
-			return true;
-	return false;
-}
-
 /*
  * Walk the rows of a loaded row set: every timestamp any needed field has,
- * in order, with each field's value or null. fn gets each row that passes
- * the residual condition.
+ * with each field's value or null, oldest first (newest first when desc).
+ * fn gets each row that passes the residual condition and says whether it
+ * kept it (1), skipped it (0) or failed (< 0); the walk stops after
+ * max_kept kept rows.
  */
-typedef int (*row_fn)(struct qplan *p, struct rowset *rs, struct rowctx *r, void *arg);
+typedef int (*row_fn)(struct qplan *p, struct rowctx *r, void *arg);
 
-static int walk_rows(struct qplan *p, struct rowset *rs, row_fn fn, void *arg)
+static int walk_rows(struct qplan *p, struct rowset *rs, bool desc, uint64_t max_kept, row_fn fn,
+		     void *arg)
 {
-	size_t pos[QP_FIELDS_MAX] = {0};
+	size_t left[QP_FIELDS_MAX];  /* points not walked yet, per field */
 	struct xv vals[QP_FIELDS_MAX];
 	struct rowctx r = {.tags = rs->tags, .ntags = rs->ntags, .fields = vals};
-	for (;;) {
-		int64_t t = INT64_MAX;
+	for (uint32_t f = 0; f < p->nfields; f++)
+		left[f] = rs->f[f].pts.n;
+	for (uint64_t kept = 0; kept < max_kept;) {
+		int64_t t = 0;
 		bool any = false;
 		for (uint32_t f = 0; f < p->nfields; f++) {
 			const struct st_points *pt = &rs->f[f].pts;
-			if (pos[f] < pt->n && (!any || pt->ts[pos[f]] < t)) {
-				t = pt->ts[pos[f]];
-				any = true;
-			}
+			if (!left[f])
+				continue;
+			int64_t ft = pt->ts[desc ? left[f] - 1 : pt->n - left[f]];
+			if (!any || (desc ? ft > t : ft < t))
+				t = ft;
+			any = true;
 		}
 		if (!any)
 			return 0;
 		for (uint32_t f = 0; f < p->nfields; f++) {
 			const struct st_points *pt = &rs->f[f].pts;
-			if (pos[f] < pt->n && pt->ts[pos[f]] == t)
-				vals[f] = point_xv(rs->f[f].vt, pt->vals[pos[f]++]);
-			else
+			size_t i = desc ? left[f] - 1 : pt->n - left[f];
+			if (left[f] && pt->ts[i] == t) {
+				vals[f] = point_xv(rs->f[f].vt, pt->vals[i]);
+				left[f]--;
+			} else {
 				vals[f].t = XV_NULL;
+			}
 		}
 		r.ts = t;
 		if (!residual_ok(p, &r))
 			continue;
-		int rc = fn(p, rs, &r, arg);
-		if (rc)
+		int rc = fn(p, &r, arg);
+		if (rc < 0)
 			return rc;
+		kept += (uint64_t)rc;
 	}
+	return 0;
 }
 
 struct raw_arg {
 	struct matrix *m;
 	struct mg_cell *row;
-	bool *field_col;
 };
 
-static int raw_row(struct qplan *p, struct rowset *rs, struct rowctx *r, void *arg)
+static int raw_row(struct qplan *p, struct rowctx *r, void *arg)
 {
-	(void)rs;
 	struct raw_arg *a = arg;
 	bool any = false, anyfield = false;
 	for (uint32_t c = 0; c < p->ncols; c++) {
 		struct xv v;
 		qp_eval(p, p->cols[c].expr, r, &v);
 		a->row[c] = xv_cell(&v);
-		if (a->field_col[c]) {
+		if (p->cols[c].reads_field) {
 			anyfield = true;
 			any |= v.t != XV_NULL;
 		}
 	}
 	if (anyfield && !any)
 		return 0;
-	return mx_push(a->m, r->ts, a->row);
+	int rc = mx_push(a->m, r->ts, a->row);
+	return rc ? rc : 1;
 }
 
 /* Stable order of rows by time across the row sets of a group. */
@@ -218,18 +210,25 @@ static int sort_rows(struct matrix *m)
 	return 0;
 }
 
+/*
+ * Raw rows of a group. With LIMIT and no transformation, a row set can
+ * contribute at most OFFSET + LIMIT rows to the printed ones, taken from the
+ * end ORDER BY asks for: only those are evaluated (lastpoint: one row per
+ * series instead of a day of them).
+ */
 static int run_raw(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix *m)
 {
 	struct mg_cell row[QP_COLS_MAX];
-	bool field_col[QP_COLS_MAX];
-	for (uint32_t c = 0; c < p->ncols; c++)
-		field_col[c] = uses_field(p, p->cols[c].expr);
-	struct raw_arg a = {m, row, field_col};
+	struct raw_arg a = {m, row};
+	const struct mg_select *s = p->sel;
+	uint64_t max_kept = UINT64_MAX;
+	if (s->limit > 0 && !p->has_xform)
+		max_kept = (uint64_t)s->limit + (uint64_t)(s->offset > 0 ? s->offset : 0);
 	int rc = 0;
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		rc = ql_load(p, &rs[i]);
 		if (rc == 0)
-			rc = walk_rows(p, &rs[i], raw_row, &a);
+			rc = walk_rows(p, &rs[i], s->order_desc, max_kept, raw_row, &a);
 		ql_unload(p, &rs[i]);
 	}
 	return rc ? rc : sort_rows(m);
@@ -257,9 +256,8 @@ static void feed(struct qplan *p, struct buckets *bk, uint32_t s, int64_t ts, co
 		mg_acc_add_i64(a, ts, v->b, p->slots[s].keep);
 }
 
-static int agg_row(struct qplan *p, struct rowset *rs, struct rowctx *r, void *arg)
+static int agg_row(struct qplan *p, struct rowctx *r, void *arg)
 {
-	(void)rs;
 	for (uint32_t s = 0; s < p->nslots; s++)
 		if (r->fields[p->slots[s].field].t != XV_NULL)
 			feed(p, arg, s, r->ts, &r->fields[p->slots[s].field]);
@@ -408,7 +406,6 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 {
 	struct buckets bk = {0};
 	int rc = 0;
-	bool resid = has_residual(p);
 	/* an unbounded start needs the group's first point: load the group first */
 	bool preload = p->interval && !p->tmin_set;
 	for (uint32_t i = 0; preload && i < n && rc == 0; i++)
@@ -426,8 +423,8 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 		bool any = false;
 		for (uint32_t i = 0; i < n && rc == 0; i++) {
 			rc = ql_load(p, &rs[i]);
-			if (rc == 0 && resid)
-				rc = walk_rows(p, &rs[i], agg_row, &bk);
+			if (rc == 0 && p->has_residual)
+				rc = walk_rows(p, &rs[i], false, UINT64_MAX, agg_row, &bk);
 			else if (rc == 0)
 				feed_columns(p, &rs[i], &bk);
 			for (uint32_t f = 0; f < p->nfields; f++)
@@ -679,27 +676,63 @@ static int resolve_sources(struct qplan *p, struct meas_list *l)
 static int qx_select(struct mg_exec_ctx *cx, const struct mg_select *sel, struct mg_result *r,
 		     struct mg_stmt_result *sr);
 
+/* Add name to a schema list unless it is there (copied into the plan's arena). */
+static void schema_add(struct qplan *p, const char **v, uint32_t *n, const char *name)
+{
+	if (*n < QP_FIELDS_MAX && !qp_name_in(v, *n, name) &&
+	    (v[*n] = qa_strndup(&p->arena, name, strlen(name))) != NULL)
+		(*n)++;
+}
+
 /* The schema of an inner result: its columns are fields, its series tags tags. */
 static void sub_schema(struct qplan *p, const struct mg_stmt_result *in)
 {
 	for (uint32_t i = 0; i < in->nseries; i++) {
 		const struct mg_series *se = &in->series[i];
 		for (uint32_t c = 1; c < se->ncols; c++)
-			if (qp_is_field_key(p, se->columns[c]) == false &&
-			    p->nfieldkeys < QP_FIELDS_MAX)
-				p->fieldkeys[p->nfieldkeys++] = qa_strndup(&p->arena, se->columns[c],
-									    strlen(se->columns[c]));
-		for (uint32_t t = 0; t < se->ntags; t++) {
-			bool have = false;
-			for (uint32_t k = 0; k < p->ntagkeys; k++)
-				have |= !strcmp(p->tagkeys[k], se->tags[t].key);
-			if (!have && p->ntagkeys < QP_TAGKEYS_MAX)
-				p->tagkeys[p->ntagkeys++] = qa_strndup(&p->arena, se->tags[t].key,
-									strlen(se->tags[t].key));
-		}
+			schema_add(p, p->fieldkeys, &p->nfieldkeys, se->columns[c]);
+		for (uint32_t t = 0; t < se->ntags; t++)
+			schema_add(p, p->tagkeys, &p->ntagkeys, se->tags[t].key);
 	}
 	qsort(p->fieldkeys, p->nfieldkeys, sizeof(p->fieldkeys[0]), qp_strcmp_p);
 	qsort(p->tagkeys, p->ntagkeys, sizeof(p->tagkeys[0]), qp_strcmp_p);
+}
+
+/*
+ * Column `name` of an inner series as a field column, within the outer time
+ * range. One type per column: float if any value is a float (integers are
+ * converted), else integer; other cells are skipped.
+ */
+static int sub_column(struct qplan *p, const struct mg_series *se, const char *name,
+		      struct qfcol *fc)
+{
+	st_points_init(&fc->pts);
+	uint32_t col = 0;
+	for (uint32_t c = 1; c < se->ncols; c++)
+		if (!strcmp(se->columns[c], name))
+			col = c;
+	fc->vt = ST_VT_I64;
+	for (uint64_t k = 0; col && k < se->nrows; k++)
+		if (se->cells[k * se->ncols + col].type == MG_CELL_F64)
+			fc->vt = ST_VT_F64;
+	for (uint64_t k = 0; col && k < se->nrows; k++) {
+		const struct mg_cell *t = &se->cells[k * se->ncols];
+		const struct mg_cell *x = &se->cells[k * se->ncols + col];
+		if (t->i < p->tmin || t->i > p->tmax ||
+		    (x->type != MG_CELL_F64 && x->type != MG_CELL_I64))
+			continue;
+		if (st_points_reserve(&fc->pts, 1))
+			return -ENOMEM;
+		double f = x->type == MG_CELL_F64 ? x->f : (double)x->i;
+		fc->pts.ts[fc->pts.n] = t->i;
+		if (fc->vt == ST_VT_F64)
+			memcpy(&fc->pts.vals[fc->pts.n], &f, sizeof(f));
+		else
+			fc->pts.vals[fc->pts.n] = (uint64_t)x->i;
+		fc->pts.n++;
+	}
+	p->held_bytes += fc->pts.n * (sizeof(int64_t) + sizeof(uint64_t));
+	return 0;
 }
 
 /* The rows of an inner result as row sets, filtered by the outer time range and tags. */
@@ -721,27 +754,12 @@ static int sub_fill(struct qplan *p, const struct mg_stmt_result *in, struct row
 				ok = qp_test(p, p->conds[c].e, &rc0);
 		if (!ok)
 			continue;
-		for (uint32_t f = 0; f < p->nfields; f++) {
-			struct qfcol *fc = &rs.f[f];
-			st_points_init(&fc->pts);
-			uint32_t col = 0;
-			for (uint32_t c = 1; c < se->ncols; c++)
-				if (!strcmp(se->columns[c], p->fields[f]))
-					col = c;
-			for (uint64_t k = 0; col && k < se->nrows; k++) {
-				const struct mg_cell *t = &se->cells[k * se->ncols];
-				const struct mg_cell *x = &se->cells[k * se->ncols + col];
-				if (t->i < p->tmin || t->i > p->tmax ||
-				    (x->type != MG_CELL_F64 && x->type != MG_CELL_I64))
-					continue;
-				if (st_points_reserve(&fc->pts, 1))
-					return -ENOMEM;
-				fc->vt = x->type == MG_CELL_F64 ? ST_VT_F64 : ST_VT_I64;
-				fc->pts.ts[fc->pts.n] = t->i;
-				memcpy(&fc->pts.vals[fc->pts.n], &x->f, sizeof(uint64_t));
-				fc->pts.n++;
-			}
-			p->held_bytes += fc->pts.n * 16;
+		int rc = 0;
+		for (uint32_t f = 0; f < p->nfields && rc == 0; f++)
+			rc = sub_column(p, se, p->fields[f], &rs.f[f]);
+		if (rc) {
+			ql_unload(p, &rs);
+			return rc;
 		}
 		if (ql_group_key(p, &rs) || ql_rowsets_push(out, &rs))
 			return -ENOMEM;
@@ -751,23 +769,20 @@ static int sub_fill(struct qplan *p, const struct mg_stmt_result *in, struct row
 
 /* ------------------------------------------------------------ INTO */
 
-/* Line-protocol escaping of a measurement (`,` and space) or a tag (also `=`). */
-static int lp_put(struct into_buf *b, const char *s, bool tag)
+/* Append s with line-protocol escaping (esc: ", " for a measurement, ",= " for keys, values). */
+static int lp_put(struct into_buf *b, const char *s, const char *esc)
 {
-	size_t n = strlen(s);
-	if (b->n + 2 * n + 64 > b->cap) {
-		size_t cap = 2 * (b->n + 2 * n + 64);
+	struct st_str v = {s, (uint32_t)strlen(s)};
+	size_t need = st_lp_escape(NULL, 0, b->n, v, esc) + 1;
+	if (need > b->cap) {
+		size_t cap = 2 * need + 64;
 		char *q = realloc(b->p, cap);
 		if (!q)
 			return -ENOMEM;
 		b->p = q;
 		b->cap = cap;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == ',' || s[i] == ' ' || (tag && s[i] == '='))
-			b->p[b->n++] = '\\';
-		b->p[b->n++] = s[i];
-	}
+	b->n = st_lp_escape(b->p, b->cap, b->n, v, esc);
 	return 0;
 }
 
@@ -802,17 +817,17 @@ static int into_series(struct into_buf *b, const char *into, const struct mg_ser
 		const struct mg_cell *row = &se->cells[k * se->ncols];
 		size_t mark = b->n;
 		bool any = false;
-		rc = lp_put(b, into, false);
+		rc = lp_put(b, into, ", ");
 		for (uint32_t t = 0; t < se->ntags && rc == 0; t++) {
 			if (!se->tags[t].value[0])
 				continue;
 			rc = lp_printf(b, ",");
 			if (rc == 0)
-				rc = lp_put(b, se->tags[t].key, true);
+				rc = lp_put(b, se->tags[t].key, ",= ");
 			if (rc == 0)
 				rc = lp_printf(b, "=");
 			if (rc == 0)
-				rc = lp_put(b, se->tags[t].value, true);
+				rc = lp_put(b, se->tags[t].value, ",= ");
 		}
 		for (uint32_t c = 1; c < se->ncols && rc == 0; c++) {
 			const struct mg_cell *x = &row[c];
@@ -820,7 +835,7 @@ static int into_series(struct into_buf *b, const char *into, const struct mg_ser
 				continue;
 			rc = lp_printf(b, "%s", any ? "," : " ");
 			if (rc == 0)
-				rc = lp_put(b, se->columns[c], true);
+				rc = lp_put(b, se->columns[c], ",= ");
 			if (rc == 0 && x->type == MG_CELL_F64)
 				rc = lp_printf(b, "=%.17g", x->f);
 			else if (rc == 0 && x->type == MG_CELL_I64)
@@ -839,8 +854,8 @@ static int into_series(struct into_buf *b, const char *into, const struct mg_ser
 	return rc;
 }
 
-static int run_into(struct qplan *p, struct mg_result *tmp, struct mg_stmt_result *ts,
-		    struct mg_result *r, struct mg_stmt_result *sr)
+static int run_into(struct qplan *p, const struct mg_stmt_result *ts, struct mg_result *r,
+		    struct mg_stmt_result *sr)
 {
 	const struct mg_source *into = p->sel->into;
 	struct into_buf b = {0};
@@ -856,7 +871,6 @@ static int run_into(struct qplan *p, struct mg_result *tmp, struct mg_stmt_resul
 	if (rc == 0 && b.n)
 		rc = p->cx->write(p->cx->arg, db, b.p, b.n, &rep);
 	free(b.p);
-	(void)tmp;
 	if (rc) {
 		snprintf(p->err, sizeof(p->err), "INTO %s: %s", into->name ? into->name : ":MEASUREMENT",
 			 rc == -ENOENT ? "database not found" : strerror(-rc));
@@ -945,7 +959,7 @@ static int qx_select(struct mg_exec_ctx *cx, const struct mg_select *sel, struct
 		struct mg_stmt_result *ts = tmp ? mg_result_add_stmt(tmp, 0) : NULL;
 		rc = ts ? select_rows(p, tmp, ts) : -ENOMEM;
 		if (rc == 0)
-			rc = run_into(p, tmp, ts, r, sr);
+			rc = run_into(p, ts, r, sr);
 		mg_result_free(tmp);
 	} else {
 		rc = select_rows(p, r, sr);

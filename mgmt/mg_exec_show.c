@@ -232,7 +232,8 @@ static int measurements(struct meta *m, struct strs *out)
 /* ------------------------------------------------------------ series scan */
 
 /* Call fn for each series of meas whose tags pass the WHERE (inside a read session). */
-typedef int (*series_fn)(struct meta *m, uint64_t id, const struct st_key_view *v, void *arg);
+typedef int (*series_fn)(struct meta *m, const uint8_t *key, size_t len,
+			 const struct st_key_view *v, void *arg);
 
 static int scan(struct meta *m, const char *meas, series_fn fn, void *arg)
 {
@@ -268,39 +269,26 @@ static int scan(struct meta *m, const char *meas, series_fn fn, void *arg)
 			if (!qp_test(&m->p, m->st->where, &r))
 				continue;
 		}
-		rc = fn(m, set.ids[i], &v, arg);
+		rc = fn(m, key, len, &v, arg);
 	}
 	st_idset_release(&set);
 	return rc;
 }
 
-static int collect_series(struct meta *m, uint64_t id, const struct st_key_view *v, void *arg)
+/* A series as SHOW SERIES prints it: "cpu,host=a" (escaped, no field, no database). */
+static int collect_series(struct meta *m, const uint8_t *key, size_t len,
+			  const struct st_key_view *v, void *arg)
 {
-	(void)id;
 	struct strs *out = arg;
 	char buf[2 * ST_KEY_MAX];
-	/* the human form without the field, from the key without its database prefix */
-	uint8_t key[ST_KEY_MAX];
 	struct st_str db, shown;
+	int n = st_key_format(key, len, false, buf, sizeof(buf));
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return 0;
+	/* skip the database prefix in the printed form: its escaped bytes and the separator */
 	mg_db_split(v->name, m->p.cx->default_db, &db, &shown);
-	size_t tl = (size_t)(v->end - v->tags);
-	if (shown.len + tl + 8 > sizeof(key))
-		return 0;
-	size_t n = 0;
-	key[n++] = (uint8_t)shown.len;
-	key[n++] = (uint8_t)(shown.len >> 8);
-	memcpy(key + n, shown.p, shown.len);
-	n += shown.len;
-	key[n++] = 0;
-	key[n++] = 0;
-	key[n++] = (uint8_t)v->ntags;
-	key[n++] = (uint8_t)(v->ntags >> 8);
-	memcpy(key + n, v->tags, tl);
-	n += tl;
-	int len = st_key_format(key, n, false, buf, sizeof(buf));
-	if (len < 0 || (size_t)len >= sizeof(buf))
-		return 0;
-	return strs_add(out, buf, (size_t)len);
+	size_t skip = shown.p == v->name.p ? 0 : st_lp_escape(NULL, 0, 0, db, ", ") + 1;
+	return strs_add(out, buf + skip, (size_t)n - skip);
 }
 
 struct tagcollect {
@@ -311,9 +299,11 @@ struct tagcollect {
 
 static bool key_wanted(struct meta *m, struct st_str k);
 
-static int collect_tags(struct meta *m, uint64_t id, const struct st_key_view *v, void *arg)
+static int collect_tags(struct meta *m, const uint8_t *key, size_t len,
+			const struct st_key_view *v, void *arg)
 {
-	(void)id;
+	(void)key;
+	(void)len;
 	struct tagcollect *tc = arg;
 	struct st_key_iter it;
 	struct st_tag t;
@@ -361,10 +351,12 @@ static const char *shown_name(struct meta *m, const char *series_name)
 	return qa_strndup(&m->p.arena, shown.p, shown.len);
 }
 
-static int count_cb(struct meta *m, uint64_t id, const struct st_key_view *v, void *arg)
+static int count_cb(struct meta *m, const uint8_t *key, size_t len, const struct st_key_view *v,
+		    void *arg)
 {
 	(void)m;
-	(void)id;
+	(void)key;
+	(void)len;
 	(void)v;
 	(*(uint64_t *)arg)++;
 	return 0;

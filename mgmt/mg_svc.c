@@ -115,7 +115,7 @@ struct mg_svc {
 	pthread_mutex_t reg_lock;
 	struct running *running;
 	uint64_t next_id;
-	pthread_mutex_t flush_lock;
+	pthread_mutex_t flush_lock;    /* one flush at a time (it stops the flusher) */
 
 	struct histo query_h, write_h;
 	struct reqctr req;
@@ -524,8 +524,8 @@ int mg_svc_tiers(struct mg_svc *s, mg_write_fn fn, void *arg)
 		"storage.cold_after_ns %lld\n", (long long)cm_config_int(c, "storage.retention"),
 		cm_config_str(c, "storage.retention_rules"), cm_config_str(c, "storage.cold_dir"),
 		(long long)cm_config_int(c, "storage.cold_after"));
-	int reader = s->index_reader;
-	pthread_mutex_lock(&s->flush_lock); /* the index reader slot is the job's too */
+	int slot = pool_get(&s->readers, 0);
+	int reader = s->reader_ids[slot];
 	for (uint32_t i = 0; i < d->nshards; i++) {
 		struct st_store_stats st;
 		st_read_begin(d->rcu, reader);
@@ -545,7 +545,7 @@ int mg_svc_tiers(struct mg_svc *s, mg_write_fn fn, void *arg)
 			(unsigned long long)st.checkpoints, i, (unsigned long long)st.checkpoint_lsn, i,
 			(unsigned long long)st.blocks_quarantined, i, st.disk_low);
 	}
-	pthread_mutex_unlock(&s->flush_lock);
+	pool_put(&s->readers, slot);
 	int rc = fclose(f) ? -ENOMEM : fn(arg, text, len);
 	free(text);
 	return rc;
@@ -573,9 +573,7 @@ bool mg_svc_healthy(const struct mg_svc *s)
 static void index_job(void *arg)
 {
 	struct mg_svc *s = arg;
-	pthread_mutex_lock(&s->flush_lock);
 	int64_t n = mg_index_sync(s->index, s->index_reader);
-	pthread_mutex_unlock(&s->flush_lock);
 	if (n < 0)
 		CM_LOG_RL(CM_LOG_WARN, "svc", "event=index_sync_failed err=%s", strerror((int)-n));
 }

@@ -171,8 +171,7 @@ bool st_key_tag(const struct st_key_view *v, struct st_str k, struct st_str *val
 	return false;
 }
 
-/* Append s to out with line-protocol escaping of the characters in esc. */
-static size_t put_escaped(char *out, size_t cap, size_t at, struct st_str s, const char *esc)
+size_t st_lp_escape(char *out, size_t cap, size_t at, struct st_str s, const char *esc)
 {
 	for (uint32_t i = 0; i < s.len; i++) {
 		char c = s.p[i];
@@ -193,19 +192,19 @@ int st_key_format(const uint8_t *key, size_t len, bool with_field, char *out, si
 	struct st_key_view v;
 	if (st_key_parse(key, len, &v))
 		return -EINVAL;
-	size_t at = put_escaped(out, cap, 0, v.name, ", ");
+	size_t at = st_lp_escape(out, cap, 0, v.name, ", ");
 	struct st_key_iter it;
 	struct st_tag t;
 	st_key_iter_init(&v, &it);
 	while (st_key_iter_next(&it, &t)) {
-		at = put_escaped(out, cap, at, (struct st_str){",", 1}, "");
-		at = put_escaped(out, cap, at, t.key, ",= ");
-		at = put_escaped(out, cap, at, (struct st_str){"=", 1}, "");
-		at = put_escaped(out, cap, at, t.value, ",= ");
+		at = st_lp_escape(out, cap, at, (struct st_str){",", 1}, "");
+		at = st_lp_escape(out, cap, at, t.key, ",= ");
+		at = st_lp_escape(out, cap, at, (struct st_str){"=", 1}, "");
+		at = st_lp_escape(out, cap, at, t.value, ",= ");
 	}
 	if (with_field && v.field.len) {
-		at = put_escaped(out, cap, at, (struct st_str){" ", 1}, "");
-		at = put_escaped(out, cap, at, v.field, ",= ");
+		at = st_lp_escape(out, cap, at, (struct st_str){" ", 1}, "");
+		at = st_lp_escape(out, cap, at, v.field, ",= ");
 	}
 	if (cap)
 		out[CM_MIN(at, cap - 1)] = '\0';

@@ -100,6 +100,15 @@ bool st_key_iter_next(struct st_key_iter *it, struct st_tag *out);
 bool st_key_tag(const struct st_key_view *v, struct st_str k, struct st_str *value);
 
 /*
+ * Append s to out[cap] at offset at, with a backslash before each byte that
+ * is in esc (line-protocol escaping: ", " for measurements, ",= " for tag
+ * keys, tag values and field keys). snprintf-style: returns the offset
+ * after s even when out is too small, and never writes out[cap - 1] or
+ * beyond (the caller terminates). Any thread.
+ */
+size_t st_lp_escape(char *out, size_t cap, size_t at, struct st_str s, const char *esc);
+
+/*
  * Human form, as InfluxDB prints a series: "cpu,host=a,region=b" with
  * line-protocol escaping, followed by " field" when the field is not empty
  * and with_field is set. Returns the length it needed (snprintf-style; out
