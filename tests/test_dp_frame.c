@@ -20,16 +20,12 @@
 
 #include "cm_compiler.h"
 #include "dp_frame.h"
+#include "tst_util.h"
 
 static uint8_t buf[DP_WIRE_FRAME_MAX_BYTES + 16];
 static struct dp_frame_rec rec;
 
 #define S(lit) ((struct st_str){(lit), sizeof(lit) - 1})
-
-static bool str_is(struct st_str s, const char *want)
-{
-	return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
-}
 
 static union st_value f64v(double d)
 {
@@ -93,16 +89,16 @@ static void test_dp_frame__round_trip(void **state)
 	assert_int_equal(rec.kind, DP_WIRE_DEF);
 	assert_int_equal(rec.type, DP_WIRE_F64);
 	assert_int_equal(rec.series_ref, 5);
-	assert_true(str_is(rec.name, "px.last"));
+	assert_true(tst_str_is(rec.name, "px.last"));
 	assert_int_equal(rec.ntags, 2);
-	assert_true(str_is(rec.tags[0].key, "venue") && str_is(rec.tags[0].value, "XNAS"));
-	assert_true(str_is(rec.tags[1].key, "side") && str_is(rec.tags[1].value, "bid ask"));
+	assert_true(tst_str_is(rec.tags[0].key, "venue") && tst_str_is(rec.tags[0].value, "XNAS"));
+	assert_true(tst_str_is(rec.tags[1].key, "side") && tst_str_is(rec.tags[1].value, "bid ask"));
 	assert_int_equal(rec.off, 32);
 
 	assert_int_equal(dp_frame_next(&f, &rec), DP_FRAME_OK);
 	assert_int_equal(rec.kind, DP_WIRE_DEF);
 	assert_int_equal(rec.type, DP_WIRE_I64);
-	assert_true(str_is(rec.name, "qty"));
+	assert_true(tst_str_is(rec.name, "qty"));
 	assert_int_equal(rec.ntags, 0);
 
 	assert_int_equal(dp_frame_next(&f, &rec), DP_FRAME_OK);
@@ -188,7 +184,7 @@ static void test_dp_frame__writer_limits(void **state)
 	assert_int_equal(dp_frame_next(&f, &rec), DP_FRAME_OK);
 	assert_int_equal(rec.ntags, DP_WIRE_DEF_TAGS_MAX);
 	assert_int_equal(rec.name.len, 255);
-	assert_true(str_is(rec.tags[63].key, "63"));
+	assert_true(tst_str_is(rec.tags[63].key, "63"));
 }
 
 /* ------------------------------------------------------------------------ */

@@ -19,6 +19,7 @@
 
 #include "cm_compiler.h"
 #include "dp_line.h"
+#include "tst_util.h"
 
 #define NOW_NS INT64_C(1700000000123456789)
 
@@ -44,14 +45,9 @@ static enum dp_line_status decode1(struct dp_line *line, const char *text, size_
 	return st;
 }
 
-static bool str_is(struct st_str s, const char *want)
-{
-	return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
-}
-
 static void assert_str(struct st_str s, const char *want, const char *ctx)
 {
-	if (!str_is(s, want))
+	if (!tst_str_is(s, want))
 		fail_msg("%s: got '%.*s', want '%s'", ctx, (int)s.len, s.p, want);
 }
 

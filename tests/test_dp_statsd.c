@@ -20,6 +20,7 @@
 
 #include "cm_compiler.h"
 #include "dp_statsd.h"
+#include "tst_util.h"
 
 static struct dp_statsd metric;
 
@@ -34,14 +35,9 @@ static enum dp_statsd_status decode1(const char *text, size_t *consumed)
 	return st;
 }
 
-static bool str_is(struct st_str s, const char *want)
-{
-	return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
-}
-
 static void assert_str(struct st_str s, const char *want, const char *ctx)
 {
-	if (!str_is(s, want))
+	if (!tst_str_is(s, want))
 		fail_msg("%s: got '%.*s', want '%s'", ctx, (int)s.len, s.p, want);
 }
 

@@ -1,7 +1,7 @@
 /*
  * tst_util.h - small helpers shared by the unit tests (linked into every
  * unit-test binary, like st_io_fault.c): scratch directories, the io_uring
- * skip check, and a store set up for tests.
+ * skip check, a store set up for tests, and slice comparison.
  *
  *   char dir[256];
  *   assert_non_null(tst_tmpdir(dir, sizeof(dir), "test_st_wal"));
@@ -55,5 +55,18 @@ void tst_store_cfg(struct st_store_cfg *cfg, const char *dir, struct st_rcu *rcu
 
 /* The local id of the series with this key in st's shard, or -1 (a linear scan). */
 int tst_store_find_series(struct st_store *st, const uint8_t *key, uint32_t keylen);
+
+#if __has_include("st_types.h")
+#include <stdbool.h>
+#include <string.h>
+
+#include "st_types.h"
+
+/* A decoded slice holds exactly the bytes of want. */
+static inline bool tst_str_is(struct st_str s, const char *want)
+{
+	return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
+}
+#endif
 
 #endif /* TST_UTIL_H */
