@@ -311,6 +311,8 @@ static int plan_columns(struct qplan *p)
 		if (rc)
 			return rc;
 		c->reads_field = reads_field(p, c->expr);
+		c->count = c->xform < 0 && call_is_agg(c->expr) &&
+			   mg_agg_lookup(c->expr->s) == MG_AGG_COUNT;
 	}
 	if (naggs && nraw)
 		return plan_error(p, "mixing aggregate and non-aggregate queries is not supported");

@@ -48,6 +48,7 @@ struct qcol {
 	const struct mg_expr *expr;  /* what to evaluate (a transformation's argument) */
 	int xform;                   /* enum mg_xform_fn, or -1 */
 	bool reads_field;            /* raw rows: the column reads a field */
+	bool count;                  /* a bare count(): fill(null) gives it 0, as InfluxDB */
 	int64_t xunit, xwindow;
 };
 

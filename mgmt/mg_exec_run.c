@@ -321,8 +321,7 @@ static void fill_row(struct qplan *p, struct mg_cell *row, const struct matrix *
 				row[c].f = s->fill_value;
 		} else if (s->fill == MG_FILL_PREVIOUS && m->n) {
 			row[c] = m->cells[(m->n - 1) * m->ncols + c];
-		} else if (s->fill == MG_FILL_NULL && p->cols[c].xform < 0 &&
-			   p->cols[c].expr->kind == MG_EX_CALL && !strcmp(p->cols[c].expr->s, "count")) {
+		} else if (s->fill == MG_FILL_NULL && p->cols[c].count) {
 			row[c] = (struct mg_cell){.type = MG_CELL_I64, .i = 0}; /* InfluxDB: 0 */
 		}
 	}
