@@ -18,9 +18,10 @@
  * where X is the offending token as written (keywords upper-case, EOF at the
  * end) and C counts characters from 1. The first error ends the parse.
  *
- * Usage profile: one parse per query on a management thread; a TSBS query
- * with 32 OR'd hostnames (~2.5 KB) parses in a few microseconds. Any
- * thread; no global mutable state.
+ * Usage profile: one parse per query on a management thread. The largest
+ * TSBS query (cpu-max-all-32-24: 32 OR'd hostnames, 1049 bytes) parses in
+ * 8.5 us of CPU, the mean TSBS query in 2.0 us (perf/pf_tsql_bench.c,
+ * docs/BENCHMARKS.md). Any thread; no global mutable state.
  */
 #include "mg_tsql.h"
 
@@ -46,9 +47,7 @@ struct mg_tsql_impl {
 };
 
 struct parser {
-	const char *text;
-	uint32_t len;
-	struct mg_tsql_lex lx;
+	struct mg_tsql_lex lx;         /* its text and len are the query's */
 	struct mg_tsql_tok tok;        /* the lookahead, when have */
 	bool have;
 	uint32_t prev_end;             /* end of the last consumed token */
@@ -70,10 +69,11 @@ struct vec {
 /* 1-based line and character (UTF-8 characters; CR, LF and CRLF end lines) of pos. */
 static void line_col(const struct parser *p, uint32_t pos, uint32_t *line, uint32_t *col)
 {
+	const char *text = p->lx.text;
 	uint32_t l = 1, c = 1;
-	for (uint32_t i = 0; i < pos && i < p->len; i++) {
-		unsigned char ch = (unsigned char)p->text[i];
-		if (ch == '\n' || (ch == '\r' && (i + 1 >= p->len || p->text[i + 1] != '\n'))) {
+	for (uint32_t i = 0; i < pos && i < p->lx.len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		if (ch == '\n' || (ch == '\r' && (i + 1 >= p->lx.len || text[i + 1] != '\n'))) {
 			l++;
 			c = 1;
 		} else if (ch != '\r' && (ch & 0xc0) != 0x80) {
@@ -112,21 +112,23 @@ static int oom(struct parser *p)
  */
 static void snippet(const struct parser *p, uint32_t pos, uint32_t end, char *out, size_t cap)
 {
+	const char *text = p->lx.text;
 	size_t o = 0;
 	assert(cap >= 48);
-	for (uint32_t i = pos; i < end && i < p->len;) {
-		unsigned char c = (unsigned char)p->text[i];
+	size_t lim = cap - 8 < 40 ? cap - 8 : 40; /* room for "..." and the NUL */
+	for (uint32_t i = pos; i < end && i < p->lx.len;) {
+		unsigned char c = (unsigned char)text[i];
 		uint32_t w = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
 		bool ok = w > 0 && i + w <= end && c >= 0x20 && c != 0x7f;
 		for (uint32_t k = 1; ok && k < w; k++)
-			ok = ((unsigned char)p->text[i + k] & 0xc0) == 0x80;
-		if (o + (ok ? w : 1) > 40) {
+			ok = ((unsigned char)text[i + k] & 0xc0) == 0x80;
+		if (o + (ok ? w : 1) > lim) {
 			memcpy(out + o, "...", 3);
 			o += 3;
 			break;
 		}
 		if (ok) {
-			memcpy(out + o, p->text + i, w);
+			memcpy(out + o, text + i, w);
 			o += w;
 			i += w;
 		} else {
@@ -239,16 +241,13 @@ static bool tok_is_ident(const struct mg_tsql_tok *t)
 }
 
 /*
- * Where a regex may appear: a regex token becomes the lookahead. Called
- * right after a token was consumed, so nothing past it was lexed as
- * something else (a "/ *" comment, say).
+ * Where a regex may appear: a regex token (or a malformed one) becomes the
+ * lookahead. Every caller has just consumed a token, so nothing past it was
+ * lexed as something else (a "/ *" comment, say).
  */
 static bool try_regex(struct parser *p)
 {
-	if (p->have) { /* not expected; rewind so the text is read as a regex */
-		p->lx.pos = p->prev_end;
-		p->have = false;
-	}
+	assert(!p->have);
 	if (!mg_tsql_lex_regex(&p->lx, &p->tok))
 		return false;
 	p->have = true;
@@ -257,31 +256,35 @@ static bool try_regex(struct parser *p)
 
 static char *tok_string(struct parser *p)
 {
-	return mg_tsql_tok_str(p->a, p->text, peek(p));
+	return mg_tsql_tok_str(p->a, p->lx.text, peek(p));
+}
+
+/*
+ * Consume the lookahead IDENT, STRING or REGEX into *out (arena copy); a
+ * malformed regex from try_regex is reported here.
+ */
+static int take_string(struct parser *p, const char **out)
+{
+	if (peek(p)->kind == MG_TK_ERROR)
+		return fail_lexer(p, &p->tok);
+	if (!(*out = tok_string(p)))
+		return oom(p);
+	consume(p);
+	return 0;
 }
 
 /* Consume an identifier into *out (arena copy). */
 static int parse_ident(struct parser *p, const char **out)
 {
-	if (!tok_is_ident(peek(p)))
-		return fail_found(p, "identifier");
-	if (!(*out = tok_string(p)))
-		return oom(p);
-	consume(p);
-	return 0;
+	return tok_is_ident(peek(p)) ? take_string(p, out) : fail_found(p, "identifier");
 }
 
 /* An identifier or a 'string' (names in SHOW ... WITH). */
 static int parse_name(struct parser *p, const char **out)
 {
-	if (tok_is_ident(peek(p)))
-		return parse_ident(p, out);
-	if (peek(p)->kind != MG_TK_STRING)
+	if (!tok_is_ident(peek(p)) && p->tok.kind != MG_TK_STRING)
 		return fail_found(p, "identifier, string");
-	if (!(*out = tok_string(p)))
-		return oom(p);
-	consume(p);
-	return 0;
+	return take_string(p, out);
 }
 
 /* A non-negative integer that fits int64 (LIMIT and friends). */
@@ -347,41 +350,41 @@ static struct mg_expr *new_expr(struct parser *p, enum mg_expr_kind kind, uint32
 	return e;
 }
 
-/* Precedence of the binary operator t is (0: none) and the operator in *op. */
+/* If t is a binary operator: its precedence, and the operator in *op; else 0. */
 static int binop(const struct mg_tsql_tok *t, enum mg_op *op)
 {
-	static const struct {
-		enum mg_op op;
-		int prec;
-	} ops[] = {
-		[MG_TK_EQ] = {MG_OP_EQ, 3},       [MG_TK_NEQ] = {MG_OP_NEQ, 3},
-		[MG_TK_LT] = {MG_OP_LT, 3},       [MG_TK_LTE] = {MG_OP_LTE, 3},
-		[MG_TK_GT] = {MG_OP_GT, 3},       [MG_TK_GTE] = {MG_OP_GTE, 3},
-		[MG_TK_EQREGEX] = {MG_OP_EQREGEX, 3}, [MG_TK_NEQREGEX] = {MG_OP_NEQREGEX, 3},
-		[MG_TK_ADD] = {MG_OP_ADD, 4},     [MG_TK_SUB] = {MG_OP_SUB, 4},
-		[MG_TK_BITOR] = {MG_OP_BITOR, 4}, [MG_TK_BITXOR] = {MG_OP_BITXOR, 4},
-		[MG_TK_MUL] = {MG_OP_MUL, 5},     [MG_TK_DIV] = {MG_OP_DIV, 5},
-		[MG_TK_MOD] = {MG_OP_MOD, 5},     [MG_TK_BITAND] = {MG_OP_BITAND, 5},
+	static const enum mg_op ops[] = { /* the operator tokens, MG_TK_EQ..MG_TK_BITXOR */
+		[MG_TK_EQ] = MG_OP_EQ,           [MG_TK_NEQ] = MG_OP_NEQ,
+		[MG_TK_LT] = MG_OP_LT,           [MG_TK_LTE] = MG_OP_LTE,
+		[MG_TK_GT] = MG_OP_GT,           [MG_TK_GTE] = MG_OP_GTE,
+		[MG_TK_EQREGEX] = MG_OP_EQREGEX, [MG_TK_NEQREGEX] = MG_OP_NEQREGEX,
+		[MG_TK_ADD] = MG_OP_ADD,         [MG_TK_SUB] = MG_OP_SUB,
+		[MG_TK_MUL] = MG_OP_MUL,         [MG_TK_DIV] = MG_OP_DIV,
+		[MG_TK_MOD] = MG_OP_MOD,         [MG_TK_BITAND] = MG_OP_BITAND,
+		[MG_TK_BITOR] = MG_OP_BITOR,     [MG_TK_BITXOR] = MG_OP_BITXOR,
 	};
-	if (tok_is_kw(t, MG_KW_OR) || tok_is_kw(t, MG_KW_AND)) {
+	static_assert(CM_ARRAY_SIZE(ops) == MG_TK_BITXOR + 1, "the last operator token is ^");
+	if (tok_is_kw(t, MG_KW_OR) || tok_is_kw(t, MG_KW_AND))
 		*op = t->kw == MG_KW_OR ? MG_OP_OR : MG_OP_AND;
-		return t->kw == MG_KW_OR ? 1 : 2;
-	}
-	if ((size_t)t->kind >= CM_ARRAY_SIZE(ops) || ops[t->kind].prec == 0)
+	else if (t->kind >= MG_TK_EQ && t->kind <= MG_TK_BITXOR)
+		*op = ops[t->kind];
+	else
 		return 0;
-	*op = ops[t->kind].op;
-	return ops[t->kind].prec;
+	return mg_tsql_op_prec(*op);
 }
 
-/* A /regex/ node at the lookahead (after =~, in calls and fields); false if none. */
+/* A /regex/ node at the lookahead, from try_regex (after =~, in calls and fields). */
 static int parse_regex_expr(struct parser *p, struct mg_expr **out)
 {
-	if (peek(p)->kind == MG_TK_ERROR)
-		return fail_lexer(p, &p->tok);
-	struct mg_expr *e = new_expr(p, MG_EX_REGEX, p->tok.pos);
-	if (!e || !(e->s = tok_string(p)))
+	uint32_t pos = peek(p)->pos;
+	const char *re = NULL;
+	int rc = take_string(p, &re);
+	if (rc)
+		return rc;
+	struct mg_expr *e = new_expr(p, MG_EX_REGEX, pos);
+	if (!e)
 		return oom(p);
-	consume(p);
+	e->s = re;
 	*out = e;
 	return 0;
 }
@@ -443,8 +446,11 @@ static int parse_args(struct parser *p, struct mg_expr *call, uint32_t *depth)
 	return 0;
 }
 
-/* name( ... ): a call; now() is MG_EX_NOW. The name is consumed, '(' is next. */
-static int parse_call(struct parser *p, const char *name, uint32_t pos, struct mg_expr **out,
+/*
+ * name( ... ): a call; now() is MG_EX_NOW. The name (an arena copy, lower-cased
+ * in place) is consumed, '(' is next.
+ */
+static int parse_call(struct parser *p, char *name, uint32_t pos, struct mg_expr **out,
 		      uint32_t *depth)
 {
 	int rc = nest_in(p, pos);
@@ -452,15 +458,14 @@ static int parse_call(struct parser *p, const char *name, uint32_t pos, struct m
 		return rc;
 	consume(p); /* ( */
 	struct mg_expr *e = new_expr(p, MG_EX_CALL, pos);
-	char *lower = mg_tsql_arena_strndup(p->a, name, strlen(name));
-	if (!e || !lower)
+	if (!e)
 		return oom(p);
-	for (char *c = lower; *c; c++)
+	for (char *c = name; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
-	e->s = lower;
+	e->s = name;
 	if ((rc = parse_args(p, e, depth)))
 		return rc;
-	if (e->nargs == 0 && strcmp(lower, "now") == 0)
+	if (e->nargs == 0 && strcmp(name, "now") == 0)
 		e->kind = MG_EX_NOW;
 	p->nest--;
 	*out = e;
@@ -498,7 +503,7 @@ static int parse_ident_expr(struct parser *p, struct mg_expr **out, uint32_t *de
 	const struct mg_tsql_tok *t = peek(p);
 	uint32_t pos = t->pos;
 	bool distinct = tok_is_kw(t, MG_KW_DISTINCT);
-	const char *name = tok_string(p);
+	char *name = tok_string(p);
 	if (!name)
 		return oom(p);
 	consume(p);
@@ -527,7 +532,7 @@ static int parse_ident_expr(struct parser *p, struct mg_expr **out, uint32_t *de
 static int parse_double(struct parser *p, struct mg_expr *e)
 {
 	const struct mg_tsql_tok *t = peek(p);
-	int rc = mg_tsql_tok_double(p->a, p->text, t, &e->f);
+	int rc = mg_tsql_tok_double(p->a, p->lx.text, t, &e->f);
 	if (rc == -ERANGE) {
 		char s[48];
 		snippet(p, t->pos, t->end, s, sizeof(s));
@@ -725,12 +730,8 @@ static int parse_segments(struct parser *p, struct mg_source *s, bool into)
 		if (n == 3)
 			return fail_at(p, s->pos, "too many segments in name");
 		if (!into && try_regex(p)) {
-			if (p->tok.kind == MG_TK_ERROR)
-				return fail_lexer(p, &p->tok);
 			s->kind = MG_SRC_REGEX;
-			if (!(seg[n++] = tok_string(p)))
-				return oom(p);
-			consume(p);
+			rc = take_string(p, &seg[n++]);
 			tail = true;
 		} else if (into && accept(p, MG_TK_COLON)) {
 			rc = expect_kw(p, MG_KW_MEASUREMENT);
@@ -756,13 +757,8 @@ static int parse_source(struct parser *p, struct mg_source *s, bool sub_ok)
 	int rc;
 	if (try_regex(p)) {
 		s->pos = p->tok.pos;
-		if (p->tok.kind == MG_TK_ERROR)
-			return fail_lexer(p, &p->tok);
 		s->kind = MG_SRC_REGEX;
-		if (!(s->name = tok_string(p)))
-			return oom(p);
-		consume(p);
-		return 0;
+		return take_string(p, &s->name);
 	}
 	s->pos = peek(p)->pos;
 	if (!sub_ok || peek(p)->kind != MG_TK_LPAREN)
@@ -814,16 +810,6 @@ static const struct mg_expr *bad_field_op(const struct mg_expr *e)
 	return bad;
 }
 
-static const char *op_name(enum mg_op op)
-{
-	static const char *const names[] = {
-		[MG_OP_OR] = "OR", [MG_OP_AND] = "AND", [MG_OP_EQ] = "=", [MG_OP_NEQ] = "!=",
-		[MG_OP_LT] = "<", [MG_OP_LTE] = "<=", [MG_OP_GT] = ">", [MG_OP_GTE] = ">=",
-		[MG_OP_EQREGEX] = "=~", [MG_OP_NEQREGEX] = "!~",
-	};
-	return (size_t)op < CM_ARRAY_SIZE(names) ? names[op] : "?";
-}
-
 /* field: ( /re/ | expr ) [AS ident] */
 static int parse_field(struct parser *p, struct mg_field *f)
 {
@@ -834,7 +820,7 @@ static int parse_field(struct parser *p, struct mg_field *f)
 	const struct mg_expr *bad = bad_field_op(f->expr);
 	if (bad)
 		return fail_at(p, f->expr->pos, "invalid operator %s in SELECT clause; "
-				"operator is intended for WHERE clause", op_name(bad->op));
+				"operator is intended for WHERE clause", mg_tsql_op_name(bad->op));
 	return accept_kw(p, MG_KW_AS) ? parse_ident(p, &f->alias) : 0;
 }
 
@@ -913,12 +899,7 @@ static int parse_dimension(struct parser *p, struct mg_select *sel, struct vec *
 	if (try_regex(p)) {
 		if (sel->group_regex)
 			return fail_at(p, p->tok.pos, "only one regex in GROUP BY");
-		if (p->tok.kind == MG_TK_ERROR)
-			return fail_lexer(p, &p->tok);
-		if (!(sel->group_regex = tok_string(p)))
-			return oom(p);
-		consume(p);
-		return 0;
+		return take_string(p, &sel->group_regex);
 	}
 	if (accept(p, MG_TK_MUL)) {
 		sel->group_all_tags = true;
@@ -942,13 +923,15 @@ static int parse_group_by(struct parser *p, struct mg_select *sel)
 {
 	struct vec tags = {0};
 	int rc = expect_kw(p, MG_KW_BY);
+	if (rc)
+		return rc;
 	do {
-		if (rc == 0)
-			rc = parse_dimension(p, sel, &tags);
-	} while (rc == 0 && accept(p, MG_TK_COMMA));
+		if ((rc = parse_dimension(p, sel, &tags)))
+			return rc;
+	} while (accept(p, MG_TK_COMMA));
 	sel->group_tags = tags.data;
 	sel->ngroup_tags = tags.n;
-	return rc;
+	return 0;
 }
 
 /* A number for fill(): [-] integer | float. */
@@ -964,7 +947,7 @@ static int parse_fill_number(struct parser *p, struct mg_select *sel)
 	int rc = 0;
 	if (sel->fill_value_int)
 		sel->fill_value = (double)t->u;
-	else if ((rc = mg_tsql_tok_double(p->a, p->text, t, &sel->fill_value)) == -ERANGE)
+	else if ((rc = mg_tsql_tok_double(p->a, p->lx.text, t, &sel->fill_value)) == -ERANGE)
 		return fail_at(p, t->pos, "number out of range");
 	if (rc)
 		return oom(p);
@@ -1006,7 +989,7 @@ static int parse_order_by(struct parser *p, struct mg_select *sel)
 	const struct mg_tsql_tok *t = peek(p);
 	bool is_time = (tok_is_kw(t, MG_KW_TIME)) ||
 		       (t->kind == MG_TK_IDENT && t->quoted && t->end - t->pos == 6 &&
-			strncasecmp(p->text + t->pos + 1, "time", 4) == 0);
+			strncasecmp(p->lx.text + t->pos + 1, "time", 4) == 0);
 	if (is_time)
 		consume(p);
 	else if (tok_is_ident(t))
@@ -1028,9 +1011,8 @@ static int parse_tz(struct parser *p, struct mg_select *sel)
 		return rc;
 	if (peek(p)->kind != MG_TK_STRING)
 		return fail_found(p, "string");
-	if (!(sel->tz = tok_string(p)))
-		return oom(p);
-	consume(p);
+	if ((rc = take_string(p, &sel->tz)))
+		return rc;
 	return expect(p, MG_TK_RPAREN, ")");
 }
 
@@ -1104,14 +1086,7 @@ static int parse_with_value(struct parser *p, struct mg_stmt *st, bool regex)
 	st->nwith_values = 1;
 	if (!regex)
 		return parse_name(p, v);
-	if (!try_regex(p))
-		return fail_found(p, "regex");
-	if (p->tok.kind == MG_TK_ERROR)
-		return fail_lexer(p, &p->tok);
-	if (!(*v = tok_string(p)))
-		return oom(p);
-	consume(p);
-	return 0;
+	return try_regex(p) ? take_string(p, v) : fail_found(p, "regex");
 }
 
 /* IN ( name {, name} ), after IN. */
@@ -1119,16 +1094,18 @@ static int parse_with_list(struct parser *p, struct mg_stmt *st)
 {
 	struct vec v = {0};
 	int rc = expect(p, MG_TK_LPAREN, "(");
+	if (rc)
+		return rc;
 	do {
-		const char **slot = rc ? NULL : vec_push(p, &v, sizeof(*slot));
-		if (rc == 0 && !slot)
+		const char **slot = vec_push(p, &v, sizeof(*slot));
+		if (!slot)
 			return oom(p);
-		if (rc == 0)
-			rc = parse_name(p, slot);
-	} while (rc == 0 && accept(p, MG_TK_COMMA));
+		if ((rc = parse_name(p, slot)))
+			return rc;
+	} while (accept(p, MG_TK_COMMA));
 	st->with_values = v.data;
 	st->nwith_values = v.n;
-	return rc ? rc : expect(p, MG_TK_RPAREN, ")");
+	return expect(p, MG_TK_RPAREN, ")");
 }
 
 /* The operator and value(s) of WITH KEY / WITH MEASUREMENT (ops: which are allowed). */
@@ -1262,7 +1239,7 @@ static int parse_show(struct parser *p, struct mg_stmt *st)
 /* WITH [DURATION d] [REPLICATION n] [SHARD DURATION d] [NAME n]: checked, then ignored. */
 static int parse_create_with(struct parser *p)
 {
-	int64_t ns, n;
+	int64_t ns, n = 0;
 	const char *name;
 	int rc = 0;
 	const struct mg_tsql_tok *t = peek(p);
@@ -1272,7 +1249,7 @@ static int parse_create_with(struct parser *p)
 	if (accept_kw(p, MG_KW_DURATION)) {
 		t = peek(p);
 		bool inf = t->kind == MG_TK_IDENT && !t->quoted && t->end - t->pos == 3 &&
-			   strncasecmp(p->text + t->pos, "inf", 3) == 0;
+			   strncasecmp(p->lx.text + t->pos, "inf", 3) == 0;
 		rc = inf ? (consume(p), 0) : parse_duration_tok(p, &ns, "duration");
 	}
 	if (rc == 0 && accept_kw(p, MG_KW_REPLICATION)) {
@@ -1409,12 +1386,10 @@ int mg_tsql_parse_mem(const char *text, size_t len, const struct mg_tsql_mem *me
 	memset(err, 0, sizeof(*err));
 	*out = NULL;
 	mem = mem ? mem : &libc_mem;
-	struct parser p = {.text = text ? text : "", .len = (uint32_t)len, .err = err};
-	if (len > MG_TSQL_TEXT_MAX) {
-		p.len = 0;
+	struct parser p = {.lx = {.text = text ? text : ""}, .err = err};
+	if (len > MG_TSQL_TEXT_MAX)
 		return fail_at(&p, 0, "query too long");
-	}
-	p.lx = (struct mg_tsql_lex){.text = p.text, .len = p.len};
+	p.lx.len = (uint32_t)len;
 	struct mg_tsql_impl *impl = mem->alloc(mem->arg, sizeof(*impl));
 	if (!impl)
 		return oom(&p);

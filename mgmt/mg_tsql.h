@@ -14,10 +14,10 @@
  * functions need no grammar change.
  *
  * Usage profile: one parse per query on a management thread (HTTP, the
- * management socket); statements of a few hundred bytes, up to ~100 KB
- * (TSBS's 32-host OR lists). Parsing is a recursive descent over a
- * hand-written lexer, O(length), with a depth limit (no stack overflow on
- * hostile input). Any thread; no global state.
+ * management socket); statements of a few hundred bytes (TSBS's largest,
+ * 32 OR'd hosts, is 1 KB), any length up to 2 GiB accepted. Parsing is a
+ * recursive descent over a hand-written lexer, O(length), with a depth
+ * limit (no stack overflow on hostile input). Any thread; no global state.
  *
  * Memory: a parse result (struct mg_tsql) owns every node and string of its
  * statements; nodes are read-only for the executor. Strings are
@@ -162,14 +162,14 @@ struct mg_select {
 enum mg_stmt_kind {
 	MG_STMT_SELECT,
 	MG_STMT_SHOW_DATABASES,
-	MG_STMT_SHOW_MEASUREMENTS,     /* [ON db] [WITH MEASUREMENT =|=~ ...] [WHERE] [LIMIT/OFFSET] */
-	MG_STMT_SHOW_TAG_KEYS,         /* [ON db] [FROM ...] [WHERE] [LIMIT/OFFSET] */
-	MG_STMT_SHOW_TAG_VALUES,       /* [ON db] [FROM ...] WITH KEY op ... [WHERE] */
-	MG_STMT_SHOW_FIELD_KEYS,       /* [ON db] [FROM ...] */
-	MG_STMT_SHOW_SERIES,           /* [ON db] [FROM ...] [WHERE] [LIMIT/OFFSET] */
-	MG_STMT_SHOW_SERIES_CARDINALITY,
-	MG_STMT_SHOW_MEASUREMENT_CARDINALITY,
-	MG_STMT_SHOW_RETENTION_POLICIES, /* [ON db] */
+	MG_STMT_SHOW_MEASUREMENTS,     /* [ON] [WITH MEASUREMENT op ...] [WHERE] [LIMIT OFFSET] */
+	MG_STMT_SHOW_TAG_KEYS,         /* [ON] [FROM] [WITH KEY op ...] [WHERE] [LIMIT OFFSET] */
+	MG_STMT_SHOW_TAG_VALUES,       /* [ON] [FROM] WITH KEY op ... [WHERE] [LIMIT OFFSET] */
+	MG_STMT_SHOW_FIELD_KEYS,       /* [ON] [FROM] [LIMIT OFFSET] */
+	MG_STMT_SHOW_SERIES,           /* [ON] [FROM] [WHERE] [LIMIT OFFSET] */
+	MG_STMT_SHOW_SERIES_CARDINALITY, /* [ON] [FROM] [WHERE] */
+	MG_STMT_SHOW_MEASUREMENT_CARDINALITY, /* [ON] */
+	MG_STMT_SHOW_RETENTION_POLICIES, /* [ON] */
 	MG_STMT_SHOW_QUERIES,
 	MG_STMT_CREATE_DATABASE,       /* name; WITH ... clauses are accepted and ignored */
 	MG_STMT_DROP_DATABASE,         /* name */
@@ -243,9 +243,9 @@ int mg_tsql_parse_time(const char *s, int64_t *ns);
 
 /*
  * Print e back as TSQL (canonical spacing, identifiers quoted when needed)
- * into out[cap]. Returns the length needed (snprintf-style). The executor
- * names result columns with it (`max`, `usage_user`, `mean_1`...) and tests
- * use it to check what was parsed.
+ * into out[cap]. Returns the length needed (snprintf-style). Tests and the
+ * fuzz target use it to check what was parsed (result column names are the
+ * executor's own, InfluxDB-style: `max`, `usage_user`, `mean_1`...).
  */
 int mg_tsql_expr_format(const struct mg_expr *e, char *out, size_t cap);
 /* Print a whole statement back (round-trip: parsing the output gives the same tree). */

@@ -9,11 +9,12 @@
  * the largest unit that divides them exactly (1h30m prints as 90m), floats
  * in the shortest form that reads back to the same double. Parsing
  * the output gives a tree that prints identically (the tests and the fuzz
- * target check it). The executor names result columns with the expression
- * form, so it stays stable.
+ * target check it). Also the operator table (precedence, spelling) that the
+ * parser shares.
  *
- * Usage profile: a few calls per query (column names, logs, SHOW QUERIES);
- * snprintf-style, never allocates. Any thread.
+ * Usage profile: today only the tests and the fuzz target call the
+ * formatters (the executor builds InfluxDB-style column names itself, in
+ * mg_exec.c); snprintf-style, never allocates. Any thread.
  */
 #include "mg_tsql.h"
 
@@ -69,25 +70,41 @@ static int finish(struct out *o)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Literals and names                                                         */
+/* Operators                                                                  */
 /* ------------------------------------------------------------------------ */
 
-bool mg_tsql_ident_is_bare(const char *name)
+static const struct {
+	const char *name;
+	int prec;
+} operators[] = {
+	[MG_OP_OR] = {"OR", 1},       [MG_OP_AND] = {"AND", 2},
+	[MG_OP_EQ] = {"=", 3},        [MG_OP_NEQ] = {"!=", 3},
+	[MG_OP_LT] = {"<", 3},        [MG_OP_LTE] = {"<=", 3},
+	[MG_OP_GT] = {">", 3},        [MG_OP_GTE] = {">=", 3},
+	[MG_OP_EQREGEX] = {"=~", 3},  [MG_OP_NEQREGEX] = {"!~", 3},
+	[MG_OP_ADD] = {"+", 4},       [MG_OP_SUB] = {"-", 4},
+	[MG_OP_BITOR] = {"|", 4},     [MG_OP_BITXOR] = {"^", 4},
+	[MG_OP_MUL] = {"*", 5},       [MG_OP_DIV] = {"/", 5},
+	[MG_OP_MOD] = {"%", 5},       [MG_OP_BITAND] = {"&", 5},
+};
+
+static_assert(CM_ARRAY_SIZE(operators) == MG_OP_BITXOR + 1, "every operator has an entry");
+
+int mg_tsql_op_prec(enum mg_op op)
 {
-	size_t n = strlen(name);
-	if (n == 0 || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
-			name[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_'))
-			return false;
-	}
-	enum mg_tsql_kw kw = mg_tsql_kw_lookup(name, n);
-	/* DISTINCT x reads as a call, so a reference named distinct is quoted */
-	return kw == MG_KW__NONE || (kw > MG_KW__CONTEXTUAL && kw != MG_KW_DISTINCT);
+	assert((size_t)op < CM_ARRAY_SIZE(operators) && operators[op].prec);
+	return operators[op].prec;
 }
+
+const char *mg_tsql_op_name(enum mg_op op)
+{
+	assert((size_t)op < CM_ARRAY_SIZE(operators) && operators[op].name);
+	return operators[op].name;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Literals and names                                                         */
+/* ------------------------------------------------------------------------ */
 
 /* s between q quotes, with \q, \\ and \n escaped. */
 static void put_quoted(struct out *o, const char *s, char q)
@@ -172,30 +189,6 @@ static void put_duration(struct out *o, int64_t ns)
 
 static void put_expr(struct out *o, const struct mg_expr *e);
 
-static int prec(enum mg_op op)
-{
-	switch (op) {
-	case MG_OP_OR: return 1;
-	case MG_OP_AND: return 2;
-	case MG_OP_ADD: case MG_OP_SUB: case MG_OP_BITOR: case MG_OP_BITXOR: return 4;
-	case MG_OP_MUL: case MG_OP_DIV: case MG_OP_MOD: case MG_OP_BITAND: return 5;
-	default: return 3;
-	}
-}
-
-static const char *op_text(enum mg_op op)
-{
-	static const char *const names[] = {
-		[MG_OP_OR] = " OR ",   [MG_OP_AND] = " AND ",  [MG_OP_EQ] = " = ",
-		[MG_OP_NEQ] = " != ",  [MG_OP_LT] = " < ",     [MG_OP_LTE] = " <= ",
-		[MG_OP_GT] = " > ",    [MG_OP_GTE] = " >= ",   [MG_OP_EQREGEX] = " =~ ",
-		[MG_OP_NEQREGEX] = " !~ ", [MG_OP_ADD] = " + ", [MG_OP_SUB] = " - ",
-		[MG_OP_MUL] = " * ",   [MG_OP_DIV] = " / ",    [MG_OP_MOD] = " % ",
-		[MG_OP_BITAND] = " & ", [MG_OP_BITOR] = " | ", [MG_OP_BITXOR] = " ^ ",
-	};
-	return (size_t)op < CM_ARRAY_SIZE(names) && names[op] ? names[op] : " ? ";
-}
-
 static void put_wrapped(struct out *o, const struct mg_expr *e, bool parens)
 {
 	if (parens)
@@ -207,10 +200,12 @@ static void put_wrapped(struct out *o, const struct mg_expr *e, bool parens)
 
 static void put_binary(struct out *o, const struct mg_expr *e)
 {
-	int p = prec(e->op);
-	put_wrapped(o, e->lhs, e->lhs->kind == MG_EX_BINARY && prec(e->lhs->op) < p);
-	puts_(o, op_text(e->op));
-	put_wrapped(o, e->rhs, e->rhs->kind == MG_EX_BINARY && prec(e->rhs->op) <= p);
+	int p = mg_tsql_op_prec(e->op);
+	put_wrapped(o, e->lhs, e->lhs->kind == MG_EX_BINARY && mg_tsql_op_prec(e->lhs->op) < p);
+	put(o, " ", 1);
+	puts_(o, mg_tsql_op_name(e->op));
+	put(o, " ", 1);
+	put_wrapped(o, e->rhs, e->rhs->kind == MG_EX_BINARY && mg_tsql_op_prec(e->rhs->op) <= p);
 }
 
 /* True if e (not a binary) prints with a leading '-': -e needs parentheses ("--" is a comment). */

@@ -46,8 +46,6 @@ void mg_tsql_arena_init(struct mg_tsql_arena *a, const struct mg_tsql_mem *mem);
 void mg_tsql_arena_release(struct mg_tsql_arena *a);
 /* n zeroed bytes aligned for any node, or NULL (out of memory). */
 void *mg_tsql_arena_alloc(struct mg_tsql_arena *a, size_t n);
-/* A NUL-terminated copy of s[n], or NULL. */
-char *mg_tsql_arena_strndup(struct mg_tsql_arena *a, const char *s, size_t n);
 
 /*
  * mg_tsql_parse with the arena's blocks (and the result's header) taken from
@@ -64,7 +62,7 @@ enum mg_tsql_tk {
 	MG_TK_IDENT,       /* bare word (kw says whether it is a keyword) or "quoted" */
 	MG_TK_STRING,      /* 'single quoted' */
 	MG_TK_INT,         /* digits: u, or ovf when beyond uint64 */
-	MG_TK_FLOAT,       /* 1.5, .5, 1e3: f */
+	MG_TK_FLOAT,       /* 1.5, .5, 1e3: value from mg_tsql_tok_double */
 	MG_TK_DURATION,    /* 10s, 1h30m: ns */
 	MG_TK_REGEX,       /* /re/ (only from mg_tsql_lex_regex) */
 	MG_TK_LPAREN,
@@ -104,8 +102,7 @@ enum mg_tsql_lerr {
 	MG_LERR_BAD_ESCAPE,        /* at err_pos: the backslash */
 	MG_LERR_BAD_DURATION,
 	MG_LERR_DURATION_RANGE,
-	MG_LERR_BAD_NUMBER,        /* 1.5x */
-	MG_LERR_NUMBER_RANGE,      /* 1e999 */
+	MG_LERR_BAD_NUMBER,        /* 1.5x (1e999 is out of range: mg_tsql_tok_double) */
 	MG_LERR_NUL,               /* a NUL byte inside a quoted token, at err_pos */
 };
 
@@ -191,7 +188,6 @@ struct mg_tsql_tok {
 	bool esc;                  /* IDENT, STRING, REGEX: has escapes to undo */
 	bool ovf;                  /* INT: beyond UINT64_MAX */
 	uint64_t u;                /* INT */
-	double f;                  /* FLOAT */
 	int64_t ns;                /* DURATION */
 	enum mg_tsql_lerr lerr;    /* ERROR */
 	uint32_t err_pos;          /* ERROR: where exactly (BAD_ESCAPE, NUL) */
@@ -232,9 +228,17 @@ char *mg_tsql_tok_str(struct mg_tsql_arena *a, const char *text, const struct mg
 int mg_tsql_tok_double(struct mg_tsql_arena *a, const char *text, const struct mg_tsql_tok *t,
 		       double *out);
 
-/* ------------------------------------------------------------- formatting */
-
-/* True if name can be written bare (not a reserved word, [A-Za-z_][A-Za-z0-9_]*). */
+/*
+ * True if the lexer reads name back as one bare identifier: [A-Za-z_][A-Za-z0-9_]*,
+ * not a reserved word, not DISTINCT (`DISTINCT x` reads as a call).
+ */
 bool mg_tsql_ident_is_bare(const char *name);
+
+/* -------------------------------------------------------------- operators */
+
+/* Precedence of a binary operator, 1 (OR) to 5 (* / % &), as docs/TSQL.md lists them. */
+int mg_tsql_op_prec(enum mg_op op);
+/* Its spelling: "OR", "=", "!=" ("<>" reads as !=), "+"... */
+const char *mg_tsql_op_name(enum mg_op op);
 
 #endif /* MG_TSQL_INT_H */

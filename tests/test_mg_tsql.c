@@ -3,10 +3,11 @@
  * of valid statements with their canonical form (which also checks the
  * round trip), trees checked node by node (kinds, values, durations in ns,
  * precedence, sources, GROUP BY, fill, limits, casts, SHOW statements), a
- * table of invalid statements with the exact message and column, the depth
- * limits, every TSBS query in /work/shared/data/tsbs/queries (skipped when
- * the directory is missing; TSQL_TSBS_DIR overrides it), time strings,
- * snprintf-style formatting, and an allocation failure at every step.
+ * table of invalid statements with the exact message and column, number
+ * literals too long for the stack copy, the depth limits, every TSBS query
+ * in /work/shared/data/tsbs/queries (skipped when the directory is missing;
+ * TSQL_TSBS_DIR overrides it), time strings, snprintf-style formatting, and
+ * an allocation failure at every step.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "cm_compiler.h"
 #include "mg_tsql.h"
 #include "mg_tsql_int.h"
 
@@ -246,9 +248,9 @@ static const struct {
 static void test_mg_tsql__valid_table(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
+	for (size_t i = 0; i < CM_ARRAY_SIZE(valid); i++)
 		check_canon(valid[i].in, valid[i].canon);
-	print_message("%zu valid statements\n", sizeof(valid) / sizeof(valid[0]));
+	print_message("%zu valid statements\n", CM_ARRAY_SIZE(valid));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -389,7 +391,7 @@ static void test_mg_tsql__literals(void **state)
 		{MG_EX_DURATION, INT64_C(-300000000000), 0},
 		{MG_EX_DURATION, 1001000000, 0},
 	};
-	assert_int_equal(s->nfields, sizeof(want) / sizeof(want[0]));
+	assert_int_equal(s->nfields, CM_ARRAY_SIZE(want));
 	for (uint32_t i = 0; i < s->nfields; i++) {
 		const struct mg_expr *e = s->fields[i].expr;
 		if (e->kind != want[i].kind)
@@ -500,7 +502,7 @@ static void test_mg_tsql__group_by_and_fill(void **state)
 		{"fill(7)", MG_FILL_VALUE, 7, true},
 		{"fill(-1e3)", MG_FILL_VALUE, -1000, false},
 	};
-	for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) {
+	for (size_t i = 0; i < CM_ARRAY_SIZE(fills); i++) {
 		char text[128];
 		snprintf(text, sizeof(text), "SELECT mean(a) FROM m GROUP BY time(1m) %s",
 			 fills[i].fill);
@@ -570,7 +572,7 @@ static void test_mg_tsql__statement_kinds(void **state)
 		{"CREATE DATABASE x", MG_STMT_CREATE_DATABASE},
 		{"SHOW TAG VALUES WITH KEY !~ /a/", MG_STMT_SHOW_TAG_VALUES},
 	};
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+	for (size_t i = 0; i < CM_ARRAY_SIZE(kinds); i++) {
 		struct mg_tsql *q = parse_ok(kinds[i].text);
 		assert_int_equal(q->stmts[0].kind, kinds[i].kind);
 		mg_tsql_free(q);
@@ -691,6 +693,18 @@ static const struct {
 	{"CREATE DATABASE d WITH REPLICATION 0", "REPLICATION must be >= 1 at line 1, char 36"},
 	{"SELECT a FROM m WHERE x = 'a", "unterminated string at line 1, char 27"},
 	{"SELECT a FROM m WHERE x = 'a\nb'", "unterminated string at line 1, char 27"},
+	/* a malformed regex wherever one may appear */
+	{"SELECT /a FROM m", "unterminated regex at line 1, char 8"},
+	{"SELECT max(/a) FROM m", "unterminated regex at line 1, char 12"},
+	{"SELECT a FROM /m", "unterminated regex at line 1, char 15"},
+	{"SELECT a FROM db./m", "unterminated regex at line 1, char 18"},
+	{"SELECT a FROM m GROUP BY /h", "unterminated regex at line 1, char 26"},
+	{"SHOW TAG KEYS FROM /m", "unterminated regex at line 1, char 20"},
+	{"SHOW TAG VALUES WITH KEY =~ /h", "unterminated regex at line 1, char 29"},
+	{"SHOW MEASUREMENTS WITH MEASUREMENT =~ /c\n/", "unterminated regex at line 1, char 39"},
+	{"SHOW TAG VALUES WITH KEY = /h/",
+	 "found /, expected identifier, string at line 1, char 28"},
+	{"SHOW TAG VALUES WITH KEY =~ 'h'", "found 'h', expected regex at line 1, char 29"},
 };
 
 static void expect_error(const char *text, size_t len, const char *msg)
@@ -712,9 +726,9 @@ static void expect_error(const char *text, size_t len, const char *msg)
 static void test_mg_tsql__invalid_table(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+	for (size_t i = 0; i < CM_ARRAY_SIZE(invalid); i++)
 		expect_error(invalid[i].in, strlen(invalid[i].in), invalid[i].msg);
-	print_message("%zu invalid statements\n", sizeof(invalid) / sizeof(invalid[0]));
+	print_message("%zu invalid statements\n", CM_ARRAY_SIZE(invalid));
 
 	/* positions: the byte offset of the offending token, whatever the characters before */
 	struct mg_tsql *q;
@@ -732,6 +746,34 @@ static void test_mg_tsql__invalid_table(void **state)
 	assert_int_equal(mg_tsql_parse("SELECT a FROM mXYZ", 15, &q, NULL), 0);
 	assert_string_equal(select_of(q)->sources[0].name, "m");
 	mg_tsql_free(q);
+}
+
+/* Number literals longer than mg_tsql_tok_double's stack copy go through the arena. */
+static void test_mg_tsql__long_number_literals(void **state)
+{
+	(void)state;
+	char text[512];
+	int n = snprintf(text, sizeof(text), "SELECT 0.%0100d15, 1%080d, -2%080d.5e-1 FROM m "
+			 "fill(-3%0100d)", 0, 0, 0, 0);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	struct mg_tsql *q = parse_ok(text);
+	const struct mg_select *s = select_of(q);
+	assert_int_equal(s->nfields, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(s->fields[i].expr->kind, MG_EX_FLOAT);
+	assert_true(s->fields[0].expr->f == 1.5e-101);
+	assert_true(s->fields[1].expr->f == 1e80);
+	assert_true(s->fields[2].expr->f == -2e79);
+	assert_int_equal(s->fill, MG_FILL_VALUE);
+	assert_false(s->fill_value_int);
+	assert_true(s->fill_value == -3e100);
+	mg_tsql_free(q);
+	check_round_trip(text);
+
+	/* out of range: the message shows the first 40 bytes */
+	snprintf(text, sizeof(text), "SELECT 1%0400d FROM m", 0);
+	expect_error(text, strlen(text), "number out of range "
+		     "\"1000000000000000000000000000000000000000...\" at line 1, char 8");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -762,7 +804,7 @@ static void test_mg_tsql__nesting_limits(void **state)
 		const char *open, *close;
 		int per_open;
 	} kinds[] = {{"(", ")", 1}, {"f(", ")", 1}, {"-(", ")", 2}, {"+", "", 1}};
-	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	for (size_t k = 0; k < CM_ARRAY_SIZE(kinds); k++) {
 		int ok = MG_TSQL_NEST_MAX / kinds[k].per_open;
 		char *s = nested(ok, kinds[k].open, kinds[k].close);
 		mg_tsql_free(parse_ok(s));
@@ -839,28 +881,6 @@ static char *tsv_column5(char *line)
 	return c;
 }
 
-/* CPU time of this thread: the figure means something on a loaded machine too. */
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Parse the longest query many times: a rough figure, no assertion on it. */
-static void time_parse(const char *text)
-{
-	enum { N = 2000 };
-	double t0 = now_s();
-	for (int i = 0; i < N; i++) {
-		struct mg_tsql *q;
-		assert_int_equal(mg_tsql_parse(text, strlen(text), &q, NULL), 0);
-		mg_tsql_free(q);
-	}
-	print_message("tsbs: the longest query (%zu bytes) parses in %.2f us of CPU\n",
-		      strlen(text), (now_s() - t0) / N * 1e6);
-}
-
 static void test_mg_tsql__tsbs_queries(void **state)
 {
 	(void)state;
@@ -870,7 +890,7 @@ static void test_mg_tsql__tsbs_queries(void **state)
 		print_message("tsbs: %s: %s\n", dir, strerror(errno));
 		skip();
 	}
-	static char line[1 << 20], longest[1 << 16];
+	static char line[1 << 20];
 	size_t files = 0, queries = 0;
 	for (struct dirent *de; (de = readdir(d));) {
 		size_t nl = strlen(de->d_name);
@@ -892,15 +912,12 @@ static void test_mg_tsql__tsbs_queries(void **state)
 			mg_tsql_free(q);
 			check_round_trip(text);
 			queries++;
-			if (strlen(text) > strlen(longest) && strlen(text) < sizeof(longest))
-				strcpy(longest, text);
 		}
 		fclose(f);
 	}
 	closedir(d);
 	print_message("tsbs: %zu queries in %zu files parse\n", queries, files);
 	assert_true(queries > 0);
-	time_parse(longest);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -929,7 +946,7 @@ static void test_mg_tsql__parse_time(void **state)
 		{"2262-04-11T23:47:16.854775807Z", INT64_MAX},
 		{"1677-09-21T00:12:43.145224192Z", INT64_MIN},
 	};
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+	for (size_t i = 0; i < CM_ARRAY_SIZE(good); i++) {
 		int64_t ns = 42;
 		if (mg_tsql_parse_time(good[i].s, &ns) != 0)
 			fail_msg("\"%s\" rejected", good[i].s);
@@ -945,7 +962,7 @@ static void test_mg_tsql__parse_time(void **state)
 		"2016-01-01 08:24", "2016-01-01x", "now()", "2263-01-01T00:00:00Z",
 		"1600-01-01T00:00:00Z", " 2016-01-01",
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < CM_ARRAY_SIZE(bad); i++) {
 		int64_t ns = 42;
 		if (mg_tsql_parse_time(bad[i], &ns) != -EINVAL)
 			fail_msg("\"%s\" accepted", bad[i]);
@@ -984,16 +1001,17 @@ static void test_mg_tsql__identifier_quoting(void **state)
 		{"9lives", false},  {"a-b", false},    {"", false},     {"distinct", false},
 		{"h\xc3\xa9", false}, {"true", false},
 	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (size_t i = 0; i < CM_ARRAY_SIZE(names); i++)
 		assert_int_equal(mg_tsql_ident_is_bare(names[i].name), names[i].bare);
 
 	/* every keyword is found in any case, and near misses are not keywords */
 	for (int k = 1; k < MG_KW__COUNT; k++) {
 		if (k == MG_KW__CONTEXTUAL)
 			continue;
-		char lower[16];
+		char lower[32];
 		const char *name = mg_tsql_kw_name((enum mg_tsql_kw)k);
 		size_t n = strlen(name);
+		assert_true(n < sizeof(lower));
 		for (size_t i = 0; i <= n; i++)
 			lower[i] = (char)(name[i] | (name[i] ? 0x20 : 0));
 		assert_int_equal(mg_tsql_kw_lookup(name, n), k);
@@ -1045,7 +1063,7 @@ static void test_mg_tsql__alloc_failure(void **state)
 			       "SELECT max(m) AS x FROM (SELECT mean(u) AS m FROM a.b.cpu WHERE "
 			       "h =~ /x/ GROUP BY time(1m), host) GROUP BY time(1h) fill(0)",
 			       big};
-	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+	for (size_t t = 0; t < CM_ARRAY_SIZE(texts); t++) {
 		static char want[1 << 16], got[1 << 16];
 		struct mg_tsql *q = parse_ok(texts[t]);
 		format_all(q, want, sizeof(want));
@@ -1089,6 +1107,7 @@ int main(void)
 		cmocka_unit_test(test_mg_tsql__statement_kinds),
 		cmocka_unit_test(test_mg_tsql__statement_spans),
 		cmocka_unit_test(test_mg_tsql__invalid_table),
+		cmocka_unit_test(test_mg_tsql__long_number_literals),
 		cmocka_unit_test(test_mg_tsql__nesting_limits),
 		cmocka_unit_test(test_mg_tsql__tree_depth_limit),
 		cmocka_unit_test(test_mg_tsql__tsbs_queries),

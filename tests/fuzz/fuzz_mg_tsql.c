@@ -156,6 +156,6 @@ static const char *const seeds[] = {
 
 void fz_seeds(fz_emit_fn emit, void *arg)
 {
-	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+	for (size_t i = 0; i < CM_ARRAY_SIZE(seeds); i++)
 		emit(arg, (const uint8_t *)seeds[i], strlen(seeds[i]));
 }
