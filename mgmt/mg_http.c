@@ -38,6 +38,7 @@
 #include "cm_clock.h"
 #include "cm_compiler.h"
 #include "cm_log.h"
+#include "dp_line.h"
 
 #define CONN_TIMEOUT_S 60u
 #define CONN_MEMORY (256u * 1024u)   /* request line + headers: long /query?q= URLs */
@@ -71,22 +72,12 @@ struct mg_http {
 	uint16_t port;
 	uint64_t id_base;               /* Request-Id: start time, then a sequence */
 	_Atomic uint64_t id_seq;
-	char listen[128];
-};
-
-enum route {
-	R_NOT_FOUND,
-	R_WRITE,
-	R_QUERY,
-	R_PING,
-	R_HEALTH,
-	R_METRICS,
 };
 
 /* One request, from its headers to its completion (MHD's con_cls). */
 struct http_req {
 	struct mg_http *h;
-	enum route route;
+	const struct route *route;      /* NULL: no such path */
 	int64_t t0_ns;
 	unsigned status;                /* queued; 0 until then */
 	bool too_large, no_mem;
@@ -95,28 +86,6 @@ struct http_req {
 	struct mg_http_kv form[FORM_PAIRS_MAX];
 	size_t nform;
 };
-
-/* A growing output buffer, written through mg_write_fn. */
-struct obuf {
-	char *p;
-	size_t n, cap;
-};
-
-static int obuf_write(void *arg, const char *s, size_t len)
-{
-	struct obuf *b = arg;
-	if (len > b->cap - b->n) {
-		size_t ncap = CM_MAX(b->cap * 2, b->n + len + 1024);
-		char *p = realloc(b->p, ncap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->n, s, len);
-	b->n += len;
-	return 0;
-}
 
 /* ------------------------------------------------------------ responses */
 
@@ -215,11 +184,15 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, struct http_req *rq
 	return reply_json(c, rq, status, o);
 }
 
-static enum MHD_Result reply_plain(struct MHD_Connection *c, struct http_req *rq,
-				   unsigned status, const char *text)
+/* A constant text (sent from where it is), with an Allow header when allow is not NULL. */
+static enum MHD_Result reply_text(struct MHD_Connection *c, struct http_req *rq,
+				  unsigned status, const char *text, const char *allow)
 {
-	char *body = strdup(text);
-	return body ? reply(c, rq, status, "text/plain; charset=utf-8", body, strlen(body)) : MHD_NO;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
+	if (resp && allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	return queue(c, rq, status, resp, "text/plain; charset=utf-8");
 }
 
 /* ------------------------------------------------------------ parameters */
@@ -244,6 +217,16 @@ static const char *header(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/* A form body (application/x-www-form-urlencoded): /query reads parameters from it. */
+static bool is_form(struct MHD_Connection *c)
+{
+	const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+	static const char form[] = "application/x-www-form-urlencoded";
+	return ct && !strncasecmp(ct, form, sizeof(form) - 1) &&
+	       (ct[sizeof(form) - 1] == '\0' || ct[sizeof(form) - 1] == ';' ||
+		ct[sizeof(form) - 1] == ' ');
+}
+
 /* "http 127.0.0.1:5512", for SHOW QUERIES. */
 static void origin_of(struct MHD_Connection *c, char *out, size_t cap)
 {
@@ -266,13 +249,11 @@ static void origin_of(struct MHD_Connection *c, char *out, size_t cap)
 
 /* ------------------------------------------------------------ /write */
 
+/* Absent, empty, or a unit the line decoder knows (the writer's own check). */
 static bool precision_valid(const char *p)
 {
-	static const char *const ok[] = {"n", "ns", "u", "us", "ms", "s", "m", "h"};
-	for (size_t i = 0; p && i < CM_ARRAY_SIZE(ok); i++)
-		if (!strcmp(p, ok[i]))
-			return true;
-	return !p || !*p;
+	int64_t unit_ns;
+	return !p || !*p || dp_line_precision(p, &unit_ns) == 0;
 }
 
 /*
@@ -304,11 +285,9 @@ static enum MHD_Result write_outcome(struct MHD_Connection *c, struct http_req *
 		return reply_partial(c, rq, rep);
 	case -ENOENT:
 		return reply_error(c, rq, 404, "database not found: \"%s\"", req->db);
-	case -EINVAL:
+	case -EINVAL:   /* nothing was read: a bad precision or database name */
 		if (!precision_valid(req->precision))
 			return reply_error(c, rq, 400, "invalid precision \"%s\"", req->precision);
-		if (rep->nerrors)
-			return reply_error(c, rq, 400, "%s", rep->errors[0]);
 		return reply_error(c, rq, 400, "invalid database name \"%s\"", req->db);
 	case -ETIMEDOUT:
 		return reply_error(c, rq, 500, "timeout");
@@ -357,26 +336,26 @@ static enum MHD_Result do_write(struct MHD_Connection *c, struct http_req *rq)
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	const struct obuf *b = cls;
-	if (pos >= b->n)
+	const struct mg_result_buf *b = cls;
+	if (pos >= b->len)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	size_t n = CM_MIN(max, b->n - (size_t)pos);
+	size_t n = CM_MIN(max, b->len - (size_t)pos);
 	memcpy(buf, b->p + pos, n);
 	return (ssize_t)n;
 }
 
 static void stream_free(void *cls)
 {
-	struct obuf *b = cls;
+	struct mg_result_buf *b = cls;
 	free(b->p);
 	free(b);
 }
 
 /* Send b's documents with an unknown length: chunked transfer encoding (b taken). */
 static enum MHD_Result reply_stream(struct MHD_Connection *c, struct http_req *rq,
-				    struct obuf *b)
+				    struct mg_result_buf *b)
 {
-	struct obuf *sb = malloc(sizeof(*sb));
+	struct mg_result_buf *sb = malloc(sizeof(*sb));
 	if (!sb) {
 		free(b->p);
 		return MHD_NO;
@@ -404,6 +383,8 @@ static uint64_t chunk_size_of(const char *s, uint64_t def)
 static enum MHD_Result do_query(struct MHD_Connection *c, struct http_req *rq)
 {
 	struct mg_http *h = rq->h;
+	if (rq->body && is_form(c))
+		rq->nform = mg_http_form_parse(rq->body, rq->len, rq->form, FORM_PAIRS_MAX);
 	const char *q = param(c, rq, "q");
 	if (!q || !*q)
 		return reply_error(c, rq, 400, "missing required parameter \"q\"");
@@ -426,11 +407,11 @@ static enum MHD_Result do_query(struct MHD_Connection *c, struct http_req *rq)
 		return reply_error(c, rq, 400, "error parsing query: %s", err);
 	if (rc)
 		return reply_error(c, rq, 500, "%s", err[0] ? err : strerror(-rc));
-	struct obuf b = {0};
-	rc = chunked ? mg_result_json_chunked(res, &o, chunk, obuf_write, &b) :
-		       mg_result_json(res, &o, obuf_write, &b);
+	struct mg_result_buf b = {0};
+	rc = chunked ? mg_result_json_chunked(res, &o, chunk, mg_result_buf_write, &b) :
+		       mg_result_json(res, &o, mg_result_buf_write, &b);
 	if (rc == 0 && !chunked)
-		rc = obuf_write(&b, "\n", 1);
+		rc = mg_result_buf_write(&b, "\n", 1);
 	mg_result_free(res);
 	if (rc) {
 		free(b.p);
@@ -438,7 +419,7 @@ static enum MHD_Result do_query(struct MHD_Connection *c, struct http_req *rq)
 	}
 	if (chunked)
 		return reply_stream(c, rq, &b);
-	return reply(c, rq, MHD_HTTP_OK, "application/json", b.p, b.n);
+	return reply(c, rq, MHD_HTTP_OK, "application/json", b.p, b.len);
 }
 
 /* ------------------------------------------------ /ping, /health, /metrics */
@@ -464,17 +445,17 @@ static enum MHD_Result do_health(struct MHD_Connection *c, struct http_req *rq)
 
 static int metrics_stat(void *arg, const struct mg_stat *s)
 {
-	return mg_http_prom_stat(s, obuf_write, arg);
+	return mg_http_prom_stat(s, mg_result_buf_write, arg);
 }
 
 static int metrics_histo(void *arg, const struct mg_histo *hi)
 {
-	return mg_http_prom_histo(hi, obuf_write, arg);
+	return mg_http_prom_histo(hi, mg_result_buf_write, arg);
 }
 
 static enum MHD_Result do_metrics(struct MHD_Connection *c, struct http_req *rq)
 {
-	struct obuf b = {0};
+	struct mg_result_buf b = {0};
 	int rc = mg_svc_stats(rq->h->svc, metrics_stat, &b);
 	if (rc == 0)
 		rc = mg_svc_histograms(rq->h->svc, metrics_histo, &b);
@@ -482,40 +463,35 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, struct http_req *rq)
 		free(b.p);
 		return reply_error(c, rq, 500, "metrics: %s", strerror(rc < 0 ? -rc : EIO));
 	}
-	return reply(c, rq, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.p, b.n);
+	return reply(c, rq, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
 }
 
 /* ------------------------------------------------------------ routing */
 
-struct route_def {
+typedef enum MHD_Result (*endpoint_fn)(struct MHD_Connection *c, struct http_req *rq);
+
+struct route {
 	const char *path;
-	enum route route;
 	const char *methods;        /* the Allow header */
 	enum mg_req_kind kind;
+	bool takes_body;            /* read it (bounded); other routes discard theirs */
+	endpoint_fn run;            /* at the end of the body */
 };
 
-static const struct route_def routes[] = {
-	{"/write", R_WRITE, "POST", MG_REQ_WRITE},
-	{"/query", R_QUERY, "GET, POST", MG_REQ_QUERY},
-	{"/ping", R_PING, "GET, HEAD", MG_REQ_OTHER},
-	{"/health", R_HEALTH, "GET, HEAD", MG_REQ_OTHER},
-	{"/metrics", R_METRICS, "GET, HEAD", MG_REQ_OTHER},
+static const struct route routes[] = {
+	{"/write", "POST", MG_REQ_WRITE, true, do_write},
+	{"/query", "GET, POST", MG_REQ_QUERY, true, do_query},
+	{"/ping", "GET, HEAD", MG_REQ_OTHER, false, do_ping},
+	{"/health", "GET, HEAD", MG_REQ_OTHER, false, do_health},
+	{"/metrics", "GET, HEAD", MG_REQ_OTHER, false, do_metrics},
 };
 
-static const struct route_def *route_find(enum route r)
-{
-	for (size_t i = 0; i < CM_ARRAY_SIZE(routes); i++)
-		if (routes[i].route == r)
-			return &routes[i];
-	return NULL;
-}
-
-static enum route route_of(const char *url)
+static const struct route *route_of(const char *url)
 {
 	for (size_t i = 0; i < CM_ARRAY_SIZE(routes); i++)
 		if (!strcmp(url, routes[i].path))
-			return routes[i].route;
-	return R_NOT_FOUND;
+			return &routes[i];
+	return NULL;
 }
 
 /* Whether method is in the comma-separated list. */
@@ -528,30 +504,21 @@ static bool method_in(const char *method, const char *list)
 	return false;
 }
 
-static bool takes_body(enum route r)
-{
-	return r == R_WRITE || r == R_QUERY;
-}
-
-/* First call, headers read: answer 404, 405 and 413 without reading the body. */
+/*
+ * First call, headers read: answer 404, 405 and 413 without reading the
+ * body. MHD calls the handler no more once a response is queued, so later
+ * calls always have a route.
+ */
 static enum MHD_Result begin(struct MHD_Connection *c, struct http_req *rq, const char *method)
 {
-	const struct route_def *rd = route_find(rq->route);
-	if (!rd)
-		return reply_plain(c, rq, MHD_HTTP_NOT_FOUND, "404 page not found\n");
-	if (!method_in(method, rd->methods)) {
-		char *body = strdup("Method Not Allowed\n");
-		struct MHD_Response *resp = body ?
-			MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) :
-			NULL;
-		if (resp)
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rd->methods);
-		else
-			free(body);
-		return queue(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, resp, "text/plain; charset=utf-8");
-	}
+	const struct route *rt = rq->route;
+	if (!rt)
+		return reply_text(c, rq, MHD_HTTP_NOT_FOUND, "404 page not found\n", NULL);
+	if (!method_in(method, rt->methods))
+		return reply_text(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed\n",
+				  rt->methods);
 	const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (takes_body(rq->route) && cl && strtoull(cl, NULL, 10) > rq->h->max_body)
+	if (rt->takes_body && cl && strtoull(cl, NULL, 10) > rq->h->max_body)
 		return reply_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "Request Entity Too Large");
 	return MHD_YES;
 }
@@ -559,7 +526,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct http_req *rq, cons
 /* Body pieces: kept up to http.max_body (NUL-terminated), the rest discarded. */
 static void body_append(struct http_req *rq, const char *p, size_t n)
 {
-	if (!takes_body(rq->route) || rq->too_large || rq->no_mem)
+	if (!rq->route->takes_body || rq->too_large || rq->no_mem)
 		return;
 	if (n > rq->h->max_body - rq->len) {
 		rq->too_large = true;
@@ -569,6 +536,7 @@ static void body_append(struct http_req *rq, const char *p, size_t n)
 		return;
 	}
 	if (rq->len + n + 1 > rq->cap) {
+		/* doubling from 64 KiB, but never past the largest body + its NUL */
 		size_t ncap = CM_MAX(rq->cap * 2, rq->len + n + 1);
 		ncap = CM_MAX(ncap, (size_t)65536);
 		ncap = CM_MIN(ncap, rq->h->max_body + 1);
@@ -585,38 +553,15 @@ static void body_append(struct http_req *rq, const char *p, size_t n)
 	rq->body[rq->len] = '\0';
 }
 
-static bool is_form(struct MHD_Connection *c)
-{
-	const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
-	static const char form[] = "application/x-www-form-urlencoded";
-	return ct && !strncasecmp(ct, form, sizeof(form) - 1) &&
-	       (ct[sizeof(form) - 1] == '\0' || ct[sizeof(form) - 1] == ';' ||
-		ct[sizeof(form) - 1] == ' ');
-}
-
 /* End of the body: run the endpoint. */
 static enum MHD_Result finish(struct MHD_Connection *c, struct http_req *rq)
 {
+	assert(rq->route);
 	if (rq->too_large)
 		return reply_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "Request Entity Too Large");
 	if (rq->no_mem)
 		return reply_error(c, rq, 500, "out of memory");
-	switch (rq->route) {
-	case R_WRITE:
-		return do_write(c, rq);
-	case R_QUERY:
-		if (rq->body && is_form(c))
-			rq->nform = mg_http_form_parse(rq->body, rq->len, rq->form, FORM_PAIRS_MAX);
-		return do_query(c, rq);
-	case R_PING:
-		return do_ping(c, rq);
-	case R_HEALTH:
-		return do_health(c, rq);
-	case R_METRICS:
-		return do_metrics(c, rq);
-	default:
-		return reply_plain(c, rq, MHD_HTTP_NOT_FOUND, "404 page not found\n");
-	}
+	return rq->route->run(c, rq);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
@@ -653,9 +598,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct http_req *rq = *con_cls;
 	if (!rq)
 		return;
-	const struct route_def *rd = route_find(rq->route);
 	/* 499 (nginx's "client closed request"): no response was queued */
-	mg_svc_note_request(h->svc, MG_FRONT_HTTP, rd ? rd->kind : MG_REQ_OTHER,
+	mg_svc_note_request(h->svc, MG_FRONT_HTTP, rq->route ? rq->route->kind : MG_REQ_OTHER,
 			    rq->status ? (int)rq->status : 499, cm_mono_ns() - rq->t0_ns);
 	free(rq->body);
 	free(rq);
@@ -719,7 +663,6 @@ int mg_http_start(const struct cm_config *cfg, struct mg_svc *svc, struct mg_htt
 	h->max_body = (size_t)cm_config_int(cfg, "http.max_body");
 	h->chunk_size = (uint64_t)cm_config_int(cfg, "http.chunk_size");
 	h->id_base = (uint64_t)cm_now_ns();
-	snprintf(h->listen, sizeof(h->listen), "%s", listen_at);
 	int fd = -1;
 	rc = open_listener(&ss, sl, &fd, &h->port);
 	if (rc) {

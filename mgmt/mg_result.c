@@ -12,13 +12,16 @@
  *
  * Encoding. The document structure is written here, in the field order and
  * omit-when-empty rules of InfluxDB's Go structs (Result, models.Row) and in
- * Go's MarshalIndent layout for pretty=true (4 spaces, "key": value). String
- * escaping is jansson's; plain printable ASCII strings skip it, invalid
- * UTF-8 becomes U+FFFD first (as Go's encoder does). Floats are the
- * shortest decimal that reads back to the same double, laid out as Go's
- * strconv 'f'/'e' choice does (exponent form below 1e-6 and from 1e21), so
- * 58.0 prints 58; NaN and infinities print null. Output goes through a
- * small buffer to the caller's writer.
+ * Go's MarshalIndent layout for pretty=true (4 spaces, "key": value).
+ * Strings are escaped here, straight into the output buffer (no copy, no
+ * allocation per cell), byte for byte as jansson, which writes the rest of
+ * the front-ends' JSON, would: '"', '\\', \b \f \n \r \t, other control
+ * bytes as \u00XX in upper-case hex, everything else as is; each byte that
+ * is not part of valid UTF-8 becomes U+FFFD, as Go's encoder does. Floats
+ * are the shortest decimal that reads back to the same double, laid out as
+ * Go's strconv 'f'/'e' choice does (exponent form below 1e-6 and from
+ * 1e21), so 58.0 prints 58; NaN and infinities print null. Output goes
+ * through a small buffer to the caller's writer, often mg_result_buf_write.
  *
  * Threads: a result belongs to one thread at a time; encoders keep no
  * global state.
@@ -35,8 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <jansson.h>
 
 #include "cm_compiler.h"
 
@@ -256,18 +257,9 @@ int mg_result_add_row(struct mg_result *r, struct mg_series *series, const struc
 		series->nrows++;
 		return 0;
 	}
-	/* the cell array grows by whole rows: capacity cap_for(nrows, 8) rows */
-	uint64_t rows_cap = series->cells ? cap_for(series->nrows, 8) : 0;
-	if (series->nrows == rows_cap) {
-		uint64_t ncap = rows_cap ? rows_cap * 2 : 8;
-		if (ncap > SIZE_MAX / sizeof(struct mg_cell) / nc)
-			return -ENOMEM;
-		void *p = realloc(series->cells, (size_t)ncap * nc * sizeof(struct mg_cell));
-		if (!p)
-			return -ENOMEM;
-		series->cells = p;
-		impl_of(r)->bytes += (size_t)(ncap - rows_cap) * nc * sizeof(struct mg_cell);
-	}
+	/* the cell array grows by whole rows: an element is a row of nc cells */
+	if (grow(r, (void **)&series->cells, series->nrows, (size_t)nc * sizeof(struct mg_cell), 8))
+		return -ENOMEM;
 	struct mg_cell *dst = &series->cells[series->nrows * nc];
 	for (uint32_t i = 0; i < nc; i++) {
 		dst[i] = row[i];
@@ -276,6 +268,28 @@ int mg_result_add_row(struct mg_result *r, struct mg_series *series, const struc
 			return -ENOMEM;
 	}
 	series->nrows++;
+	return 0;
+}
+
+/* ---------------------------------------------------- the output buffer */
+
+int mg_result_buf_write(void *arg, const char *s, size_t n)
+{
+	struct mg_result_buf *b = arg;
+	if (n >= b->cap - b->len) {                    /* room for the NUL too */
+		if (n >= SIZE_MAX / 2 - b->len)
+			return -ENOMEM;
+		size_t cap = CM_MAX(b->cap * 2, (size_t)4096);
+		cap = CM_MAX(cap, b->len + n + 1);
+		char *p = realloc(b->p, cap);
+		if (!p)
+			return -ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 	return 0;
 }
 
@@ -420,10 +434,9 @@ static size_t fmt_float(double f, char *out)
 struct jw {
 	mg_write_fn fn;
 	void *arg;
-	int rc;                  /* first error: the writer's value or -ENOMEM */
+	int rc;                  /* first error: the writer's value */
 	bool pretty, first, after_key;
 	uint32_t depth;
-	json_t *js;              /* reused jansson string for escaping */
 	size_t n;
 	char buf[JW_BUF];
 };
@@ -529,67 +542,59 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
 	return n;
 }
 
-/* s with every invalid UTF-8 byte replaced by U+FFFD (malloc'd; NULL on ENOMEM). */
-static char *utf8_fix(const char *s, size_t len, size_t *outlen)
+/*
+ * The escape for byte c of a string (c < 0x80), as jansson writes it, into
+ * e; its length, 0 when c goes out as is.
+ */
+static size_t json_escape(unsigned char c, char e[6])
 {
-	char *o = len <= SIZE_MAX / 3 ? malloc(len * 3 + 1) : NULL;
-	if (!o)
-		return NULL;
-	size_t n = 0;
-	for (size_t i = 0; i < len;) {
-		size_t k = utf8_seq((const unsigned char *)s + i, len - i);
-		if (k) {
-			memcpy(o + n, s + i, k);
-			n += k;
-			i += k;
-		} else {
-			memcpy(o + n, "\xef\xbf\xbd", 3);
-			n += 3;
-			i++;
-		}
+	static const char hex[] = "0123456789ABCDEF";
+	static const char short_esc[0x20] = {
+		['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+	};
+	if (c == '"' || c == '\\' || (c < 0x20 && short_esc[c])) {
+		e[0] = '\\';
+		e[1] = c < 0x20 ? short_esc[c] : (char)c;
+		return 2;
 	}
-	*outlen = n;
-	return o;
+	if (c >= 0x20)
+		return 0;
+	memcpy(e, "\\u00", 4);
+	e[4] = hex[c >> 4];
+	e[5] = hex[c & 15];
+	return 6;
 }
 
-static int jw_dump_cb(const char *buf, size_t size, void *data)
-{
-	jw_put(data, buf, size);
-	return 0;
-}
-
-/* One JSON string: plain printable ASCII as is, anything else through jansson. */
+/*
+ * One JSON string: runs of bytes that need nothing go out as they are,
+ * escapes and U+FFFD (for each byte of invalid UTF-8) between them.
+ */
 static void jw_str(struct jw *w, const char *s, size_t len)
 {
-	size_t i = 0;
-	while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
-		i++;
-	if (i == len) {
-		jw_put(w, "\"", 1);
-		jw_put(w, s, len);
-		jw_put(w, "\"", 1);
-		return;
-	}
-	if (w->rc)
-		return;
-	if (!w->js && !(w->js = json_string(""))) {
-		w->rc = -ENOMEM;
-		return;
-	}
-	char *fixed = NULL;
-	if (json_string_setn(w->js, s, len)) {
-		/* invalid UTF-8 (or no memory) */
-		size_t flen;
-		fixed = utf8_fix(s, len, &flen);
-		if (!fixed || json_string_setn(w->js, fixed, flen)) {
-			free(fixed);
-			w->rc = -ENOMEM;
-			return;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t done = 0;          /* s[0..done) is written */
+	jw_put(w, "\"", 1);
+	for (size_t i = 0; i < len;) {
+		char e[6];
+		size_t k = 1, elen;
+		if (u[i] < 0x80) {
+			elen = json_escape(u[i], e);
+		} else if ((k = utf8_seq(u + i, len - i)) != 0) {
+			elen = 0;
+		} else {
+			k = 1;
+			elen = 3;
+			memcpy(e, "\xef\xbf\xbd", 3);
 		}
+		if (elen) {
+			jw_put(w, s + done, i - done);
+			jw_put(w, e, elen);
+			done = i + k;
+		}
+		i += k;
 	}
-	if (json_dump_callback(w->js, jw_dump_cb, w, JSON_ENCODE_ANY) && !w->rc)
-		w->rc = -ENOMEM;
-	free(fixed);
+	jw_put(w, s + done, len - done);
+	jw_put(w, "\"", 1);
 }
 
 static void jw_cstr(struct jw *w, const char *s)
@@ -758,26 +763,6 @@ static void enc_stmt(struct jw *w, const struct mg_stmt_result *st, const struct
 	jw_close(w, '}');
 }
 
-static void jw_init(struct jw *w, const struct mg_json_opts *o, mg_write_fn fn, void *arg)
-{
-	w->fn = fn;
-	w->arg = arg;
-	w->rc = 0;
-	w->pretty = o && o->pretty;
-	w->first = true;
-	w->after_key = false;
-	w->depth = 0;
-	w->js = NULL;
-	w->n = 0;
-}
-
-static int jw_finish(struct jw *w)
-{
-	jw_flush(w);
-	json_decref(w->js);
-	return w->rc;
-}
-
 /* {"results":[ <one statement, or all of them when st is NULL> ]} */
 static void enc_doc(struct jw *w, const struct mg_result *r, const struct mg_stmt_result *st,
 		    const struct piece *pc, enum mg_epoch epoch)
@@ -787,24 +772,11 @@ static void enc_doc(struct jw *w, const struct mg_result *r, const struct mg_stm
 	jw_open(w, '[');
 	if (st)
 		enc_stmt(w, st, pc, epoch);
-	for (uint32_t i = 0; !st && i < r->nstmts && !w->rc; i++)
-		enc_stmt(w, &r->stmts[i], pc, epoch);
+	else
+		for (uint32_t i = 0; i < r->nstmts && !w->rc; i++)
+			enc_stmt(w, &r->stmts[i], pc, epoch);
 	jw_close(w, ']');
 	jw_close(w, '}');
-}
-
-int mg_result_json(const struct mg_result *r, const struct mg_json_opts *o, mg_write_fn fn,
-		   void *arg)
-{
-	struct jw *w = malloc(sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	jw_init(w, o, fn, arg);
-	const struct piece whole = {.whole = true, .messages = true};
-	enc_doc(w, r, NULL, &whole, o ? o->epoch : MG_EPOCH_RFC3339);
-	int rc = jw_finish(w);
-	free(w);
-	return rc;
 }
 
 /* The documents of one statement: one per series piece of at most chunk rows. */
@@ -837,17 +809,46 @@ static void enc_stmt_chunked(struct jw *w, const struct mg_result *r,
 	}
 }
 
-int mg_result_json_chunked(const struct mg_result *r, const struct mg_json_opts *o,
-			   uint64_t chunk_size, mg_write_fn fn, void *arg)
+/*
+ * Encode r through a fresh writer (malloc'd: it holds the 8 KiB buffer):
+ * one document, or chunked documents of at most chunk rows.
+ */
+static int encode(const struct mg_result *r, const struct mg_json_opts *o, bool chunked,
+		  uint64_t chunk, mg_write_fn fn, void *arg)
 {
 	struct jw *w = malloc(sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	jw_init(w, o, fn, arg);
-	uint64_t chunk = chunk_size ? chunk_size : UINT64_MAX;
-	for (uint32_t i = 0; i < r->nstmts && !w->rc; i++)
-		enc_stmt_chunked(w, r, &r->stmts[i], chunk, o ? o->epoch : MG_EPOCH_RFC3339);
-	int rc = jw_finish(w);
+	w->fn = fn;
+	w->arg = arg;
+	w->rc = 0;
+	w->pretty = o && o->pretty;
+	w->first = true;
+	w->after_key = false;
+	w->depth = 0;
+	w->n = 0;
+	enum mg_epoch epoch = o ? o->epoch : MG_EPOCH_RFC3339;
+	if (chunked) {
+		for (uint32_t i = 0; i < r->nstmts && !w->rc; i++)
+			enc_stmt_chunked(w, r, &r->stmts[i], chunk, epoch);
+	} else {
+		const struct piece whole = {.whole = true, .messages = true};
+		enc_doc(w, r, NULL, &whole, epoch);
+	}
+	jw_flush(w);
+	int rc = w->rc;
 	free(w);
 	return rc;
+}
+
+int mg_result_json(const struct mg_result *r, const struct mg_json_opts *o, mg_write_fn fn,
+		   void *arg)
+{
+	return encode(r, o, false, 0, fn, arg);
+}
+
+int mg_result_json_chunked(const struct mg_result *r, const struct mg_json_opts *o,
+			   uint64_t chunk_size, mg_write_fn fn, void *arg)
+{
+	return encode(r, o, true, chunk_size ? chunk_size : UINT64_MAX, fn, arg);
 }

@@ -1,7 +1,7 @@
 /*
  * mg_result.h - what a query returns, in InfluxDB 1.x's shape: per
  * statement either an error or a list of series, each with a name, tags,
- * column names and rows of typed cells; and its JSON encoding (jansson),
+ * column names and rows of typed cells; and its JSON encoding,
  * which the HTTP API and the management socket both send.
  *
  *   {"results":[{"statement_id":0,"series":[{"name":"cpu",
@@ -15,6 +15,16 @@
  *
  * Memory: a result owns everything in it (names, tags, strings in cells)
  * through its own arena; mg_result_free releases it all.
+ *
+ * Pointers into a result move while it grows: the statements of a result,
+ * the series of a statement and the cells of a series are arrays that an
+ * add reallocates. A struct mg_stmt_result * (and a struct mg_series *) is
+ * valid only until the next add on the same result. Precisely: a statement
+ * until the next mg_result_add_stmt on r, a series until the next
+ * mg_result_add_series on its statement, a pointer into series->cells
+ * until the next mg_result_add_row on that series. Across adds keep
+ * indexes (r->stmts[i].series[j]), not pointers. Names, tags and strings
+ * (the arena) never move.
  */
 #ifndef MG_RESULT_H
 #define MG_RESULT_H
@@ -80,7 +90,7 @@ struct mg_result {
 struct mg_result *mg_result_create(void);
 void mg_result_free(struct mg_result *r);
 
-/* Append a statement result; NULL on ENOMEM. */
+/* Append a statement result; NULL on ENOMEM. Valid until the next add_stmt on r. */
 struct mg_stmt_result *mg_result_add_stmt(struct mg_result *r, uint32_t statement_id);
 /* Set its error (printf-style; copied). 0 or -ENOMEM. */
 int mg_result_set_error(struct mg_result *r, struct mg_stmt_result *s, const char *fmt, ...)
@@ -88,7 +98,8 @@ int mg_result_set_error(struct mg_result *r, struct mg_stmt_result *s, const cha
 /*
  * Append a series with ncols columns (names copied) and tags (copied,
  * sorted here); rows are appended with mg_result_add_row. NULL on ENOMEM.
- * The returned pointer is valid until the next mg_result_add_series on s.
+ * The returned pointer is valid until the next mg_result_add_series on s
+ * (the series array is reallocated); s itself must be current (see above).
  */
 struct mg_series *mg_result_add_series(struct mg_result *r, struct mg_stmt_result *s,
 				       const char *name, const struct mg_tagpair *tags,
@@ -126,6 +137,20 @@ struct mg_json_opts {
 	enum mg_epoch epoch;
 	bool pretty;              /* indented, as InfluxDB's pretty=true */
 };
+
+/*
+ * A growing malloc'd buffer and the mg_write_fn that appends to it, for
+ * front-ends that send an encoded document whole: pass mg_result_buf_write
+ * and a zeroed struct. p[0..len) is what was written, NUL-terminated once
+ * anything was (p is NULL until then); owned by the caller: free(p). Set
+ * len to 0 to reuse it. One thread at a time.
+ */
+struct mg_result_buf {
+	char *p;
+	size_t len, cap;
+};
+/* Append s[0..n) to arg, a struct mg_result_buf *. 0 or -ENOMEM (the buffer unchanged). */
+int mg_result_buf_write(void *arg, const char *s, size_t n);
 
 /*
  * Encode r as one JSON document. Returns 0, the writer's nonzero value, or

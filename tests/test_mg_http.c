@@ -60,24 +60,6 @@ static unsigned char *gzip_of(const void *in, size_t len, size_t *outlen)
 	return out;
 }
 
-struct sink {
-	char *p;
-	size_t n, cap;
-};
-
-static int sink_write(void *arg, const char *s, size_t len)
-{
-	struct sink *k = arg;
-	if (k->n + len + 1 > k->cap) {
-		k->cap = (k->n + len + 1) * 2;
-		k->p = realloc(k->p, k->cap);
-	}
-	memcpy(k->p + k->n, s, len);
-	k->n += len;
-	k->p[k->n] = '\0';
-	return 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Inflate                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -180,8 +162,10 @@ static void test_mg_http__inflate_bound(void **state)
 
 /*
  * Zip bombs: 64 MiB of zeros in one member (~64 KB of gzip), and 4 GiB as
- * 4096 copies of a 1 MiB member (~4 MB). Both stop at the bound; the second
- * would take seconds to inflate whole, the bounded inflate milliseconds.
+ * 4096 copies of a 1 MiB member (~4 MB). Both stop at the bound. Measured
+ * once on the review machine (not here): zlib inflating the second whole
+ * took 22-27 s; mg_http_inflate, which stops after 1 MiB + 1 byte of
+ * output, 3-12 ms with or without ASan+UBSan. Hence the 500 ms limit.
  */
 static void test_mg_http__inflate_zip_bomb(void **state)
 {
@@ -235,7 +219,7 @@ static void test_mg_http__parse_listen(void **state)
 	(void)state;
 	static const struct {
 		const char *s;
-		int family;           /* 0: must be refused */
+		int family;
 		const char *addr;
 		unsigned port;
 	} cases[] = {
@@ -246,31 +230,25 @@ static void test_mg_http__parse_listen(void **state)
 		{"[::1]:8086", AF_INET6, "::1", 8086},
 		{"[::]:1", AF_INET6, "::", 1},
 		{"[fe80::1:2]:80", AF_INET6, "fe80::1:2", 80},
-		{"127.0.0.1", 0, NULL, 0},
-		{"127.0.0.1:", 0, NULL, 0},
-		{"127.0.0.1:65536", 0, NULL, 0},
-		{"127.0.0.1:-1", 0, NULL, 0},
-		{"127.0.0.1:80x", 0, NULL, 0},
-		{"127.0.0.1: 80", 0, NULL, 0},
-		{"256.0.0.1:80", 0, NULL, 0},
-		{"example.com:80", 0, NULL, 0},
-		{"::1:8086", 0, NULL, 0},
-		{"[::1:8086", 0, NULL, 0},
-		{"[127.0.0.1]:80", 0, NULL, 0},
-		{"", 0, NULL, 0},
-		{"off", 0, NULL, 0},
 	};
+	static const char *const refused[] = {
+		"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:80x",
+		"127.0.0.1: 80", "256.0.0.1:80", "example.com:80", "::1:8086", "[::1:8086",
+		"[127.0.0.1]:80", "", "off",
+	};
+	for (size_t i = 0; i < CM_ARRAY_SIZE(refused); i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = 0;
+		char err[256] = "";
+		if (mg_http_parse_listen(refused[i], &ss, &sl, err, sizeof(err)) != -EINVAL)
+			fail_msg("\"%s\": accepted", refused[i]);
+		assert_non_null(strstr(err, refused[i]));
+	}
 	for (size_t i = 0; i < CM_ARRAY_SIZE(cases); i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = 0;
 		char err[256] = "";
 		int rc = mg_http_parse_listen(cases[i].s, &ss, &sl, err, sizeof(err));
-		if (!cases[i].family) {
-			if (rc != -EINVAL)
-				fail_msg("\"%s\": accepted", cases[i].s);
-			assert_non_null(strstr(err, cases[i].s));
-			continue;
-		}
 		if (rc)
 			fail_msg("\"%s\": %s", cases[i].s, err);
 		assert_int_equal(ss.ss_family, cases[i].family);
@@ -320,21 +298,21 @@ static void test_mg_http__prom_names(void **state)
 static void test_mg_http__prom_lines(void **state)
 {
 	(void)state;
-	struct sink k = {0};
+	struct mg_result_buf k = {0};
 	struct mg_stat c = {"rx.drop.bad_proto", 5, MG_STAT_COUNTER};
 	struct mg_stat g = {"store.series", 18446744073709551615u, MG_STAT_GAUGE};
-	assert_int_equal(mg_http_prom_stat(&c, sink_write, &k), 0);
-	assert_int_equal(mg_http_prom_stat(&g, sink_write, &k), 0);
+	assert_int_equal(mg_http_prom_stat(&c, mg_result_buf_write, &k), 0);
+	assert_int_equal(mg_http_prom_stat(&g, mg_result_buf_write, &k), 0);
 	assert_string_equal(k.p, "# TYPE streamflow_rx_drop_bad_proto_total counter\n"
 				 "streamflow_rx_drop_bad_proto_total 5\n"
 				 "# TYPE streamflow_store_series gauge\n"
 				 "streamflow_store_series 18446744073709551615\n");
-	k.n = 0;
+	k.len = 0;
 	struct mg_histo h = {
 		.name = "query.duration_seconds", .help = "query time\\ in\nseconds", .nbuckets = 3,
 		.le = {0.005, 0.1, 2.5}, .cumulative = {1, 4, 6}, .count = 7, .sum = 3.25,
 	};
-	assert_int_equal(mg_http_prom_histo(&h, sink_write, &k), 0);
+	assert_int_equal(mg_http_prom_histo(&h, mg_result_buf_write, &k), 0);
 	assert_string_equal(k.p,
 		"# HELP streamflow_query_duration_seconds query time\\\\ in\\nseconds\n"
 		"# TYPE streamflow_query_duration_seconds histogram\n"

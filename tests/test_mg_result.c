@@ -3,8 +3,10 @@
  * (copies, tag order, growth, accounting) and its JSON encoding checked
  * byte for byte against what InfluxDB 1.x prints (statement shapes, tags,
  * cell types, floats as Go prints them, epochs, escaping, chunked documents,
- * pretty layout), plus a fixed-seed property run over random doubles:
- * every float printed reads back to the same bits with the fewest digits.
+ * pretty layout), plus fixed-seed property runs: every float printed reads
+ * back to the same bits with the fewest digits, and every string is
+ * escaped as jansson escapes it (the reference model). And the buffer the
+ * front-ends encode into.
  */
 #include <errno.h>
 #include <math.h>
@@ -26,42 +28,21 @@
 /* Helpers                                                                    */
 /* ------------------------------------------------------------------------ */
 
-struct out {
-	char *p;
-	size_t n, cap;
-	unsigned calls;
-};
-
-static int out_write(void *arg, const char *s, size_t len)
-{
-	struct out *o = arg;
-	if (o->n + len + 1 > o->cap) {
-		o->cap = (o->n + len + 1) * 2;
-		o->p = realloc(o->p, o->cap);
-		assert_non_null(o->p);
-	}
-	memcpy(o->p + o->n, s, len);
-	o->n += len;
-	o->p[o->n] = '\0';
-	o->calls++;
-	return 0;
-}
-
 /* r as JSON (compact unless pretty), returned malloc'd; frees nothing. */
 static char *enc(const struct mg_result *r, enum mg_epoch epoch, bool pretty)
 {
-	struct out o = {0};
+	struct mg_result_buf o = {0};
 	struct mg_json_opts opts = {.epoch = epoch, .pretty = pretty};
-	assert_int_equal(mg_result_json(r, &opts, out_write, &o), 0);
+	assert_int_equal(mg_result_json(r, &opts, mg_result_buf_write, &o), 0);
 	assert_non_null(o.p);
 	return o.p;
 }
 
 static char *enc_chunked(const struct mg_result *r, uint64_t chunk)
 {
-	struct out o = {0};
+	struct mg_result_buf o = {0};
 	struct mg_json_opts opts = {.epoch = MG_EPOCH_NS};
-	assert_int_equal(mg_result_json_chunked(r, &opts, chunk, out_write, &o), 0);
+	assert_int_equal(mg_result_json_chunked(r, &opts, chunk, mg_result_buf_write, &o), 0);
 	return o.p ? o.p : strdup("");
 }
 
@@ -433,6 +414,72 @@ static void test_mg_result__long_strings(void **state)
 	free(big);
 }
 
+/*
+ * The reference model of string escaping: jansson (which the encoder
+ * matches byte for byte) over the string with each byte that starts no
+ * valid UTF-8 character replaced by U+FFFD (validity also by jansson).
+ */
+static char *escape_by_jansson(const char *s, size_t len)
+{
+	char *fixed = malloc(len * 3 + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < len;) {
+		size_t k = 0;
+		for (size_t t = 1; t <= 4 && i + t <= len && !k; t++) {
+			json_t *j = json_stringn(s + i, t);
+			k = j ? t : 0;
+			json_decref(j);
+		}
+		if (k) {
+			memcpy(fixed + n, s + i, k);
+			n += k;
+			i += k;
+		} else {
+			memcpy(fixed + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			i++;
+		}
+	}
+	json_t *j = json_stringn(fixed, n);
+	assert_non_null(j);
+	char *out = json_dumps(j, JSON_ENCODE_ANY);
+	json_decref(j);
+	free(fixed);
+	return out;
+}
+
+static void test_mg_result__escaping_random(void **state)
+{
+	(void)state;
+	/* pieces: controls, quote, backslash, DEL, ASCII, 2-, 3-, 4-byte UTF-8, bad bytes */
+	static const char *const pieces[] = {
+		"\x01", "\x08", "\t", "\n", "\x0b", "\x0c", "\r", "\x1f", "\"", "\\", "\x7f", "/",
+		"a", "Z", " ", "<&>", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbd",
+		"\xe2\x80\xa8", "\x80", "\xbf", "\xc0\xaf", "\xc3", "\xe2\x82", "\xed\xa0\x80",
+		"\xf4\x90\x80\x80", "\xf8", "\xff", "\xfe",
+	};
+	uint64_t x = 0x2545f4914f6cdd1du;
+	char s[256];
+	for (int i = 0; i < 5000; i++) {
+		size_t n = 0;
+		for (int p = 0; p < i % 24; p++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			const char *piece = pieces[x % CM_ARRAY_SIZE(pieces)];
+			memcpy(s + n, piece, strlen(piece));
+			n += strlen(piece);
+		}
+		s[n] = '\0';
+		char *want = escape_by_jansson(s, n);
+		char *got = enc_cell(STR(s), 0);
+		if (strcmp(got, want))
+			fail_msg("case %d: got %s, want %s", i, got, want);
+		free(got);
+		free(want);
+	}
+}
+
 /* ------------------------------------------------------------------------ */
 /* Chunked and pretty                                                         */
 /* ------------------------------------------------------------------------ */
@@ -562,9 +609,9 @@ static void test_mg_result__pretty(void **state)
 	json_decref(b);
 	free(pretty);
 	free(compact);
-	struct out o = {0};
+	struct mg_result_buf o = {0};
 	struct mg_json_opts opts = {.pretty = true};
-	assert_int_equal(mg_result_json_chunked(r, &opts, 2, out_write, &o), 0);
+	assert_int_equal(mg_result_json_chunked(r, &opts, 2, mg_result_buf_write, &o), 0);
 	assert_non_null(strstr(o.p, "}\n{\n    \"results\": [\n"));
 	free(o.p);
 	mg_result_free(r);
@@ -604,6 +651,32 @@ static void test_mg_result__writer_error_stops(void **state)
 	assert_int_equal(mg_result_json_chunked(r, NULL, 10, failing_write, &calls), 7);
 	assert_int_equal(calls, 2);
 	mg_result_free(r);
+}
+
+/* The front-ends' buffer: any sequence of pieces, NUL-terminated, reusable. */
+static void test_mg_result__buf(void **state)
+{
+	(void)state;
+	struct mg_result_buf b = {0};
+	assert_int_equal(mg_result_buf_write(&b, "", 0), 0);
+	assert_non_null(b.p);
+	assert_string_equal(b.p, "");
+	char want[20000];
+	size_t n = 0;
+	for (size_t k = 1; n + k <= sizeof(want); k = k * 3 + 1) {
+		for (size_t i = 0; i < k; i++)
+			want[n + i] = (char)('a' + (n + i) % 26);
+		assert_int_equal(mg_result_buf_write(&b, want + n, k), 0);
+		n += k;
+		assert_int_equal(b.len, n);
+		assert_true(b.cap > b.len);
+		assert_int_equal(b.p[n], '\0');
+	}
+	assert_memory_equal(b.p, want, n);
+	b.len = 0;
+	assert_int_equal(mg_result_buf_write(&b, "xy", 2), 0);
+	assert_string_equal(b.p, "xy");
+	free(b.p);
 }
 
 static void test_mg_result__growth_and_bytes(void **state)
@@ -658,9 +731,11 @@ int main(void)
 		cmocka_unit_test(test_mg_result__epochs),
 		cmocka_unit_test(test_mg_result__escaping),
 		cmocka_unit_test(test_mg_result__long_strings),
+		cmocka_unit_test(test_mg_result__escaping_random),
 		cmocka_unit_test(test_mg_result__chunked),
 		cmocka_unit_test(test_mg_result__pretty),
 		cmocka_unit_test(test_mg_result__writer_error_stops),
+		cmocka_unit_test(test_mg_result__buf),
 		cmocka_unit_test(test_mg_result__growth_and_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
