@@ -103,15 +103,18 @@ void mg_acc_release(struct mg_acc *a)
 	if (!a)
 		return;
 	free(a->vals);
+	free(a->kts);
 	mg_acc_init(a);
 }
 
 void mg_acc_reset(struct mg_acc *a)
 {
 	double *vals = a->vals;
+	int64_t *kts = a->kts;
 	size_t cap = a->capvals;
 	mg_acc_init(a);
 	a->vals = vals;
+	a->kts = kts;
 	a->capvals = cap;
 }
 
@@ -119,14 +122,20 @@ int mg_acc_grow(struct mg_acc *a)
 {
 	assert(a->nvals == a->capvals);
 	double *v = NULL;
+	int64_t *t = NULL;
 	size_t cap = a->capvals ? a->capvals * 2 : KEEP_MIN;
-	if (a->capvals <= SIZE_MAX / 2 / sizeof(*v))
+	if (a->capvals <= SIZE_MAX / 2 / sizeof(*t)) {
 		v = realloc(a->vals, cap * sizeof(*v));
-	if (!v) {
+		if (v)
+			a->vals = v;
+		t = v ? realloc(a->kts, cap * sizeof(*t)) : NULL;
+		if (t)
+			a->kts = t;
+	}
+	if (!v || !t) {
 		a->oom = true;
 		return -ENOMEM;
 	}
-	a->vals = v;
 	a->capvals = cap;
 	return 0;
 }
@@ -356,7 +365,24 @@ static struct mg_num kept_result(struct mg_acc *a, enum mg_agg_fn fn, double pct
 	double rank = floor((double)n * pct / 100.0 + 0.5);
 	if (!(rank >= 1 && rank <= (double)n)) /* also a NaN pct */
 		return (struct mg_num){0};
-	return num_kept(a, rank_value(a->vals, n, (size_t)rank - 1));
+	/*
+	 * A selector: the point's time too. The selection reorders what it
+	 * works on, so it works on a copy and the value is looked up in the
+	 * kept order (InfluxDB's sort is not stable: any of equal values).
+	 */
+	double *tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return (struct mg_num){0};
+	memcpy(tmp, a->vals, n * sizeof(*tmp));
+	double v = rank_value(tmp, n, (size_t)rank - 1);
+	free(tmp);
+	struct mg_num r = num_kept(a, v);
+	for (size_t i = 0; i < n; i++)
+		if (a->vals[i] == v || (isnan(v) && isnan(a->vals[i]))) {
+			r.ts = a->kts[i];
+			break;
+		}
+	return r;
 }
 
 struct mg_num mg_acc_result(struct mg_acc *a, enum mg_agg_fn fn, double arg)
@@ -427,29 +453,13 @@ static bool stream_next(const int64_t *ts, const struct mg_num *in, size_t i,
 	return true;
 }
 
-/* (v - prev) / ((t - tprev) / unit), a float; the non-negative form drops v < prev. */
-static void xf_derivative(const int64_t *ts, const struct mg_num *in, size_t n, int64_t unit_ns,
-			  bool nonneg, struct mg_num *out)
-{
-	bool ints = col_is_int(in, n);
-	struct mg_num cur = {0}, prev = {0};
-	for (size_t i = 0; i < n; i++) {
-		out[i] = (struct mg_num){.ts = ts[i]};
-		if (!stream_next(ts, in, i, &cur, &prev) || !prev.valid)
-			continue;
-		/* InfluxDB subtracts integers as integers, then converts */
-		double diff = ints ? (double)sub_wrap(cur.i, prev.i) : num_as_f(&cur) - num_as_f(&prev);
-		double elapsed = (double)sub_wrap(cur.ts, prev.ts);
-		if (nonneg && diff < 0)
-			continue;
-		out[i] = num_f(diff / (elapsed / (double)unit_ns));
-		out[i].ts = ts[i];
-	}
-}
-
-/* v - prev, type kept; the non-negative form drops negative results. */
-static void xf_difference(const int64_t *ts, const struct mg_num *in, size_t n, bool nonneg,
-			  struct mg_num *out)
+/*
+ * difference (unit_ns 0): v - prev, type kept; derivative: (v - prev) /
+ * ((t - tprev) / unit_ns), a float. InfluxDB subtracts integers as
+ * integers, then converts. The non-negative forms drop negative results.
+ */
+static void xf_delta(const int64_t *ts, const struct mg_num *in, size_t n, int64_t unit_ns,
+		     bool nonneg, struct mg_num *out)
 {
 	bool ints = col_is_int(in, n);
 	struct mg_num cur = {0}, prev = {0};
@@ -459,8 +469,10 @@ static void xf_difference(const int64_t *ts, const struct mg_num *in, size_t n, 
 			continue;
 		struct mg_num d = ints ? num_i(sub_wrap(cur.i, prev.i))
 				       : num_f(num_as_f(&cur) - num_as_f(&prev));
-		if (nonneg && (ints ? d.i < 0 : d.f < 0))
+		if (nonneg && d.f < 0) /* d.f has d.i's sign */
 			continue;
+		if (unit_ns)
+			d = num_f(d.f / ((double)sub_wrap(cur.ts, prev.ts) / (double)unit_ns));
 		out[i] = d;
 		out[i].ts = ts[i];
 	}
@@ -556,12 +568,12 @@ int mg_xform_apply(enum mg_xform_fn fn, const int64_t *ts, const struct mg_num *
 	switch (fn) {
 	case MG_XF_DERIVATIVE:
 	case MG_XF_NON_NEGATIVE_DERIVATIVE:
-		xf_derivative(ts, in, n, unit_ns ? unit_ns : DERIVATIVE_UNIT_NS,
-			      fn == MG_XF_NON_NEGATIVE_DERIVATIVE, out);
+		xf_delta(ts, in, n, unit_ns ? unit_ns : DERIVATIVE_UNIT_NS,
+			 fn == MG_XF_NON_NEGATIVE_DERIVATIVE, out);
 		break;
 	case MG_XF_DIFFERENCE:
 	case MG_XF_NON_NEGATIVE_DIFFERENCE:
-		xf_difference(ts, in, n, fn == MG_XF_NON_NEGATIVE_DIFFERENCE, out);
+		xf_delta(ts, in, n, 0, fn == MG_XF_NON_NEGATIVE_DIFFERENCE, out);
 		break;
 	case MG_XF_MOVING_AVERAGE:
 		xf_moving_average(ts, in, n, window, out);

@@ -11,7 +11,8 @@
  * Types (as InfluxDB 1.x): count is an integer; mean, median, stddev are
  * floats; sum, min, max, first, last, spread, mode, percentile keep the
  * field's type (integer in, integer out). Ties: first/last take the
- * earliest/latest time, and on equal times the first value fed; min/max
+ * earliest/latest time, and on equal times (points of several series in
+ * one group) the greater value, as InfluxDB; min/max
  * take the earliest time among equal values; mode takes the most frequent
  * value, the smallest on ties; percentile(N) is the value at rank
  * floor(n * N / 100 + 0.5) (1-based, nearest rank, InfluxDB's rule and
@@ -74,6 +75,7 @@ struct mg_acc {
 	double mean, m2;               /* Welford */
 	struct mg_num min, max, first, last;
 	double *vals;                  /* median, mode, percentile: values kept */
+	int64_t *kts;                  /* their times (percentile is a selector) */
 	size_t nvals, capvals;
 	bool oom;                      /* a kept value could not be stored */
 };
@@ -98,8 +100,8 @@ int mg_acc_grow(struct mg_acc *a);
  * The function's result over what was fed (arg: N of percentile).
  * valid = false when there is none (empty bucket, stddev of one value,
  * percentile rank 0; median, mode, percentile once a->oom). May reorder
- * a->vals. Selectors set ts, except percentile (kept values have no time):
- * its ts is 0.
+ * a->vals. Selectors set ts (percentile: the time of a kept point with
+ * that value, any of several equal ones).
  */
 struct mg_num mg_acc_result(struct mg_acc *a, enum mg_agg_fn fn, double arg);
 
@@ -146,10 +148,18 @@ int mg_xform_apply(enum mg_xform_fn fn, const int64_t *ts, const struct mg_num *
 /* and the common case (no new min/max/first/last) is a few compares.        */
 /* ------------------------------------------------------------------------ */
 
-static inline void mg_acc_add_common(struct mg_acc *a, double f, bool keep)
+/* x > y as values (integers exactly, else as floats): first/last's tie rule. */
+static inline bool mg_num_gt(struct mg_num x, struct mg_num y)
 {
-	if (keep && !a->oom && (a->nvals < a->capvals || mg_acc_grow(a) == 0))
+	return x.is_int && y.is_int ? x.i > y.i : x.f > y.f;
+}
+
+static inline void mg_acc_add_common(struct mg_acc *a, int64_t ts, double f, bool keep)
+{
+	if (keep && !a->oom && (a->nvals < a->capvals || mg_acc_grow(a) == 0)) {
+		a->kts[a->nvals] = ts;
 		a->vals[a->nvals++] = f;
+	}
 	a->n++;
 	a->fsum += f;
 	/* Welford; 1/n depends on n only, which keeps the division off the chain through mean */
@@ -161,7 +171,7 @@ static inline void mg_acc_add_common(struct mg_acc *a, double f, bool keep)
 static inline void mg_acc_add_i64(struct mg_acc *a, int64_t ts, int64_t v, bool keep)
 {
 	struct mg_num p = {.valid = true, .is_int = true, .i = v, .f = (double)v, .ts = ts};
-	mg_acc_add_common(a, p.f, keep);
+	mg_acc_add_common(a, ts, p.f, keep);
 	a->isum = (int64_t)((uint64_t)a->isum + (uint64_t)v); /* wraps, as InfluxDB's int64 */
 	if (a->n == 1) {
 		a->min = a->max = a->first = a->last = p;
@@ -178,16 +188,16 @@ static inline void mg_acc_add_i64(struct mg_acc *a, int64_t ts, int64_t v, bool 
 		if (p.f > a->max.f || (p.f == a->max.f && ts < a->max.ts))
 			a->max = p;
 	}
-	if (ts < a->first.ts)
+	if (ts < a->first.ts || (ts == a->first.ts && mg_num_gt(p, a->first)))
 		a->first = p;
-	if (ts > a->last.ts)
+	if (ts > a->last.ts || (ts == a->last.ts && mg_num_gt(p, a->last)))
 		a->last = p;
 }
 
 static inline void mg_acc_add_f64(struct mg_acc *a, int64_t ts, double v, bool keep)
 {
 	struct mg_num p = {.valid = true, .f = v, .ts = ts};
-	mg_acc_add_common(a, v, keep);
+	mg_acc_add_common(a, ts, v, keep);
 	a->is_int = false;
 	if (a->n == 1) {
 		a->min = a->max = a->first = a->last = p;
@@ -197,9 +207,9 @@ static inline void mg_acc_add_f64(struct mg_acc *a, int64_t ts, double v, bool k
 		a->min = p;
 	if (v > a->max.f || (v == a->max.f && ts < a->max.ts))
 		a->max = p;
-	if (ts < a->first.ts)
+	if (ts < a->first.ts || (ts == a->first.ts && mg_num_gt(p, a->first)))
 		a->first = p;
-	if (ts > a->last.ts)
+	if (ts > a->last.ts || (ts == a->last.ts && mg_num_gt(p, a->last)))
 		a->last = p;
 }
 

@@ -191,8 +191,11 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-/* Replace the file with the names in memory (temp file, fsync, rename). Under mu. */
-static int dbs_persist(const struct mg_dbs *dbs)
+/*
+ * Replace the file with the names in memory but names[skip] (UINT32_MAX:
+ * all of them), through a temp file, fsync and rename. Under mu.
+ */
+static int dbs_persist(const struct mg_dbs *dbs, uint32_t skip)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/" DBS_FILE, dbs->dir) >= (int)sizeof(path) ||
@@ -206,6 +209,8 @@ static int dbs_persist(const struct mg_dbs *dbs)
 	}
 	int rc = 0;
 	for (uint32_t i = 0; rc == 0 && i < dbs->n; i++) {
+		if (i == skip)
+			continue;
 		rc = write_all(fd, dbs->names[i], strlen(dbs->names[i]));
 		if (rc == 0)
 			rc = write_all(fd, "\n", 1);
@@ -295,7 +300,7 @@ static int dbs_load(struct mg_dbs *dbs)
 	int rc = read_file(path, &text, &len);
 	if (rc == -ENOENT) {
 		rc = dbs_insert(dbs, dbs->dflt, strlen(dbs->dflt));
-		return rc ? rc : dbs_persist(dbs);
+		return rc ? rc : dbs_persist(dbs, UINT32_MAX);
 	}
 	if (rc) {
 		CM_LOG_ERR("db", "event=catalog_unreadable path=%s err=%s", path, strerror(-rc));
@@ -307,6 +312,17 @@ static int dbs_load(struct mg_dbs *dbs)
 		return rc;
 	/* the default always exists, whether or not the file names it */
 	return dbs_insert(dbs, dbs->dflt, strlen(dbs->dflt));
+}
+
+/* Free dbs and what it owns (the mutex is the caller's to destroy). */
+static void dbs_free(struct mg_dbs *dbs)
+{
+	for (uint32_t i = 0; i < dbs->n; i++)
+		free(dbs->names[i]);
+	free(dbs->names);
+	free(dbs->dflt);
+	free(dbs->dir);
+	free(dbs);
 }
 
 int mg_dbs_open(const char *data_dir, const char *default_db, struct mg_dbs **out)
@@ -330,12 +346,7 @@ int mg_dbs_open(const char *data_dir, const char *default_db, struct mg_dbs **ou
 err_mutex:
 	pthread_mutex_destroy(&dbs->mu);
 err_free:
-	for (uint32_t i = 0; i < dbs->n; i++)
-		free(dbs->names[i]);
-	free(dbs->names);
-	free(dbs->dflt);
-	free(dbs->dir);
-	free(dbs);
+	dbs_free(dbs);
 	return rc;
 }
 
@@ -344,12 +355,7 @@ void mg_dbs_close(struct mg_dbs *dbs)
 	if (!dbs)
 		return;
 	pthread_mutex_destroy(&dbs->mu);
-	for (uint32_t i = 0; i < dbs->n; i++)
-		free(dbs->names[i]);
-	free(dbs->names);
-	free(dbs->dflt);
-	free(dbs->dir);
-	free(dbs);
+	dbs_free(dbs);
 }
 
 int mg_dbs_create(struct mg_dbs *dbs, const char *db)
@@ -362,7 +368,7 @@ int mg_dbs_create(struct mg_dbs *dbs, const char *db)
 	int rc = 0;
 	if (!found) {
 		rc = dbs_insert(dbs, db, strlen(db)); /* at `at` */
-		if (rc == 0 && (rc = dbs_persist(dbs)) != 0)
+		if (rc == 0 && (rc = dbs_persist(dbs, UINT32_MAX)) != 0)
 			dbs_remove_at(dbs, at); /* not on disk: not created */
 	}
 	pthread_mutex_unlock(&dbs->mu);
@@ -380,22 +386,9 @@ int mg_dbs_drop(struct mg_dbs *dbs, const char *db)
 	pthread_mutex_lock(&dbs->mu);
 	bool found;
 	uint32_t at = dbs_find(dbs, db, &found);
-	int rc = found ? 0 : -ENOENT;
-	if (found) {
-		char *name = dbs->names[at];
-		/* take it out without freeing, so a failed write can put it back */
-		memmove(dbs->names + at, dbs->names + at + 1, (dbs->n - at - 1) * sizeof(*dbs->names));
-		dbs->n--;
-		rc = dbs_persist(dbs);
-		if (rc) {
-			memmove(dbs->names + at + 1, dbs->names + at,
-				(dbs->n - at) * sizeof(*dbs->names));
-			dbs->names[at] = name;
-			dbs->n++;
-		} else {
-			free(name);
-		}
-	}
+	int rc = found ? dbs_persist(dbs, at) : -ENOENT;
+	if (rc == 0)
+		dbs_remove_at(dbs, at); /* on disk without it: gone */
 	pthread_mutex_unlock(&dbs->mu);
 	if (rc == 0)
 		CM_LOG_INFO("db", "event=drop db=%s", db);

@@ -54,16 +54,31 @@ bool mg_db_owns(struct st_str name, const char *db, const char *default_db);
 struct mg_dbs;
 
 /*
- * Open the catalog of data_dir (borrowed), creating it with the default
- * database. 0, -errno (unreadable file) or -ENOMEM.
+ * Open the catalog of data_dir (borrowed; the directory must exist), creating
+ * the file with the default database when there is none (default_db is
+ * copied). 0; -EINVAL (default_db missing or not a valid name); -EBADMSG
+ * when a line of the file is not a database name (control bytes, too long):
+ * the file is damaged or was edited by hand, so rather than guess which
+ * databases exist open fails, logs the path and line and leaves the file
+ * as it is for a person to look at; -errno when the file cannot be read
+ * (-EISDIR, -EFBIG over 64 MiB) or, when there is none, created (-ENOENT:
+ * no data_dir); or -ENOMEM.
  */
 int mg_dbs_open(const char *data_dir, const char *default_db, struct mg_dbs **out);
+/* Accepts NULL. */
 void mg_dbs_close(struct mg_dbs *dbs);
 
-/* Add db (idempotent; persisted before returning). 0, -EINVAL, -errno. */
+/*
+ * Add db (idempotent; persisted before returning). 0, -EINVAL (not a valid
+ * name), -errno (the file could not be rewritten: nothing changed).
+ */
 int mg_dbs_create(struct mg_dbs *dbs, const char *db);
-/* Remove db from the catalog. 0, -ENOENT, -EPERM (the default), -errno. */
+/*
+ * Remove db from the catalog. 0, -ENOENT, -EPERM (the default), -errno (the
+ * file could not be rewritten: nothing changed).
+ */
 int mg_dbs_drop(struct mg_dbs *dbs, const char *db);
+/* NULL and "" name the default database, which always exists. */
 bool mg_dbs_exists(struct mg_dbs *dbs, const char *db);
 /* The names, sorted, through fn (under the catalog's lock). */
 typedef int (*mg_dbs_fn)(void *arg, const char *db);

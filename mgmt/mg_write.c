@@ -8,7 +8,11 @@
  * line's key template built once with st_key_build (tags already sorted by
  * the decoder); each field's key is the template with the field spliced in
  * (st_key_with_field), its shard st_key_hash(key) % nshards, as mg_statsd.c
- * routes. String fields are skipped and counted (line-protocol.md).
+ * routes. String fields are skipped and counted (line-protocol.md). This is
+ * what dp_line_key does for the dataplane (the same st_key_build once per
+ * line, the same splice per field), here with the database's series name
+ * in the template: splicing the prefix into dp_line_key's keys instead
+ * would add work per point, not remove any.
  *
  * Per shard the writer keeps up to WR_BATCHES batches: one being filled and
  * up to WR_INFLIGHT submitted. A full batch is submitted; the next one to
@@ -36,9 +40,10 @@
  * use-after-free in the dataplane). The writer's ring slots stay claimed:
  * dp_inject has no release; writers live as long as the daemon.
  *
- * Usage profile: HTTP /write bodies of 10,000 TSBS lines (~3.3 MB, 100,000
- * values), a few per second per connection. No allocation per line or
- * point: the decoder state, name and key buffers live in the writer.
+ * Usage profile: HTTP /write bodies of 10,000 TSBS lines (~3.4 MB, 100,000
+ * values: pf_write_bench's lines average 345 bytes), a few per second per
+ * connection. No allocation per line or point: the decoder state, name and
+ * key buffers live in the writer.
  *
  * Threads: a writer is used by one thread at a time (mg_write.h); it only
  * talks to the shards through its ring slots and the batches' done flags.
@@ -62,7 +67,7 @@
 
 #define WR_INFLIGHT 4                  /* batches of one writer queued per shard, at most */
 #define WR_BATCHES (WR_INFLIGHT + 1)   /* plus the one being filled */
-/* Key bytes per point: a TSBS key is ~200 bytes, ~210 with a database prefix. */
+/* Arena key bytes per point: pf_write_bench's TSBS keys average 198, plus room for a prefix. */
 #define WR_KEY_BYTES_PER_POINT 224u
 #define WR_LINE_SHOWN 100u             /* bytes of a bad line quoted in its error */
 #define WR_NONE 0xff
@@ -342,9 +347,7 @@ static int wr_finish(struct mg_writer *w, bool stopping, int64_t deadline,
 	int rc = 0;
 	for (uint32_t i = 0; i < w->cfg.nshards; i++) {
 		struct wr_shard *s = &w->sh[i];
-		if (s->cur == WR_NONE)
-			continue;
-		if (s->b[s->cur]->n == 0)
+		if (s->cur == WR_NONE || s->b[s->cur]->n == 0)
 			continue;
 		if (stopping || rc) {
 			dp_inject_batch_reset(s->b[s->cur]);

@@ -1,7 +1,8 @@
 /*
  * pf_write_bench.c - the HTTP /write path without HTTP: TSBS cpu-only
- * bodies of 10,000 lines (~330 bytes, 10 tags, 10 integer fields each)
- * through mg_writer_write into real stores, as the daemon runs them:
+ * bodies of 10,000 lines (10 tags, 10 integer fields each; the average line
+ * and series key sizes are printed) through mg_writer_write into real
+ * stores, as the daemon runs them:
  *
  *   write_tsbs_values_per_s    values stored per second of mg_writer_write
  *   write_tsbs_lines_per_s     the same in lines
@@ -17,7 +18,8 @@
  * The lines are generated in-process like TSBS's cpu-only data (100 hosts
  * with fixed-seed tags, integer random walks, 10 s apart, time-major), a
  * fresh body before each timed write (untimed), so the store always sees new
- * points in time order.
+ * points in time order. The writes go to the default database, or with
+ * --db NAME to database NAME (keys with its prefix: mg_db.h).
  *
  * Yardsticks measured in the same run, on the same bodies, on the calling
  * thread's CPU clock (CLOCK_THREAD_CPUTIME_ID: the machine is shared, and
@@ -42,7 +44,7 @@
  * Each figure is the median of REPS rounds of BODIES bodies (min and max on
  * the '#' line).
  *
- * Usage: pf_write_bench [--bodies N] [--reps N] [--shards N] [--durable]
+ * Usage: pf_write_bench [--bodies N] [--reps N] [--shards N] [--durable] [--db NAME]
  * Benchmark code: allocates freely, exits on set-up errors.
  */
 #include <errno.h>
@@ -82,6 +84,7 @@ static struct {
 	int bodies, reps;
 	uint32_t shards;
 	bool durable;
+	const char *db;   /* NULL: the default database */
 } opt = {.bodies = 20, .reps = 3, .shards = 2};
 
 static void die(const char *what, int rc)
@@ -263,6 +266,7 @@ struct round {
 	double memcpy_bps, decode_vps;                    /* on CPU time */
 	double cpu_ns_per_value, owner_cpu_ns_per_value, decode_cpu_ns_per_value;
 	double cpu_bps;                                   /* the writer's bytes per CPU second */
+	double key_bytes;                                 /* series key bytes per value */
 };
 
 static clockid_t owner_clock;
@@ -274,8 +278,12 @@ static int64_t clock_ns(clockid_t c)
 	return (int64_t)ts.tv_sec * CM_NS_PER_SEC + ts.tv_nsec;
 }
 
-/* The decoder's work alone on a body: decode, key and hash of every value. */
-static uint64_t decode_only(struct dp_line *line, const char *body, size_t len)
+/*
+ * The decoder's work alone on a body: decode, key and hash of every value.
+ * Returns the values; adds their key bytes to *key_bytes.
+ */
+static uint64_t decode_only(struct dp_line *line, const char *body, size_t len,
+			    uint64_t *key_bytes)
 {
 	static uint8_t key[ST_KEY_MAX];
 	const struct dp_line_opts o = {.now_ns = T0, .unit_ns = 1, .flags = DP_LINE_COMPLETE};
@@ -290,6 +298,7 @@ static uint64_t decode_only(struct dp_line *line, const char *body, size_t len)
 		for (uint32_t i = 0; i < line->nfields; i++) {
 			int kl = dp_line_key(line, i, key, sizeof(key));
 			sink += st_key_hash(key, (size_t)kl);
+			*key_bytes += (uint64_t)kl;
 			values++;
 		}
 	}
@@ -301,7 +310,7 @@ static void run_round(struct gen *g, struct mg_writer *w, char *body, size_t cap
 		      struct dp_line *line, struct round *out)
 {
 	int64_t write_ns = 0, cpu_ns = 0, copy_ns = 0, decode_ns = 0, owner_ns = 0;
-	uint64_t values = 0, lines = 0, bytes = 0, dvalues = 0;
+	uint64_t values = 0, lines = 0, bytes = 0, dvalues = 0, key_bytes = 0;
 	for (int b = 0; b < opt.bodies; b++) {
 		size_t len = gen_body(g, body, cap);
 		/* yardsticks first, on the same bytes (then the write finds them in cache alike) */
@@ -314,10 +323,10 @@ static void run_round(struct gen *g, struct mg_writer *w, char *body, size_t cap
 		}
 		copy_ns += best;
 		int64_t t0 = thread_cpu_ns();
-		dvalues += decode_only(line, body, len);
+		dvalues += decode_only(line, body, len, &key_bytes);
 		decode_ns += thread_cpu_ns() - t0;
 
-		struct mg_write_req req = {.body = body, .len = len, .now_ns = T0};
+		struct mg_write_req req = {.db = opt.db, .body = body, .len = len, .now_ns = T0};
 		struct mg_write_report rep;
 		int64_t c0 = thread_cpu_ns(), o0 = clock_ns(owner_clock);
 		t0 = cm_mono_ns();
@@ -346,6 +355,7 @@ static void run_round(struct gen *g, struct mg_writer *w, char *body, size_t cap
 	out->owner_cpu_ns_per_value = (double)owner_ns / (double)values;
 	out->decode_cpu_ns_per_value = (double)decode_ns / (double)dvalues;
 	out->cpu_bps = (double)bytes / ((double)cpu_ns / 1e9);
+	out->key_bytes = (double)key_bytes / (double)dvalues;
 }
 
 static void report(const char *metric, double *v, int n, const char *unit)
@@ -367,9 +377,11 @@ static void parse_args(int argc, char **argv)
 			opt.shards = (uint32_t)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--durable"))
 			opt.durable = true;
+		else if (!strcmp(argv[i], "--db") && i + 1 < argc)
+			opt.db = argv[++i];
 		else {
 			fprintf(stderr, "usage: pf_write_bench [--bodies N] [--reps N] [--shards N] "
-					"[--durable]\n");
+					"[--durable] [--db NAME]\n");
 			exit(2);
 		}
 	}
@@ -454,18 +466,20 @@ int main(int argc, char **argv)
 	memset(copy, 0, cap);
 	dp_line_init(line, fields, DP_LINE_FIELDS_DEFAULT);
 	size_t len0 = gen_body(&g, body, cap); /* warm-up body: creates the series */
-	struct mg_write_req req = {.body = body, .len = len0, .now_ns = T0};
+	struct mg_write_req req = {.db = opt.db, .body = body, .len = len0, .now_ns = T0};
 	struct mg_write_report rep;
 	if ((rc = mg_writer_write(w, &req, &rep)))
 		die("warm-up write", rc);
 	printf("# write: %u shards, %d hosts x %d fields, %d lines (%.0f bytes avg) per body, "
-	       "%d bodies x %d rounds, durability %s\n",
+	       "%d bodies x %d rounds, durability %s, database %s\n",
 	       opt.shards, HOSTS, FIELDS, LINES_PER_BODY, (double)len0 / LINES_PER_BODY,
-	       opt.bodies, opt.reps, opt.durable ? "sync" : "interval");
+	       opt.bodies, opt.reps, opt.durable ? "sync" : "interval",
+	       opt.db ? opt.db : "default");
 
 	struct round r[64];
 	for (int i = 0; i < opt.reps; i++)
 		run_round(&g, w, body, cap, copy, line, &r[i]);
+	printf("# write: series keys %.0f bytes avg (without a database prefix)\n", r[0].key_bytes);
 	report_all(r);
 	mg_writer_destroy(w);
 	atomic_store_explicit(&owner_stop, true, memory_order_release);

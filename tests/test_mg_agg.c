@@ -231,13 +231,14 @@ static void test_mg_agg__first_last_ties(void **state)
 	mg_acc_init(&a);
 	mg_acc_add_i64(&a, T0 + 20, 1, false);
 	mg_acc_add_i64(&a, T0 + 10, 2, false); /* earlier: first */
-	mg_acc_add_i64(&a, T0 + 10, 3, false); /* same time: the first fed stays */
-	mg_acc_add_i64(&a, T0 + 30, 4, false); /* later: last */
-	mg_acc_add_i64(&a, T0 + 30, 5, false); /* same time: the first fed stays */
+	mg_acc_add_i64(&a, T0 + 10, 3, false); /* same time, greater: replaces it (InfluxDB) */
+	mg_acc_add_i64(&a, T0 + 10, -7, false); /* same time, smaller: does not */
+	mg_acc_add_i64(&a, T0 + 30, 5, false); /* later: last */
+	mg_acc_add_i64(&a, T0 + 30, 4, false); /* same time, smaller: does not replace it */
 	mg_acc_add_i64(&a, T0 + 25, 6, false);
 	struct mg_num f = mg_acc_result(&a, MG_AGG_FIRST, 0), l = mg_acc_result(&a, MG_AGG_LAST, 0);
-	ASSERT_I(f, 2);
-	ASSERT_I(l, 4);
+	ASSERT_I(f, 3);
+	ASSERT_I(l, 5);
 	assert_int_equal(f.ts, T0 + 10);
 	assert_int_equal(l.ts, T0 + 30);
 	mg_acc_release(&a);
@@ -318,7 +319,8 @@ static void test_mg_agg__percentile_edges(void **state)
 	ASSERT_I(mg_acc_result(&a, MG_AGG_PERCENTILE, 44), 4);  /* floor(4.9) = 4 */
 	ASSERT_I(mg_acc_result(&a, MG_AGG_PERCENTILE, 45), 5);  /* floor(5.0) = 5 */
 	ASSERT_I(mg_acc_result(&a, MG_AGG_PERCENTILE, 90), 9);
-	assert_int_equal(mg_acc_result(&a, MG_AGG_PERCENTILE, 90).ts, 0); /* no time kept */
+	/* a selector: the time of the point (9 was fed 5th) */
+	assert_int_equal(mg_acc_result(&a, MG_AGG_PERCENTILE, 90).ts, T0 + 4 * SEC);
 	ASSERT_I(mg_acc_result(&a, MG_AGG_PERCENTILE, 100), 10);
 	ASSERT_NONE(mg_acc_result(&a, MG_AGG_PERCENTILE, 110)); /* rank 11 > n */
 	ASSERT_NONE(mg_acc_result(&a, MG_AGG_PERCENTILE, -5));
@@ -729,7 +731,10 @@ static void sorted_copy(const struct sample *s, double *out)
 	}
 }
 
-/* The point a selector must pick: best by value (dir -1 min, +1 max) or by time. */
+/*
+ * The point a selector must pick: best by value (min, max; the earliest of
+ * equal values) or by time (first, last; the greater of equal times).
+ */
 static size_t naive_select(const struct sample *s, enum mg_agg_fn fn)
 {
 	size_t best = 0;
@@ -737,8 +742,10 @@ static size_t naive_select(const struct sample *s, enum mg_agg_fn fn)
 		double v = sample_f(s, i), b = sample_f(s, best);
 		bool take = fn == MG_AGG_MIN	  ? v < b || (v == b && s->ts[i] < s->ts[best])
 			    : fn == MG_AGG_MAX	  ? v > b || (v == b && s->ts[i] < s->ts[best])
-			    : fn == MG_AGG_FIRST ? s->ts[i] < s->ts[best]
-						 : s->ts[i] > s->ts[best];
+			    : fn == MG_AGG_FIRST ? s->ts[i] < s->ts[best] ||
+						       (s->ts[i] == s->ts[best] && v > b)
+						 : s->ts[i] > s->ts[best] ||
+						       (s->ts[i] == s->ts[best] && v > b);
 		if (take)
 			best = i;
 	}
@@ -902,27 +909,32 @@ static double numf(const struct mg_num *v)
 	return v->is_int ? (double)v->i : v->f;
 }
 
+/* difference, derivative and their non-negative forms against the stream model */
 static void check_diff_deriv(struct col *c, uint64_t *seed, bool ints)
 {
 	int64_t unit = (int64_t)(cm_splitmix64(seed) % 3) * SEC; /* 0: the default */
-	struct mg_num diff[XN];
-	assert_int_equal(col_apply(c, MG_XF_DIFFERENCE, 0, 0), 0);
-	memcpy(diff, c->out, sizeof(diff));
-	assert_int_equal(col_apply(c, MG_XF_NON_NEGATIVE_DERIVATIVE, unit, 0), 0);
-	for (size_t i = 0; i < c->n; i++) {
-		ptrdiff_t p = c->in[i].valid ? naive_stream_prev(c, i) : -1;
-		if (p < 0) {
-			ASSERT_NONE(diff[i]);
-			ASSERT_NONE(c->out[i]);
-			continue;
+	static const enum mg_xform_fn fns[] = {MG_XF_DIFFERENCE, MG_XF_NON_NEGATIVE_DIFFERENCE,
+					       MG_XF_DERIVATIVE, MG_XF_NON_NEGATIVE_DERIVATIVE};
+	for (size_t k = 0; k < CM_ARRAY_SIZE(fns); k++) {
+		bool deriv = fns[k] == MG_XF_DERIVATIVE || fns[k] == MG_XF_NON_NEGATIVE_DERIVATIVE;
+		bool nonneg = fns[k] == MG_XF_NON_NEGATIVE_DIFFERENCE ||
+			      fns[k] == MG_XF_NON_NEGATIVE_DERIVATIVE;
+		assert_int_equal(col_apply(c, fns[k], deriv ? unit : 0, 0), 0);
+		for (size_t i = 0; i < c->n; i++) {
+			ptrdiff_t p = c->in[i].valid ? naive_stream_prev(c, i) : -1;
+			if (p < 0) {
+				ASSERT_NONE(c->out[i]);
+				continue;
+			}
+			double d = numf(&c->in[i]) - numf(&c->in[p]);
+			double el = (double)(c->ts[i] - c->ts[p]) / (double)(unit ? unit : SEC);
+			if (nonneg && d < 0)
+				ASSERT_NONE(c->out[i]);
+			else if (deriv)
+				check_num(c->out[i], false, d / el, mg_xform_name(fns[k]), c->n);
+			else
+				check_num(c->out[i], ints, d, mg_xform_name(fns[k]), c->n);
 		}
-		double d = numf(&c->in[i]) - numf(&c->in[p]);
-		double el = (double)(c->ts[i] - c->ts[p]) / (double)(unit ? unit : SEC);
-		check_num(diff[i], ints, d, "difference", c->n);
-		if (d < 0)
-			ASSERT_NONE(c->out[i]);
-		else
-			check_num(c->out[i], false, d / el, "non_negative_derivative", c->n);
 	}
 }
 

@@ -8,8 +8,10 @@
  * Cases: a round trip of every numeric type read back with st_store_read;
  * the database prefix in stored keys and the default database without one
  * (the key the dataplane's dp_line_key gives), a measurement holding the
- * separator refused (it would forge another database's series); precision s/ms/u/ns/h and a
- * bad one, and a bad database name (nothing stored); lines without a
+ * separator refused (it would forge another database's series); a
+ * database's keys with names unescaped and tags sorted, and the prefix
+ * counted against ST_KEY_MAX (a line refused whole); precision
+ * s/ms/u/ns/h and a bad one, and a bad database name (nothing stored); lines without a
  * timestamp; a partial write (bad lines counted and reported in InfluxDB's
  * wording, cut to 100 bytes, at most MG_WRITE_ERRORS_MAX, the good lines
  * stored); a type conflict refused and reported; string fields skipped and
@@ -37,6 +39,7 @@
 #include <cmocka.h>
 
 #include "cm_clock.h"
+#include "cm_compiler.h"
 #include "cm_log.h"
 #include "dp_inject.h"
 #include "dp_line.h"
@@ -92,11 +95,17 @@ static void *owner_main(void *arg)
 	return NULL;
 }
 
-static void owner_start(struct fx *f)
+/* Run fn(arg) as the owner thread (owner_main(f), or one that calls it later). */
+static void owner_start_fn(struct fx *f, void *(*fn)(void *), void *arg)
 {
 	atomic_store(&f->stop, false);
-	assert_int_equal(pthread_create(&f->owner, NULL, owner_main, f), 0);
+	assert_int_equal(pthread_create(&f->owner, NULL, fn, arg), 0);
 	f->owner_running = true;
+}
+
+static void owner_start(struct fx *f)
+{
+	owner_start_fn(f, owner_main, f);
 }
 
 static void owner_stop(struct fx *f)
@@ -285,6 +294,21 @@ static uint32_t series_total(struct fx *f)
 	return n;
 }
 
+/* Points the owner took from the rings, all shards; and in how many batches (NULL ok). */
+static uint64_t drained_points(struct fx *f, uint64_t *batches)
+{
+	uint64_t n = 0, b = 0;
+	for (int i = 0; i < NSHARDS; i++) {
+		struct dp_inject_stats s;
+		dp_inject_stats_read(f->inj[i], &s);
+		n += s.points;
+		b += s.batches;
+	}
+	if (batches)
+		*batches = b;
+	return n;
+}
+
 static uint64_t f64_bits(double d)
 {
 	union st_value v = {.f64 = d};
@@ -417,6 +441,64 @@ static void test_mg_write__database_prefix(void **state)
 	assert_int_equal(p.vals[0], 3);
 	assert_int_equal(p.vals[1], 4);
 	st_points_release(&p);
+}
+
+/*
+ * A database's keys are the dataplane's with the prefix spliced in: names
+ * unescaped, tags sorted. The prefix counts against ST_KEY_MAX: a line whose
+ * keys fit only without it is refused in another database (key_too_long,
+ * nothing of it stored) and stored in the default one.
+ */
+static void test_mg_write__database_keys(void **state)
+{
+	struct fx *f = *state;
+	fx_writer(f);
+	struct mg_write_report r;
+	assert_int_equal(write_body(f, "db1", NULL,
+				    "we\\ ather,z=1,a=2 v=1i,s=\"x\" 1451606400000000000", &r), 0);
+	expect_clean(&r, 1, 1);
+	expect_one(f, "db1", "we ather", "v", "a=2,z=1", T0, 1, ST_VT_I64);
+
+	/* "m,t=<vlen bytes> v=1i": a key of 2+1 + 2+1 + 2 + 4+1+vlen = 13 + vlen bytes */
+	const size_t vlen_max = ST_KEY_MAX - 13;
+	char *body = malloc(vlen_max + 64);
+	assert_non_null(body);
+	static const struct {
+		const char *db;
+		size_t vlen;
+		const char *field;
+		bool stored;
+	} cases[] = {
+		{NULL, ST_KEY_MAX - 13, "v=1i", true},    /* exactly ST_KEY_MAX */
+		{"d", ST_KEY_MAX - 13, "v=1i", false},    /* 2 bytes over with "d<US>" */
+		{"d", ST_KEY_MAX - 15, "v=2i", true},     /* exactly ST_KEY_MAX with it */
+		{"d", ST_KEY_MAX - 13, "s=\"x\"", false}, /* no stored field: the template too */
+		{NULL, ST_KEY_MAX - 13, "s=\"x\"", true},
+	};
+	for (size_t i = 0; i < CM_ARRAY_SIZE(cases); i++) {
+		size_t n = (size_t)snprintf(body, 8, "m,t=");
+		memset(body + n, 'x', cases[i].vlen);
+		snprintf(body + n + cases[i].vlen, 64, " %s 1451606400000000000", cases[i].field);
+		uint32_t before = series_total(f);
+		assert_int_equal(write_body(f, cases[i].db, NULL, body, &r), 0);
+		assert_int_equal(r.lines, 1);
+		bool str = cases[i].field[0] == 's';
+		if (!cases[i].stored) {
+			assert_int_equal(r.lines_bad, 1);
+			assert_int_equal(r.points + r.strings_skipped, 0);
+			assert_int_equal(r.nerrors, 1);
+			char want[160];
+			snprintf(want, sizeof(want), "unable to parse '%.100s...': key_too_long", body);
+			assert_string_equal(r.errors[0], want);
+		} else if (str) {
+			expect_clean(&r, 1, 0);
+			assert_int_equal(r.strings_skipped, 1);
+		} else {
+			expect_clean(&r, 1, 1);
+		}
+		assert_int_equal(series_total(f), before + (cases[i].stored && !str));
+	}
+	free(body);
 }
 
 static void test_mg_write__precision(void **state)
@@ -647,13 +729,7 @@ static void test_mg_write__pipelined_body(void **state)
 	expect_clean(&r, P_HOSTS * P_TIMES, P_HOSTS * P_TIMES * P_FIELDS);
 	free(body);
 
-	uint64_t batches = 0, points = 0;
-	for (int i = 0; i < NSHARDS; i++) {
-		struct dp_inject_stats s;
-		dp_inject_stats_read(f->inj[i], &s);
-		batches += s.batches;
-		points += s.points;
-	}
+	uint64_t batches, points = drained_points(f, &batches);
 	assert_int_equal(points, P_HOSTS * P_TIMES * P_FIELDS);
 	assert_true(batches >= points / 64 && batches <= points / 64 + NSHARDS);
 
@@ -759,16 +835,23 @@ static char *series_body(const char *meas, int n)
 	return body;
 }
 
-/* Points the owner took from the rings, all shards. */
-static uint64_t drained_points(struct fx *f)
+/*
+ * With nobody draining, a new writer (timeout_ns, batch_points) writes n new
+ * series of measurement meas: -ETIMEDOUT, its batches left in flight.
+ * Returns how long the write took.
+ */
+static int64_t write_stalled(struct fx *f, int64_t timeout_ns, uint32_t batch_points,
+			     const char *meas, int n, struct mg_write_report *r)
 {
-	uint64_t n = 0;
-	for (int i = 0; i < NSHARDS; i++) {
-		struct dp_inject_stats s;
-		dp_inject_stats_read(f->inj[i], &s);
-		n += s.points;
-	}
-	return n;
+	f->wcfg.timeout_ns = timeout_ns;
+	f->wcfg.batch_points = batch_points;
+	assert_int_equal(mg_writer_create(&f->wcfg, &f->w), 0);
+	char *body = series_body(meas, n);
+	int64_t t0 = cm_mono_ns();
+	assert_int_equal(write_body(f, NULL, NULL, body, r), -ETIMEDOUT);
+	int64_t took = cm_mono_ns() - t0;
+	free(body);
+	return took;
 }
 
 /*
@@ -780,15 +863,8 @@ static uint64_t drained_points(struct fx *f)
 static void test_mg_write__timeout(void **state)
 {
 	struct fx *f = *state;
-	f->wcfg.timeout_ns = 200 * CM_NS_PER_MS;
-	f->wcfg.batch_points = 8;
-	assert_int_equal(mg_writer_create(&f->wcfg, &f->w), 0);
-	char *body = series_body("to", 200);
 	struct mg_write_report r;
-	int64_t t0 = cm_mono_ns();
-	assert_int_equal(write_body(f, NULL, NULL, body, &r), -ETIMEDOUT);
-	int64_t took = cm_mono_ns() - t0;
-	free(body);
+	int64_t took = write_stalled(f, 200 * CM_NS_PER_MS, 8, "to", 200, &r);
 	assert_true(r.timed_out);
 	assert_int_equal(r.points_stored, 0);
 	assert_int_equal(r.lines_bad, 0);
@@ -808,7 +884,7 @@ static void test_mg_write__timeout(void **state)
 	assert_int_equal(write_body(f, NULL, NULL, "to3 v=1i 1", &r), 0);
 	expect_clean(&r, 1, 1);
 	/* every batch submitted was stored (filled, unsent ones were dropped) */
-	uint64_t drained = drained_points(f);
+	uint64_t drained = drained_points(f, NULL);
 	assert_true(drained >= 4 * 8 + 1);
 	assert_int_equal(series_total(f), drained);
 }
@@ -836,25 +912,18 @@ static void *late_owner_main(void *arg)
 static void test_mg_write__destroy_waits_for_batches(void **state)
 {
 	struct fx *f = *state;
-	f->wcfg.timeout_ns = 300 * CM_NS_PER_MS;
-	f->wcfg.batch_points = 4;
-	assert_int_equal(mg_writer_create(&f->wcfg, &f->w), 0);
-	char *body = series_body("dw", 100);
 	struct mg_write_report r;
-	assert_int_equal(write_body(f, NULL, NULL, body, &r), -ETIMEDOUT);
-	free(body);
-	assert_int_equal(drained_points(f), 0);
+	write_stalled(f, 300 * CM_NS_PER_MS, 4, "dw", 100, &r);
+	assert_int_equal(drained_points(f, NULL), 0);
 
 	struct late_owner lo = {.f = f, .delay_ns = 100 * CM_NS_PER_MS};
-	atomic_store(&f->stop, false);
-	assert_int_equal(pthread_create(&f->owner, NULL, late_owner_main, &lo), 0);
-	f->owner_running = true;
+	owner_start_fn(f, late_owner_main, &lo);
 	mg_writer_destroy(f->w);
 	f->w = NULL;
 	int64_t returned = cm_mono_ns();
 	/* it returned after the owner started, with every batch stored */
 	assert_true(lo.started_mono_ns > 0 && returned >= lo.started_mono_ns);
-	uint64_t drained = drained_points(f);
+	uint64_t drained = drained_points(f, NULL);
 	assert_true(drained >= 4 * 4);
 	assert_int_equal(series_total(f), drained);
 }
@@ -868,28 +937,23 @@ static void test_mg_write__destroy_waits_for_batches(void **state)
 static void test_mg_write__destroy_gives_up_without_freeing(void **state)
 {
 	struct fx *f = *state;
-	f->wcfg.timeout_ns = 100 * CM_NS_PER_MS;
-	f->wcfg.batch_points = 4;
-	char *body = series_body("gu", 100);
 	struct mg_write_report r;
 	lsan_disable(); /* the batches this writer allocates are leaked by design */
-	assert_int_equal(mg_writer_create(&f->wcfg, &f->w), 0);
-	assert_int_equal(write_body(f, NULL, NULL, body, &r), -ETIMEDOUT);
+	write_stalled(f, 100 * CM_NS_PER_MS, 4, "gu", 100, &r);
 	lsan_enable();
-	free(body);
 	int64_t t0 = cm_mono_ns();
 	mg_writer_destroy(f->w);
 	f->w = NULL;
 	int64_t took = cm_mono_ns() - t0;
 	assert_true(took >= 100 * CM_NS_PER_MS && took < 10 * CM_NS_PER_SEC);
-	assert_int_equal(drained_points(f), 0);
+	assert_int_equal(drained_points(f, NULL), 0);
 	/* the owner comes late and finds the batches alive */
 	owner_start(f);
 	uint64_t drained = 0;
-	for (int i = 0; i < 1000 && (drained = drained_points(f)) < 4 * 4; i++)
+	for (int i = 0; i < 1000 && (drained = drained_points(f, NULL)) < 4 * 4; i++)
 		cm_sleep_ns(1 * CM_NS_PER_MS);
 	cm_sleep_ns(20 * CM_NS_PER_MS);
-	drained = drained_points(f);
+	drained = drained_points(f, NULL);
 	assert_true(drained >= 4 * 4);
 	assert_int_equal(series_total(f), drained);
 }
@@ -902,6 +966,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_mg_write__round_trip),
 		T(test_mg_write__database_prefix),
+		T(test_mg_write__database_keys),
 		T(test_mg_write__precision),
 		T(test_mg_write__partial_write),
 		T(test_mg_write__type_conflict),
