@@ -120,8 +120,7 @@ bool qp_name_in(const char *const *names, uint32_t n, const char *name)
 
 bool qp_is_group_tag(const struct qplan *p, const char *name)
 {
-	const struct mg_select *s = p->sel;
-	return s->group_all_tags || qp_name_in(s->group_tags, s->ngroup_tags, name);
+	return qp_name_in(p->gtags, p->ngtags, name);
 }
 
 int qp_strcmp_p(const void *a, const void *b)

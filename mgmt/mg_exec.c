@@ -429,6 +429,45 @@ static int plan_where(struct qplan *p, const struct mg_expr *e)
 	return 0;
 }
 
+/* ------------------------------------------------------------ GROUP BY */
+
+/*
+ * The tag keys the output groups by, sorted as InfluxDB orders series and
+ * prints tags: every key of the sources for `*`, those a /regex/ matches,
+ * and the keys named (a key no series has still groups, as "").
+ */
+static int plan_group_tags(struct qplan *p)
+{
+	const struct mg_select *s = p->sel;
+	const struct st_index_regex *re = NULL;
+	if (s->group_regex) {
+		struct mg_expr *e = qp_new_ref(p, s->group_regex);
+		int rc = e ? 0 : -ENOMEM;
+		if (rc == 0) {
+			e->kind = MG_EX_REGEX;
+			rc = qp_regex(p, e, &re);
+		}
+		if (rc)
+			return rc == -ENOMEM ? rc : -EINVAL;
+	}
+	for (uint32_t i = 0; i < p->ntagkeys; i++) {
+		const char *k = p->tagkeys[i];
+		bool want = s->group_all_tags ||
+			    (re && st_index_regex_match(re, (struct st_str){k, (uint32_t)strlen(k)}) == 1);
+		if (want && !qp_name_in(p->gtags, p->ngtags, k))
+			p->gtags[p->ngtags++] = k;
+	}
+	for (uint32_t i = 0; i < s->ngroup_tags; i++) {
+		if (qp_name_in(p->gtags, p->ngtags, s->group_tags[i]))
+			continue;
+		if (p->ngtags == QP_TAGKEYS_MAX)
+			return plan_error(p, "too many GROUP BY tags (max %d)", QP_TAGKEYS_MAX);
+		p->gtags[p->ngtags++] = s->group_tags[i];
+	}
+	qsort(p->gtags, p->ngtags, sizeof(p->gtags[0]), qp_strcmp_p);
+	return 0;
+}
+
 /* ------------------------------------------------------------ plan */
 
 int qp_plan(struct qplan *p)
@@ -445,7 +484,9 @@ int qp_plan(struct qplan *p)
 		if (p->offset < 0)
 			p->offset += p->interval;
 	}
-	int rc = plan_columns(p);
+	int rc = plan_group_tags(p);
+	if (rc == 0)
+		rc = plan_columns(p);
 	if (rc == 0)
 		rc = plan_where(p, sel->where);
 	if (rc)

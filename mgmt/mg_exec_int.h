@@ -104,6 +104,8 @@ struct qplan {
 	bool tmin_set, tmax_set;
 	int64_t interval, offset;    /* GROUP BY time; 0: none */
 	const char *cur_db;          /* the database of the source being resolved */
+	const char *gtags[QP_TAGKEYS_MAX];  /* GROUP BY tag keys, sorted (output order) */
+	uint32_t ngtags;
 
 	/* guardrails */
 	uint64_t points_read, series_read;

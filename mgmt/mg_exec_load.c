@@ -248,33 +248,19 @@ static int make_tags(struct qplan *p, const struct entry *e, struct rowset *rs)
 /* The GROUP BY key of a row set: its values of the group tags, NUL-separated. */
 int ql_group_key(struct qplan *p, struct rowset *rs)
 {
-	const struct mg_select *s = p->sel;
 	size_t n = 0, cap = 64;
 	char *k = malloc(cap);
-	for (uint32_t i = 0; k; i++) {
-		const char *name, *val;
-		if (s->group_all_tags) {
-			if (i == rs->ntags)
-				break;
-			name = rs->tags[i].key;
-			val = rs->tags[i].value;
-		} else {
-			if (i == s->ngroup_tags)
-				break;
-			name = s->group_tags[i];
-			val = qp_tag(rs->tags, rs->ntags, name);
-		}
-		size_t need = strlen(name) + strlen(val) + 2;
-		if (n + need > cap) {
-			char *g = realloc(k, cap = 2 * (n + need));
+	for (uint32_t i = 0; k && i < p->ngtags; i++) {
+		const char *val = qp_tag(rs->tags, rs->ntags, p->gtags[i]);
+		size_t vl = strlen(val) + 1;
+		if (n + vl > cap) {
+			char *g = realloc(k, cap = 2 * (n + vl));
 			if (!g)
 				break;
 			k = g;
 		}
-		memcpy(k + n, name, strlen(name) + 1);
-		n += strlen(name) + 1;
-		memcpy(k + n, val, strlen(val) + 1);
-		n += strlen(val) + 1;
+		memcpy(k + n, val, vl);
+		n += vl;
 	}
 	if (!k)
 		return -ENOMEM;
@@ -358,7 +344,7 @@ int ql_rowsets(struct qplan *p, const char *meas, struct rowsets *out)
 			 (unsigned long long)p->cx->limits.max_series);
 		rc = -E2BIG;
 	}
-	if (rc == 0) {
+	if (rc == 0 && n) {
 		qsort(ents, n, sizeof(*ents), entry_cmp);
 		rc = build(p, shown_s, ents, n, out);
 	}
@@ -415,11 +401,23 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id)
 			st_shard_series_key(st_store_shard(st), local, &len, &vt);
 		c->vt = (uint8_t)vt;
 	}
+	/*
+	 * A key several shards hold (senders spread over workers): the second
+	 * shard's points are read apart and merged in time order (on a shared
+	 * timestamp this shard's point wins: no order exists between shards).
+	 */
 	size_t before = c->pts.n;
-	int rc = st_store_read(st, local, p->tmin, p->tmax, &c->pts);
+	struct st_points more;
+	st_points_init(&more);
+	struct st_points *dst = before ? &more : &c->pts;
+	int rc = st_store_read(st, local, p->tmin, p->tmax, dst);
 	st_read_end(cx->rcu, cx->reader);
 	if (rc == -ENOENT)
 		rc = 0;
+	size_t got = dst == &more ? more.n : c->pts.n;
+	if (rc >= 0 && dst == &more && more.n)
+		rc = st_points_merge_newer(&c->pts, 0, &more);
+	st_points_release(&more);
 	if (rc < 0) {
 		snprintf(p->err, sizeof(p->err), "reading series %llu failed: %s",
 			 (unsigned long long)id, strerror(-rc));
@@ -427,7 +425,7 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id)
 	}
 	p->series_read++;
 	p->held_bytes += (c->pts.n - before) * (sizeof(int64_t) + sizeof(uint64_t));
-	return ql_check(p, c->pts.n - before);
+	return ql_check(p, got);
 }
 
 int ql_load(struct qplan *p, struct rowset *rs)

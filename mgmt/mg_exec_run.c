@@ -308,66 +308,87 @@ static int bucket_range(struct qplan *p, struct rowset *rs, uint32_t n, struct b
 	return 0;
 }
 
-static void fill_row(struct qplan *p, struct mg_cell *row, const struct matrix *m)
+static bool is_num_cell(const struct mg_cell *x)
+{
+	return x->type == MG_CELL_I64 || x->type == MG_CELL_F64;
+}
+
+/* fill(linear) of column c: the null runs between two values, as InfluxDB computes them. */
+static void fill_linear(struct matrix *m, uint32_t c)
+{
+	size_t prev = SIZE_MAX;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct mg_cell *x = &m->cells[i * m->ncols + c];
+		if (!is_num_cell(x))
+			continue;
+		for (size_t k = prev == SIZE_MAX ? i : prev + 1; k < i; k++) {
+			const struct mg_cell *a = &m->cells[prev * m->ncols + c];
+			struct mg_cell *y = &m->cells[k * m->ncols + c];
+			double av = a->type == MG_CELL_I64 ? (double)a->i : a->f;
+			double xv = x->type == MG_CELL_I64 ? (double)x->i : x->f;
+			double v = av + (xv - av) * (double)(m->ts[k] - m->ts[prev]) /
+					    (double)(m->ts[i] - m->ts[prev]);
+			if (a->type == MG_CELL_I64 && x->type == MG_CELL_I64)
+				*y = (struct mg_cell){.type = MG_CELL_I64, .i = (int64_t)v};
+			else
+				*y = (struct mg_cell){.type = MG_CELL_F64, .f = v};
+		}
+		prev = i;
+	}
+}
+
+/*
+ * fill() per column, as InfluxDB runs one iterator per column: a null cell
+ * (a bucket without points of that column's field, in a group that has the
+ * field in some bucket) becomes count()'s 0
+ * under fill(null), the fill value in the column's type, the previous value
+ * in output order (ORDER BY time DESC: the later bucket's), or the linear
+ * interpolation of its neighbours.
+ */
+static void fill_columns(struct qplan *p, struct matrix *m)
 {
 	const struct mg_select *s = p->sel;
-	for (uint32_t c = 0; c < p->ncols; c++) {
-		row[c].type = MG_CELL_NULL;
-		if (s->fill == MG_FILL_VALUE) {
-			row[c].type = s->fill_value_int ? MG_CELL_I64 : MG_CELL_F64;
-			if (s->fill_value_int)
-				row[c].i = (int64_t)s->fill_value;
-			else
-				row[c].f = s->fill_value;
-		} else if (s->fill == MG_FILL_PREVIOUS && m->n) {
-			row[c] = m->cells[(m->n - 1) * m->ncols + c];
-		} else if (s->fill == MG_FILL_NULL && p->cols[c].count) {
-			row[c] = (struct mg_cell){.type = MG_CELL_I64, .i = 0}; /* InfluxDB: 0 */
-		}
-	}
-}
-
-/* fill(linear): the null runs of each column between two values, interpolated. */
-static void fill_linear(struct matrix *m, const bool *filled)
-{
+	bool desc = s->order_desc;
 	for (uint32_t c = 0; c < m->ncols; c++) {
-		size_t prev = SIZE_MAX;
-		for (size_t i = 0; i < m->n; i++) {
-			struct mg_cell *x = &m->cells[i * m->ncols + c];
-			if (filled[i] || x->type == MG_CELL_NULL)
+		if (s->fill == MG_FILL_LINEAR) {
+			fill_linear(m, c);
+			continue;
+		}
+		/* the column's type; a column no bucket has (its field is absent from the
+		 * group: InfluxDB has no iterator to fill) stays null */
+		size_t i = 0;
+		while (i < m->n && m->cells[i * m->ncols + c].type == MG_CELL_NULL)
+			i++;
+		if (i == m->n)
+			continue;
+		bool is_int = is_num_cell(&m->cells[i * m->ncols + c]) ?
+				      m->cells[i * m->ncols + c].type == MG_CELL_I64 : s->fill_value_int;
+		const struct mg_cell *prev = NULL;
+		for (size_t k = 0; k < m->n; k++) {
+			struct mg_cell *x = &m->cells[(desc ? m->n - 1 - k : k) * m->ncols + c];
+			if (x->type != MG_CELL_NULL) {
+				prev = x;
 				continue;
-			if (prev != SIZE_MAX && i - prev > 1) {
-				struct mg_cell *a = &m->cells[prev * m->ncols + c];
-				for (size_t k = prev + 1; k < i; k++) {
-					struct mg_cell *y = &m->cells[k * m->ncols + c];
-					double w = (double)(m->ts[k] - m->ts[prev]) /
-						   (double)(m->ts[i] - m->ts[prev]);
-					if (a->type == MG_CELL_I64 && x->type == MG_CELL_I64) {
-						y->type = MG_CELL_I64;
-						y->i = a->i + (int64_t)((double)(x->i - a->i) * w);
-					} else if ((a->type == MG_CELL_F64 || a->type == MG_CELL_I64) &&
-						   (x->type == MG_CELL_F64 || x->type == MG_CELL_I64)) {
-						double av = a->type == MG_CELL_I64 ? (double)a->i : a->f;
-						double xv = x->type == MG_CELL_I64 ? (double)x->i : x->f;
-						y->type = MG_CELL_F64;
-						y->f = av + (xv - av) * w;
-					}
-				}
 			}
-			prev = i;
+			if (s->fill == MG_FILL_NULL && p->cols[c].count)
+				*x = (struct mg_cell){.type = MG_CELL_I64, .i = 0};
+			else if (s->fill == MG_FILL_VALUE && is_int)
+				*x = (struct mg_cell){.type = MG_CELL_I64, .i = (int64_t)s->fill_value};
+			else if (s->fill == MG_FILL_VALUE)
+				*x = (struct mg_cell){.type = MG_CELL_F64, .f = s->fill_value};
+			else if (s->fill == MG_FILL_PREVIOUS && prev)
+				*x = *prev;
 		}
 	}
 }
 
-/* Bucket results -> rows, with fill. */
+/* Bucket results -> rows (empty buckets as null rows unless fill(none)), then fill. */
 static int agg_rows(struct qplan *p, struct buckets *bk, struct matrix *m)
 {
 	struct mg_num res[QP_SLOTS_MAX];
 	struct mg_cell row[QP_COLS_MAX];
-	bool *filled = calloc((size_t)bk->nb, sizeof(*filled));
-	if (!filled)
-		return -ENOMEM;
 	int rc = 0;
+	bool any = false;
 	for (int64_t b = 0; b < bk->nb && rc == 0; b++) {
 		bool data = false;
 		for (uint32_t s = 0; s < p->nslots; s++) {
@@ -375,29 +396,27 @@ static int agg_rows(struct qplan *p, struct buckets *bk, struct matrix *m)
 					       p->slots[s].arg);
 			data |= bk->acc[b * p->nslots + s].n > 0;
 		}
+		any |= data;
 		int64_t ts = p->interval ? (bk->b0 + b) * p->interval + p->offset
 					 : (p->tmin_set ? p->tmin : 0);
-		if (!data) {
-			if (!p->interval || p->sel->fill == MG_FILL_NONE)
-				continue;
-			fill_row(p, row, m);
-			filled[m->n] = true;
-			rc = mx_push(m, ts, row);
+		if (!data && (!p->interval || p->sel->fill == MG_FILL_NONE))
 			continue;
-		}
 		struct rowctx r = {.slots = res, .ts = ts};
 		for (uint32_t c = 0; c < p->ncols; c++) {
-			struct xv v;
-			qp_eval(p, p->cols[c].expr, &r, &v);
+			struct xv v = {.t = XV_NULL};
+			if (data)
+				qp_eval(p, p->cols[c].expr, &r, &v);
 			row[c] = xv_cell(&v);
 		}
 		if (p->selector_time && res[0].valid)
 			ts = res[0].ts;
 		rc = mx_push(m, ts, row);
 	}
-	if (rc == 0 && p->sel->fill == MG_FILL_LINEAR)
-		fill_linear(m, filled);
-	free(filled);
+	/* a group whose points the WHERE rejected has no series at all */
+	if (!any)
+		m->n = 0;
+	else if (rc == 0 && p->sel->fill != MG_FILL_NONE)
+		fill_columns(p, m);
 	return rc;
 }
 
@@ -419,18 +438,15 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 		for (size_t i = 0; bk.acc && i < nacc; i++)
 			mg_acc_init(&bk.acc[i]);
 		p->held_bytes += nacc * sizeof(*bk.acc);
-		bool any = false;
 		for (uint32_t i = 0; i < n && rc == 0; i++) {
 			rc = ql_load(p, &rs[i]);
 			if (rc == 0 && p->has_residual)
 				rc = walk_rows(p, &rs[i], false, UINT64_MAX, agg_row, &bk);
 			else if (rc == 0)
 				feed_columns(p, &rs[i], &bk);
-			for (uint32_t f = 0; f < p->nfields; f++)
-				any |= rs[i].f[f].pts.n > 0;
 			ql_unload(p, &rs[i]);
 		}
-		if (rc == 0 && any)
+		if (rc == 0)
 			rc = agg_rows(p, &bk, m);
 		for (size_t i = 0; bk.acc && i < nacc; i++)
 			mg_acc_release(&bk.acc[i]);
@@ -508,20 +524,13 @@ static int emit(struct qplan *p, struct mg_result *r, struct mg_stmt_result *sr,
 {
 	const struct mg_select *s = p->sel;
 	struct mg_tagpair tags[QP_TAGKEYS_MAX];
-	uint32_t ntags = 0;
-	if (s->group_all_tags) {
-		for (uint32_t i = 0; i < g->ntags && ntags < QP_TAGKEYS_MAX; i++)
-			tags[ntags++] = g->tags[i];
-	} else {
-		for (uint32_t i = 0; i < s->ngroup_tags && ntags < QP_TAGKEYS_MAX; i++)
-			tags[ntags++] = (struct mg_tagpair){s->group_tags[i],
-				qp_tag(g->tags, g->ntags, s->group_tags[i])};
-	}
+	for (uint32_t i = 0; i < p->ngtags; i++)
+		tags[i] = (struct mg_tagpair){p->gtags[i], qp_tag(g->tags, g->ntags, p->gtags[i])};
 	const char *cols[QP_COLS_MAX + 1];
 	cols[0] = "time";
 	for (uint32_t c = 0; c < p->ncols; c++)
 		cols[c + 1] = p->cols[c].name;
-	struct mg_series *se = mg_result_add_series(r, sr, g->meas, tags, ntags, cols,
+	struct mg_series *se = mg_result_add_series(r, sr, g->meas, tags, p->ngtags, cols,
 						    p->ncols + 1);
 	if (!se)
 		return -ENOMEM;
@@ -562,7 +571,8 @@ static bool same_group(const struct rowset *a, const struct rowset *b)
 static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
 		      struct mg_stmt_result *sr)
 {
-	qsort(all->v, all->n, sizeof(*all->v), group_cmp);
+	if (all->n)
+		qsort(all->v, all->n, sizeof(*all->v), group_cmp);
 	const struct mg_select *s = p->sel;
 	int64_t skip = s->soffset > 0 ? s->soffset : 0, left = s->slimit > 0 ? s->slimit : INT64_MAX;
 	int rc = 0;
@@ -574,7 +584,8 @@ static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
 		rc = p->agg ? run_agg(p, &all->v[i], j - i, &m) : run_raw(p, &all->v[i], j - i, &m);
 		if (rc == 0)
 			rc = apply_xforms(p, &m);
-		if (rc == 0 && m.n > 0) {
+		/* a series exists when it has a row to print after OFFSET */
+		if (rc == 0 && m.n > (size_t)(s->offset > 0 ? s->offset : 0)) {
 			if (skip > 0)
 				skip--;
 			else {

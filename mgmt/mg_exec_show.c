@@ -58,7 +58,8 @@ static int strcmp_pp(const void *a, const void *b)
 /* Sort and drop repeats. */
 static void strs_unique(struct strs *l)
 {
-	qsort(l->v, l->n, sizeof(*l->v), strcmp_pp);
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), strcmp_pp);
 	size_t k = 0;
 	for (size_t i = 0; i < l->n; i++)
 		if (k == 0 || strcmp(l->v[k - 1], l->v[i]))
