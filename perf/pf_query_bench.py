@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""pf_query_bench.py - `make bench ONLY=query`: the TSBS query benchmark.
+
+Starts the real daemon (release build) on a scratch data directory, imports
+the shared TSBS dataset (../shared/data/tsbs, 864,000 lines, 8.64 M values)
+with `sfctl import` straight from the .zst file (the bulk-import figure:
+client decompression, parsing and batching included), checkpoints it into blocks
+(`sfctl flush`, so queries read the warm tier as they would a day later),
+then runs the first N queries of every TSBS query type (default 100) over
+HTTP (/query, one keep-alive connection) and over the management socket,
+one at a time, and prints per type and path the p50 and p99 latency:
+
+  BENCH import_lines_per_s <v> lines/s
+  BENCH query_<type>_p50_ms <v> ms        (HTTP; the issue's names)
+  BENCH query_<type>_p99_ms <v> ms
+  BENCH query_socket_<type>_p50_ms <v> ms
+  BENCH query_<type>_p50_target_ratio <p50 / target>   (<= 1: target met)
+
+Latency is wall time at the client, request sent to last byte read. The
+peer comparison (InfluxDB, VictoriaMetrics on the same queries) is
+`make bench ONLY=compare` (issue 6); the targets are issue 5's.
+
+Usage: pf_query_bench.py STREAMFLOWD SFCTL [N]
+"""
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'data',
+                    'tsbs')
+TARGET_MS = {'lastpoint': 1, 'single-groupby-1-1-1': 1, 'double-groupby-all': 50,
+             'high-cpu-all': 50}
+DEFAULT_TARGET_MS = 10
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p))]
+
+
+def bench(name, value, unit):
+    print('BENCH %s %s %s' % (name, ('%.4g' % value) if isinstance(value, float) else value, unit),
+          flush=True)
+
+
+def wait_ready(log, proc):
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit('streamflowd exited: ' + open(log).read()[-2000:])
+        if 'event=ready' in open(log).read():
+            return
+        time.sleep(0.05)
+    sys.exit('streamflowd not ready in 30 s')
+
+
+def sock_query(sock, q):
+    sock.sendall((json.dumps({'cmd': 'query', 'q': q, 'db': 'benchmark'}) + '\n').encode())
+    buf = b''
+    while not buf.endswith(b'\n'):
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            sys.exit('management socket closed')
+        buf += chunk
+    r = json.loads(buf)
+    if not r.get('ok'):
+        sys.exit('socket query failed: %s' % buf[:300])
+
+
+def http_query(conn, q):
+    body = urllib.parse.urlencode({'q': q, 'db': 'benchmark'})
+    conn.request('POST', '/query', body, {'Content-Type': 'application/x-www-form-urlencoded'})
+    r = conn.getresponse()
+    data = r.read()
+    if r.status != 200 or b'"error"' in data:
+        sys.exit('query failed (%d): %s: %s' % (r.status, q[:120], data[:300]))
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    sfd, sfctl = sys.argv[1], sys.argv[2]
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    dataset = os.path.join(DATA, 'cpu-only_scale100_1d_seed123.influx.zst')
+    if not os.path.exists(dataset):
+        print('SKIP: %s is missing' % dataset)
+        sys.exit(77)
+    tmp = tempfile.mkdtemp(prefix='pf_query.')
+    proc = None
+    try:
+        port, sockp, log = free_port(), os.path.join(tmp, 'sock'), os.path.join(tmp, 'log')
+        proc = subprocess.Popen([sfd, '--set', 'data_dir=' + os.path.join(tmp, 'data'),
+                                 '--set', 'http.listen=127.0.0.1:%d' % port,
+                                 '--set', 'mgmt.socket=' + sockp,
+                                 '--set', 'statsd.listen=127.0.0.1:0',
+                                 '--set', 'line.udp_listen=127.0.0.1:0',
+                                 '--set', 'line.tcp_listen=127.0.0.1:0',
+                                 '--set', 'binary.listen=127.0.0.1:0'],
+                                stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+        wait_ready(log, proc)
+        ctl = [sfctl, '-s', sockp, '-d', 'benchmark']
+        subprocess.run(ctl + ['query', 'CREATE DATABASE benchmark'], check=True,
+                       stdout=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        subprocess.run(ctl + ['--quiet', 'import', dataset], check=True, stdout=subprocess.DEVNULL)
+        bench('import_lines_per_s', 864000 / (time.monotonic() - t0), 'lines/s')
+        subprocess.run(ctl + ['flush'], check=True, stdout=subprocess.DEVNULL)
+
+        conn = http.client.HTTPConnection('127.0.0.1', port, timeout=120)
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(sockp)
+        qdir = os.path.join(DATA, 'queries')
+        for fn in sorted(os.listdir(qdir)):
+            qtype = fn[:-4]
+            qs = [l.split('\t')[4] for l in open(os.path.join(qdir, fn)).read().splitlines()][:n]
+            for path, run in (('', lambda q: http_query(conn, q)),
+                              ('socket_', lambda q: sock_query(sock, q))):
+                lat = []
+                for q in qs:
+                    t = time.monotonic()
+                    run(q)
+                    lat.append((time.monotonic() - t) * 1e3)
+                bench('query_%s%s_p50_ms' % (path, qtype), pct(lat, 0.5), 'ms')
+                bench('query_%s%s_p99_ms' % (path, qtype), pct(lat, 0.99), 'ms')
+                if not path:
+                    bench('query_%s_p50_target_ratio' % qtype,
+                          pct(lat, 0.5) / TARGET_MS.get(qtype, DEFAULT_TARGET_MS), 'x')
+        sock.close()
+        conn.close()
+    finally:
+        if proc and proc.poll() is None:
+            proc.terminate()
+            proc.wait(60)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
