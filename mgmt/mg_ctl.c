@@ -2,17 +2,27 @@
  * mg_ctl.c - the management socket server (mg_ctl.h; the protocol is
  * docs/MGMT-PROTOCOL.md).
  *
- * A connection is a loop: read until a '\n', decode the line
- * (mg_ctl_parse_request, in mg_ctl_req.c), call the service, encode the response into the
- * connection's output buffer with jansson (a query's result comes from
- * mg_result_json and is copied in as it is), send it, and go on with the
- * next line. Bytes after the newline wait in the input buffer, so a client
- * may pipeline requests; the answers keep their order.
+ * A connection is a loop: read until a '\n' (cm_sock.h), decode the line
+ * (mg_ctl_parse_request, in mg_ctl_req.c), call the service, encode the
+ * response into the connection's output buffer with jansson (a query's
+ * result comes from mg_result_json and is copied in as it is), send it, and
+ * go on with the next line. Bytes after the newline wait in the input
+ * buffer, so a client may pipeline requests; the answers keep their order.
+ *
+ * A raw write ("bytes": N) is followed by N bytes of line protocol, which
+ * go to the service as they came, each byte copied at most once: what
+ * arrived with the request line is in the input buffer (used in place when
+ * the whole body is there, else copied to the front of the connection's
+ * body buffer of N bytes) and the rest is received straight into that
+ * buffer. A body that cannot be served (over the limit) is read and
+ * dropped, so the next request is found; a request line that asked for a
+ * body and did not decode cannot be framed, so the connection is closed
+ * after the error.
  *
  * Bounds: a request line holds at most MG_CTL_LINE_MAX bytes (the input
  * buffer grows to that and shrinks back after a large request), a write
- * batch at most mg_svc_max_body bytes; there are at most
- * mgmt.socket_clients connection threads.
+ * batch at most mg_svc_max_body bytes and MG_CTL_BODY_MAX; there are at
+ * most mgmt.socket_clients connection threads.
  *
  * Stop: the accept thread sleeps in poll() on the listening socket and a
  * wake pipe; the connections are woken by shutdown(), which makes a blocked
@@ -46,11 +56,13 @@
 #include "cm_compiler.h"
 #include "cm_fs.h"
 #include "cm_log.h"
+#include "cm_sock.h"
 #include "mg_svc.h"
 
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
-#define IN_BUF_INITIAL (64u << 10)
 #define OUT_BUF_KEEP (1u << 20)     /* larger buffers are freed after a response */
+#define BODY_BUF_KEEP (4u << 20)    /* a larger body buffer is freed after its request */
+#define SKIP_CHUNK 16384            /* a body read and dropped goes through this much stack */
 #define LISTEN_BACKLOG 64
 
 static const struct cm_cfg_key ctl_keys[] = {
@@ -70,11 +82,6 @@ const struct cm_cfg_table mg_ctl_cfg_table = {
 
 /* ================================================================== state */
 
-struct ctl_buf {
-	char *p;
-	size_t len, cap;
-};
-
 /* One connection; a slot of the server's array, reused after its thread is joined. */
 struct ctl_conn {
 	struct mg_ctl *ctl;
@@ -83,10 +90,10 @@ struct ctl_conn {
 	bool used;              /* a thread was started and not yet joined (under ctl->lock) */
 	bool done;              /* that thread has finished (under ctl->lock) */
 	char origin[64];        /* "socket pid=123 uid=1000", for SHOW QUERIES */
-	char *in;               /* bytes received and not yet answered */
-	size_t in_len, in_cap;
-	size_t scanned;         /* in[0..scanned) holds no '\n' */
-	struct ctl_buf out;     /* the response being built */
+	struct cm_sock_rbuf in; /* bytes received and not yet answered */
+	struct mg_result_buf out; /* the response being built */
+	char *body;             /* a raw write's body, when it did not all come with its line */
+	size_t body_cap;
 };
 
 struct mg_ctl {
@@ -135,35 +142,13 @@ static const struct {
 
 #define STATUS_OK 200
 
-static int buf_put(struct ctl_buf *b, const char *s, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t need = CM_MAX(b->len + n, (size_t)4096);
-		size_t cap = CM_MAX(b->cap * 2, need);
-		char *p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	return 0;
-}
-
-/* mg_write_fn into a buffer. */
-static int buf_write(void *arg, const char *s, size_t n)
-{
-	return buf_put(arg, s, n);
-}
-
-/* json_dump_callback_t into a buffer. */
+/* json_dump_callback_t into a struct mg_result_buf. */
 static int buf_dump(const char *s, size_t n, void *arg)
 {
-	return buf_put(arg, s, n) ? -1 : 0;
+	return mg_result_buf_write(arg, s, n) ? -1 : 0;
 }
 
-/* A JSON string for s; bytes of invalid UTF-8 become '?'. NULL on ENOMEM. */
+/* A JSON string for s (null for NULL); bytes of invalid UTF-8 become '?'. NULL on ENOMEM. */
 static json_t *jstr(const char *s)
 {
 	if (!s)
@@ -189,11 +174,11 @@ static json_t *ju64(uint64_t v)
 }
 
 /* Append o (taken) to out as one line. 0 or -ENOMEM. */
-static int put_obj(struct ctl_buf *out, json_t *o)
+static int put_obj(struct mg_result_buf *out, json_t *o)
 {
 	int rc = o ? json_dump_callback(o, buf_dump, out, JSON_COMPACT) : -1;
 	json_decref(o);
-	if (rc == 0 && buf_put(out, "\n", 1) == 0)
+	if (rc == 0 && mg_result_buf_write(out, "\n", 1) == 0)
 		return 0;
 	return -ENOMEM;
 }
@@ -226,21 +211,21 @@ static json_t *err_obj(enum ctl_code code, const char *msg)
  * Replace out's content with a response: o (taken) or, when o is NULL
  * (it could not be built), an out-of-memory error. Returns the status.
  */
-static int reply(struct ctl_buf *out, json_t *o, int status)
+static int reply(struct mg_result_buf *out, json_t *o, int status)
 {
 	out->len = 0;
 	if (put_obj(out, o) == 0)
 		return status;
 	out->len = 0;
 	static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\",\"code\":\"internal\"}\n";
-	if (buf_put(out, oom, sizeof(oom) - 1))
+	if (mg_result_buf_write(out, oom, sizeof(oom) - 1))
 		out->len = 0;   /* nothing to say: the connection is closed */
 	return codes[CODE_INTERNAL].status;
 }
 
-static int reply_error(struct ctl_buf *out, enum ctl_code code, const char *fmt, ...)
+static int reply_error(struct mg_result_buf *out, enum ctl_code code, const char *fmt, ...)
 	CM_PRINTF(3, 4);
-static int reply_error(struct ctl_buf *out, enum ctl_code code, const char *fmt, ...)
+static int reply_error(struct mg_result_buf *out, enum ctl_code code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -281,7 +266,7 @@ static json_t *jreal(double v)
  * {"ok":false,"error":<its error>,"code":"statement",...} with the whole
  * result still there. Returns the status.
  */
-static int put_result(struct ctl_buf *out, const struct mg_result *res, enum mg_epoch epoch)
+static int put_result(struct mg_result_buf *out, const struct mg_result *res, enum mg_epoch epoch)
 {
 	const char *stmt_err = NULL;
 	for (uint32_t i = 0; i < res->nstmts && !stmt_err; i++)
@@ -293,20 +278,14 @@ static int put_result(struct ctl_buf *out, const struct mg_result *res, enum mg_
 	if (rc == 0) {
 		assert(out->len > 0 && out->p[out->len - 1] == '}');
 		out->len--;     /* reopen the object */
-		rc = buf_put(out, ",\"result\":", 10);
+		rc = mg_result_buf_write(out, ",\"result\":", 10);
 	}
-	size_t at = out->len;
+	/* Not pretty, the encoder writes no newline (strings are escaped): one line. */
 	struct mg_json_opts o = {.epoch = epoch, .pretty = false};
 	if (rc == 0)
-		rc = mg_result_json(res, &o, buf_write, out);
-	if (rc == 0) {
-		/* one line: a newline outside a JSON string is mere whitespace */
-		while (out->len > at && strchr(" \t\r\n", out->p[out->len - 1]))
-			out->len--;
-		for (char *p = out->p + at; (p = memchr(p, '\n', out->len - (size_t)(p - out->p)));)
-			*p = ' ';
-		rc = buf_put(out, "}\n", 2);
-	}
+		rc = mg_result_json(res, &o, mg_result_buf_write, out);
+	if (rc == 0)
+		rc = mg_result_buf_write(out, "}\n", 2);
 	if (rc)
 		return reply(out, NULL, 0);
 	return stmt_err ? codes[CODE_STATEMENT].status : STATUS_OK;
@@ -367,7 +346,7 @@ static int histo_cb(void *arg, const struct mg_histo *h)
 	}
 	json_t *e = json_object();
 	set(&e, "name", jstr(h->name));
-	set(&e, "help", h->help ? jstr(h->help) : json_null());
+	set(&e, "help", jstr(h->help));
 	set(&e, "buckets", buckets);
 	set(&e, "count", ju64(h->count));
 	set(&e, "sum", jreal(h->sum));
@@ -416,8 +395,8 @@ typedef int (*svc_text_fn)(struct mg_svc *svc, mg_write_fn fn, void *arg);
 
 static int do_text(struct ctl_conn *c, svc_text_fn fn, const char *what)
 {
-	struct ctl_buf text = {0};
-	int rc = fn(c->ctl->svc, buf_write, &text);
+	struct mg_result_buf text = {0};
+	int rc = fn(c->ctl->svc, mg_result_buf_write, &text);
 	if (rc) {
 		free(text.p);
 		return reply_error(&c->out, CODE_INTERNAL, "%s failed: %s", what,
@@ -433,9 +412,9 @@ static int query_cb(void *arg, const struct mg_query_info *q)
 {
 	json_t *e = json_object();
 	set(&e, "id", ju64(q->id));
-	set(&e, "query", q->text ? jstr(q->text) : json_null());
-	set(&e, "db", q->db ? jstr(q->db) : json_null());
-	set(&e, "origin", q->origin ? jstr(q->origin) : json_null());
+	set(&e, "query", jstr(q->text));
+	set(&e, "db", jstr(q->db));
+	set(&e, "origin", jstr(q->origin));
 	set(&e, "started_ns", json_integer(q->started_ns));
 	set(&e, "duration_ns", json_integer(CM_MAX(cm_now_ns() - q->started_ns, (int64_t)0)));
 	set(&e, "points_scanned", ju64(q->points_scanned));
@@ -492,15 +471,25 @@ static json_t *report_obj(const struct mg_write_report *rep)
 	return o;
 }
 
-static int do_write(struct ctl_conn *c, const struct mg_ctl_req *r)
+/* A batch over mg_svc_max_body: the too_large response, true. False if it fits. */
+static bool write_too_large(struct ctl_conn *c, size_t len, int *status)
 {
 	size_t max = mg_svc_max_body(c->ctl->svc);
-	if (r->lines_len > max)
-		return reply_error(&c->out, CODE_TOO_LARGE,
-				   "write batch of %zu bytes is over the limit of %zu bytes",
-				   r->lines_len, max);
-	struct mg_write_req wr = {.db = r->db, .precision = r->precision, .body = r->lines,
-				  .len = r->lines_len, .now_ns = cm_now_ns()};
+	if (len <= max)
+		return false;
+	*status = reply_error(&c->out, CODE_TOO_LARGE,
+			      "write batch of %zu bytes is over the limit of %zu bytes", len, max);
+	return true;
+}
+
+/* Store body[len] (borrowed: the "lines" string or a raw body) as r asks. */
+static int do_write(struct ctl_conn *c, const struct mg_ctl_req *r, const char *body, size_t len)
+{
+	int status = STATUS_OK;
+	if (write_too_large(c, len, &status))
+		return status;
+	struct mg_write_req wr = {.db = r->db, .precision = r->precision, .body = body,
+				  .len = len, .now_ns = cm_now_ns()};
 	struct mg_write_report rep;
 	memset(&rep, 0, sizeof(rep));
 	int rc = mg_svc_write(c->ctl->svc, &wr, &rep);
@@ -512,7 +501,6 @@ static int do_write(struct ctl_conn *c, const struct mg_ctl_req *r)
 	if (rc && rc != -ETIMEDOUT)
 		return reply_error(&c->out, CODE_INTERNAL, "write failed: %s", strerror(-rc));
 	json_t *o;
-	int status = STATUS_OK;
 	if (rc == -ETIMEDOUT) {
 		o = err_obj(CODE_TIMEOUT, "write timed out waiting for the shards");
 		status = codes[CODE_TIMEOUT].status;
@@ -544,20 +532,17 @@ static int do_flush(struct ctl_conn *c)
 
 static int do_ping(struct ctl_conn *c)
 {
-	const char *v = mg_svc_version(c->ctl->svc);
 	json_t *o = ok_obj();
-	set(&o, "version", v ? jstr(v) : json_null());
+	set(&o, "version", jstr(mg_svc_version(c->ctl->svc)));
 	set(&o, "healthy", json_boolean(mg_svc_healthy(c->ctl->svc)));
 	return reply(&c->out, o, STATUS_OK);
 }
-
-static int send_all(int fd, const char *p, size_t n);
 
 /* Answer first, then ask the daemon to stop (it will stop this server). */
 static int do_shutdown(struct ctl_conn *c)
 {
 	int status = reply(&c->out, ok_obj(), STATUS_OK);
-	send_all(c->fd, c->out.p, c->out.len);
+	cm_sock_send_all(c->fd, c->out.p, c->out.len);
 	c->out.len = 0;
 	CM_LOG_INFO("ctl", "event=shutdown_requested origin=\"%s\"", c->origin);
 	mg_svc_shutdown(c->ctl->svc);
@@ -575,7 +560,7 @@ static int dispatch(struct ctl_conn *c, const struct mg_ctl_req *r)
 	case MG_CTL_TIERS: return do_text(c, mg_svc_tiers, "tiers");
 	case MG_CTL_QUERIES: return do_queries(c);
 	case MG_CTL_KILL: return do_kill(c, r);
-	case MG_CTL_WRITE: return do_write(c, r);
+	case MG_CTL_WRITE: return do_write(c, r, r->lines, r->lines_len);
 	case MG_CTL_SHUTDOWN: return do_shutdown(c);
 	case MG_CTL__COUNT: break;
 	}
@@ -583,107 +568,164 @@ static int dispatch(struct ctl_conn *c, const struct mg_ctl_req *r)
 	return reply_error(&c->out, CODE_INTERNAL, "unknown command");
 }
 
-/* One request line (no newline): parse, run, leave the response in c->out. */
-static void handle_line(struct ctl_conn *c, const char *line, size_t len)
-{
-	int64_t t0 = cm_mono_ns();
-	struct mg_ctl_req r;
-	char err[256];
-	enum mg_req_kind kind = MG_REQ_OTHER;
-	int status, rc = mg_ctl_parse_request(line, len, &r, err, sizeof(err));
-	if (rc == -ENOMEM) {
-		status = reply(&c->out, NULL, 0);
-	} else if (rc) {
-		status = reply_error(&c->out, CODE_BAD_REQUEST, "%s", err);
-	} else {
-		kind = r.cmd == MG_CTL_QUERY ? MG_REQ_QUERY
-		     : r.cmd == MG_CTL_WRITE ? MG_REQ_WRITE : MG_REQ_OTHER;
-		status = dispatch(c, &r);
-		mg_ctl_req_release(&r);
-	}
-	mg_svc_note_request(c->ctl->svc, MG_FRONT_SOCKET, kind, status, cm_mono_ns() - t0);
-}
+/* ============================================================= raw bodies */
 
-/* ============================================================= connections */
-
-static int send_all(int fd, const char *p, size_t n)
+/* Receive p[*have..n) from fd, counting in *have. 0 when all came, 1 at end of input, -errno. */
+static int recv_full(int fd, char *p, size_t *have, size_t n)
 {
-	while (n) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+	while (*have < n) {
+		ssize_t k = recv(fd, p + *have, n - *have, 0);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k <= 0)
+		if (k < 0)
 			return -errno;
-		p += k;
-		n -= (size_t)k;
+		if (k == 0)
+			return 1;
+		*have += (size_t)k;
 	}
 	return 0;
 }
 
-/*
- * Receive until c->in holds a whole line: 0 with its length in *len (the
- * '\n' at c->in[*len]), or, at end of input, the unterminated rest with *eof
- * set. 1 at end of input with nothing pending, -EMSGSIZE for a line over
- * MG_CTL_LINE_MAX, or -errno.
- */
-static int read_line(struct ctl_conn *c, size_t *len, bool *eof)
+/* How many of the n body bytes after c->in.p[at - 1] (the line's '\n') came with the line. */
+static size_t body_in_buf(const struct ctl_conn *c, size_t at, size_t n)
 {
-	for (;;) {
-		const char *nl = c->in ? memchr(c->in + c->scanned, '\n', c->in_len - c->scanned) : NULL;
-		if (nl) {
-			*len = (size_t)(nl - c->in);
-			return 0;
-		}
-		c->scanned = c->in_len;
-		if (c->in_len > MG_CTL_LINE_MAX)
-			return -EMSGSIZE;
-		if (c->in_len == c->in_cap) {
-			size_t cap = CM_MAX(c->in_cap * 2, (size_t)IN_BUF_INITIAL);
-			cap = CM_MIN(cap, (size_t)MG_CTL_LINE_MAX + 1);
-			char *p = realloc(c->in, cap);
-			if (!p)
-				return -ENOMEM;
-			c->in = p;
-			c->in_cap = cap;
-		}
-		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0) {
-			*len = c->in_len;
-			*eof = true;
-			return c->in_len ? 0 : 1;
-		}
-		c->in_len += (size_t)n;
-	}
+	return c->in.len > at ? CM_MIN(c->in.len - at, n) : 0;
 }
 
-/* Drop the line just answered (and its '\n'); give back a large buffer. */
-static void consume(struct ctl_conn *c, size_t len)
+/*
+ * The n bytes of body that follow the request line; those that came with
+ * it are at c->in.p[at..) (at: just past the line's '\n'), and *taken is
+ * set to how many those are (to be consumed with the line). When all came,
+ * *body points into c->in; else they are copied to the front of c->body
+ * (grown to n) and the rest is received after them. *got counts the body
+ * bytes received. Returns 0; 1 when the input ended first; -ENOMEM (then
+ * the caller still has to skip the body); -errno.
+ */
+static int read_body(struct ctl_conn *c, size_t at, size_t n, const char **body,
+		     size_t *taken, size_t *got)
 {
-	size_t skip = CM_MIN(len + 1, c->in_len);
-	memmove(c->in, c->in + skip, c->in_len - skip);
-	c->in_len -= skip;
-	c->scanned = 0;
-	if (c->in_cap > 16 * IN_BUF_INITIAL && c->in_len <= IN_BUF_INITIAL) {
-		char *p = realloc(c->in, IN_BUF_INITIAL);
-		if (p) {
-			c->in = p;
-			c->in_cap = IN_BUF_INITIAL;
-		}
+	size_t have = body_in_buf(c, at, n);
+	*taken = *got = have;
+	if (have == n) {
+		*body = n ? c->in.p + at : "";
+		return 0;
 	}
+	if (n > c->body_cap) {
+		free(c->body);          /* nothing in it to keep: no realloc copy */
+		c->body = malloc(n);
+		c->body_cap = c->body ? n : 0;
+		if (!c->body)
+			return -ENOMEM;
+	}
+	memcpy(c->body, c->in.p + at, have);
+	*body = c->body;
+	return recv_full(c->fd, c->body, got, n);
+}
+
+/* Receive and drop the n bytes of a body not served; as read_body, without the body. */
+static int skip_body(struct ctl_conn *c, size_t at, size_t n, size_t *taken, size_t *got)
+{
+	char scratch[SKIP_CHUNK];
+	*taken = *got = body_in_buf(c, at, n);
+	while (*got < n) {
+		size_t have = 0;
+		int rc = recv_full(c->fd, scratch, &have, CM_MIN(n - *got, sizeof(scratch)));
+		*got += have;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ============================================================= requests */
+
+/*
+ * A raw write, its line decoded into r: receive its body (at: where it
+ * begins in c->in; *taken: how much of it is there) and store it, or read
+ * and drop it when it is over the limit or no buffer can hold it. Returns
+ * the status; *keep is cleared when the connection must close (the body
+ * ended early, or a receive failed).
+ */
+static int raw_write(struct ctl_conn *c, const struct mg_ctl_req *r, size_t at, size_t *taken,
+		     bool *keep)
+{
+	size_t n = r->body_len, got = 0;
+	const char *body = NULL;
+	int status = 0, rc = 0;
+	bool skip = write_too_large(c, n, &status);
+	if (!skip && (rc = read_body(c, at, n, &body, taken, &got)) == -ENOMEM) {
+		skip = true;
+		status = reply(&c->out, NULL, 0);       /* out of memory */
+	}
+	if (skip)
+		rc = skip_body(c, at, n, taken, &got);
+	if (rc == 0)
+		return skip ? status : do_write(c, r, body, n);
+	*keep = false;
+	if (rc == 1)
+		return reply_error(&c->out, CODE_BAD_REQUEST, "the body ended after %zu of %zu bytes",
+				   got, n);
+	return reply_error(&c->out, CODE_INTERNAL, "cannot receive the body: %s", strerror(-rc));
+}
+
+/*
+ * The request whose line is c->in.p[0..len) (its '\n', if any, at
+ * c->in.p[len]): parse, read its body if it has one, run, leave the
+ * response in c->out. *used is set to the bytes of c->in the request took (its line,
+ * '\n', and the part of a body that came with them). False when the
+ * connection must be closed after the response.
+ */
+static bool handle_request(struct ctl_conn *c, size_t len, size_t *used)
+{
+	int64_t t0 = cm_mono_ns();
+	const char *line = c->in.p;
+	struct mg_ctl_req r;
+	char err[256];
+	enum mg_req_kind kind = MG_REQ_OTHER;
+	bool keep = true;
+	size_t taken = 0;
+	int status, rc = mg_ctl_parse_request(line, len && line[len - 1] == '\r' ? len - 1 : len,
+					      &r, err, sizeof(err));
+	if (rc) {
+		keep = !r.has_body;     /* a body may follow that nothing can frame */
+		kind = r.has_body ? MG_REQ_WRITE : MG_REQ_OTHER;
+		status = rc == -ENOMEM ? reply(&c->out, NULL, 0)
+		       : reply_error(&c->out, rc == -EMSGSIZE ? CODE_TOO_LARGE : CODE_BAD_REQUEST,
+				     "%s%s", err, r.has_body ? " (closing the connection: the "
+							       "body cannot be framed)" : "");
+	} else {
+		kind = r.cmd == MG_CTL_QUERY ? MG_REQ_QUERY
+		     : r.cmd == MG_CTL_WRITE ? MG_REQ_WRITE : MG_REQ_OTHER;
+		status = r.has_body ? raw_write(c, &r, len + 1, &taken, &keep) : dispatch(c, &r);
+		mg_ctl_req_release(&r);
+	}
+	mg_svc_note_request(c->ctl->svc, MG_FRONT_SOCKET, kind, status, cm_mono_ns() - t0);
+	*used = len + 1 + taken;
+	return keep;
+}
+
+/* ============================================================= connections */
+
+/* Drop the request just answered (used bytes); give back large buffers. */
+static void consume(struct ctl_conn *c, size_t used)
+{
+	cm_sock_rbuf_consume(&c->in, used);
 	if (c->out.cap > OUT_BUF_KEEP) {
 		free(c->out.p);
-		c->out = (struct ctl_buf){0};
+		c->out = (struct mg_result_buf){0};
+	}
+	if (c->body_cap > BODY_BUF_KEEP) {
+		free(c->body);
+		c->body = NULL;
+		c->body_cap = 0;
 	}
 }
 
+/* Only spaces, tabs and CRs (a NUL is not blank: strchr would find the terminator). */
 static bool blank(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strchr(" \t\r", p[i]))
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
 			return false;
 	return true;
 }
@@ -693,31 +735,34 @@ static void *conn_main(void *arg)
 	struct ctl_conn *c = arg;
 	for (;;) {
 		size_t len = 0;
-		bool eof = false;
-		int rc = read_line(c, &len, &eof);
+		int rc = cm_sock_read_line(&c->in, c->fd, MG_CTL_LINE_MAX, &len);
 		if (rc == -EMSGSIZE) {
 			reply_error(&c->out, CODE_TOO_LARGE, "request line over %u bytes",
 				    MG_CTL_LINE_MAX);
-			send_all(c->fd, c->out.p, c->out.len);
+			cm_sock_send_all(c->fd, c->out.p, c->out.len);
 			mg_svc_note_request(c->ctl->svc, MG_FRONT_SOCKET, MG_REQ_OTHER,
 					    codes[CODE_TOO_LARGE].status, 0);
 		}
-		if (rc)
+		bool eof = rc == 1;
+		if (eof && c->in.len)
+			len = c->in.len;        /* the last request, without its '\n' */
+		else if (rc)
 			break;
 		c->out.len = 0;
-		if (!blank(c->in, len))
-			handle_line(c, c->in, len && c->in[len - 1] == '\r' ? len - 1 : len);
-		if (c->out.len && send_all(c->fd, c->out.p, c->out.len))
+		size_t used = len + 1;
+		bool keep = blank(c->in.p, len) || handle_request(c, len, &used);
+		if (c->out.len && cm_sock_send_all(c->fd, c->out.p, c->out.len))
 			break;
-		consume(c, len);
-		if (eof)
+		consume(c, used);
+		if (eof || !keep)
 			break;
 	}
-	free(c->in);
+	cm_sock_rbuf_release(&c->in);
 	free(c->out.p);
-	c->in = NULL;
-	c->out = (struct ctl_buf){0};
-	c->in_len = c->in_cap = c->scanned = 0;
+	c->out = (struct mg_result_buf){0};
+	free(c->body);
+	c->body = NULL;
+	c->body_cap = 0;
 	pthread_mutex_lock(&c->ctl->lock);
 	close(c->fd);
 	c->fd = -1;
@@ -729,9 +774,9 @@ static void *conn_main(void *arg)
 /* Answer a connection we do not serve with one error line, and close it. */
 static void refuse(struct mg_ctl *ctl, int fd, enum ctl_code code, const char *msg)
 {
-	struct ctl_buf b = {0};
+	struct mg_result_buf b = {0};
 	reply(&b, err_obj(code, msg), 0);
-	send_all(fd, b.p, b.len);   /* a fresh socket's buffer takes one line */
+	cm_sock_send_all(fd, b.p, b.len);   /* a fresh socket's buffer takes one line */
 	free(b.p);
 	close(fd);
 	mg_svc_note_request(ctl->svc, MG_FRONT_SOCKET, MG_REQ_OTHER, codes[code].status, 0);
@@ -974,9 +1019,10 @@ int mg_ctl_start(const struct cm_config *cfg, struct mg_svc *svc, struct mg_ctl 
 	rc = bind_listen(c, mode, err, errlen);
 	if (rc)
 		goto err_free;
-	if (pipe2(c->wake, O_CLOEXEC) || pthread_create(&c->acceptor, NULL, accept_main, c)) {
-		rc = errno ? -errno : -EAGAIN;
-		snprintf(err, errlen, "cannot start the management socket thread");
+	rc = pipe2(c->wake, O_CLOEXEC) ? errno : pthread_create(&c->acceptor, NULL, accept_main, c);
+	if (rc) {
+		rc = -rc;   /* pthread_create returns its error; it does not set errno */
+		snprintf(err, errlen, "cannot start the management socket thread: %s", strerror(-rc));
 		goto err_free;
 	}
 	c->acceptor_started = true;

@@ -11,11 +11,17 @@
  *   <- {"ok":true,"result":{"results":[{"statement_id":0,"series":[...]}]}}
  *   -> {"cmd":"kill","id":99}
  *   <- {"ok":false,"error":"no running query with id 99","code":"not_found"}
+ *   -> {"cmd":"write","db":"telegraf","bytes":20}   then 20 raw bytes:
+ *      cpu v=1 1\ncpu v=2 2\n
+ *   <- {"ok":true,"report":{"lines":2,...}}
  *
  * Usage profile: an operator's shell or a script; a handful of requests per
  * second, except `sfctl import`, which streams write batches of ~5,000 lines
- * (~0.5-2 MB, up to the 64 MiB request bound) back to back on one
- * connection. Requests on a connection are answered in order, one at a time.
+ * (~0.5-2 MB, up to the 64 MiB bound) back to back on one connection, each
+ * as a raw body after its request line: line protocol is not carried in
+ * JSON there (as a 1.6 MB JSON string per batch, it put 49% of the daemon's
+ * CPU in jansson). Requests on a connection are answered in order, one at
+ * a time.
  *
  * Threads: one accept thread, and one thread per connection up to
  * mgmt.socket_clients (a connection beyond that gets a "busy" response and
@@ -25,6 +31,7 @@
 #ifndef MG_CTL_H
 #define MG_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +51,8 @@ extern const struct cm_cfg_table mg_ctl_cfg_table;
 /* Longest request line accepted (the newline excluded); a longer one is answered
  * with code "too_large" and the connection is closed. */
 #define MG_CTL_LINE_MAX (64u << 20)
+/* Largest raw body a write may announce ("bytes"); mg_svc_max_body bounds it too. */
+#define MG_CTL_BODY_MAX MG_CTL_LINE_MAX
 
 /*
  * Bind the socket and start serving svc (kept: must outlive the server).
@@ -86,7 +95,10 @@ const char *mg_ctl_cmd_name(enum mg_ctl_cmd cmd);
 /*
  * One decoded request. Strings are NUL-terminated UTF-8 without NULs and
  * borrow from the parsed document (doc): valid until mg_ctl_req_release.
- * Fields a command does not take are NULL / 0.
+ * Fields a command does not take are NULL / 0. A write has either lines
+ * (the simple form) or has_body (the raw form: body_len bytes of line
+ * protocol follow the request line on the wire; the server reads them),
+ * never both.
  */
 struct mg_ctl_req {
 	enum mg_ctl_cmd cmd;
@@ -97,17 +109,24 @@ struct mg_ctl_req {
 	const char *prefix;         /* stats: only counters starting with it; NULL = all */
 	uint64_t id;                /* kill */
 	const char *precision;      /* write: NULL or n|ns|u|us|ms|s|m|h */
-	const char *lines;          /* write: the line-protocol batch (may be empty) */
+	const char *lines;          /* write, simple form: the line-protocol batch (may be empty) */
 	size_t lines_len;
+	bool has_body;              /* write, raw form: "bytes" was given */
+	size_t body_len;            /* its value, at most MG_CTL_BODY_MAX (may be 0) */
 	void *doc;                  /* private: the JSON document the strings live in */
 };
 
 /*
  * Decode one request line (line[len], borrowed; no newline; need not be
  * NUL-terminated). Returns 0 with *out filled (release it with
- * mg_ctl_req_release), or -EINVAL with the reason in err (not JSON, not an
+ * mg_ctl_req_release); -EINVAL with the reason in err (not JSON, not an
  * object, unknown command, missing or mistyped field, a field the command
- * does not take), or -ENOMEM. On error nothing needs releasing.
+ * does not take, a write with both "lines" and "bytes" or neither);
+ * -EMSGSIZE when "bytes" is over MG_CTL_BODY_MAX (reason in err); or
+ * -ENOMEM. On error nothing needs releasing and *out is zeroed except
+ * has_body, which then says that the line asked for a raw body (it has a
+ * "bytes" member, or, when it is not a JSON object, holds the text
+ * "bytes" in quotes): bytes the caller cannot frame may follow it.
  */
 int mg_ctl_parse_request(const char *line, size_t len, struct mg_ctl_req *out, char *err,
 			 size_t errlen);

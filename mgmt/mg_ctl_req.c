@@ -5,9 +5,11 @@
  * state; it lives apart from the server (mg_ctl.c) so the unit tests and
  * the fuzz target link it without the service.
  *
- * Usage profile: once per request; lines of a few hundred bytes, except
- * write batches (1-10 MB, up to MG_CTL_LINE_MAX), which jansson decodes in
- * one pass into the string the service then reads. Any thread.
+ * Usage profile: once per request; lines of a few hundred bytes. A write's
+ * line protocol comes as a raw body after the line ("bytes", which this
+ * decoder only reads the length of; sfctl import's batches of ~1.6 MB) or,
+ * in the simple form for hand-written requests, as the "lines" string, which
+ * jansson decodes in one pass (at most MG_CTL_LINE_MAX). Any thread.
  */
 #include "mg_ctl.h"
 
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "cm_compiler.h"
+#include "dp_line.h"
 
 enum req_field {
 	F_CMD = 1u << 0,
@@ -29,16 +32,18 @@ enum req_field {
 	F_ID = 1u << 5,
 	F_PRECISION = 1u << 6,
 	F_LINES = 1u << 7,
+	F_BYTES = 1u << 8,
 };
 
 static const char *const field_names[] = {"cmd", "q", "db", "epoch", "prefix", "id",
-					  "precision", "lines"};
-static_assert(1u << (CM_ARRAY_SIZE(field_names) - 1) == F_LINES, "a name for every field");
+					  "precision", "lines", "bytes"};
+static_assert(1u << (CM_ARRAY_SIZE(field_names) - 1) == F_BYTES, "a name for every field");
 
 static const struct {
 	const char *name;
 	uint32_t fields;        /* those it takes, besides "cmd" */
-	uint32_t required;
+	uint32_t required;      /* all of these */
+	uint32_t one_of;        /* exactly one of these (0: no such rule) */
 } cmds[MG_CTL__COUNT] = {
 	[MG_CTL_PING] = {"ping", 0, 0},
 	[MG_CTL_QUERY] = {"query", F_Q | F_DB | F_EPOCH, F_Q},
@@ -48,11 +53,9 @@ static const struct {
 	[MG_CTL_TIERS] = {"tiers", 0, 0},
 	[MG_CTL_QUERIES] = {"queries", 0, 0},
 	[MG_CTL_KILL] = {"kill", F_ID, F_ID},
-	[MG_CTL_WRITE] = {"write", F_DB | F_PRECISION | F_LINES, F_LINES},
+	[MG_CTL_WRITE] = {"write", F_DB | F_PRECISION | F_LINES | F_BYTES, 0, F_LINES | F_BYTES},
 	[MG_CTL_SHUTDOWN] = {"shutdown", 0, 0},
 };
-
-static const char *const precisions[] = {"n", "ns", "u", "us", "ms", "s", "m", "h"};
 
 const char *mg_ctl_cmd_name(enum mg_ctl_cmd cmd)
 {
@@ -85,21 +88,25 @@ static int parse_id(const json_t *v, uint64_t *out)
 	return 0;
 }
 
+/* A raw body's length: an integer 0..MG_CTL_BODY_MAX. 0, -EINVAL (not one), -EMSGSIZE. */
+static int parse_bytes(const json_t *v, size_t *out)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -EINVAL;
+	if (json_integer_value(v) > (json_int_t)MG_CTL_BODY_MAX)
+		return -EMSGSIZE;
+	*out = (size_t)json_integer_value(v);
+	return 0;
+}
+
+/* The HTTP API's epoch names ("" is RFC 3339 there too), and "rfc3339" by name. */
 static int parse_epoch(const char *s, enum mg_epoch *out)
 {
-	if (strcmp(s, "rfc3339") == 0 || !*s) {
+	if (strcmp(s, "rfc3339") == 0) {
 		*out = MG_EPOCH_RFC3339;
 		return 0;
 	}
 	return mg_epoch_parse(s, out);
-}
-
-static bool precision_valid(const char *s)
-{
-	for (size_t i = 0; i < CM_ARRAY_SIZE(precisions); i++)
-		if (strcmp(s, precisions[i]) == 0)
-			return true;
-	return false;
 }
 
 /* One member of the request object: type-check it and store it in r. */
@@ -107,7 +114,7 @@ static int take_field(struct mg_ctl_req *r, uint32_t f, const char *key, json_t 
 		      size_t errlen)
 {
 	const char *s = json_string_value(v);
-	if (f != F_ID && !s) {
+	if (f != F_ID && f != F_BYTES && !s) {
 		snprintf(err, errlen, "\"%s\" must be a string", key);
 		return -EINVAL;
 	}
@@ -136,17 +143,30 @@ static int take_field(struct mg_ctl_req *r, uint32_t f, const char *key, json_t 
 			return 0;
 		snprintf(err, errlen, "\"id\" must be a query id (an integer >= 0)");
 		return -EINVAL;
-	case F_PRECISION:
-		if (precision_valid(s)) {
+	case F_PRECISION: {
+		int64_t unit_ns;        /* the writer's own list, so both agree */
+		if (dp_line_precision(s, &unit_ns) == 0) {
 			r->precision = s;
 			return 0;
 		}
 		snprintf(err, errlen, "unknown precision \"%.40s\" (n, ns, u, us, ms, s, m or h)", s);
 		return -EINVAL;
+	}
 	case F_LINES:
 		r->lines = s;
 		r->lines_len = json_string_length(v);
 		return 0;
+	case F_BYTES: {
+		int rc = parse_bytes(v, &r->body_len);
+		if (rc == -EMSGSIZE)
+			snprintf(err, errlen, "\"bytes\" is over the limit of %u bytes",
+				 MG_CTL_BODY_MAX);
+		else if (rc)
+			snprintf(err, errlen, "\"bytes\" must be the body's length (an integer >= 0)");
+		else
+			r->has_body = true;
+		return rc;
+	}
 	}
 	assert(!"unreachable field");
 	return -EINVAL;
@@ -183,8 +203,9 @@ static int check_fields(json_t *obj, struct mg_ctl_req *r, char *err, size_t err
 			return -EINVAL;
 		}
 		seen |= f;
-		if (f != F_CMD && take_field(r, f, key, v, err, errlen))
-			return -EINVAL;
+		int rc = f != F_CMD ? take_field(r, f, key, v, err, errlen) : 0;
+		if (rc)
+			return rc;
 	}
 	uint32_t missing = cmds[r->cmd].required & ~seen;
 	if (missing) {
@@ -192,7 +213,24 @@ static int check_fields(json_t *obj, struct mg_ctl_req *r, char *err, size_t err
 			 field_names[__builtin_ctz(missing)]);
 		return -EINVAL;
 	}
+	uint32_t one_of = cmds[r->cmd].one_of, given = one_of & seen;
+	if (one_of && (given == 0 || (given & (given - 1)))) {
+		assert(__builtin_popcount(one_of) == 2);   /* the messages name two */
+		uint32_t first = one_of & -one_of, second = one_of & ~first;
+		snprintf(err, errlen, given ? "\"%s\" takes \"%s\" or \"%s\", not both"
+					    : "\"%s\" needs \"%s\" or \"%s\"", cmds[r->cmd].name,
+			 field_names[__builtin_ctz(first)], field_names[__builtin_ctz(second)]);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* Whether a line that failed to decode asked for a raw body (mg_ctl.h). */
+static bool asks_body(const char *line, size_t len, const json_t *doc)
+{
+	if (json_is_object(doc))
+		return json_object_get(doc, "bytes") != NULL;
+	return len && memmem(line, len, "\"bytes\"", 7) != NULL;
 }
 
 int mg_ctl_parse_request(const char *line, size_t len, struct mg_ctl_req *out, char *err,
@@ -204,6 +242,8 @@ int mg_ctl_parse_request(const char *line, size_t len, struct mg_ctl_req *out, c
 	json_error_t je;
 	json_t *doc = json_loadb(line ? line : "", len, JSON_REJECT_DUPLICATES, &je);
 	if (!doc) {
+		memset(out, 0, sizeof(*out));
+		out->has_body = asks_body(line, len, NULL);
 		if (json_error_code(&je) == json_error_out_of_memory)
 			return -ENOMEM;
 		snprintf(err, errlen, "bad JSON at byte %d: %s", je.position, je.text);
@@ -215,8 +255,10 @@ int mg_ctl_parse_request(const char *line, size_t len, struct mg_ctl_req *out, c
 	else if (find_cmd(doc, &out->cmd, err, errlen) == 0)
 		rc = check_fields(doc, out, err, errlen);
 	if (rc) {
+		bool body = asks_body(line, len, doc);
 		json_decref(doc);
 		memset(out, 0, sizeof(*out));
+		out->has_body = body;
 		return rc;
 	}
 	out->doc = doc;

@@ -2,7 +2,8 @@
  * test_mg_ctl.c - the management socket: the request decoder (a table of
  * must-parse and must-reject lines), and the server end to end over a real
  * Unix socket against a scripted service: every command's response, errors
- * and their codes, pipelining, bounds (line length, write size,
+ * and their codes, pipelining, raw write bodies (split across sends, cut
+ * short, over the limit, pipelined), bounds (line length, write size,
  * connections), the socket file's life (directory, mode, stale file, live
  * daemon, not a socket, removal) and a prompt stop.
  *
@@ -12,6 +13,7 @@
  * encoder's.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -45,7 +47,10 @@ struct mg_svc {
 	char origin[64];
 	char db[64];
 	char precision[8];
-	char body[256];
+	char body[256];             /* the last write's body, cut to fit (may hold NULs) */
+	size_t body_len;            /* its whole length */
+	uint64_t body_hash;         /* FNV-1a of all of it */
+	int writes;
 };
 
 static struct mg_svc fake = {.lock = PTHREAD_MUTEX_INITIALIZER, .max_body = 4096};
@@ -101,10 +106,22 @@ int mg_svc_kill(struct mg_svc *svc, uint64_t id)
 	return id == 7 ? 0 : -ENOENT;
 }
 
+static uint64_t fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3u;
+	return h;
+}
+
 int mg_svc_write(struct mg_svc *svc, const struct mg_write_req *req, struct mg_write_report *rep)
 {
 	pthread_mutex_lock(&svc->lock);
-	snprintf(svc->body, sizeof(svc->body), "%.*s", (int)req->len, req->body);
+	memset(svc->body, 0, sizeof(svc->body));
+	memcpy(svc->body, req->body, CM_MIN(req->len, sizeof(svc->body) - 1));
+	svc->body_len = req->len;
+	svc->body_hash = fnv1a(req->body, req->len);
+	svc->writes++;
 	snprintf(svc->db, sizeof(svc->db), "%s", req->db ? req->db : "(default)");
 	snprintf(svc->precision, sizeof(svc->precision), "%s", req->precision ? req->precision : "");
 	pthread_mutex_unlock(&svc->lock);
@@ -219,6 +236,12 @@ static const struct parse_case must_parse[] = {
 	{"{\"cmd\":\"stats\",\"prefix\":\"rx.\"}", 0, MG_CTL_STATS, NULL},
 	{"{\"cmd\":\"kill\",\"id\":42}", 0, MG_CTL_KILL, NULL},
 	{"{\"cmd\":\"write\",\"lines\":\"\"}", 0, MG_CTL_WRITE, NULL},
+	{"{\"cmd\":\"write\",\"lines\":\"x\",\"precision\":\"n\"}", 0, MG_CTL_WRITE, NULL},
+	{"{\"cmd\":\"write\",\"lines\":\"x\",\"precision\":\"h\"}", 0, MG_CTL_WRITE, NULL},
+	{"{\"cmd\":\"write\",\"bytes\":0}", 0, MG_CTL_WRITE, NULL},
+	{"{\"cmd\":\"write\",\"db\":\"d\",\"precision\":\"ns\",\"bytes\":1600000}", 0, MG_CTL_WRITE,
+	 NULL},
+	{"{\"bytes\":67108864,\"cmd\":\"write\"}", 0, MG_CTL_WRITE, NULL},
 	{"{\"cmd\":\"shutdown\"}", 0, MG_CTL_SHUTDOWN, NULL},
 	{"{\"cmd\":\"config\"}", 0, MG_CTL_CONFIG, NULL},
 	{"{\"cmd\":\"tiers\"}", 0, MG_CTL_TIERS, NULL},
@@ -246,8 +269,23 @@ static const struct parse_case must_reject[] = {
 	{"{\"cmd\":\"kill\",\"id\":\"12a\"}", -EINVAL, 0, "\"id\""},
 	{"{\"cmd\":\"kill\",\"id\":\"\"}", -EINVAL, 0, "\"id\""},
 	{"{\"cmd\":\"kill\",\"id\":\"99999999999999999999\"}", -EINVAL, 0, "\"id\""},
-	{"{\"cmd\":\"write\"}", -EINVAL, 0, "needs \"lines\""},
+	{"{\"cmd\":\"write\"}", -EINVAL, 0, "\"write\" needs \"lines\" or \"bytes\""},
+	{"{\"cmd\":\"write\",\"db\":\"d\"}", -EINVAL, 0, "needs \"lines\" or \"bytes\""},
+	{"{\"cmd\":\"write\",\"lines\":\"x\",\"bytes\":1}", -EINVAL, 0, "\"lines\" or \"bytes\", not both"},
+	{"{\"cmd\":\"write\",\"bytes\":0,\"lines\":\"\"}", -EINVAL, 0, "not both"},
+	{"{\"cmd\":\"write\",\"bytes\":-1}", -EINVAL, 0, "\"bytes\" must be the body's length"},
+	{"{\"cmd\":\"write\",\"bytes\":1.5}", -EINVAL, 0, "\"bytes\" must be"},
+	{"{\"cmd\":\"write\",\"bytes\":1e3}", -EINVAL, 0, "\"bytes\" must be"},
+	{"{\"cmd\":\"write\",\"bytes\":\"10\"}", -EINVAL, 0, "\"bytes\" must be"},
+	{"{\"cmd\":\"write\",\"bytes\":null}", -EINVAL, 0, "\"bytes\" must be"},
+	{"{\"cmd\":\"write\",\"bytes\":true}", -EINVAL, 0, "\"bytes\" must be"},
+	{"{\"cmd\":\"write\",\"bytes\":67108865}", -EMSGSIZE, 0,
+	 "\"bytes\" is over the limit of 67108864 bytes"},
+	{"{\"cmd\":\"write\",\"bytes\":99999999999999999999}", -EINVAL, 0, "bad JSON"},
+	{"{\"cmd\":\"ping\",\"bytes\":3}", -EINVAL, 0, "unexpected field \"bytes\" for \"ping\""},
+	{"{\"cmd\":\"write\",\"bytes\":1,\"bytes\":2}", -EINVAL, 0, "duplicate"},
 	{"{\"cmd\":\"write\",\"lines\":\"x\",\"precision\":\"d\"}", -EINVAL, 0, "unknown precision"},
+	{"{\"cmd\":\"write\",\"lines\":\"x\",\"precision\":\"\"}", -EINVAL, 0, "unknown precision"},
 	{"{\"cmd\":\"ping\",\"cmd\":\"ping\"}", -EINVAL, 0, "duplicate"},
 	{"{\"cmd\":\"query\",\"q\":\"a\\u0000b\"}", -EINVAL, 0, "bad JSON"},
 	{"{\"cmd\":\"ping\"} {\"cmd\":\"ping\"}", -EINVAL, 0, "bad JSON"},
@@ -306,6 +344,10 @@ static void test_mg_ctl__parse_fields(void **state)
 	assert_int_equal(mg_ctl_parse_request(q, strlen(q), &r, err, sizeof(err)), 0);
 	assert_int_equal(r.epoch, MG_EPOCH_RFC3339);
 	mg_ctl_req_release(&r);
+	q = "{\"cmd\":\"query\",\"q\":\"x\",\"epoch\":\"\"}";     /* "" is RFC 3339 too */
+	assert_int_equal(mg_ctl_parse_request(q, strlen(q), &r, err, sizeof(err)), 0);
+	assert_int_equal(r.epoch, MG_EPOCH_RFC3339);
+	mg_ctl_req_release(&r);
 
 	q = "{\"cmd\":\"kill\",\"id\":\"18446744073709551615\"}";
 	assert_int_equal(mg_ctl_parse_request(q, strlen(q), &r, err, sizeof(err)), 0);
@@ -327,6 +369,61 @@ static void test_mg_ctl__parse_fields(void **state)
 	mg_ctl_req_release(&r);
 	assert_string_equal(mg_ctl_cmd_name(MG_CTL_WRITE), "write");
 	assert_string_equal(mg_ctl_cmd_name(MG_CTL__COUNT), "unknown");
+}
+
+/* "bytes": the raw form's length, and has_body on a line that fails (the server closes then). */
+static void test_mg_ctl__parse_bytes(void **state)
+{
+	(void)state;
+	char err[256];
+	struct mg_ctl_req r;
+	const char *q = "{\"cmd\":\"write\",\"db\":\"w\",\"precision\":\"s\",\"bytes\":1234}";
+	assert_int_equal(mg_ctl_parse_request(q, strlen(q), &r, err, sizeof(err)), 0);
+	assert_true(r.has_body);
+	assert_int_equal(r.body_len, 1234);
+	assert_null(r.lines);
+	assert_string_equal(r.db, "w");
+	assert_string_equal(r.precision, "s");
+	mg_ctl_req_release(&r);
+	assert_false(r.has_body);
+	q = "{\"cmd\":\"write\",\"bytes\":0}";
+	assert_int_equal(mg_ctl_parse_request(q, strlen(q), &r, err, sizeof(err)), 0);
+	assert_true(r.has_body);
+	assert_int_equal(r.body_len, 0);
+	mg_ctl_req_release(&r);
+	q = "{\"cmd\":\"write\",\"lines\":\"x v=1\"}";   /* the simple form has no body */
+	assert_int_equal(mg_ctl_parse_request(q, strlen(q), &r, err, sizeof(err)), 0);
+	assert_false(r.has_body);
+	assert_int_equal(r.body_len, 0);
+	mg_ctl_req_release(&r);
+
+	/* failures: has_body says whether the line asked for a body, nothing else is set */
+	static const struct {
+		const char *line;
+		bool body;
+	} failed[] = {
+		{"{\"cmd\":\"write\",\"lines\":\"x\",\"bytes\":3}", true},
+		{"{\"cmd\":\"write\",\"bytes\":-3}", true},
+		{"{\"cmd\":\"write\",\"bytes\":67108865}", true},
+		{"{\"cmd\":\"ping\",\"bytes\":3}", true},
+		{"{\"cmd\":\"nope\",\"bytes\":3}", true},
+		{"{\"cmd\":\"write\",\"bytes\":3,}", true},          /* not JSON: by its text */
+		{"{\"cmd\":\"write\",\"bytes\":3,\"bytes\":3}", true},
+		{"[\"bytes\"]", true},
+		{"{\"cmd\":\"write\"}", false},
+		{"{\"cmd\":\"query\",\"q\":\"x\",\"zz\":\"bytes\"}", false},   /* a value, not a member */
+		{"{\"cmd\":\"write\",\"lines\":1}", false},
+		{"not json", false},
+	};
+	for (size_t i = 0; i < CM_ARRAY_SIZE(failed); i++) {
+		int rc = mg_ctl_parse_request(failed[i].line, strlen(failed[i].line), &r, err,
+					      sizeof(err));
+		if (rc == 0 || r.has_body != failed[i].body)
+			fail_msg("%s: rc %d has_body %d", failed[i].line, rc, r.has_body);
+		assert_null(r.doc);
+		assert_null(r.lines);
+		assert_int_equal(r.body_len, 0);
+	}
 }
 
 /* ================================================================ server */
@@ -606,6 +703,303 @@ static void test_mg_ctl__write(void **state)
 	srv_stop(&s);
 }
 
+/* ======================================================= raw write bodies */
+
+/* Append a raw write (request line with extra members args, then body[n]) to b at *len. */
+static void raw_put(char *b, size_t *len, const char *args, const char *body, size_t n)
+{
+	*len += (size_t)sprintf(b + *len, "{\"cmd\":\"write\"%s,\"bytes\":%zu}\n", args, n);
+	memcpy(b + *len, body, n);
+	*len += n;
+}
+
+static int writes_now(void)
+{
+	pthread_mutex_lock(&fake.lock);
+	int n = fake.writes;
+	pthread_mutex_unlock(&fake.lock);
+	return n;
+}
+
+static uint64_t report_u(const json_t *j, const char *key)
+{
+	return (uint64_t)json_integer_value(json_object_get(json_object_get(j, "report"), key));
+}
+
+/* Bytes JSON would escape (and a NUL), no final newline, the next request right behind. */
+static void test_mg_ctl__raw_write(void **state)
+{
+	(void)state;
+	struct srv s;
+	srv_start(&s, "4");
+	int fd = cli_connect(s.path);
+	pthread_mutex_lock(&fake.lock);
+	int wnotes0 = fake.notes[MG_REQ_WRITE];
+	pthread_mutex_unlock(&fake.lock);
+
+	static const char body[] = "cpu,host=\"a\\b\" v=1 1\r\ncpu v=2 2\n\0x\xff";
+	const size_t n = sizeof(body) - 1;
+	char b[256];
+	size_t len = 0;
+	raw_put(b, &len, ",\"db\":\"w\",\"precision\":\"s\"", body, n);
+	len += (size_t)sprintf(b + len, "{\"cmd\":\"ping\"}\n");
+	cli_send(fd, b, len);
+	json_t *j = cli_read(fd);
+	assert_true(is_ok(j));
+	assert_int_equal(report_u(j, "lines"), 2);      /* the fake counts '\n' */
+	json_decref(j);
+	pthread_mutex_lock(&fake.lock);
+	assert_int_equal(fake.body_len, n);
+	assert_memory_equal(fake.body, body, n);
+	assert_string_equal(fake.db, "w");
+	assert_string_equal(fake.precision, "s");
+	assert_int_equal(fake.notes[MG_REQ_WRITE] - wnotes0, 1);
+	pthread_mutex_unlock(&fake.lock);
+	j = cli_read(fd);
+	assert_true(is_ok(j));
+	assert_non_null(json_object_get(j, "version"));
+	json_decref(j);
+
+	/* an empty body; then the simple form still works on the same connection */
+	j = roundtrip(fd, "{\"cmd\":\"write\",\"bytes\":0}");
+	assert_true(is_ok(j));
+	assert_int_equal(report_u(j, "lines"), 0);
+	assert_int_equal(fake.body_len, 0);
+	json_decref(j);
+	j = roundtrip(fd, "{\"cmd\":\"write\",\"lines\":\"cpu v=1\\n\"}");
+	assert_true(is_ok(j));
+	assert_int_equal(report_u(j, "lines"), 1);
+	json_decref(j);
+	close(fd);
+	srv_stop(&s);
+}
+
+/*
+ * A 3 MiB body (larger than the 64 KiB input buffer) split across sends:
+ * the line in two pieces, the first body bytes with its end, the rest in
+ * pieces, the next request with the last one. Then a small body split the
+ * same way.
+ */
+static void test_mg_ctl__raw_write_split(void **state)
+{
+	(void)state;
+	size_t max0 = fake.max_body;
+	fake.max_body = 8u << 20;       /* before the server's threads exist */
+	struct srv s;
+	srv_start(&s, "4");
+	int fd = cli_connect(s.path);
+	const size_t n = 3u << 20;
+	char *body = malloc(n);
+	assert_non_null(body);
+	for (size_t i = 0; i < n; i++)
+		body[i] = i % 61 == 60 ? '\n' : (char)('a' + i % 26);
+	char line[96];
+	size_t ln = (size_t)sprintf(line, "{\"cmd\":\"write\",\"db\":\"big\",\"bytes\":%zu}\n", n);
+	cli_send(fd, line, 10);
+	cm_sleep_ns(10 * CM_NS_PER_MS);
+	char *first = malloc(ln - 10 + 1000);
+	memcpy(first, line + 10, ln - 10);
+	memcpy(first + ln - 10, body, 1000);
+	cli_send(fd, first, ln - 10 + 1000);
+	free(first);
+	size_t at = 1000, piece = (n - at) / 4;
+	for (int i = 0; i < 3; i++, at += piece) {
+		cm_sleep_ns(10 * CM_NS_PER_MS);
+		cli_send(fd, body + at, piece);
+	}
+	cm_sleep_ns(10 * CM_NS_PER_MS);
+	char *last = malloc(n - at + 16);
+	memcpy(last, body + at, n - at);
+	memcpy(last + n - at, "{\"cmd\":\"ping\"}\n", 15);
+	cli_send(fd, last, n - at + 15);
+	free(last);
+	json_t *j = cli_read(fd);
+	assert_true(is_ok(j));
+	assert_int_equal(report_u(j, "lines"), n / 61);
+	json_decref(j);
+	pthread_mutex_lock(&fake.lock);
+	assert_int_equal(fake.body_len, n);
+	assert_true(fake.body_hash == fnv1a(body, n));
+	assert_string_equal(fake.db, "big");
+	pthread_mutex_unlock(&fake.lock);
+	j = cli_read(fd);
+	assert_true(is_ok(j));
+	json_decref(j);
+
+	/* small: "bytes":20 then the body byte by byte */
+	static const char small[] = "cpu v=1 1\ncpu v=2 2\n";
+	const char *req = "{\"cmd\":\"write\",\"bytes\":20}\n";
+	cli_send(fd, req, strlen(req));
+	for (size_t i = 0; i < 20; i++) {
+		cm_sleep_ns(CM_NS_PER_MS);
+		cli_send(fd, small + i, 1);
+	}
+	j = cli_read(fd);
+	assert_true(is_ok(j));
+	assert_int_equal(report_u(j, "lines"), 2);
+	assert_string_equal(fake.body, small);
+	json_decref(j);
+	free(body);
+	close(fd);
+	srv_stop(&s);
+	fake.max_body = max0;
+}
+
+/* A body that ends before its "bytes": an error, nothing is written, the connection closes. */
+static void test_mg_ctl__raw_write_short(void **state)
+{
+	(void)state;
+	struct srv s;
+	srv_start(&s, "4");
+	int w0 = writes_now();
+	int fd = cli_connect(s.path);
+	const char req[] = "{\"cmd\":\"write\",\"bytes\":100}\ncpu v=1 1\n";
+	cli_send(fd, req, sizeof(req) - 1);
+	cm_sleep_ns(10 * CM_NS_PER_MS);
+	cli_send(fd, "cpu v=2 2\n", 10);
+	shutdown(fd, SHUT_WR);
+	json_t *j = cli_read(fd);
+	assert_non_null(j);
+	assert_string_equal(code_of(j), "bad_request");
+	assert_string_equal(json_string_value(json_object_get(j, "error")),
+			    "the body ended after 20 of 100 bytes");
+	json_decref(j);
+	assert_null(cli_read(fd));
+	close(fd);
+	/* a line at the end of input that announces a body */
+	fd = cli_connect(s.path);
+	const char eof_req[] = "{\"cmd\":\"write\",\"bytes\":5}";
+	cli_send(fd, eof_req, sizeof(eof_req) - 1);
+	shutdown(fd, SHUT_WR);
+	j = cli_read(fd);
+	assert_non_null(j);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "after 0 of 5"));
+	json_decref(j);
+	assert_null(cli_read(fd));
+	close(fd);
+	assert_int_equal(writes_now(), w0);
+	srv_stop(&s);
+}
+
+/*
+ * Over mg_svc_max_body: too_large, the body is read past and the connection
+ * goes on. Over MG_CTL_BODY_MAX, or a line that asks for a body and does
+ * not decode: the error, then the connection is closed.
+ */
+static void test_mg_ctl__raw_write_limits(void **state)
+{
+	(void)state;
+	struct srv s;
+	srv_start(&s, "4");
+	int w0 = writes_now();
+	int fd = cli_connect(s.path);
+	size_t n = fake.max_body + 1, len = 0;
+	char *body = malloc(n), *b = malloc(n + 128);
+	memset(body, 'x', n);
+	raw_put(b, &len, "", body, n);
+	len += (size_t)sprintf(b + len, "{\"cmd\":\"ping\"}\n");
+	cli_send(fd, b, len);
+	json_t *j = cli_read(fd);
+	assert_string_equal(code_of(j), "too_large");
+	assert_string_equal(json_string_value(json_object_get(j, "error")),
+			    "write batch of 4097 bytes is over the limit of 4096 bytes");
+	json_decref(j);
+	j = cli_read(fd);
+	assert_true(is_ok(j));          /* the ping after the skipped body */
+	json_decref(j);
+	free(body);
+	free(b);
+	/* exactly at the limit: stored */
+	n = fake.max_body;
+	body = malloc(n);
+	memset(body, 'y', n);
+	char line[64];
+	sprintf(line, "{\"cmd\":\"write\",\"bytes\":%zu}\n", n);
+	cli_send(fd, line, strlen(line));
+	cli_send(fd, body, n);
+	j = cli_read(fd);
+	assert_true(is_ok(j));
+	assert_int_equal(fake.body_len, n);
+	json_decref(j);
+	free(body);
+	close(fd);
+
+	static const struct {
+		const char *line;
+		const char *code, *why;
+	} closing[] = {
+		{"{\"cmd\":\"write\",\"bytes\":67108865}\n", "too_large",
+		 "\"bytes\" is over the limit of 67108864 bytes (closing the connection"},
+		{"{\"cmd\":\"write\",\"lines\":\"x\",\"bytes\":1}\nx", "bad_request",
+		 "\"write\" takes \"lines\" or \"bytes\", not both (closing the connection"},
+		{"{\"cmd\":\"write\",\"bytes\":-1}\n", "bad_request", "\"bytes\" must be"},
+		{"{\"cmd\":\"write\",\"bytes\":5,}\nxxxxx", "bad_request", "bad JSON"},
+		{"{\"cmd\":\"ping\",\"bytes\":5}\nxxxxx", "bad_request", "unexpected field"},
+	};
+	for (size_t i = 0; i < CM_ARRAY_SIZE(closing); i++) {
+		fd = cli_connect(s.path);
+		cli_send(fd, closing[i].line, strlen(closing[i].line));
+		cli_send(fd, "{\"cmd\":\"ping\"}\n", 15);       /* never answered */
+		j = cli_read(fd);
+		const char *e = json_string_value(json_object_get(j, "error"));
+		if (strcmp(code_of(j), closing[i].code) || !e || !strstr(e, closing[i].why))
+			fail_msg("%s: code '%s' error '%s'", closing[i].line, code_of(j), e ? e : "");
+		json_decref(j);
+		assert_null(cli_read(fd));
+		close(fd);
+	}
+	assert_int_equal(writes_now(), w0 + 1);
+	srv_stop(&s);
+}
+
+/* Raw writes (one of 200 KiB), a simple one and a ping in one send: answered in order. */
+static void test_mg_ctl__raw_write_pipelined(void **state)
+{
+	(void)state;
+	size_t max0 = fake.max_body;
+	fake.max_body = 1u << 20;
+	struct srv s;
+	srv_start(&s, "4");
+	int w0 = writes_now();
+	int fd = cli_connect(s.path);
+	const size_t big_n = 200u << 10;
+	char *big = malloc(big_n), *b = malloc(big_n + 4096);
+	for (size_t i = 0; i < big_n; i++)
+		big[i] = i % 100 == 99 ? '\n' : 'z';
+	size_t len = 0;
+	raw_put(b, &len, "", "a v=1\nb v=2\n", 12);
+	raw_put(b, &len, ",\"db\":\"p\"", "a v=1\nbad\nc v=3", 16);      /* no final '\n' */
+	raw_put(b, &len, "", big, big_n);
+	len += (size_t)sprintf(b + len, "{\"cmd\":\"write\",\"lines\":\"d v=4\\n\"}\n");
+	raw_put(b, &len, "", "", 0);
+	raw_put(b, &len, "", "e v=5\n", 6);
+	len += (size_t)sprintf(b + len, "{\"cmd\":\"ping\"}\n");
+	cli_send(fd, b, len);
+	static const struct {
+		uint64_t lines;
+		const char *code;
+	} want[] = {{2, ""}, {2, "partial"}, {2048, ""}, {1, ""}, {0, ""}, {1, ""}};
+	for (size_t i = 0; i < CM_ARRAY_SIZE(want); i++) {
+		json_t *j = cli_read(fd);
+		assert_non_null(j);
+		if (report_u(j, "lines") != want[i].lines || strcmp(code_of(j), want[i].code))
+			fail_msg("response %zu: lines %" PRIu64 " code '%s', want %" PRIu64 " '%s'", i,
+				 report_u(j, "lines"), code_of(j), want[i].lines, want[i].code);
+		json_decref(j);
+	}
+	json_t *j = cli_read(fd);
+	assert_true(is_ok(j));
+	assert_non_null(json_object_get(j, "version"));
+	json_decref(j);
+	assert_int_equal(writes_now(), w0 + 6);
+	assert_string_equal(fake.body, "e v=5\n");
+	free(big);
+	free(b);
+	close(fd);
+	srv_stop(&s);
+	fake.max_body = max0;
+}
+
 /* Framing: bad lines, pipelining, CRLF, blank lines, a last line without '\n'. */
 static void test_mg_ctl__framing(void **state)
 {
@@ -631,6 +1025,12 @@ static void test_mg_ctl__framing(void **state)
 	assert_int_equal(fake.notes[MG_REQ_QUERY] - qnotes0, 1);
 	assert_int_equal(fake.last_status, 400);
 	pthread_mutex_unlock(&fake.lock);
+
+	/* a NUL is not a blank: the line is answered */
+	cli_send(fd, "\0\n", 2);
+	a = cli_read(fd);
+	assert_string_equal(code_of(a), "bad_request");
+	json_decref(a);
 
 	const char last[] = "{\"cmd\":\"ping\"}";
 	cli_send(fd, last, sizeof(last) - 1);
@@ -660,6 +1060,41 @@ static void test_mg_ctl__line_too_long(void **state)
 	assert_string_equal(code_of(j), "too_large");
 	json_decref(j);
 	assert_null(cli_read(fd));
+	close(fd);
+	srv_stop(&s);
+}
+
+/*
+ * A line of some MB (the input buffer grows past its initial 64 KiB, then
+ * shrinks back) with the next request in the same send: both are answered,
+ * in order, and the connection goes on.
+ */
+static void test_mg_ctl__large_line_then_pipelined(void **state)
+{
+	(void)state;
+	struct srv s;
+	srv_start(&s, "4");
+	int fd = cli_connect(s.path);
+	const size_t fill = 3u << 20;
+	static const char head[] = "{\"cmd\":\"ping\",\"zz\":\"", tail[] = "\"}\n{\"cmd\":\"ping\"}\n";
+	size_t n = sizeof(head) - 1 + fill + sizeof(tail) - 1;
+	char *big = malloc(n);
+	assert_non_null(big);
+	memcpy(big, head, sizeof(head) - 1);
+	memset(big + sizeof(head) - 1, 'x', fill);
+	memcpy(big + sizeof(head) - 1 + fill, tail, sizeof(tail) - 1);
+	cli_send(fd, big, n);
+	free(big);
+	json_t *a = cli_read(fd), *b = cli_read(fd);
+	assert_non_null(a);
+	assert_string_equal(code_of(a), "bad_request");
+	assert_non_null(strstr(json_string_value(json_object_get(a, "error")), "unknown field \"zz\""));
+	assert_true(is_ok(b));
+	json_decref(a);
+	json_decref(b);
+	json_t *j = roundtrip(fd, "{\"cmd\":\"flush\"}");
+	assert_true(is_ok(j));
+	json_decref(j);
 	close(fd);
 	srv_stop(&s);
 }
@@ -809,11 +1244,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mg_ctl__parse_table),
 		cmocka_unit_test(test_mg_ctl__parse_fields),
+		cmocka_unit_test(test_mg_ctl__parse_bytes),
 		cmocka_unit_test(test_mg_ctl__commands),
 		cmocka_unit_test(test_mg_ctl__query),
 		cmocka_unit_test(test_mg_ctl__write),
+		cmocka_unit_test(test_mg_ctl__raw_write),
+		cmocka_unit_test(test_mg_ctl__raw_write_split),
+		cmocka_unit_test(test_mg_ctl__raw_write_short),
+		cmocka_unit_test(test_mg_ctl__raw_write_limits),
+		cmocka_unit_test(test_mg_ctl__raw_write_pipelined),
 		cmocka_unit_test(test_mg_ctl__framing),
 		cmocka_unit_test(test_mg_ctl__line_too_long),
+		cmocka_unit_test(test_mg_ctl__large_line_then_pipelined),
 		cmocka_unit_test(test_mg_ctl__connection_limit),
 		cmocka_unit_test(test_mg_ctl__socket_file_and_stop),
 		cmocka_unit_test(test_mg_ctl__stale_live_and_foreign_files),

@@ -18,15 +18,14 @@
  * Usage profile: one command per process, or one shell session; `import`
  * streams files of millions of lines at the daemon's write speed, so its
  * line loop does no allocation per line. Single-threaded. Links only
- * common/, jansson, readline, zlib and zstd: never the daemon's libraries.
+ * common/, tl_zread.c (zlib, zstd), jansson and readline: never the
+ * daemon's libraries.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,16 +33,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 #include <readline/history.h>
 #include <readline/readline.h>
 
 #include "cm_clock.h"
 #include "cm_compiler.h"
+#include "cm_sock.h"
+#include "tl_zread.h"
 
 #ifndef SF_VERSION
 #define SF_VERSION "unknown"
@@ -59,7 +57,7 @@ enum {
 
 #define DEFAULT_SOCKET "./var/run/streamflow.sock"
 #define RESPONSE_MAX (1u << 30)         /* longest response line we hold */
-#define BATCH_BYTES_MAX (8u << 20)      /* raw bytes per write batch (JSON may double it) */
+#define BATCH_BYTES_MAX (8u << 20)      /* bytes of line protocol per write batch */
 #define IMPORT_ERRORS_SHOWN 10
 #define HISTORY_LINES 1000
 
@@ -82,8 +80,8 @@ struct ctx {
 	int pipeline;               /* import: requests in flight (1 or 2) */
 	bool quiet;
 	int fd;                     /* -1: not connected */
-	char *in;                   /* bytes received */
-	size_t in_len, in_cap, in_used;     /* in[0..in_used) is the last response line */
+	struct cm_sock_rbuf in;     /* bytes received */
+	size_t in_used;             /* in.p[0..in_used) is the last response line */
 	const char *raw;            /* the last response line (in in), for --format json */
 	size_t raw_len;
 	char **meas;                /* measurement names for completion (owned) */
@@ -98,7 +96,8 @@ static void disconnect(struct ctx *x)
 	if (x->fd >= 0)
 		close(x->fd);
 	x->fd = -1;
-	x->in_len = x->in_used = 0;
+	cm_sock_rbuf_consume(&x->in, x->in.len);
+	x->in_used = 0;
 }
 
 /* Connect if not connected. 0 or EXIT_CONNECT (said on stderr). */
@@ -121,57 +120,26 @@ static int ensure_connected(struct ctx *x)
 		return EXIT_CONNECT;
 	}
 	x->fd = fd;
-	x->in_len = x->in_used = 0;
 	return 0;
 }
 
-static int send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -errno;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* Receive one response line into x->raw (valid until the next read). 0 or -errno. */
+/*
+ * Receive one response line into x->raw (valid until the next read). 0,
+ * -ECONNRESET when the daemon closed the connection, -EMSGSIZE for a line
+ * over RESPONSE_MAX, or -errno.
+ */
 static int read_response(struct ctx *x)
 {
-	if (x->in_used) {
-		memmove(x->in, x->in + x->in_used, x->in_len - x->in_used);
-		x->in_len -= x->in_used;
-		x->in_used = 0;
-	}
-	size_t scanned = 0;
-	for (;;) {
-		char *nl = x->in ? memchr(x->in + scanned, '\n', x->in_len - scanned) : NULL;
-		if (nl) {
-			x->raw = x->in;
-			x->raw_len = (size_t)(nl - x->in);
-			x->in_used = x->raw_len + 1;
-			return 0;
-		}
-		scanned = x->in_len;
-		if (x->in_len == x->in_cap) {
-			size_t cap = x->in_cap ? x->in_cap * 2 : 65536;
-			char *p = cap <= RESPONSE_MAX ? realloc(x->in, cap) : NULL;
-			if (!p)
-				return -ENOMEM;
-			x->in = p;
-			x->in_cap = cap;
-		}
-		ssize_t n = recv(x->fd, x->in + x->in_len, x->in_cap - x->in_len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n == 0 ? -ECONNRESET : -errno;
-		x->in_len += (size_t)n;
-	}
+	cm_sock_rbuf_consume(&x->in, x->in_used);
+	x->in_used = 0;
+	size_t n;
+	int rc = cm_sock_read_line(&x->in, x->fd, RESPONSE_MAX, &n);
+	if (rc)
+		return rc == 1 ? -ECONNRESET : rc;
+	x->raw = x->in.p;
+	x->raw_len = n;
+	x->in_used = n + 1;
+	return 0;
 }
 
 /* Decode a response line; numbers above int64 fall back to reals (said once). */
@@ -192,13 +160,13 @@ static json_t *decode(const char *p, size_t n)
 	return j;
 }
 
-/* Send one encoded request line (with its '\n'). 0 or EXIT_CONNECT (said). */
-static int send_line(struct ctx *x, const char *p, size_t n)
+/* Send n bytes of a request: a line (with its '\n') or a raw body. 0 or EXIT_CONNECT (said). */
+static int send_bytes(struct ctx *x, const char *p, size_t n)
 {
 	int rc = ensure_connected(x);
 	if (rc)
 		return rc;
-	int e = send_all(x->fd, p, n);
+	int e = cm_sock_send_all(x->fd, p, n);
 	if (e == 0)
 		return 0;
 	fprintf(stderr, "sfctl: send to '%s': %s\n", x->sock, strerror(-e));
@@ -212,7 +180,8 @@ static json_t *receive(struct ctx *x, int *rc)
 	int e = read_response(x);
 	if (e) {
 		fprintf(stderr, "sfctl: connection to '%s': %s\n", x->sock,
-			e == -ECONNRESET ? "closed by the daemon" : strerror(-e));
+			e == -ECONNRESET ? "closed by the daemon"
+			: e == -EMSGSIZE ? "a response line over 1 GiB" : strerror(-e));
 		disconnect(x);
 		*rc = EXIT_CONNECT;
 		return NULL;
@@ -235,7 +204,7 @@ static json_t *call(struct ctx *x, json_t *req, int *rc)
 	}
 	size_t n = strlen(s);
 	s[n] = '\n';        /* json_dumps' NUL becomes the line end */
-	*rc = send_line(x, s, n + 1);
+	*rc = send_bytes(x, s, n + 1);
 	free(s);
 	return *rc ? NULL : receive(x, rc);
 }
@@ -259,18 +228,6 @@ static int server_error(const char *what, const json_t *r)
 	if (strcmp(resp_code(r), "busy") == 0)
 		return EXIT_CONNECT;
 	return strcmp(resp_code(r), "partial") == 0 ? EXIT_PARTIAL : EXIT_SERVER;
-}
-
-/* A request with no arguments; the response when ok, else NULL with *rc set. */
-static json_t *simple(struct ctx *x, const char *cmd, int *rc)
-{
-	json_t *r = call(x, json_pack("{s:s}", "cmd", cmd), rc);
-	if (r && !resp_ok(r)) {
-		*rc = server_error(cmd, r);
-		json_decref(r);
-		return NULL;
-	}
-	return r;
 }
 
 /* ================================================================ output */
@@ -554,25 +511,30 @@ static void print_raw_result(const struct ctx *x, const json_t *resp)
 	free(s);
 }
 
-static int run_query(struct ctx *x, const char *text)
+/* {"cmd":"query","q":text,"epoch":..[,"db":..]}; NULL on failure (call() says so). */
+static json_t *query_request(const struct ctx *x, const char *text)
 {
 	json_t *req = json_pack("{s:s, s:s, s:s}", "cmd", "query", "q", text, "epoch", x->epoch);
 	if (req && x->db && json_object_set_new(req, "db", json_string(x->db))) {
 		json_decref(req);
 		req = NULL;
 	}
+	return req;
+}
+
+static int run_query(struct ctx *x, const char *text)
+{
 	int rc;
-	json_t *r = call(x, req, &rc);
+	json_t *r = call(x, query_request(x, text), &rc);
 	if (!r)
 		return rc;
 	const json_t *result = json_object_get(r, "result");
 	if (!result) {
 		rc = resp_ok(r) ? 0 : server_error("query", r);
-	} else if (x->fmt == FMT_JSON) {
-		print_raw_result(x, r);
-		rc = print_result(x, result);   /* the errors, on stderr */
 	} else {
-		rc = print_result(x, result);
+		if (x->fmt == FMT_JSON)
+			print_raw_result(x, r);
+		rc = print_result(x, result);   /* with json: only the errors, on stderr */
 	}
 	json_decref(r);
 	fflush(stdout);
@@ -607,6 +569,11 @@ static const char *dur_str(int64_t ns, char *buf, size_t cap)
 
 /* ============================================================== commands */
 
+/*
+ * How the commands that send {"cmd":NAME} print an ok response (table and
+ * csv; with --format json most print the response as it is, see
+ * struct command).
+ */
 static void print_stats(const json_t *r, enum fmt fmt)
 {
 	const json_t *stats = json_object_get(r, "stats"), *histos = json_object_get(r, "histograms");
@@ -649,64 +616,21 @@ static void print_stats(const json_t *r, enum fmt fmt)
 	free(cells);
 }
 
-static int cmd_stats(struct ctx *x, int argc, char **argv)
-{
-	json_t *req = json_pack("{s:s}", "cmd", "stats");
-	if (req && argc > 0 && json_object_set_new(req, "prefix", json_string(argv[0]))) {
-		json_decref(req);
-		req = NULL;
-	}
-	int rc;
-	json_t *r = call(x, req, &rc);
-	if (!r)
-		return rc;
-	if (!resp_ok(r))
-		rc = server_error("stats", r);
-	else if (x->fmt == FMT_JSON)
-		print_json_body(r);
-	else
-		print_stats(r, x->fmt);
-	json_decref(r);
-	return rc;
-}
-
 /* config, tiers: lines of text. */
-static int cmd_lines(struct ctx *x, const char *cmd)
+static void print_lines(const json_t *r, enum fmt fmt)
 {
-	int rc = 0;
-	json_t *r = simple(x, cmd, &rc);
-	if (!r)
-		return rc;
-	if (x->fmt == FMT_JSON) {
-		print_json_body(r);
-	} else {
-		size_t i;
-		json_t *l;
-		json_array_foreach(json_object_get(r, "lines"), i, l)
-			puts(json_string_value(l) ? json_string_value(l) : "");
-	}
-	json_decref(r);
-	return 0;
+	(void)fmt;
+	size_t i;
+	json_t *l;
+	json_array_foreach(json_object_get(r, "lines"), i, l)
+		puts(json_string_value(l) ? json_string_value(l) : "");
 }
 
-static int cmd_config(struct ctx *x, int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cmd_lines(x, "config");
-}
-
-static int cmd_tiers(struct ctx *x, int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cmd_lines(x, "tiers");
-}
-
-static void print_queries(const json_t *list, enum fmt fmt)
+static void print_queries(const json_t *r, enum fmt fmt)
 {
 	static const char *const head[] = {"qid", "duration", "database", "points", "status",
 					   "origin", "query"};
+	const json_t *list = json_object_get(r, "queries");
 	const size_t nc = CM_ARRAY_SIZE(head), n = json_array_size(list) + 1;
 	const char **cells = calloc(nc * n, sizeof(*cells));
 	struct strs st = {0};
@@ -733,20 +657,27 @@ static void print_queries(const json_t *list, enum fmt fmt)
 	free(cells);
 }
 
-static int cmd_queries(struct ctx *x, int argc, char **argv)
+static void print_ping(const json_t *r, enum fmt fmt)
 {
-	(void)argc;
-	(void)argv;
-	int rc = 0;
-	json_t *r = simple(x, "queries", &rc);
-	if (!r)
-		return rc;
-	if (x->fmt == FMT_JSON)
-		print_json_body(r);
-	else
-		print_queries(json_object_get(r, "queries"), x->fmt);
-	json_decref(r);
-	return 0;
+	(void)fmt;
+	const char *v = json_string_value(json_object_get(r, "version"));
+	printf("ok: streamflowd %s%s\n", v ? v : "?",
+	       json_is_false(json_object_get(r, "healthy")) ? " (not healthy)" : "");
+}
+
+static void print_flush(const json_t *r, enum fmt fmt)
+{
+	(void)fmt;
+	char buf[32];
+	printf("flushed in %s\n",
+	       dur_str(json_integer_value(json_object_get(r, "elapsed_ns")), buf, sizeof(buf)));
+}
+
+static void print_shutdown(const json_t *r, enum fmt fmt)
+{
+	(void)r;
+	(void)fmt;
+	printf("shutdown requested\n");
 }
 
 static bool all_digits(const char *s)
@@ -774,62 +705,17 @@ static int cmd_kill(struct ctx *x, int argc, char **argv)
 	return rc;
 }
 
-static int cmd_flush(struct ctx *x, int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	int rc = 0;
-	char buf[32];
-	json_t *r = simple(x, "flush", &rc);
-	if (!r)
-		return rc;
-	printf("flushed in %s\n",
-	       dur_str(json_integer_value(json_object_get(r, "elapsed_ns")), buf, sizeof(buf)));
-	json_decref(r);
-	return 0;
-}
-
-static int cmd_shutdown(struct ctx *x, int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	int rc = 0;
-	json_t *r = simple(x, "shutdown", &rc);
-	if (!r)
-		return rc;
-	printf("shutdown requested\n");
-	json_decref(r);
-	return 0;
-}
-
-static int cmd_ping(struct ctx *x, int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	int rc = 0;
-	json_t *r = simple(x, "ping", &rc);
-	if (!r)
-		return rc;
-	if (x->fmt == FMT_JSON) {
-		print_json_body(r);
-	} else {
-		const char *v = json_string_value(json_object_get(r, "version"));
-		printf("ok: streamflowd %s%s\n", v ? v : "?",
-		       json_is_false(json_object_get(r, "healthy")) ? " (not healthy)" : "");
-	}
-	json_decref(r);
-	return 0;
-}
-
 static int cmd_query(struct ctx *x, int argc, char **argv)
 {
 	(void)argc;
 	return run_query(x, argv[0]);
 }
 
-/* A query naming measurement m as a double-quoted identifier. */
-static int query_on(struct ctx *x, const char *stmt, const char *m)
+/* A listing: stmt, FROM measurement m (a double-quoted identifier) unless m is NULL. */
+static int run_listing(struct ctx *x, const char *stmt, const char *m)
 {
+	if (!m)
+		return run_query(x, stmt);
 	size_t n = strlen(stmt) + 2 * strlen(m) + 16;
 	char *q = malloc(n), *p;
 	if (!q)
@@ -846,163 +732,13 @@ static int query_on(struct ctx *x, const char *stmt, const char *m)
 	return rc;
 }
 
-static int cmd_series(struct ctx *x, int argc, char **argv)
-{
-	return argc ? query_on(x, "SHOW SERIES", argv[0]) : run_query(x, "SHOW SERIES");
-}
-
-static int cmd_measurements(struct ctx *x, int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return run_query(x, "SHOW MEASUREMENTS");
-}
-
-static int cmd_tags(struct ctx *x, int argc, char **argv)
-{
-	(void)argc;
-	return query_on(x, "SHOW TAG KEYS", argv[0]);
-}
-
-static int cmd_fields(struct ctx *x, int argc, char **argv)
-{
-	(void)argc;
-	return query_on(x, "SHOW FIELD KEYS", argv[0]);
-}
-
 /* ================================================================ import */
 
-enum src_kind {
-	SRC_PLAIN,
-	SRC_GZ,
-	SRC_ZSTD,
-};
-
-/* The input of an import: a file or stdin, plain, gzip or zstd. */
-struct src {
-	enum src_kind kind;
-	const char *name;
-	int fd;
-	gzFile gz;
-	ZSTD_DCtx *zd;
-	char *zbuf;             /* compressed bytes read, not yet decompressed */
-	ZSTD_inBuffer zin;
-	size_t zlast;           /* ZSTD_decompressStream's last hint: 0 at a frame's end */
-	uint64_t pos;           /* input bytes consumed (compressed bytes for .gz and .zst) */
-	uint64_t size;          /* the file's size; 0: unknown (a pipe) */
-};
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* 0 or -1 (said on stderr). */
-static int src_open(struct src *s, const char *path)
-{
-	*s = (struct src){.name = path, .fd = STDIN_FILENO};
-	if (strcmp(path, "-") == 0)
-		s->name = "stdin";
-	else if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		goto err;
-	struct stat st;
-	if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
-		s->size = (uint64_t)st.st_size;
-	if (strcmp(path, "-") != 0 && ends_with(path, ".gz")) {
-		s->kind = SRC_GZ;
-		if (!(s->gz = gzdopen(s->fd, "rb")))
-			goto err;
-		s->fd = -1;     /* the gzFile owns it */
-		gzbuffer(s->gz, 256 << 10);
-	} else if (strcmp(path, "-") != 0 && ends_with(path, ".zst")) {
-		s->kind = SRC_ZSTD;
-		s->zd = ZSTD_createDCtx();
-		s->zbuf = malloc(ZSTD_DStreamInSize());
-		if (!s->zd || !s->zbuf)
-			goto err;
-		s->zin = (ZSTD_inBuffer){s->zbuf, 0, 0};
-	}
-	return 0;
-err:
-	fprintf(stderr, "sfctl: import: cannot open '%s': %s\n", path, strerror(errno ? errno : ENOMEM));
-	return -1;
-}
-
-static void src_close(struct src *s)
-{
-	if (s->gz)
-		gzclose(s->gz);
-	if (s->fd > STDIN_FILENO)
-		close(s->fd);
-	ZSTD_freeDCtx(s->zd);
-	free(s->zbuf);
-}
-
-static ssize_t read_fd(struct src *s, char *buf, size_t cap)
-{
-	ssize_t n;
-	while ((n = read(s->fd, buf, cap)) < 0 && errno == EINTR)
-		;
-	if (n > 0)
-		s->pos += (uint64_t)n;
-	return n;
-}
-
-static ssize_t read_gz(struct src *s, char *buf, size_t cap)
-{
-	int n = gzread(s->gz, buf, (unsigned)cap), err = Z_OK;
-	const char *msg = gzerror(s->gz, &err);
-	s->pos = (uint64_t)gzoffset(s->gz);
-	if (n > 0 && gzdirect(s->gz)) {     /* zlib passes other data through as it is */
-		fprintf(stderr, "sfctl: import: %s: not a gzip file\n", s->name);
-		return -1;
-	}
-	if (n < 0 || (n == 0 && err != Z_OK)) {
-		fprintf(stderr, "sfctl: import: %s: %s\n", s->name,
-			err == Z_BUF_ERROR ? "truncated gzip file" : msg);
-		return -1;
-	}
-	return n;
-}
-
-static ssize_t read_zstd(struct src *s, char *buf, size_t cap)
-{
-	ZSTD_outBuffer out = {buf, cap, 0};
-	while (out.pos == 0) {
-		if (s->zin.pos == s->zin.size) {
-			ssize_t n = read_fd(s, s->zbuf, ZSTD_DStreamInSize());
-			if (n < 0)
-				return -1;
-			if (n == 0 && s->zlast != 0) {
-				fprintf(stderr, "sfctl: import: %s: truncated zstd file\n", s->name);
-				return -1;
-			}
-			if (n == 0)
-				return 0;
-			s->zin = (ZSTD_inBuffer){s->zbuf, (size_t)n, 0};
-		}
-		s->zlast = ZSTD_decompressStream(s->zd, &out, &s->zin);
-		if (ZSTD_isError(s->zlast)) {
-			fprintf(stderr, "sfctl: import: %s: %s\n", s->name,
-				ZSTD_getErrorName(s->zlast));
-			return -1;
-		}
-	}
-	return (ssize_t)out.pos;
-}
-
-/* Decompressed bytes into buf: the count, 0 at the end, -1 on error (said on stderr). */
-static ssize_t src_read(struct src *s, char *buf, size_t cap)
-{
-	ssize_t n = s->kind == SRC_GZ ? read_gz(s, buf, cap)
-		  : s->kind == SRC_ZSTD ? read_zstd(s, buf, cap) : read_fd(s, buf, cap);
-	if (n < 0 && s->kind == SRC_PLAIN)
-		fprintf(stderr, "sfctl: import: read %s: %s\n", s->name, strerror(errno));
-	return n;
-}
-
-/* Valid UTF-8 without NUL: what a JSON string can carry to the daemon. */
+/*
+ * Valid UTF-8 without NUL. The raw body of a write could carry any byte,
+ * but sfctl refuses what it refused when batches travelled as JSON strings,
+ * so an import stores the same lines it always did.
+ */
 static bool utf8_valid(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
@@ -1030,9 +766,11 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 
 struct import {
 	struct ctx *x;
-	struct src src;
-	char *req;              /* the write request being built */
-	size_t req_len, req_cap, head_len;
+	struct tl_zread *src;
+	char *line;             /* the request line: {"cmd":"write","db":..,"precision":.. */
+	size_t head_len;        /* (every batch's), then each batch's ,"bytes":N}\n */
+	char *body;             /* the batch being built: lines as they are, each ended by '\n' */
+	size_t body_len, body_cap;
 	uint64_t batch_lines;
 	uint64_t lines_read;    /* every input line, for the progress */
 	uint64_t lines_ok, values, errors;
@@ -1058,69 +796,58 @@ static void import_error(struct import *im, const char *fmt, ...)
 		fprintf(stderr, "sfctl: import: (further errors are only counted)\n");
 }
 
-static int req_reserve(struct import *im, size_t more)
+/* Room for more bytes in the batch. 0 or -ENOMEM. */
+static int body_reserve(struct import *im, size_t more)
 {
-	if (im->req_len + more <= im->req_cap)
+	if (im->body_len + more <= im->body_cap)
 		return 0;
-	size_t cap = CM_MAX(im->req_cap * 2, im->req_len + more);
-	char *p = realloc(im->req, cap);
+	size_t cap = CM_MAX(im->body_cap * 2, im->body_len + more);
+	char *p = realloc(im->body, cap);
 	if (!p)
 		return -ENOMEM;
-	im->req = p;
-	im->req_cap = cap;
+	im->body = p;
+	im->body_cap = cap;
 	return 0;
 }
 
-static int req_put(struct import *im, const char *s, size_t n)
-{
-	if (req_reserve(im, n))
-		return -ENOMEM;
-	memcpy(im->req + im->req_len, s, n);
-	im->req_len += n;
-	return 0;
-}
+#define LINE_TAIL_MAX 48                 /* ,"bytes":N}\n */
 
-/* {"cmd":"write","db":..,"precision":..,"lines":"  -- the part every batch shares. */
+/*
+ * The request line's start that every batch shares: {"cmd":"write","db":..,
+ * "precision":.. 0, or EXIT_USAGE or EXIT_SERVER (said on stderr).
+ */
 static int req_head(struct import *im)
 {
 	json_t *o = json_pack("{s:s}", "cmd", "write");
-	if (o && im->x->db)
-		json_object_set_new(o, "db", json_string(im->x->db));
-	if (o && im->x->precision)
-		json_object_set_new(o, "precision", json_string(im->x->precision));
+	if (o && ((im->x->db && json_object_set_new(o, "db", json_string(im->x->db))) ||
+		  (im->x->precision &&
+		   json_object_set_new(o, "precision", json_string(im->x->precision))))) {
+		json_decref(o);     /* json_string refuses a name that is not UTF-8 */
+		fprintf(stderr, "sfctl: import: cannot encode the request (is the database "
+				"name UTF-8?)\n");
+		return EXIT_USAGE;
+	}
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
-	int rc = s ? req_put(im, s, strlen(s) - 1) : -ENOMEM;   /* without its '}' */
+	im->head_len = s ? strlen(s) - 1 : 0;  /* without its '}' */
+	im->line = s ? malloc(im->head_len + LINE_TAIL_MAX) : NULL;
+	if (im->line)
+		memcpy(im->line, s, im->head_len);
 	free(s);
-	if (rc == 0)
-		rc = req_put(im, ",\"lines\":\"", 10);
-	im->head_len = im->req_len;
-	return rc;
+	if (im->line)
+		return 0;
+	fprintf(stderr, "sfctl: import: out of memory\n");
+	return EXIT_SERVER;
 }
 
-/* Append one line (no '\n') to the batch as JSON string content. */
+/* Append one line (no '\n') to the batch, as it is. */
 static int batch_add(struct import *im, const char *line, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	if (req_reserve(im, 6 * n + 2))
+	if (body_reserve(im, n + 1))
 		return -ENOMEM;
-	char *o = im->req + im->req_len;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)line[i];
-		if (c == '"' || c == '\\') {
-			*o++ = '\\';
-			*o++ = (char)c;
-		} else if (c < 0x20) {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4];
-			o[5] = hex[c & 15];
-			o += 6;
-		} else {
-			*o++ = (char)c;
-		}
-	}
-	memcpy(o, "\\n", 2);
-	im->req_len = (size_t)(o + 2 - im->req);
+	memcpy(im->body + im->body_len, line, n);
+	im->body[im->body_len + n] = '\n';
+	im->body_len += n + 1;
 	im->batch_lines++;
 	return 0;
 }
@@ -1155,18 +882,22 @@ static void ack_one(struct import *im)
 	json_decref(r);
 }
 
-/* Send the batch built so far; wait for an answer when --pipeline requests are out. */
+/*
+ * Send the batch built so far as a raw write (the request line, then the
+ * body's bytes: docs/MGMT-PROTOCOL.md); wait for an answer when --pipeline
+ * requests are out.
+ */
 static void send_batch(struct import *im)
 {
 	if (im->batch_lines == 0 || im->rc)
 		return;
-	if (req_put(im, "\"}\n", 3)) {
-		fprintf(stderr, "sfctl: import: out of memory\n");
-		im->rc = EXIT_SERVER;
-		return;
-	}
-	im->rc = send_line(im->x, im->req, im->req_len);
-	im->req_len = im->head_len;
+	int n = snprintf(im->line + im->head_len, LINE_TAIL_MAX, ",\"bytes\":%zu}\n",
+			 im->body_len);
+	assert(n > 0 && n < LINE_TAIL_MAX);
+	im->rc = send_bytes(im->x, im->line, im->head_len + (size_t)n);
+	if (im->rc == 0)
+		im->rc = send_bytes(im->x, im->body, im->body_len);
+	im->body_len = 0;
 	im->batch_lines = 0;
 	if (im->rc)
 		return;
@@ -1200,7 +931,7 @@ static void progress(struct import *im, bool last)
 		return;
 	}
 	double secs = (double)(now - im->t0_ns) / 1e9, rate = (double)im->lines_read / secs;
-	double frac = im->src.size ? CM_MIN((double)im->src.pos / (double)im->src.size, 1.0) : -1;
+	double frac = tl_zread_fraction(im->src);
 	char a[16], b[16];
 	if (!im->tty) {
 		fprintf(stderr, "sfctl: import: %s lines, %s lines/s", si((double)im->lines_read, a, 16),
@@ -1247,20 +978,28 @@ static void import_line(struct import *im, const char *line, size_t n)
 		im->rc = EXIT_SERVER;
 		return;
 	}
-	if (im->batch_lines >= im->x->batch || im->req_len - im->head_len >= BATCH_BYTES_MAX)
+	if (im->batch_lines >= im->x->batch || im->body_len >= BATCH_BYTES_MAX)
 		send_batch(im);
 }
 
-/* Read the source to its end, line by line; lines over BATCH_BYTES_MAX are refused. */
+/*
+ * Read the source to its end, line by line; a line that does not fit the
+ * buffer (grown to 2 * BATCH_BYTES_MAX) is refused. 0, or -1 when the input
+ * ended in a read error (said on stderr).
+ */
 static int import_loop(struct import *im)
 {
 	size_t cap = 1 << 20, have = 0;
-	char *buf = malloc(cap);
+	char *buf = malloc(cap), err[256];
 	bool skipping = false;
 	ssize_t n = 0;
-	if (!buf)
-		return -1;
-	while (im->rc == 0 && (n = src_read(&im->src, buf + have, cap - have)) > 0) {
+	if (!buf) {
+		fprintf(stderr, "sfctl: import: out of memory\n");
+		im->rc = EXIT_SERVER;
+		return 0;
+	}
+	while (im->rc == 0 &&
+	       (n = tl_zread_read(im->src, buf + have, cap - have, err, sizeof(err))) > 0) {
 		have += (size_t)n;
 		size_t start = 0;
 		for (char *nl; im->rc == 0 && (nl = memchr(buf + start, '\n', have - start));) {
@@ -1290,6 +1029,8 @@ static int import_loop(struct import *im)
 		}
 		progress(im, false);
 	}
+	if (n < 0)
+		fprintf(stderr, "sfctl: import: %s\n", err);
 	if (n == 0 && have && !skipping && im->rc == 0)
 		import_line(im, buf, have);
 	free(buf);
@@ -1300,13 +1041,17 @@ static int cmd_import(struct ctx *x, int argc, char **argv)
 {
 	(void)argc;
 	struct import im = {.x = x, .tty = isatty(STDERR_FILENO) == 1};
-	if (src_open(&im.src, argv[0]))
+	char err[256];
+	if (tl_zread_open(argv[0], &im.src, err, sizeof(err))) {
+		fprintf(stderr, "sfctl: import: %s\n", err);
 		return EXIT_USAGE;
+	}
 	int rc = ensure_connected(x);
-	if (rc || req_head(&im)) {
-		src_close(&im.src);
-		free(im.req);
-		return rc ? rc : EXIT_SERVER;
+	if (rc == 0)
+		rc = req_head(&im);
+	if (rc) {
+		tl_zread_close(im.src);
+		return rc;
 	}
 	im.t0_ns = im.shown_ns = cm_mono_ns();
 	bool read_failed = import_loop(&im) != 0;
@@ -1319,8 +1064,9 @@ static int cmd_import(struct ctx *x, int argc, char **argv)
 	       " errors\n", im.lines_ok, im.values, secs, secs > 0 ? (double)im.lines_ok / secs : 0,
 	       im.errors);
 	fflush(stdout);
-	src_close(&im.src);
-	free(im.req);
+	tl_zread_close(im.src);
+	free(im.line);
+	free(im.body);
 	if (im.rc)
 		return im.rc;
 	/* an input that ends in error (a truncated .gz) was imported in part */
@@ -1338,32 +1084,44 @@ static int cmd_version(struct ctx *x, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * A command is one of three kinds: run (its own function), show (a listing:
+ * that SHOW statement, FROM the measurement given if any), or print (it
+ * sends {"cmd":NAME}, plus "member":ARG when given an argument, and prints
+ * the ok response with print, or with --format json and json_body as it is).
+ */
 struct command {
 	const char *name;
 	int min_args, max_args;     /* max -1: the arguments are joined into one */
 	const char *args;
 	const char *help;
 	int (*run)(struct ctx *x, int argc, char **argv);
+	const char *show;
+	void (*print)(const json_t *r, enum fmt fmt);
+	const char *member;
+	bool json_body;
 };
 
 static const struct command commands[] = {
-	{"query", 1, -1, "'TSQL'", "run TSQL statements and print their results", cmd_query},
+	{"query", 1, -1, "'TSQL'", "run TSQL statements and print their results", .run = cmd_query},
 	{"stats", 0, 1, "[PREFIX]", "counters and histograms (names starting with PREFIX)",
-	 cmd_stats},
-	{"series", 0, 1, "[MEASUREMENT]", "SHOW SERIES [FROM MEASUREMENT]", cmd_series},
-	{"measurements", 0, 0, "", "SHOW MEASUREMENTS", cmd_measurements},
-	{"tags", 1, 1, "MEASUREMENT", "SHOW TAG KEYS FROM MEASUREMENT", cmd_tags},
-	{"fields", 1, 1, "MEASUREMENT", "SHOW FIELD KEYS FROM MEASUREMENT", cmd_fields},
-	{"config", 0, 0, "", "the daemon's configuration, one key = value a line", cmd_config},
-	{"flush", 0, 0, "", "checkpoint every shard now (returns when done)", cmd_flush},
-	{"tiers", 0, 0, "", "retention and tier status", cmd_tiers},
-	{"queries", 0, 0, "", "the running queries", cmd_queries},
-	{"kill", 1, 1, "ID", "stop running query ID", cmd_kill},
+	 .print = print_stats, .member = "prefix", .json_body = true},
+	{"series", 0, 1, "[MEASUREMENT]", "SHOW SERIES [FROM MEASUREMENT]", .show = "SHOW SERIES"},
+	{"measurements", 0, 0, "", "SHOW MEASUREMENTS", .show = "SHOW MEASUREMENTS"},
+	{"tags", 1, 1, "MEASUREMENT", "SHOW TAG KEYS FROM MEASUREMENT", .show = "SHOW TAG KEYS"},
+	{"fields", 1, 1, "MEASUREMENT", "SHOW FIELD KEYS FROM MEASUREMENT",
+	 .show = "SHOW FIELD KEYS"},
+	{"config", 0, 0, "", "the daemon's configuration, one key = value a line",
+	 .print = print_lines, .json_body = true},
+	{"flush", 0, 0, "", "checkpoint every shard now (returns when done)", .print = print_flush},
+	{"tiers", 0, 0, "", "retention and tier status", .print = print_lines, .json_body = true},
+	{"queries", 0, 0, "", "the running queries", .print = print_queries, .json_body = true},
+	{"kill", 1, 1, "ID", "stop running query ID", .run = cmd_kill},
 	{"import", 1, 1, "FILE", "import line protocol from FILE (.gz, .zst, or - for stdin)",
-	 cmd_import},
-	{"ping", 0, 0, "", "check that the daemon answers", cmd_ping},
-	{"shutdown", 0, 0, "", "stop the daemon", cmd_shutdown},
-	{"version", 0, 0, "", "print sfctl's version", cmd_version},
+	 .run = cmd_import},
+	{"ping", 0, 0, "", "check that the daemon answers", .print = print_ping, .json_body = true},
+	{"shutdown", 0, 0, "", "stop the daemon", .print = print_shutdown},
+	{"version", 0, 0, "", "print sfctl's version", .run = cmd_version},
 };
 
 static const struct command *find_command(const char *name)
@@ -1374,6 +1132,40 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+/* A print command: {"cmd":c->name[,c->member:arg]}, its response printed. */
+static int run_print(struct ctx *x, const struct command *c, const char *arg)
+{
+	assert(c->print && (!arg || c->member));
+	json_t *req = json_pack("{s:s}", "cmd", c->name);
+	if (req && arg && json_object_set_new(req, c->member, json_string(arg))) {
+		json_decref(req);
+		req = NULL;
+	}
+	int rc;
+	json_t *r = call(x, req, &rc);
+	if (!r)
+		return rc;
+	if (!resp_ok(r))
+		rc = server_error(c->name, r);
+	else if (c->json_body && x->fmt == FMT_JSON)
+		print_json_body(r);
+	else
+		c->print(r, x->fmt);
+	json_decref(r);
+	return rc;
+}
+
+/* Run c on its checked arguments, now at most one unless c->max_args is -1. */
+static int dispatch(struct ctx *x, const struct command *c, int argc, char **argv)
+{
+	const char *arg = argc ? argv[0] : NULL;
+	if (c->show)
+		return run_listing(x, c->show, arg);
+	if (c->print)
+		return run_print(x, c, arg);
+	return c->run(x, argc, argv);
+}
+
 /* Run a command with its arguments (argv[0] is the first argument). */
 static int run_command(struct ctx *x, const struct command *c, int argc, char **argv)
 {
@@ -1382,7 +1174,7 @@ static int run_command(struct ctx *x, const struct command *c, int argc, char **
 		return EXIT_USAGE;
 	}
 	if (c->max_args >= 0 || argc <= 1)
-		return c->run(x, argc, argv);
+		return dispatch(x, c, argc, argv);
 	size_t n = 1;
 	for (int i = 0; i < argc; i++)
 		n += strlen(argv[i]) + 1;
@@ -1394,7 +1186,7 @@ static int run_command(struct ctx *x, const struct command *c, int argc, char **
 		if (i + 1 < argc)
 			strcat(joined, " ");
 	}
-	int rc = c->run(x, 1, &joined);
+	int rc = dispatch(x, c, 1, &joined);
 	free(joined);
 	return rc;
 }
@@ -1426,10 +1218,7 @@ static void fetch_measurements(struct ctx *x)
 		return;
 	x->meas_fetched = true;
 	int rc;
-	json_t *req = json_pack("{s:s, s:s}", "cmd", "query", "q", "SHOW MEASUREMENTS");
-	if (req && x->db)
-		json_object_set_new(req, "db", json_string(x->db));
-	json_t *r = call(x, req, &rc);
+	json_t *r = call(x, query_request(x, "SHOW MEASUREMENTS"), &rc);
 	const json_t *se = json_array_get(json_object_get(json_array_get(json_object_get(
 		json_object_get(r, "result"), "results"), 0), "series"), 0);
 	size_t i, n = json_array_size(json_object_get(se, "values"));
@@ -1562,7 +1351,7 @@ static void ctx_release(struct ctx *x)
 {
 	disconnect(x);
 	forget_measurements(x);
-	free(x->in);
+	cm_sock_rbuf_release(&x->in);
 	free(x->db);
 }
 

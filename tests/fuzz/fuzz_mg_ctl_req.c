@@ -1,14 +1,17 @@
 /*
  * fuzz_mg_ctl_req.c - fuzz target for the management socket's request
- * decoder (mg_ctl_parse_request, mg_ctl.c).
+ * decoder (mg_ctl_parse_request, mg_ctl_req.c).
  *
  * Decodes the input as one request line and checks the contract,
- * abort()ing on any violation: 0 or -EINVAL (never anything else; -ENOMEM
- * cannot happen at these sizes), a non-empty NUL-terminated message on
- * failure and a zeroed request; on success a known command whose required
- * fields are present, strings that are NUL-terminated at their stated
- * lengths and hold no NUL, only the fields the command takes, a precision
- * from the list. Every string is read to its end (ASan sees an overread).
+ * abort()ing on any violation: 0, -EINVAL or -EMSGSIZE (never anything
+ * else; -ENOMEM cannot happen at these sizes), a non-empty NUL-terminated
+ * message on failure and a zeroed request but for has_body (set for
+ * -EMSGSIZE, which only an oversized "bytes" gives); on success a known
+ * command whose required fields are present, a write with exactly one of
+ * "lines" and "bytes" (body_len within MG_CTL_BODY_MAX, 0 without
+ * "bytes"), strings that are NUL-terminated at their stated lengths and
+ * hold no NUL, only the fields the command takes, a precision from the
+ * list. Every string is read to its end (ASan sees an overread).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -38,13 +41,20 @@ static void check_ok(const struct mg_ctl_req *r)
 	CHECK(r->cmd == MG_CTL_QUERY || r->cmd == MG_CTL_WRITE || !r->db);
 	CHECK(r->cmd == MG_CTL_STATS || !r->prefix);
 	CHECK(r->cmd == MG_CTL_KILL || r->id == 0);
-	CHECK(r->cmd == MG_CTL_WRITE || (!r->lines && !r->precision));
+	CHECK(r->cmd == MG_CTL_WRITE || (!r->lines && !r->precision && !r->has_body));
+	CHECK(r->has_body || r->body_len == 0);
+	CHECK(r->body_len <= MG_CTL_BODY_MAX);
 	if (r->cmd == MG_CTL_QUERY) {
 		check_str(r->q, r->qlen);
 		CHECK(r->qlen > 0 && r->epoch <= MG_EPOCH_H);
 	}
-	if (r->cmd == MG_CTL_WRITE)
-		check_str(r->lines, r->lines_len);
+	if (r->cmd == MG_CTL_WRITE) {
+		CHECK(!r->lines != !r->has_body);       /* the simple form or the raw one */
+		if (r->lines)
+			check_str(r->lines, r->lines_len);
+		else
+			CHECK(r->lines_len == 0);
+	}
 	if (r->db)
 		CHECK(strlen(r->db) > 0);
 	if (r->prefix)
@@ -64,10 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	char err[256];
 	memset(err, 'X', sizeof(err));
 	int rc = mg_ctl_parse_request((const char *)data, len, &r, err, sizeof(err));
-	CHECK(rc == 0 || rc == -EINVAL);
+	CHECK(rc == 0 || rc == -EINVAL || rc == -EMSGSIZE);
 	if (rc) {
 		CHECK(memchr(err, '\0', sizeof(err)) && err[0] != '\0');
-		CHECK(!r.doc && !r.q && !r.lines);
+		CHECK(!r.doc && !r.q && !r.lines && !r.db && !r.precision && r.body_len == 0);
+		CHECK(rc != -EMSGSIZE || r.has_body);
 		return 0;
 	}
 	check_ok(&r);
@@ -95,6 +106,14 @@ void fz_seeds(fz_emit_fn emit, void *arg)
 		"{\"cmd\":\"query\",\"q\":\"\\u00e9\\ud83d\\ude00\\u0000\"}",
 		"[{\"cmd\":\"ping\"}]",
 		"{\"cmd\":\"write\",\"lines\":\"\"}",
+		"{\"cmd\":\"write\",\"db\":\"d\",\"precision\":\"s\",\"bytes\":1600000}",
+		"{\"cmd\":\"write\",\"bytes\":0}",
+		"{\"cmd\":\"write\",\"bytes\":67108865}",
+		"{\"cmd\":\"write\",\"bytes\":-1}",
+		"{\"cmd\":\"write\",\"bytes\":1e3}",
+		"{\"cmd\":\"write\",\"lines\":\"x v=1\",\"bytes\":5}",
+		"{\"cmd\":\"ping\",\"bytes\":5}",
+		"{\"cmd\":\"write\",\"bytes\":5,}",
 	};
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
 		emit(arg, (const uint8_t *)seeds[i], strlen(seeds[i]));

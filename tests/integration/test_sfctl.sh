@@ -1,10 +1,12 @@
 #!/bin/sh
 # test_sfctl.sh - sfctl against the real daemon over its management socket:
-# ping, the socket file's mode, import (plain, .gz, a partial one), queries
-# printed as table, CSV and JSON, stats, series/measurements/tags/fields,
-# config, flush, tiers, queries, kill, the shell from a pipe, the exit codes
-# (3 for a query that does not parse, 2 for a wrong socket, 4 for a partial
-# import), and shutdown through the socket.
+# ping, the socket file's mode, import (plain, .gz, .zst when zstd is
+# installed, a partial one, a truncated .gz, bytes that JSON would escape),
+# queries printed as table, CSV and JSON, stats,
+# series/measurements/tags/fields, config, flush, tiers, queries, kill,
+# --format json for the other commands, the shell from a pipe, the exit
+# codes (3 for a query that does not parse, 2 for a wrong socket, 4 for a
+# partial import), and shutdown through the socket.
 #
 # Every check runs even when an earlier one failed (except those that need
 # the socket at all); each failure is printed as "FAIL: <check>: <why>" and
@@ -97,6 +99,35 @@ if sfctl_run import_partial 4 import "$tmp/part.lp"; then
 	has import_partial '^imported 2 lines \(2 values\) .* 1 errors$' &&
 		has import_partial '^sfctl: import: ' "$tmp/err" && ok import_partial
 fi
+# sfctl_zst: 300 lines, zstd-compressed, from a file and then from stdin (not decompressed there)
+awk -v b=$((base / 1000000000)) 'BEGIN { for (i = 0; i < 300; i++)
+	printf "sfctl_zst v=%d %.0f000000000\n", i, b + i }' > "$tmp/zst.lp"
+if command -v zstd > /dev/null; then
+	zstd -q "$tmp/zst.lp" -o "$tmp/zst.lp.zst"
+	if sfctl_run import_zst 0 import "$tmp/zst.lp.zst"; then
+		has import_zst '^imported 300 lines \(300 values\) .* 0 errors$' && ok import_zst
+	fi
+else
+	echo "skip import_zst (no zstd program to compress the input)"
+fi
+if sfctl_run import_stdin 0 import - < "$tmp/zst.lp"; then
+	has import_stdin '^imported 300 lines \(300 values\) .* 0 errors$' && ok import_stdin
+fi
+# sfctl_raw: bytes a JSON string would escape (" and \) reach the daemon as they are (raw bodies)
+printf 'sfctl_raw,k=a"b\\ c\\,d v=1 %s\nsfctl_raw,k=e\\\\f v=2 %s\n' $base $((base + 1)) > "$tmp/raw.lp"
+if sfctl_run import_raw 0 --quiet import "$tmp/raw.lp"; then
+	has import_raw '^imported 2 lines \(2 values\) .* 0 errors$' &&
+		sfctl_run import_raw 0 series sfctl_raw && has import_raw '^sfctl_raw,k=a"b\\ c\\,d$' &&
+		has import_raw '^sfctl_raw,k=e\\\\f$' && ok import_raw
+fi
+# a .gz cut short: what came before the cut is stored, the exit status is 4
+awk -v b=$((base / 1000000000)) 'BEGIN { for (i = 0; i < 20000; i++)
+	printf "sfctl_trunc,host=h%d v=%d %.0f000000000\n", i % 7, i, b + i }' | gzip > "$tmp/t.gz"
+head -c $(($(wc -c < "$tmp/t.gz") / 2)) "$tmp/t.gz" > "$tmp/trunc.lp.gz"
+if sfctl_run import_truncated 4 --quiet import "$tmp/trunc.lp.gz"; then
+	has import_truncated 'truncated gzip file' "$tmp/err" &&
+		has import_truncated '^imported [1-9][0-9]* lines .* 0 errors$' && ok import_truncated
+fi
 
 # ---------------------------------------------------------------- queries
 # host h1 has i = 1, 5, 9, ...: usage 1.5, 5.5, 9.5 at base + i s
@@ -133,12 +164,31 @@ sfctl_run fields 0 fields sfctl_cpu && has fields '^usage +float' &&
 # ---------------------------------------------------------------- operations
 sfctl_run stats 0 stats && has stats '^rx\.[a-z_.]+ +[0-9]+$' &&
 	has stats '^store\.[a-z_.]+ +[0-9]+$' && ok stats
-sfctl_run stats_prefix 0 -f csv stats store. && has stats_prefix '^store\.' &&
-	! grep -q '^rx\.' "$tmp/out" && ok stats_prefix
+if sfctl_run stats_prefix 0 -f csv stats store. && has stats_prefix '^store\.'; then
+	# (a bare "! grep && ok" would fail silently: every failed check must say so)
+	if grep -q '^rx\.' "$tmp/out"; then
+		bad stats_prefix "rx. counters listed for the prefix store."
+	else
+		ok stats_prefix
+	fi
+fi
 sfctl_run config 0 config && has config "mgmt\.socket.*$sock|^socket = $sock" && ok config
 sfctl_run flush 0 flush && has flush '^flushed in ' && ok flush
-sfctl_run tiers 0 tiers && [ -s "$tmp/out" ] && ok tiers
+if sfctl_run tiers 0 tiers; then
+	[ -s "$tmp/out" ] && ok tiers || bad tiers "no output"
+fi
 sfctl_run queries 0 queries && has queries '^qid +duration' && ok queries
+sfctl_run series_all 0 series && has series_all 'sfctl_cpu,host=h1' &&
+	has series_all 'sfctl_mem,host=h0' && ok series_all
+# --format json: the response as it is, without "ok"; flush and shutdown still say it in words
+sfctl_run ping_json 0 -f json ping && has ping_json '^\{"version":"[^"]+","healthy":true\}$' &&
+	ok ping_json
+sfctl_run stats_json 0 -f json stats store. && has stats_json '^\{"stats":\[\{"name":"store\.' &&
+	ok stats_json
+sfctl_run config_json 0 -f json config && has config_json "^\\{\"lines\":\\[\".*socket = $sock\"" &&
+	ok config_json
+sfctl_run queries_json 0 -f json queries && has queries_json '^\{"queries":\[' && ok queries_json
+sfctl_run flush_json 0 -f json flush && has flush_json '^flushed in ' && ok flush_json
 sfctl_run kill_unknown 3 kill 987654321 && has kill_unknown '^sfctl: kill: ' "$tmp/err" &&
 	ok kill_unknown
 printf 'ping\nSHOW MEASUREMENTS\nformat csv\nmeasurements\n' | "$SFCTL" -s "$sock" > "$tmp/out" 2>&1
