@@ -313,6 +313,38 @@ static bool is_num_cell(const struct mg_cell *x)
 	return x->type == MG_CELL_I64 || x->type == MG_CELL_F64;
 }
 
+/*
+ * A hole: a null cell whose bucket has no points of the column's field(s),
+ * the cells fill() replaces (a null an aggregate computed over points, such
+ * as stddev of one value, stays null, as in InfluxDB). Marked in the null
+ * cell's unused payload.
+ */
+#define CELL_HOLE 1
+
+static bool is_hole(const struct mg_cell *x)
+{
+	return x->type == MG_CELL_NULL && x->i == CELL_HOLE;
+}
+
+/* Did any aggregate call in e see points in bucket b? */
+static bool col_has_points(const struct qplan *p, const struct mg_expr *e,
+			   const struct buckets *bk, int64_t b)
+{
+	switch (e->kind) {
+	case MG_EX_CALL:
+		for (uint32_t s = 0; s < p->nslots; s++)
+			if (p->slots[s].call == e)
+				return bk->acc[b * p->nslots + s].n > 0;
+		return false;
+	case MG_EX_BINARY:
+		return col_has_points(p, e->lhs, bk, b) || col_has_points(p, e->rhs, bk, b);
+	case MG_EX_NEG:
+		return col_has_points(p, e->lhs, bk, b);
+	default:
+		return false;
+	}
+}
+
 /* fill(linear) of column c: the null runs between two values, as InfluxDB computes them. */
 static void fill_linear(struct matrix *m, uint32_t c)
 {
@@ -324,6 +356,8 @@ static void fill_linear(struct matrix *m, uint32_t c)
 		for (size_t k = prev == SIZE_MAX ? i : prev + 1; k < i; k++) {
 			const struct mg_cell *a = &m->cells[prev * m->ncols + c];
 			struct mg_cell *y = &m->cells[k * m->ncols + c];
+			if (!is_hole(y))
+				continue;
 			double av = a->type == MG_CELL_I64 ? (double)a->i : a->f;
 			double xv = x->type == MG_CELL_I64 ? (double)x->i : x->f;
 			double v = av + (xv - av) * (double)(m->ts[k] - m->ts[prev]) /
@@ -345,7 +379,7 @@ static void fill_linear(struct matrix *m, uint32_t c)
  * in output order (ORDER BY time DESC: the later bucket's), or the linear
  * interpolation of its neighbours.
  */
-static void fill_columns(struct qplan *p, struct matrix *m)
+static void fill_columns(struct qplan *p, struct matrix *m, const bool *col_points)
 {
 	const struct mg_select *s = p->sel;
 	bool desc = s->order_desc;
@@ -354,15 +388,16 @@ static void fill_columns(struct qplan *p, struct matrix *m)
 			fill_linear(m, c);
 			continue;
 		}
-		/* the column's type; a column no bucket has (its field is absent from the
-		 * group: InfluxDB has no iterator to fill) stays null */
-		size_t i = 0;
-		while (i < m->n && m->cells[i * m->ncols + c].type == MG_CELL_NULL)
-			i++;
-		if (i == m->n)
+		/* a column no bucket has points of (its field is absent from the group:
+		 * InfluxDB has no iterator to fill) stays null */
+		if (!col_points[c])
 			continue;
-		bool is_int = is_num_cell(&m->cells[i * m->ncols + c]) ?
-				      m->cells[i * m->ncols + c].type == MG_CELL_I64 : s->fill_value_int;
+		/* the column's type: its first value's, else the fill literal's */
+		size_t i = 0;
+		while (i < m->n && !is_num_cell(&m->cells[i * m->ncols + c]))
+			i++;
+		bool is_int = i < m->n ? m->cells[i * m->ncols + c].type == MG_CELL_I64
+				       : s->fill_value_int;
 		const struct mg_cell *prev = NULL;
 		for (size_t k = 0; k < m->n; k++) {
 			struct mg_cell *x = &m->cells[(desc ? m->n - 1 - k : k) * m->ncols + c];
@@ -370,6 +405,8 @@ static void fill_columns(struct qplan *p, struct matrix *m)
 				prev = x;
 				continue;
 			}
+			if (!is_hole(x))
+				continue;
 			if (s->fill == MG_FILL_NULL && p->cols[c].count)
 				*x = (struct mg_cell){.type = MG_CELL_I64, .i = 0};
 			else if (s->fill == MG_FILL_VALUE && is_int)
@@ -387,6 +424,7 @@ static int agg_rows(struct qplan *p, struct buckets *bk, struct matrix *m)
 {
 	struct mg_num res[QP_SLOTS_MAX];
 	struct mg_cell row[QP_COLS_MAX];
+	bool col_points[QP_COLS_MAX] = {false};
 	int rc = 0;
 	bool any = false;
 	for (int64_t b = 0; b < bk->nb && rc == 0; b++) {
@@ -404,9 +442,13 @@ static int agg_rows(struct qplan *p, struct buckets *bk, struct matrix *m)
 		struct rowctx r = {.slots = res, .ts = ts};
 		for (uint32_t c = 0; c < p->ncols; c++) {
 			struct xv v = {.t = XV_NULL};
-			if (data)
+			bool points = data && col_has_points(p, p->cols[c].expr, bk, b);
+			if (points)
 				qp_eval(p, p->cols[c].expr, &r, &v);
 			row[c] = xv_cell(&v);
+			if (!points)
+				row[c].i = CELL_HOLE;
+			col_points[c] |= points;
 		}
 		if (p->selector_time && res[0].valid)
 			ts = res[0].ts;
@@ -416,7 +458,7 @@ static int agg_rows(struct qplan *p, struct buckets *bk, struct matrix *m)
 	if (!any)
 		m->n = 0;
 	else if (rc == 0 && p->sel->fill != MG_FILL_NONE)
-		fill_columns(p, m);
+		fill_columns(p, m, col_points);
 	return rc;
 }
 
@@ -584,12 +626,16 @@ static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
 		rc = p->agg ? run_agg(p, &all->v[i], j - i, &m) : run_raw(p, &all->v[i], j - i, &m);
 		if (rc == 0)
 			rc = apply_xforms(p, &m);
-		/* a series exists when it has a row to print after OFFSET */
-		if (rc == 0 && m.n > (size_t)(s->offset > 0 ? s->offset : 0)) {
-			if (skip > 0)
+		/*
+		 * SOFFSET and SLIMIT count the series that have rows; one whose rows
+		 * all fall before OFFSET still counts but is not printed.
+		 */
+		if (rc == 0 && m.n > 0) {
+			if (skip > 0) {
 				skip--;
-			else {
-				rc = emit(p, r, sr, &all->v[i], &m);
+			} else {
+				if (m.n > (size_t)(s->offset > 0 ? s->offset : 0))
+					rc = emit(p, r, sr, &all->v[i], &m);
 				left--;
 			}
 		}
