@@ -140,6 +140,118 @@ int mg_acc_grow(struct mg_acc *a)
 	return 0;
 }
 
+/* One value of a run, as mg_acc_add_i64/_f64 would see it. */
+static struct mg_num run_num(enum mg_run_kind vk, int64_t ts, uint64_t bits)
+{
+	struct mg_num p = {.valid = true, .ts = ts};
+	if (vk == MG_RUN_F64) {
+		memcpy(&p.f, &bits, sizeof(p.f));
+		return p;
+	}
+	p.is_int = true;
+	p.i = vk == MG_RUN_BOOL ? bits != 0 : (int64_t)bits;
+	p.f = (double)p.i;
+	return p;
+}
+
+static double run_f(enum mg_run_kind vk, uint64_t bits)
+{
+	return run_num(vk, 0, bits).f;
+}
+
+void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size_t n,
+		    enum mg_run_kind vk, unsigned flags)
+{
+	if (n == 0)
+		return;
+	struct mg_num p0 = run_num(vk, ts[0], v[0]), pn = run_num(vk, ts[n - 1], v[n - 1]);
+	uint64_t na = a->n;
+	if (na == 0)
+		a->min = a->max = a->first = a->last = p0;
+	if (vk == MG_RUN_F64)
+		a->is_int = false;
+	/*
+	 * min and max with mg_acc_add_*'s rules (the earliest of equal values;
+	 * a NaN never replaces), starting from the accumulator's, and the sums.
+	 */
+	size_t imn = SIZE_MAX, imx = SIZE_MAX;
+	double fs = 0;        /* the run's sum */
+	if (a->is_int) {
+		int64_t mn = a->min.i, mx = a->max.i, mnts = a->min.ts, mxts = a->max.ts;
+		__extension__ __int128 s = 0;
+		for (size_t i = 0; i < n; i++) {
+			int64_t x = vk == MG_RUN_BOOL ? v[i] != 0 : (int64_t)v[i];
+			s += x;
+			if (x < mn || (x == mn && ts[i] < mnts)) {
+				mn = x;
+				mnts = ts[i];
+				imn = i;
+			}
+			if (x > mx || (x == mx && ts[i] < mxts)) {
+				mx = x;
+				mxts = ts[i];
+				imx = i;
+			}
+		}
+		a->isum = (int64_t)((uint64_t)a->isum + (uint64_t)s); /* wraps, as InfluxDB's int64 */
+		fs = (double)s;
+		a->fsum += fs;
+	} else {
+		double mn = a->min.f, mx = a->max.f;
+		int64_t mnts = a->min.ts, mxts = a->max.ts;
+		double total = a->fsum; /* in feeding order, as one by one */
+		for (size_t i = 0; i < n; i++) {
+			double x = run_f(vk, v[i]);
+			total += x;
+			if (x < mn || (x == mn && ts[i] < mnts)) {
+				mn = x;
+				mnts = ts[i];
+				imn = i;
+			}
+			if (x > mx || (x == mx && ts[i] < mxts)) {
+				mx = x;
+				mxts = ts[i];
+				imx = i;
+			}
+		}
+		if (vk != MG_RUN_F64) {
+			__extension__ __int128 s = 0;
+			for (size_t i = 0; i < n; i++)
+				s += run_num(vk, 0, v[i]).i;
+			a->isum = (int64_t)((uint64_t)a->isum + (uint64_t)s);
+		}
+		if (flags & MG_RUN_M2)
+			for (size_t i = 0; i < n; i++)
+				fs += run_f(vk, v[i]);
+		a->fsum = total;
+	}
+	if (imn != SIZE_MAX)
+		a->min = run_num(vk, ts[imn], v[imn]);
+	if (imx != SIZE_MAX)
+		a->max = run_num(vk, ts[imx], v[imx]);
+	if (p0.ts < a->first.ts || (p0.ts == a->first.ts && mg_num_gt(p0, a->first)))
+		a->first = p0;
+	if (pn.ts > a->last.ts || (pn.ts == a->last.ts && mg_num_gt(pn, a->last)))
+		a->last = pn;
+	if (flags & MG_RUN_M2) {
+		/* the run's mean and squared deviations, merged (Chan, Golub, LeVeque) */
+		double nb = (double)n, mean = fs / nb, m2 = 0;
+		for (size_t i = 0; i < n; i++) {
+			double d = run_f(vk, v[i]) - mean;
+			m2 += d * d;
+		}
+		double nt = (double)(na + n), delta = mean - a->mean;
+		a->mean += delta * nb / nt;
+		a->m2 += m2 + delta * delta * (double)na * nb / nt;
+	}
+	for (size_t i = 0; (flags & MG_RUN_KEEP) && i < n; i++)
+		if (!a->oom && (a->nvals < a->capvals || mg_acc_grow(a) == 0)) {
+			a->kts[a->nvals] = ts[i];
+			a->vals[a->nvals++] = run_f(vk, v[i]);
+		}
+	a->n += n;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Kept values: order statistics and mode                                    */
 /* ------------------------------------------------------------------------ */

@@ -93,6 +93,21 @@ void mg_acc_reset(struct mg_acc *a);
 static inline void mg_acc_add_i64(struct mg_acc *a, int64_t ts, int64_t v, bool keep);
 static inline void mg_acc_add_f64(struct mg_acc *a, int64_t ts, double v, bool keep);
 bool mg_agg_keeps(enum mg_agg_fn fn);
+
+/*
+ * Feed a run of n points of one series at once: ts ascending and unique,
+ * v the stored value bits of kind vk. The result equals feeding them one by
+ * one, except in the last bits of two things: the Welford state (mean, m2:
+ * stddev only), combined per run (Chan et al.) and updated only with
+ * MG_RUN_M2, and the float sum of an integer run (exact below 2^53), added
+ * as one. flags: MG_RUN_KEEP (mg_agg_keeps), MG_RUN_M2 (stddev).
+ * This is the executor's scan path: the per-point state updates lose their
+ * loop-carried division and most of their branches.
+ */
+enum mg_run_kind { MG_RUN_I64, MG_RUN_F64, MG_RUN_BOOL };
+enum { MG_RUN_KEEP = 1, MG_RUN_M2 = 2 };
+void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size_t n,
+		    enum mg_run_kind vk, unsigned flags);
 /* For mg_acc_add_*: room for one more kept value. 0, or -ENOMEM with a->oom set. */
 int mg_acc_grow(struct mg_acc *a);
 

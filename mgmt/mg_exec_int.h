@@ -107,6 +107,10 @@ struct qplan {
 	const char *gtags[QP_TAGKEYS_MAX];  /* GROUP BY tag keys, sorted (output order) */
 	uint32_t ngtags;
 
+	/* raw ORDER BY time [DESC] LIMIT: only this many points per series from that end (0: all) */
+	uint64_t read_k;
+	bool read_newest;
+
 	/* guardrails */
 	uint64_t points_read, series_read;
 	size_t held_bytes;           /* points in memory now */

@@ -410,7 +410,9 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id)
 	struct st_points more;
 	st_points_init(&more);
 	struct st_points *dst = before ? &more : &c->pts;
-	int rc = st_store_read(st, local, p->tmin, p->tmax, dst);
+	int rc = p->read_k ? st_store_read_end(st, local, p->tmin, p->tmax, p->read_k,
+					       p->read_newest, dst)
+			   : st_store_read(st, local, p->tmin, p->tmax, dst);
 	st_read_end(cx->rcu, cx->reader);
 	if (rc == -ENOENT)
 		rc = 0;

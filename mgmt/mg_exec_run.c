@@ -211,10 +211,33 @@ static int sort_rows(struct matrix *m)
 }
 
 /*
+ * Every field read is a column of its own, so a row (a time some field has)
+ * is never dropped as all-null: then the rows nearest an end are made of
+ * the points nearest it (SELECT a + b ... LIMIT 1 is not: a row with a
+ * alone is dropped and the answer may lie further back).
+ */
+static bool fields_shown(const struct qplan *p)
+{
+	bool shown[QP_FIELDS_MAX] = {false};
+	for (uint32_t c = 0; c < p->ncols; c++) {
+		int f = qp_ref_field(p, p->cols[c].expr);
+		if (f >= 0)
+			shown[f] = true;
+	}
+	for (uint32_t f = 0; f < p->nfields; f++)
+		if (!shown[f])
+			return false;
+	return true;
+}
+
+/*
  * Raw rows of a group. With LIMIT and no transformation, a row set can
  * contribute at most OFFSET + LIMIT rows to the printed ones, taken from the
  * end ORDER BY asks for: only those are evaluated (lastpoint: one row per
- * series instead of a day of them).
+ * series instead of a day of them). Without a residual condition those rows
+ * lie among the OFFSET + LIMIT points of each field nearest that end (a row
+ * is a time some field has), so only those are read: for LIMIT 1, from
+ * the block summaries alone.
  */
 static int run_raw(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix *m)
 {
@@ -225,12 +248,17 @@ static int run_raw(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 	if (s->limit > 0 && !p->has_xform)
 		max_kept = (uint64_t)s->limit + (uint64_t)(s->offset > 0 ? s->offset : 0);
 	int rc = 0;
+	if (max_kept != UINT64_MAX && !p->has_residual && fields_shown(p)) {
+		p->read_k = max_kept;
+		p->read_newest = s->order_desc;
+	}
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		rc = ql_load(p, &rs[i]);
 		if (rc == 0)
 			rc = walk_rows(p, &rs[i], s->order_desc, max_kept, raw_row, &a);
 		ql_unload(p, &rs[i]);
 	}
+	p->read_k = 0;
 	return rc ? rc : sort_rows(m);
 }
 
@@ -264,14 +292,41 @@ static int agg_row(struct qplan *p, struct rowctx *r, void *arg)
 	return 0;
 }
 
-/* Without a residual condition each slot reads its field column straight. */
+static enum mg_run_kind run_kind(uint8_t vt)
+{
+	return vt == ST_VT_F64 ? MG_RUN_F64 : vt == ST_VT_BOOL ? MG_RUN_BOOL : MG_RUN_I64;
+}
+
+/*
+ * Without a residual condition each slot reads its field column straight:
+ * the points of one bucket go to its accumulator as one run (one division
+ * per bucket, not per point).
+ */
 static void feed_columns(struct qplan *p, struct rowset *rs, struct buckets *bk)
 {
 	for (uint32_t s = 0; s < p->nslots; s++) {
 		const struct qfcol *c = &rs->f[p->slots[s].field];
-		for (size_t i = 0; i < c->pts.n; i++) {
-			struct xv v = point_xv(c->vt, c->pts.vals[i]);
-			feed(p, bk, s, c->pts.ts[i], &v);
+		const struct qslot *sl = &p->slots[s];
+		unsigned flags = (sl->keep ? MG_RUN_KEEP : 0u) |
+				 (sl->fn == MG_AGG_STDDEV ? MG_RUN_M2 : 0u);
+		if (c->vt != ST_VT_F64 && c->vt != ST_VT_I64 && c->vt != ST_VT_U64 &&
+		    c->vt != ST_VT_BOOL)
+			continue;
+		for (size_t i = 0, j; i < c->pts.n; i = j) {
+			int64_t b = 0, end = INT64_MAX;
+			if (p->interval) {
+				int64_t ab = floor_div(c->pts.ts[i] - p->offset, p->interval);
+				b = ab - bk->b0;
+				/* the bucket's end; where that overflows, a run of one point */
+				if (__builtin_mul_overflow(ab + 1, p->interval, &end) ||
+				    __builtin_add_overflow(end, p->offset, &end))
+					end = c->pts.ts[i] == INT64_MAX ? INT64_MAX : c->pts.ts[i] + 1;
+			}
+			for (j = i + 1; j < c->pts.n && c->pts.ts[j] < end; j++)
+				;
+			if (b >= 0 && b < bk->nb)
+				mg_acc_add_run(&bk->acc[b * p->nslots + s], c->pts.ts + i,
+					       c->pts.vals + i, j - i, run_kind(c->vt), flags);
 		}
 	}
 }

@@ -847,6 +847,13 @@ int st_points_merge_newer(struct st_points *p, size_t from, const struct st_poin
 		return 0;
 	if (st_points_reserve(p, nn))
 		return -ENOMEM;
+	if (nb == 0 || p->ts[p->n - 1] < newer->ts[0]) {
+		/* all newer than what is held (tiers of one series rarely overlap) */
+		memcpy(p->ts + p->n, newer->ts, nn * sizeof(*p->ts));
+		memcpy(p->vals + p->n, newer->vals, nn * sizeof(*p->vals));
+		p->n += nn;
+		return 0;
+	}
 	/* From the back, so nothing moves twice; on equal times newer lands after. */
 	size_t a = nb, b = nn, k = nb + nn;
 	while (b > 0) {

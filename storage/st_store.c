@@ -720,15 +720,66 @@ void st_store_poll(struct st_store *st)
 
 /* ================================================================ readers */
 
+/* The blocks of a set that may hold a series in [t_min, t_max], oldest generation first. */
+struct cands {
+	struct st_blk *few[32], **v;
+	uint32_t n;
+};
+
+static int cands_get(const struct st_blockset *set, uint32_t local_id, int64_t t_min,
+		     int64_t t_max, struct cands *c)
+{
+	c->v = c->few;
+	c->n = 0;
+	if (set && set->n > CM_ARRAY_SIZE(c->few) && !(c->v = malloc(set->n * sizeof(*c->v))))
+		return -ENOMEM;
+	/*
+	 * A newer block wins, whatever its partition (storage.partition may
+	 * have changed between them): callers merge each over what came before.
+	 */
+	for (uint32_t i = 0; set && i < set->n; i++) {
+		struct st_blk *b = set->items[i];
+		if (b->info.t_max < t_min || b->info.t_min > t_max || !st_block_has_series(b->b, local_id))
+			continue;
+		uint32_t k = c->n++;
+		for (; k > 0 && c->v[k - 1]->gen > b->gen; k--)
+			c->v[k] = c->v[k - 1];
+		c->v[k] = b;
+	}
+	return 0;
+}
+
+static void cands_free(struct cands *c)
+{
+	if (c->v != c->few)
+		free(c->v);
+}
+
+/* A block read failed: count it; damage (not EIO, EMFILE) quarantines the block. */
+static void block_read_failed(struct st_store *st, struct st_blk *b, int r)
+{
+	atomic_fetch_add_explicit(&st->ctr.block_read_errors, 1, memory_order_relaxed);
+	if (r == -EBADMSG)
+		atomic_store_explicit(&b->bad, 1, memory_order_relaxed);
+	CM_LOG_RL(CM_LOG_ERR, "store", "event=block_read_failed shard=%u block=%s err=%d",
+		  st->cfg.shard_id, b->name, r);
+}
+
+/* Narrow [t_min, t_max] by the retention cutoff; false when nothing is left. */
+static bool read_range(struct st_store *st, uint32_t local_id, int64_t *t_min, int64_t t_max)
+{
+	int64_t cutoff = st_store_cutoff(st, local_id, cm_now_ns());
+	if (cutoff > *t_min)
+		*t_min = cutoff;
+	return *t_min <= t_max;
+}
+
 int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
 		  struct st_points *out)
 {
 	if (local_id >= st_shard_series_count(st->shard))
 		return -ENOENT;
-	int64_t cutoff = st_store_cutoff(st, local_id, cm_now_ns());
-	if (cutoff > t_min)
-		t_min = cutoff;
-	if (t_min > t_max)
+	if (!read_range(st, local_id, &t_min, t_max))
 		return 0;
 	size_t start0 = out->n;
 	/* Hot first, then the block set: a chunk released after a block holds it. */
@@ -740,48 +791,30 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 	rc = 0;
 	/* acquire: pairs with the release in st_store_publish_blocks */
 	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_acquire);
-	/*
-	 * The blocks that may hold the series, in generation order: a newer
-	 * block wins, whatever its partition (storage.partition may have changed
-	 * between them). Each is merged over what came before; the hot tier,
-	 * newest of all, last.
-	 */
-	struct st_blk *few[32], **cand = few;
-	uint32_t ncand = 0;
-	if (set && set->n > CM_ARRAY_SIZE(few) && !(cand = malloc(set->n * sizeof(*cand)))) {
+	struct cands cand;
+	if (cands_get(set, local_id, t_min, t_max, &cand)) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; set && i < set->n; i++) {
-		struct st_blk *b = set->items[i];
-		if (b->info.t_max < t_min || b->info.t_min > t_max || !st_block_has_series(b->b, local_id))
-			continue;
-		uint32_t k = ncand++;
-		for (; k > 0 && cand[k - 1]->gen > b->gen; k--)
-			cand[k] = cand[k - 1];
-		cand[k] = b;
-	}
+	/* Each block merged over what came before; the hot tier, newest of all, last. */
 	struct st_points blk;
 	st_points_init(&blk);
-	for (uint32_t i = 0; i < ncand && rc != -ENOMEM; i++) {
-		struct st_blk *b = cand[i];
+	for (uint32_t i = 0; i < cand.n && rc != -ENOMEM; i++) {
+		struct st_blk *b = cand.v[i];
+		/* while nothing is held, a block reads straight into out */
+		struct st_points *dst = out->n == start0 ? out : &blk;
 		blk.n = 0;
-		int r = st_block_read(b->b, local_id, t_min, t_max, &blk);
+		int r = st_block_read(b->b, local_id, t_min, t_max, dst);
 		if (r < 0) {
-			atomic_fetch_add_explicit(&st->ctr.block_read_errors, 1, memory_order_relaxed);
-			if (r == -EBADMSG) /* only damage quarantines; EIO, EMFILE may pass */
-				atomic_store_explicit(&b->bad, 1, memory_order_relaxed);
-			CM_LOG_RL(CM_LOG_ERR, "store", "event=block_read_failed shard=%u block=%s err=%d",
-				  st->cfg.shard_id, b->name, r);
+			block_read_failed(st, b, r);
 			rc = r;
 			continue;
 		}
-		if (st_points_merge_newer(out, start0, &blk))
+		if (dst == &blk && st_points_merge_newer(out, start0, &blk))
 			rc = -ENOMEM;
 	}
 	st_points_release(&blk);
-	if (cand != few)
-		free(cand);
+	cands_free(&cand);
 	if (rc != -ENOMEM && st_points_merge_newer(out, start0, &hot))
 		rc = -ENOMEM;
 out:
@@ -789,6 +822,186 @@ out:
 	if (rc < 0)
 		return rc;
 	return (int)CM_MIN(out->n - start0, (size_t)INT32_MAX);
+}
+
+/*
+ * A block's newest (oldest) point of a series in [t_min, t_max]: from the
+ * summary of a chunk inside the range, else by decoding the chunk that
+ * straddles a bound. 1 (found), 0 (none) or a read error.
+ */
+static int block_end_point(struct st_store *st, struct st_blk *b, uint32_t local_id,
+			   int64_t t_min, int64_t t_max, bool newest, int64_t *ts, uint64_t *val)
+{
+	const struct st_block_summary *sum;
+	uint32_t n;
+	if (st_block_summaries(b->b, local_id, &sum, &n))
+		return 0;
+	struct st_points one;
+	st_points_init(&one);
+	int rc = 0;
+	for (uint32_t j = 0; j < n && rc == 0; j++) {
+		const struct st_block_summary *c = &sum[newest ? n - 1 - j : j];
+		if (c->t_max < t_min || c->t_min > t_max)
+			continue;
+		if (c->t_min >= t_min && c->t_max <= t_max) {
+			*ts = newest ? c->t_max : c->t_min;
+			*val = newest ? c->last : c->first;
+			rc = 1;
+			break;
+		}
+		int r = st_block_read(b->b, local_id, CM_MAX(t_min, c->t_min), CM_MIN(t_max, c->t_max),
+				      &one);
+		if (r < 0) {
+			block_read_failed(st, b, r);
+			rc = r;
+		} else if (one.n) {
+			*ts = one.ts[newest ? one.n - 1 : 0];
+			*val = one.vals[newest ? one.n - 1 : 0];
+			rc = 1;
+		}
+	}
+	st_points_release(&one);
+	return rc;
+}
+
+/*
+ * k > 1: the chunk summaries say how far back (forward) k points lie; read
+ * that much. Summaries count points past the range and points another
+ * block overrides, so a short answer falls back to the whole range.
+ */
+static int read_end_narrow(struct st_store *st, uint32_t local_id, int64_t t_min,
+			   int64_t t_max, uint64_t k, bool newest, struct st_points *out)
+{
+	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_acquire);
+	struct cands cand;
+	if (cands_get(set, local_id, t_min, t_max, &cand))
+		return -ENOMEM;
+	/* every candidate chunk's bounds, the one toward the wanted end first */
+	struct seg {
+		int64_t lo, hi;
+		uint32_t count;
+	} *seg = NULL;
+	size_t nseg = 0, capseg = 0;
+	int rc = 0;
+	for (uint32_t i = 0; i < cand.n && rc == 0; i++) {
+		const struct st_block_summary *sum;
+		uint32_t n;
+		if (st_block_summaries(cand.v[i]->b, local_id, &sum, &n))
+			continue;
+		for (uint32_t j = 0; j < n && rc == 0; j++) {
+			if (sum[j].t_max < t_min || sum[j].t_min > t_max)
+				continue;
+			if (nseg == capseg) {
+				size_t cap = capseg ? 2 * capseg : 64;
+				struct seg *v = realloc(seg, cap * sizeof(*v));
+				if (!v) {
+					rc = -ENOMEM;
+					break;
+				}
+				seg = v;
+				capseg = cap;
+			}
+			seg[nseg++] = (struct seg){sum[j].t_min, sum[j].t_max, sum[j].count};
+		}
+	}
+	cands_free(&cand);
+	int64_t lo = t_min, hi = t_max;
+	if (rc == 0) {
+		/* select, toward the wanted end, the fewest chunks that hold k points */
+		uint64_t got = 0;
+		size_t m = 0;
+		for (; m < nseg && got < k; m++) {
+			size_t best = m;
+			for (size_t j = m + 1; j < nseg; j++)
+				if (newest ? seg[j].hi > seg[best].hi : seg[j].lo < seg[best].lo)
+					best = j;
+			struct seg t = seg[m];
+			seg[m] = seg[best];
+			seg[best] = t;
+			got += seg[m].count;
+		}
+		if (got >= k) {
+			/* the range those chunks span, from the wanted end */
+			if (newest)
+				lo = seg[0].lo;
+			else
+				hi = seg[0].hi;
+			for (size_t j = 1; j < m; j++) {
+				lo = newest ? CM_MIN(lo, seg[j].lo) : lo;
+				hi = newest ? hi : CM_MAX(hi, seg[j].hi);
+			}
+		}
+		lo = CM_MAX(lo, t_min);
+		hi = CM_MIN(hi, t_max);
+	}
+	free(seg);
+	if (rc)
+		return rc;
+	size_t start0 = out->n;
+	rc = st_store_read(st, local_id, lo, hi, out);
+	if (rc >= 0 && (uint64_t)rc < k && (lo > t_min || hi < t_max)) {
+		out->n = start0;
+		rc = st_store_read(st, local_id, t_min, t_max, out);
+	}
+	return rc;
+}
+
+int st_store_read_end(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
+		      uint64_t k, bool newest, struct st_points *out)
+{
+	if (local_id >= st_shard_series_count(st->shard))
+		return -ENOENT;
+	if (k == 0 || !read_range(st, local_id, &t_min, t_max))
+		return 0;
+	if (k > 1)
+		return read_end_narrow(st, local_id, t_min, t_max, k, newest, out);
+	struct st_points hot;
+	st_points_init(&hot);
+	int rc = st_shard_read(st->shard, local_id, t_min, t_max, &hot);
+	if (rc < 0) {
+		st_points_release(&hot);
+		return rc;
+	}
+	rc = 0;
+	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_acquire);
+	struct cands cand;
+	if (cands_get(set, local_id, t_min, t_max, &cand)) {
+		st_points_release(&hot);
+		return -ENOMEM;
+	}
+	/* The end point of each source, oldest generation first: on equal times the newer wins. */
+	bool have = false;
+	int64_t ts = 0;
+	uint64_t val = 0;
+	for (uint32_t i = 0; i < cand.n; i++) {
+		int64_t t;
+		uint64_t v;
+		int r = block_end_point(st, cand.v[i], local_id, t_min, t_max, newest, &t, &v);
+		if (r < 0)
+			rc = r;
+		if (r == 1 && (!have || (newest ? t >= ts : t <= ts))) {
+			have = true;
+			ts = t;
+			val = v;
+		}
+	}
+	cands_free(&cand);
+	if (hot.n) {
+		int64_t t = hot.ts[newest ? hot.n - 1 : 0];
+		if (!have || (newest ? t >= ts : t <= ts)) {
+			have = true;
+			ts = t;
+			val = hot.vals[newest ? hot.n - 1 : 0];
+		}
+	}
+	st_points_release(&hot);
+	if (rc < 0 || !have)
+		return rc;
+	if (st_points_reserve(out, 1))
+		return -ENOMEM;
+	out->ts[out->n] = ts;
+	out->vals[out->n++] = val;
+	return 1;
 }
 
 void st_store_stats_read(const struct st_store *st, struct st_store_stats *out)

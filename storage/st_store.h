@@ -150,6 +150,18 @@ uint64_t st_store_durable_lsn(const struct st_store *st);
 int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
 		  struct st_points *out);
 
+/*
+ * Reader: like st_store_read, but only the k newest (newest = true) or k
+ * oldest points with t_min <= ts <= t_max are needed: what ORDER BY time
+ * [DESC] LIMIT k reads. Appends at least those (possibly more, in time
+ * order) to out. For k = 1 the answer comes from the block chunk summaries
+ * (their first or last point) without decompressing anything where a chunk
+ * lies inside the range; otherwise the summaries narrow the range read.
+ * Same returns as st_store_read.
+ */
+int st_store_read_end(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
+		      uint64_t k, bool newest, struct st_points *out);
+
 struct st_store_stats {
 	struct st_shard_stats shard;
 	struct st_wal_stats wal;

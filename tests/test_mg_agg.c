@@ -865,6 +865,58 @@ static void test_mg_agg__random_accumulators_vs_naive(void **state)
 	free(s);
 }
 
+/*
+ * mg_acc_add_run, the executor's scan path, against the same naive model:
+ * up to 3 series of ascending unique times (shared, so equal times and
+ * equal values across series are common), each fed as runs cut at random.
+ */
+static void test_mg_agg__random_runs_vs_naive(void **state)
+{
+	(void)state;
+	uint64_t seed = 0x7275e5ULL;
+	struct sample *s = malloc(sizeof(*s));
+	assert_non_null(s);
+	uint64_t bits[RN_MAX];
+	struct mg_acc a;
+	mg_acc_init(&a);
+	for (int round = 0; round < 1000; round++) {
+		sample_make(s, &seed, RN_MAX);
+		/* rewrite the times: series k holds a random ascending subset */
+		uint32_t nser = 1 + (uint32_t)(cm_splitmix64(&seed) % 3);
+		size_t n = 0, start[4];
+		for (uint32_t k = 0; k < nser; k++) {
+			start[k] = n;
+			for (int64_t t = 0; t < 80 && n < RN_MAX; t++)
+				if (cm_splitmix64(&seed) % 3 == 0)
+					s->ts[n++] = T0 + t * SEC;
+		}
+		start[nser] = n;
+		s->n = n;
+		for (size_t i = 0; i < n; i++) {
+			if (s->ints)
+				bits[i] = (uint64_t)s->iv[i];
+			else
+				memcpy(&bits[i], &s->fv[i], sizeof(bits[i]));
+		}
+		mg_acc_reset(&a);
+		for (uint32_t k = 0; k < nser; k++)
+			for (size_t i = start[k], j; i < start[k + 1]; i = j) {
+				j = i + 1 + (size_t)(cm_splitmix64(&seed) % 9);
+				if (j > start[k + 1])
+					j = start[k + 1];
+				mg_acc_add_run(&a, s->ts + i, bits + i, j - i,
+					       s->ints ? MG_RUN_I64 : MG_RUN_F64, MG_RUN_KEEP | MG_RUN_M2);
+			}
+		if (n == 0)
+			continue;
+		check_sums(&a, s);
+		check_selectors(&a, s);
+		check_kept(&a, s, &seed);
+	}
+	mg_acc_release(&a);
+	free(s);
+}
+
 /* The previous stream point of row i (derivative, difference), or -1. */
 static ptrdiff_t naive_stream_prev(const struct col *c, size_t i)
 {
@@ -1021,6 +1073,7 @@ int main(void)
 		cmocka_unit_test(test_mg_agg__elapsed),
 		cmocka_unit_test(test_mg_agg__xform_bad_arguments),
 		cmocka_unit_test(test_mg_agg__random_accumulators_vs_naive),
+		cmocka_unit_test(test_mg_agg__random_runs_vs_naive),
 		cmocka_unit_test(test_mg_agg__random_xforms_vs_naive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,11 @@
  * and on host h5 entirely), on a 10 s grid over 2 h with random gaps and
  * holes; measurement "n" (tags host and dc, fields a and c). Four keys of m
  * live in both shards, in alternating 230 s runs, so reading them merges two
- * shards. The test keeps its own copy of every point (model.pts) and the
+ * shards. The first 60% of the points are checkpointed into blocks (small
+ * block chunks), with decoy values at most later times that the hot tier
+ * then overrides (insert_model), so reads merge tiers and the ends of a
+ * series (ORDER BY time [DESC] LIMIT, read from the block summaries) meet
+ * equal times in both. The test keeps its own copy of every point (model.pts) and the
  * brute force reads only that: it filters every point, groups, buckets,
  * aggregates by sorting, fills, orders and limits, simply and slowly.
  *
@@ -95,7 +99,9 @@
 #include <math.h>
 #include <regex.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,6 +120,7 @@
 #include "mg_index.h"
 #include "mg_result.h"
 #include "mg_tsql.h"
+#include "st_flush.h"
 #include "st_rcu.h"
 #include "st_series.h"
 #include "st_store.h"
@@ -387,9 +394,20 @@ static int build_key(uint8_t *out, size_t cap, const char *name, const char *fie
 static uint8_t model_keys[NSER][NFIELD][256];
 static uint32_t model_keylen[NSER][NFIELD];
 
-static void insert_model(void)
+/*
+ * The model reaches the executor through both tiers. Phase 0 (then
+ * checkpointed into blocks): the points of the first BLOCK_SLOTS slots, and
+ * decoys (wrong values) at some later times. Phase 1 (hot): the later points,
+ * which override the decoys (a newer tier wins on an equal time), and again
+ * some block points with their own values. Queries must never see a decoy.
+ */
+#define BLOCK_SLOTS (NSLOT * 3 / 5)
+#define DECOY(slot) ((slot) % 3 != 0)
+#define REWRITE(slot) ((slot) % 5 == 1)
+
+static void insert_model(int phase)
 {
-	for (uint32_t s = 0; s < NSER; s++)
+	for (uint32_t s = 0; phase == 0 && s < NSER; s++)
 		for (uint32_t f = 0; f < NFIELD; f++) {
 			if (!(SER[s].fields & (1u << f)))
 				continue;
@@ -402,14 +420,55 @@ static void insert_model(void)
 		const struct mpoint *p = &model.pts[i];
 		const struct mseries *s = &SER[p->sid];
 		int slot = (int)((p->ts - T0) / STEP);
+		bool early = slot < BLOCK_SLOTS, decoy = phase == 0 && !early && DECOY(slot);
+		if (phase == 0 ? !early && !decoy : early && !REWRITE(slot))
+			continue;
 		for (uint32_t f = 0; f < NFIELD; f++) {
 			if (!(p->has & (1u << f)))
 				continue;
 			uint32_t shard = (s->split & (1u << f)) ? (uint32_t)(slot / SPLIT_RUN + (int)p->sid) % 2
 								: s->shard;
-			put(shard, model_keys[p->sid][f], model_keylen[p->sid][f], p->ts, FIELD_INT[f], p->a,
-			    p->f);
+			put(shard, model_keys[p->sid][f], model_keylen[p->sid][f], p->ts, FIELD_INT[f],
+			    decoy ? p->a + 1000 : p->a, decoy ? p->f + 1000.5 : p->f);
 		}
+	}
+	for (uint32_t i = 0; i < NSHARDS; i++)
+		flush_burst(i);
+}
+
+/* The stores' owner while the flusher checkpoints them (it waits on the owner's polls). */
+static atomic_bool owner_run;
+
+static void *owner_main(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&owner_run))
+		for (uint32_t i = 0; i < NSHARDS; i++)
+			st_store_poll(fx.st[i]);
+	return NULL;
+}
+
+/* Checkpoint every store: what the shards hold moves into blocks. */
+static void checkpoint_all(void)
+{
+	struct st_flush_cfg fc;
+	struct st_flush *fl;
+	pthread_t owner;
+	st_flush_cfg_default(&fc);
+	assert_int_equal(st_flush_create(&fc, fx.rcu, fx.st, NSHARDS, &fl), 0);
+	atomic_store(&owner_run, true);
+	assert_int_equal(pthread_create(&owner, NULL, owner_main, NULL), 0);
+	for (uint32_t i = 0; i < NSHARDS; i++)
+		assert_int_equal(st_flush_store_now(fl, fx.st[i], NOW), 0);
+	atomic_store(&owner_run, false);
+	pthread_join(owner, NULL);
+	st_flush_destroy(fl);
+	for (uint32_t i = 0; i < NSHARDS; i++) {
+		struct st_store_stats ss;
+		st_read_begin(fx.rcu, fx.reader);
+		st_store_stats_read(fx.st[i], &ss);
+		st_read_end(fx.rcu, fx.reader);
+		assert_true(ss.blocks[ST_TIER_WARM] > 0);
 	}
 }
 
@@ -472,13 +531,16 @@ static int fx_setup(void **state)
 		struct st_store_cfg cfg;
 		tst_store_cfg(&cfg, fx.sdir[i], fx.rcu);
 		cfg.shard_id = i;
-		cfg.shard.chunk_points = 64; /* several chunks per series */
+		cfg.shard.chunk_points = 64; /* several chunks per series, in both tiers */
+		cfg.block_chunk_points = 32;
 		cfg.shard.memory_limit_bytes = 64u << 20;
 		cfg.wal.durability = ST_WAL_NONE;
 		struct st_store_recovery rec;
 		assert_int_equal(st_store_open(&cfg, &fx.st[i], &rec), 0);
 	}
-	insert_model();
+	insert_model(0);
+	checkpoint_all();
+	insert_model(1);
 	insert_hand();
 	for (uint32_t i = 0; i < NSHARDS; i++) {
 		uint64_t lsn;
@@ -1814,7 +1876,9 @@ static void gen_query(struct query *q)
 		if (chance(10))
 			q->soffset = 1 + rnd_below(3);
 	} else {
-		q->limit = 1 + rnd_below(60);
+		/* the newest or oldest few rows: read from the ends of the tiers */
+		q->desc = chance(40);
+		q->limit = chance(35) ? 1 + rnd_below(3) : 1 + rnd_below(60);
 	}
 
 	struct sb b = {0};
