@@ -178,20 +178,55 @@ struct entry {
 	const uint8_t *tags;     /* the key's tag records (copied): the row set's identity */
 	uint32_t tlen;
 	uint32_t ntags;
+	const uint8_t *order;    /* "key\0value\0..." of the tags: memcmp is series-key order */
+	uint32_t olen;
 	uint32_t field;
 	uint64_t id;
 };
 
+/*
+ * Tag sets in series-key order: tag by tag (sorted by key), key then value
+ * as byte strings, a set that ends first first (a NUL inside a tag may
+ * blur that order, never the identity: equal order strings fall back to the
+ * records). Row sets are built in this order, and raw rows of a group with
+ * equal times keep it.
+ */
 static int entry_cmp(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	uint32_t n = x->tlen < y->tlen ? x->tlen : y->tlen;
-	int c = memcmp(x->tags, y->tags, n);
-	if (c || x->tlen != y->tlen)
-		return c ? c : (x->tlen < y->tlen ? -1 : 1);
+	int c = memcmp(x->order, y->order, x->olen < y->olen ? x->olen : y->olen);
+	if (!c)
+		c = (x->olen > y->olen) - (x->olen < y->olen);
+	if (!c && (x->tlen != y->tlen || memcmp(x->tags, y->tags, x->tlen)))
+		c = x->tlen != y->tlen ? (x->tlen > y->tlen) - (x->tlen < y->tlen)
+				       : memcmp(x->tags, y->tags, x->tlen);
+	if (c)
+		return c;
 	if (x->field != y->field)
 		return x->field < y->field ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The order string of a key's tags, in the arena. */
+static const uint8_t *order_string(struct qplan *p, const struct st_key_view *v, uint32_t *len)
+{
+	size_t cap = (size_t)(v->end - v->tags) + 2 * (size_t)v->ntags + 1, n = 0;
+	uint8_t *o = qa_alloc(&p->arena, cap);
+	if (!o)
+		return NULL;
+	struct st_key_iter it;
+	struct st_tag t;
+	st_key_iter_init(v, &it);
+	while (st_key_iter_next(&it, &t) && n + t.key.len + t.value.len + 2 <= cap) {
+		memcpy(o + n, t.key.p, t.key.len);
+		n += t.key.len;
+		o[n++] = 0;
+		memcpy(o + n, t.value.p, t.value.len);
+		n += t.value.len;
+		o[n++] = 0;
+	}
+	*len = (uint32_t)n;
+	return o;
 }
 
 static int field_of(const struct qplan *p, struct st_str f)
@@ -221,7 +256,12 @@ static int collect(struct qplan *p, const struct st_idset *set, struct entry *en
 		if (tl && !t)
 			return -ENOMEM;
 		memcpy(t, v.tags, tl);
-		ents[(*n)++] = (struct entry){t, (uint32_t)tl, v.ntags, (uint32_t)f, set->ids[i]};
+		uint32_t olen;
+		const uint8_t *o = order_string(p, &v, &olen);
+		if (!o)
+			return -ENOMEM;
+		ents[(*n)++] = (struct entry){t, (uint32_t)tl, v.ntags, o, olen, (uint32_t)f,
+					      set->ids[i]};
 	}
 	return 0;
 }

@@ -145,18 +145,46 @@ static int walk_rows(struct qplan *p, struct rowset *rs, bool desc, uint64_t max
 	return 0;
 }
 
+/*
+ * Where a raw column's value comes from, resolved once per row set: a field
+ * of the row, a tag of the row set (the same for each of its rows), or an
+ * expression to evaluate.
+ */
+struct colsrc {
+	enum qref_kind kind;         /* QR_FIELD, QR_TAG, else evaluate */
+	int field;
+	const char *tag;
+};
+
 struct raw_arg {
 	struct matrix *m;
 	struct mg_cell *row;
+	struct colsrc src[QP_COLS_MAX];
 };
+
+static void raw_sources(struct qplan *p, const struct rowset *rs, struct colsrc *src)
+{
+	for (uint32_t c = 0; c < p->ncols; c++) {
+		const struct mg_expr *e = p->cols[c].expr;
+		src[c] = (struct colsrc){.kind = qp_ref_kind(p, e), .field = qp_ref_field(p, e)};
+		if (src[c].kind == QR_TAG)
+			src[c].tag = qp_tag(rs->tags, rs->ntags, e->s);
+	}
+}
 
 static int raw_row(struct qplan *p, struct rowctx *r, void *arg)
 {
 	struct raw_arg *a = arg;
 	bool any = false, anyfield = false;
 	for (uint32_t c = 0; c < p->ncols; c++) {
+		const struct colsrc *src = &a->src[c];
 		struct xv v;
-		qp_eval(p, p->cols[c].expr, r, &v);
+		if (src->kind == QR_FIELD)
+			v = r->fields[src->field];
+		else if (src->kind == QR_TAG)
+			v = (struct xv){.t = XV_STR, .s = src->tag};
+		else
+			qp_eval(p, p->cols[c].expr, r, &v);
 		a->row[c] = xv_cell(&v);
 		if (p->cols[c].reads_field) {
 			anyfield = true;
@@ -242,7 +270,7 @@ static bool fields_shown(const struct qplan *p)
 static int run_raw(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix *m)
 {
 	struct mg_cell row[QP_COLS_MAX];
-	struct raw_arg a = {m, row};
+	struct raw_arg a = {.m = m, .row = row};
 	const struct mg_select *s = p->sel;
 	uint64_t max_kept = UINT64_MAX;
 	if (s->limit > 0 && !p->has_xform)
@@ -254,6 +282,7 @@ static int run_raw(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 	}
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		rc = ql_load(p, &rs[i]);
+		raw_sources(p, &rs[i], a.src);
 		if (rc == 0)
 			rc = walk_rows(p, &rs[i], s->order_desc, max_kept, raw_row, &a);
 		ql_unload(p, &rs[i]);

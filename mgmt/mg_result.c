@@ -330,7 +330,43 @@ static int64_t epoch_divisor(enum mg_epoch e)
 	}
 }
 
-/* Go's RFC3339Nano in UTC: fraction with trailing zeros cut, none when zero. */
+/* Decimal digits of v into out (no NUL); the length. printf's %llu, without printf. */
+static size_t fmt_u64(uint64_t v, char *out)
+{
+	char t[20];
+	size_t n = 0;
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = t[n - 1 - i];
+	return n;
+}
+
+static size_t fmt_i64(int64_t v, char *out)
+{
+	if (v >= 0)
+		return fmt_u64((uint64_t)v, out);
+	out[0] = '-';
+	return 1 + fmt_u64(-(uint64_t)v, out + 1);
+}
+
+/* n (< 10^w) as w digits with leading zeros. */
+static void fmt_fixed(uint64_t n, int w, char *out)
+{
+	for (int i = w - 1; i >= 0; i--) {
+		out[i] = (char)('0' + n % 10);
+		n /= 10;
+	}
+}
+
+/*
+ * Go's RFC3339Nano in UTC: fraction with trailing zeros cut, none when zero.
+ * The civil date from days since the epoch (H. Hinnant's civil_from_days),
+ * not gmtime/strftime: raw results print a time per row. Years 0..9999;
+ * others as the integer nanoseconds.
+ */
 static size_t fmt_rfc3339(int64_t ns, char *out, size_t cap)
 {
 	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
@@ -338,19 +374,41 @@ static size_t fmt_rfc3339(int64_t ns, char *out, size_t cap)
 		frac += 1000000000;
 		sec--;
 	}
-	time_t t = (time_t)sec;
-	struct tm tm;
-	if (!gmtime_r(&t, &tm))
-		return (size_t)snprintf(out, cap, "%" PRId64, ns);
-	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (frac) {
-		char f[16];
-		int len = snprintf(f, sizeof(f), "%09" PRId64, frac);
-		while (len > 0 && f[len - 1] == '0')
-			len--;
-		n += (size_t)snprintf(out + n, cap - n, ".%.*s", len, f);
+	int64_t days = sec / 86400, sod = sec % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
 	}
-	n += (size_t)snprintf(out + n, cap - n, "Z");
+	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = yoe + era * 400 + (m <= 2);
+	if (y < 0 || y > 9999 || cap < 32)
+		return fmt_i64(ns, out);
+	char *o = out;
+	fmt_fixed((uint64_t)y, 4, o);
+	o[4] = '-';
+	fmt_fixed((uint64_t)m, 2, o + 5);
+	o[7] = '-';
+	fmt_fixed((uint64_t)d, 2, o + 8);
+	o[10] = 'T';
+	fmt_fixed((uint64_t)(sod / 3600), 2, o + 11);
+	o[13] = ':';
+	fmt_fixed((uint64_t)(sod / 60 % 60), 2, o + 14);
+	o[16] = ':';
+	fmt_fixed((uint64_t)(sod % 60), 2, o + 17);
+	size_t n = 19;
+	if (frac) {
+		o[n++] = '.';
+		fmt_fixed((uint64_t)frac, 9, o + n);
+		size_t len = 9;
+		while (o[n + len - 1] == '0')
+			len--;
+		n += len;
+	}
+	o[n++] = 'Z';
 	return n;
 }
 
@@ -621,7 +679,6 @@ static void jw_raw(struct jw *w, const char *s, size_t len)
 static void jw_cell(struct jw *w, const struct mg_cell *c, enum mg_epoch epoch)
 {
 	char b[64];
-	int n;
 	switch (c->type) {
 	case MG_CELL_F64:
 		if (!isfinite(c->f))
@@ -629,12 +686,10 @@ static void jw_cell(struct jw *w, const struct mg_cell *c, enum mg_epoch epoch)
 		jw_raw(w, b, fmt_float(c->f, b));
 		return;
 	case MG_CELL_I64:
-		n = snprintf(b, sizeof(b), "%" PRId64, c->i);
-		jw_raw(w, b, (size_t)n);
+		jw_raw(w, b, fmt_i64(c->i, b));
 		return;
 	case MG_CELL_U64:
-		n = snprintf(b, sizeof(b), "%" PRIu64, c->u);
-		jw_raw(w, b, (size_t)n);
+		jw_raw(w, b, fmt_u64(c->u, b));
 		return;
 	case MG_CELL_BOOL:
 		jw_raw(w, c->b ? "true" : "false", c->b ? 4 : 5);
@@ -651,8 +706,7 @@ static void jw_cell(struct jw *w, const struct mg_cell *c, enum mg_epoch epoch)
 			jw_str(w, b, len);
 			return;
 		}
-		n = snprintf(b, sizeof(b), "%" PRId64, c->i / epoch_divisor(epoch));
-		jw_raw(w, b, (size_t)n);
+		jw_raw(w, b, fmt_i64(c->i / epoch_divisor(epoch), b));
 		return;
 	default:
 		break;

@@ -13,15 +13,18 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "cm_compiler.h"
+#include "cm_rand.h"
 #include "mg_result.h"
 
 /* ------------------------------------------------------------------------ */
@@ -323,6 +326,43 @@ static void test_mg_result__floats_round_trip_random(void **state)
 			fail_msg("%.17g printed %s: %d digits, %d suffice", v, got, sig_digits(got),
 				 min_digits(v));
 		free(got);
+	}
+}
+
+/* Times and integers printed without libc's formatting, against it over the whole int64 range. */
+static void test_mg_result__times_and_integers_vs_libc(void **state)
+{
+	(void)state;
+	uint64_t seed = 0x71e5;
+	expect_cell(I64(INT64_MIN), MG_EPOCH_RFC3339, "-9223372036854775808");
+	expect_cell(I64(INT64_MAX), MG_EPOCH_RFC3339, "9223372036854775807");
+	expect_cell(TIME(INT64_MIN), MG_EPOCH_RFC3339, "\"1677-09-21T00:12:43.145224192Z\"");
+	expect_cell(TIME(INT64_MAX), MG_EPOCH_RFC3339, "\"2262-04-11T23:47:16.854775807Z\"");
+	for (int i = 0; i < 20000; i++) {
+		int64_t v = (int64_t)cm_splitmix64(&seed);
+		if (i % 4 == 1)
+			v /= 1000000000; /* whole seconds: no fraction */
+		else if (i % 4 == 2)
+			v = v % 4000000000000000000 / 1000000 * 1000000; /* milliseconds */
+		char want[96], num[32];
+		snprintf(num, sizeof(num), "%" PRId64, v);
+		expect_cell(I64(v), MG_EPOCH_RFC3339, num);
+		int64_t sec = v / 1000000000, frac = v % 1000000000;
+		if (frac < 0) {
+			frac += 1000000000;
+			sec--;
+		}
+		time_t t = (time_t)sec;
+		struct tm tm;
+		assert_non_null(gmtime_r(&t, &tm));
+		size_t n = strftime(want, sizeof(want), "\"%Y-%m-%dT%H:%M:%S", &tm);
+		if (frac) {
+			n += (size_t)snprintf(want + n, sizeof(want) - n, ".%09" PRId64, frac);
+			while (want[n - 1] == '0')
+				want[--n] = 0;
+		}
+		snprintf(want + n, sizeof(want) - n, "Z\"");
+		expect_cell(TIME(v), MG_EPOCH_RFC3339, want);
 	}
 }
 
@@ -729,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_mg_result__floats_as_go),
 		cmocka_unit_test(test_mg_result__floats_round_trip_random),
 		cmocka_unit_test(test_mg_result__epochs),
+		cmocka_unit_test(test_mg_result__times_and_integers_vs_libc),
 		cmocka_unit_test(test_mg_result__escaping),
 		cmocka_unit_test(test_mg_result__long_strings),
 		cmocka_unit_test(test_mg_result__escaping_random),
