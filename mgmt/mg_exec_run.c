@@ -463,7 +463,8 @@ static void fill_linear(struct matrix *m, uint32_t c)
  * in output order (ORDER BY time DESC: the later bucket's), or the linear
  * interpolation of its neighbours.
  */
-static void fill_columns(struct qplan *p, struct matrix *m, const bool *col_points)
+static void fill_columns(struct qplan *p, struct matrix *m, const bool *col_points,
+			 const bool *col_int)
 {
 	const struct mg_select *s = p->sel;
 	bool desc = s->order_desc;
@@ -476,12 +477,13 @@ static void fill_columns(struct qplan *p, struct matrix *m, const bool *col_poin
 		 * InfluxDB has no iterator to fill) stays null */
 		if (!col_points[c])
 			continue;
-		/* the column's type: its first value's, else the fill literal's */
+		/* the column's type: its first value's (col_int: beyond a window), else the fill literal's */
 		size_t i = 0;
 		while (i < m->n && !is_num_cell(&m->cells[i * m->ncols + c]))
 			i++;
 		bool is_int = i < m->n ? m->cells[i * m->ncols + c].type == MG_CELL_I64
-				       : s->fill_value_int;
+			      : col_int ? col_int[c]
+					: s->fill_value_int;
 		const struct mg_cell *prev = NULL;
 		for (size_t k = 0; k < m->n; k++) {
 			struct mg_cell *x = &m->cells[(desc ? m->n - 1 - k : k) * m->ncols + c];
@@ -503,8 +505,17 @@ static void fill_columns(struct qplan *p, struct matrix *m, const bool *col_poin
 	}
 }
 
+/* GROUP BY time with LIMIT: the buckets read may be a window of the range (agg_window). */
+struct window {
+	bool narrowed;
+	bool any;                          /* the group has points in the whole range */
+	bool col_points[QP_COLS_MAX];      /* column c has, somewhere in it */
+	bool col_int[QP_COLS_MAX];         /* and its values are integers */
+};
+
 /* Bucket results -> rows (empty buckets as null rows unless fill(none)), then fill. */
-static int agg_rows(struct qplan *p, struct buckets *bk, struct matrix *m)
+static int agg_rows(struct qplan *p, struct buckets *bk, const struct window *w,
+		    struct matrix *m)
 {
 	struct mg_num res[QP_SLOTS_MAX];
 	struct mg_cell row[QP_COLS_MAX];
@@ -538,18 +549,113 @@ static int agg_rows(struct qplan *p, struct buckets *bk, struct matrix *m)
 			ts = res[0].ts;
 		rc = mx_push(m, ts, row);
 	}
+	if (w) { /* the buckets are a window: the whole range decides */
+		any = w->any;
+		memcpy(col_points, w->col_points, p->ncols * sizeof(col_points[0]));
+	}
 	/* a group whose points the WHERE rejected has no series at all */
 	if (!any)
 		m->n = 0;
 	else if (rc == 0 && p->sel->fill != MG_FILL_NONE)
-		fill_columns(p, m, col_points);
+		fill_columns(p, m, col_points, w ? w->col_int : NULL);
 	return rc;
+}
+
+/*
+ * GROUP BY time with LIMIT prints only the first (last, DESC) OFFSET + LIMIT
+ * buckets: only their time range is read. Whether the group has points at
+ * all, and which columns do (a group without any has no series, a column
+ * without any is not filled), is decided over the whole range from each
+ * series' oldest point there (the block summaries), which also gives an
+ * unbounded start: the group's first point. Not with a field condition
+ * (that needs every row), a transformation or fill(linear) (they look past
+ * those buckets), nor fill(none), which skips the empty ones. The caller
+ * restores p->tmin, tmin_set and tmax.
+ */
+static int agg_window(struct qplan *p, struct rowset *rs, uint32_t n, struct window *w)
+{
+	const struct mg_select *s = p->sel;
+	int64_t nbk = s->limit + (s->offset > 0 ? s->offset : 0);
+	w->narrowed = false;
+	if (!p->interval || s->limit <= 0 || p->has_residual || p->has_xform ||
+	    s->fill == MG_FILL_LINEAR || s->fill == MG_FILL_NONE || nbk > (1 << 20) ||
+	    p->nslots == 0)
+		return 0;
+	int64_t lo = INT64_MAX;
+	struct xv first[QP_FIELDS_MAX];   /* a point of each field (its type) */
+	for (uint32_t f = 0; f < p->nfields; f++)
+		first[f].t = XV_NULL;
+	int rc = 0;
+	p->read_k = 1;
+	p->read_newest = false;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		rc = ql_load(p, &rs[i]);
+		for (uint32_t f = 0; rc == 0 && f < p->nfields; f++)
+			if (rs[i].f[f].pts.n) {
+				if (first[f].t == XV_NULL)
+					first[f] = point_xv(rs[i].f[f].vt, rs[i].f[f].pts.vals[0]);
+				lo = CM_MIN(lo, rs[i].f[f].pts.ts[0]);
+			}
+		ql_unload(p, &rs[i]);
+	}
+	p->read_k = 0;
+	if (rc || lo == INT64_MAX)
+		return rc;
+	/*
+	 * Which columns have points, and of which type: the columns over one
+	 * bucket holding one point of each field, standing for the range.
+	 */
+	struct mg_acc one[QP_SLOTS_MAX];
+	struct mg_num res[QP_SLOTS_MAX];
+	struct buckets all = {.nb = 1, .acc = one};
+	for (uint32_t k = 0; k < p->nslots; k++) {
+		const struct xv *v = &first[p->slots[k].field];
+		mg_acc_init(&one[k]);
+		if (v->t == XV_F64)
+			mg_acc_add_f64(&one[k], lo, v->f, p->slots[k].keep);
+		else if (v->t != XV_NULL)
+			mg_acc_add_i64(&one[k], lo, v->t == XV_BOOL ? v->b : v->i, p->slots[k].keep);
+		res[k] = mg_acc_result(&one[k], p->slots[k].fn, p->slots[k].arg);
+		mg_acc_release(&one[k]);
+		one[k].n = v->t != XV_NULL; /* all col_has_points reads */
+		w->any |= one[k].n > 0;
+	}
+	struct rowctx r = {.slots = res, .ts = lo};
+	for (uint32_t c = 0; c < p->ncols; c++) {
+		struct xv v = {.t = XV_NULL};
+		w->col_points[c] = col_has_points(p, p->cols[c].expr, &all, 0);
+		if (w->col_points[c])
+			qp_eval(p, p->cols[c].expr, &r, &v);
+		w->col_int[c] = v.t == XV_I64;
+	}
+	if (!p->tmin_set) {
+		p->tmin = lo;
+		p->tmin_set = true;
+	}
+	int64_t b0 = floor_div(p->tmin - p->offset, p->interval);
+	int64_t b1 = floor_div(p->tmax - p->offset, p->interval), edge;
+	if (b1 - b0 < nbk)
+		return 0;
+	w->narrowed = true;
+	if (!s->order_desc) {
+		/* the last nanosecond of bucket b0 + nbk - 1 */
+		if (!__builtin_mul_overflow(b0 + nbk, p->interval, &edge) &&
+		    !__builtin_add_overflow(edge, p->offset - 1, &edge) && edge < p->tmax)
+			p->tmax = edge;
+	} else if (!__builtin_mul_overflow(b1 - nbk + 1, p->interval, &edge) &&
+		   !__builtin_add_overflow(edge, p->offset, &edge) && edge > p->tmin) {
+		p->tmin = edge;
+	}
+	return 0;
 }
 
 static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix *m)
 {
 	struct buckets bk = {0};
-	int rc = 0;
+	int64_t tmin = p->tmin, tmax = p->tmax;
+	bool tmin_set = p->tmin_set;
+	struct window w = {0};
+	int rc = agg_window(p, rs, n, &w);
 	/* an unbounded start needs the group's first point: load the group first */
 	bool preload = p->interval && !p->tmin_set;
 	for (uint32_t i = 0; preload && i < n && rc == 0; i++)
@@ -573,7 +679,7 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 			ql_unload(p, &rs[i]);
 		}
 		if (rc == 0)
-			rc = agg_rows(p, &bk, m);
+			rc = agg_rows(p, &bk, w.narrowed ? &w : NULL, m);
 		for (size_t i = 0; bk.acc && i < nacc; i++)
 			mg_acc_release(&bk.acc[i]);
 		p->held_bytes -= nacc * sizeof(*bk.acc);
@@ -581,6 +687,9 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 	}
 	for (uint32_t i = 0; i < n; i++)
 		ql_unload(p, &rs[i]);
+	p->tmin = tmin;
+	p->tmax = tmax;
+	p->tmin_set = tmin_set;
 	return rc;
 }
 

@@ -2333,6 +2333,34 @@ static void test_mg_exec__fill_value_type(void **state)
 	CHECK_HAND(cases);
 }
 
+/*
+ * GROUP BY time with LIMIT reads only the printed buckets' window; without
+ * a lower bound the buckets start at the group's first point (x and y at
+ * 0 s; w's only point, 200 s, lies past the range: no series), a window
+ * without values fills with the column's type (v is an integer: fill(2.5)
+ * prints 2), and DESC counts back from the upper bound.
+ */
+static void test_mg_exec__limit_window(void **state)
+{
+	(void)state;
+	static const struct hcase cases[] = {
+		{"SELECT max(v) FROM hc WHERE time < '2016-01-01T00:02:00Z' GROUP BY time(20s), host "
+		 "LIMIT 2",
+		 "hc{host=x} [time,max] (T+0s,20) (T+20s,30)\nhc{host=y} [time,max] (T+0s,7) (T+20s,7)\n"},
+		{"SELECT max(v) FROM hc WHERE time < '2016-01-01T00:02:00Z' GROUP BY time(20s), host "
+		 "ORDER BY time DESC LIMIT 2",
+		 "hc{host=x} [time,max] (T+100s,null) (T+80s,0)\n"
+		 "hc{host=y} [time,max] (T+100s,null) (T+80s,null)\n"},
+		{"SELECT max(v) FROM hc WHERE host = 'x' AND time < '2016-01-01T00:02:00Z' "
+		 "GROUP BY time(20s) fill(2.5) ORDER BY time DESC LIMIT 1",
+		 "hc [time,max] (T+100s,2)\n"},
+		{"SELECT max(v) FROM hc WHERE time < '2016-01-01T00:02:00Z' GROUP BY time(20s) "
+		 "LIMIT 1 OFFSET 2",
+		 "hc [time,max] (T+40s,40)\n"},
+	};
+	CHECK_HAND(cases);
+}
+
 /* A series that OFFSET leaves without rows is not printed. */
 static void test_mg_exec__offset_empty_series(void **state)
 {
@@ -2412,6 +2440,7 @@ int main(void)
 		cmocka_unit_test(test_mg_exec__group_order),
 		cmocka_unit_test(test_mg_exec__desc_previous),
 		cmocka_unit_test(test_mg_exec__fill_value_type),
+		cmocka_unit_test(test_mg_exec__limit_window),
 		cmocka_unit_test(test_mg_exec__offset_empty_series),
 		cmocka_unit_test(test_mg_exec__empty_match),
 		cmocka_unit_test(test_mg_exec__random_vs_brute_force),
