@@ -176,7 +176,14 @@ void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size
 	 */
 	size_t imn = SIZE_MAX, imx = SIZE_MAX;
 	double fs = 0;        /* the run's sum */
-	if (a->is_int) {
+	if (a->is_int && !(flags & MG_RUN_MINMAX)) {
+		__extension__ __int128 s = 0;
+		for (size_t i = 0; i < n; i++)
+			s += vk == MG_RUN_BOOL ? v[i] != 0 : (int64_t)v[i];
+		a->isum = (int64_t)((uint64_t)a->isum + (uint64_t)s);
+		fs = (double)s;
+		a->fsum += fs;
+	} else if (a->is_int) {
 		int64_t mn = a->min.i, mx = a->max.i, mnts = a->min.ts, mxts = a->max.ts;
 		__extension__ __int128 s = 0;
 		for (size_t i = 0; i < n; i++) {

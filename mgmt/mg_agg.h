@@ -100,12 +100,14 @@ bool mg_agg_keeps(enum mg_agg_fn fn);
  * one, except in the last bits of two things: the Welford state (mean, m2:
  * stddev only), combined per run (Chan et al.) and updated only with
  * MG_RUN_M2, and the float sum of an integer run (exact below 2^53), added
- * as one. flags: MG_RUN_KEEP (mg_agg_keeps), MG_RUN_M2 (stddev).
- * This is the executor's scan path: the per-point state updates lose their
- * loop-carried division and most of their branches.
+ * as one. flags: MG_RUN_KEEP (mg_agg_keeps), MG_RUN_M2 (stddev),
+ * MG_RUN_MINMAX (min, max, spread: without it min and max are left as they
+ * are and an integer run is a sum the compiler vectorizes). This is the
+ * executor's scan path: the per-point updates lose their loop-carried
+ * division and most of their branches.
  */
 enum mg_run_kind { MG_RUN_I64, MG_RUN_F64, MG_RUN_BOOL };
-enum { MG_RUN_KEEP = 1, MG_RUN_M2 = 2 };
+enum { MG_RUN_KEEP = 1, MG_RUN_M2 = 2, MG_RUN_MINMAX = 4 };
 void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size_t n,
 		    enum mg_run_kind vk, unsigned flags);
 /* For mg_acc_add_*: room for one more kept value. 0, or -ENOMEM with a->oom set. */

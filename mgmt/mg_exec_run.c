@@ -337,7 +337,9 @@ static void feed_columns(struct qplan *p, struct rowset *rs, struct buckets *bk)
 		const struct qfcol *c = &rs->f[p->slots[s].field];
 		const struct qslot *sl = &p->slots[s];
 		unsigned flags = (sl->keep ? MG_RUN_KEEP : 0u) |
-				 (sl->fn == MG_AGG_STDDEV ? MG_RUN_M2 : 0u);
+				 (sl->fn == MG_AGG_STDDEV ? MG_RUN_M2 : 0u) |
+				 (sl->fn == MG_AGG_MIN || sl->fn == MG_AGG_MAX ||
+				  sl->fn == MG_AGG_SPREAD ? MG_RUN_MINMAX : 0u);
 		if (c->vt != ST_VT_F64 && c->vt != ST_VT_I64 && c->vt != ST_VT_U64 &&
 		    c->vt != ST_VT_BOOL)
 			continue;
