@@ -898,6 +898,22 @@ static int decode_into(const uint64_t *words, uint32_t nwords, uint32_t count, u
 	return n < 0 ? -EBADMSG : 0;
 }
 
+/* The open chunk's committed points in [t_min, t_max] (copied: its writer may be appending). */
+static int read_open(const struct chunk *o, uint8_t vtype, int64_t t_min, int64_t t_max,
+		     struct st_points *out)
+{
+	/* acquire: pairs with the release after each append in seq_append */
+	uint64_t cm = atomic_load_explicit(&o->committed, memory_order_acquire);
+	uint32_t count = (uint32_t)(cm >> 32);
+	if (!count)
+		return 0;
+	uint64_t copy[MAX_CHUNK_WORDS];
+	uint32_t nw = st_chunk_used_words((uint32_t)cm);
+	assert(nw <= MAX_CHUNK_WORDS);
+	st_chunk_copy_words(copy, o->words, nw);
+	return decode_into(copy, nw, count, vtype, t_min, t_max, out);
+}
+
 /*
  * Read one chunk sequence into out: the sealed chunks before the open one,
  * then the open one's committed prefix (copied: its writer may be appending).
@@ -918,16 +934,7 @@ static int read_seq(const struct seq *q, uint8_t vtype, int64_t t_min, int64_t t
 		if (rc)
 			return rc;
 	}
-	/* acquire: pairs with the release after each append in seq_append */
-	uint64_t cm = atomic_load_explicit(&o->committed, memory_order_acquire);
-	uint32_t count = (uint32_t)(cm >> 32);
-	if (!count)
-		return 0;
-	uint64_t copy[MAX_CHUNK_WORDS];
-	uint32_t nw = st_chunk_used_words((uint32_t)cm);
-	assert(nw <= MAX_CHUNK_WORDS);
-	st_chunk_copy_words(copy, o->words, nw);
-	return decode_into(copy, nw, count, vtype, t_min, t_max, out);
+	return read_open(o, vtype, t_min, t_max, out);
 }
 
 struct ooo_ent {
@@ -1001,14 +1008,49 @@ static int merge_dedupe(struct st_points *out, size_t from, const struct st_poin
 	return 0;
 }
 
-int st_shard_read(const struct st_shard *sh, uint32_t local_id, int64_t t_min, int64_t t_max,
-		  struct st_points *out)
+/*
+ * The in-order sequence's end of [t_min, t_max]: newest, the open chunk's
+ * points, else those of the last sealed chunk that overlaps; oldest, the
+ * first sealed chunk that overlaps, else the open chunk's. Sealed chunks are
+ * skipped by their bounds, without decoding.
+ */
+static int read_seq_end(const struct seq *q, uint8_t vtype, int64_t t_min, int64_t t_max,
+			bool newest, struct st_points *out)
+{
+	/* acquire: pairs with the release stores of `open` (create, grow, seal) */
+	const struct chunk *o = atomic_load_explicit(&q->open, memory_order_acquire);
+	const struct chunk *c = atomic_load_explicit(&q->head, memory_order_acquire);
+	const struct chunk *pick = NULL;
+	size_t from = out->n;
+	int rc;
+	if (newest && (rc = read_open(o, vtype, t_min, t_max, out)) != 0)
+		return rc;
+	if (newest && out->n > from)
+		return 0;
+	for (; c && c->seq < o->seq; c = atomic_load_explicit(&c->next, memory_order_acquire)) {
+		if (c->t_max < t_min || c->t_min > t_max)
+			continue;
+		pick = c;
+		if (!newest)
+			break;
+	}
+	if (!pick)
+		return newest ? 0 : read_open(o, vtype, t_min, t_max, out);
+	uint64_t cm = atomic_load_explicit(&pick->committed, memory_order_relaxed);
+	return decode_into(pick->words, st_chunk_used_words((uint32_t)cm), (uint32_t)(cm >> 32),
+			   vtype, t_min, t_max, out);
+}
+
+/* st_shard_read, or only the end of the in-order sequence (end: 1 newest, -1 oldest). */
+static int shard_read(const struct st_shard *sh, uint32_t local_id, int64_t t_min, int64_t t_max,
+		      int end, struct st_points *out)
 {
 	if (local_id >= st_shard_series_count(sh))
 		return -ENOENT;
 	const struct series *s = dir_get(sh, local_id);
 	size_t from = out->n;
-	int rc = read_seq(&s->in, s->vtype, t_min, t_max, out);
+	int rc = end ? read_seq_end(&s->in, s->vtype, t_min, t_max, end > 0, out)
+		     : read_seq(&s->in, s->vtype, t_min, t_max, out);
 	if (rc)
 		return rc;
 	/* acquire: pairs with the release in ooo_append */
@@ -1025,6 +1067,18 @@ int st_shard_read(const struct st_shard *sh, uint32_t local_id, int64_t t_min, i
 out:
 	st_points_release(&ooo);
 	return rc ? rc : (int)(out->n - from);
+}
+
+int st_shard_read(const struct st_shard *sh, uint32_t local_id, int64_t t_min, int64_t t_max,
+		  struct st_points *out)
+{
+	return shard_read(sh, local_id, t_min, t_max, 0, out);
+}
+
+int st_shard_read_end(const struct st_shard *sh, uint32_t local_id, int64_t t_min,
+		      int64_t t_max, bool newest, struct st_points *out)
+{
+	return shard_read(sh, local_id, t_min, t_max, newest ? 1 : -1, out);
 }
 
 /* ============================================================ recovery */

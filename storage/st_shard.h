@@ -225,6 +225,14 @@ int st_points_merge_newer(struct st_points *p, size_t from, const struct st_poin
  */
 int st_shard_read(const struct st_shard *shard, uint32_t local_id, int64_t t_min, int64_t t_max,
 		  struct st_points *out);
+/*
+ * Reader: like st_shard_read, but of the in-order chunks only those that
+ * hold the newest (oldest) point of the range are decoded (the out-of-order
+ * ones all): out gets a time-ordered set of points whose last (first) is
+ * that point. Same returns.
+ */
+int st_shard_read_end(const struct st_shard *shard, uint32_t local_id, int64_t t_min,
+		      int64_t t_max, bool newest, struct st_points *out);
 
 /* Owner thread, or with the writer stopped: verify every invariant. 0 or -EUCLEAN. */
 int st_shard_check(const struct st_shard *shard);

@@ -957,7 +957,7 @@ int st_store_read_end(struct st_store *st, uint32_t local_id, int64_t t_min, int
 		return read_end_narrow(st, local_id, t_min, t_max, k, newest, out);
 	struct st_points hot;
 	st_points_init(&hot);
-	int rc = st_shard_read(st->shard, local_id, t_min, t_max, &hot);
+	int rc = st_shard_read_end(st->shard, local_id, t_min, t_max, newest, &hot);
 	if (rc < 0) {
 		st_points_release(&hot);
 		return rc;

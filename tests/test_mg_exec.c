@@ -13,9 +13,11 @@
  * holes; measurement "n" (tags host and dc, fields a and c). Four keys of m
  * live in both shards, in alternating 230 s runs, so reading them merges two
  * shards. The first 60% of the points are checkpointed into blocks (small
- * block chunks), with decoy values at most later times that the hot tier
- * then overrides (insert_model), so reads merge tiers and the ends of a
- * series (ORDER BY time [DESC] LIMIT, read from the block summaries) meet
+ * block chunks), with decoy values at most later times up to 70% that the
+ * hot tier then overrides (insert_model): its points before the last decoy
+ * land in the out-of-order chunks, the later ones in order. So reads merge
+ * tiers, and the ends of a series (ORDER BY time [DESC] LIMIT: the block
+ * summaries, the hot chunk holding the end; series_ends walks them) meet
  * equal times in both. The test keeps its own copy of every point (model.pts) and the
  * brute force reads only that: it filters every point, groups, buckets,
  * aggregates by sorting, fills, orders and limits, simply and slowly.
@@ -46,7 +48,7 @@
  *                   rows; floats within 1e-9 relative (summation orders
  *                   differ); an integral float equals the same integer (the
  *                   JSON cannot tell them apart). A mismatch fails the
- *                   case; the first REPORT_MAX are printed with the query,
+ *                   case; the run stops after REPORT_MAX, each printed with the query,
  *                   the first difference and both results.
  *
  * Semantics assumed (InfluxDB 1.x, read in its query/ and influxql/ sources
@@ -402,7 +404,8 @@ static uint32_t model_keylen[NSER][NFIELD];
  * some block points with their own values. Queries must never see a decoy.
  */
 #define BLOCK_SLOTS (NSLOT * 3 / 5)
-#define DECOY(slot) ((slot) % 3 != 0)
+/* decoys stop at 70%: the hot points before that go out of order, those after in order */
+#define DECOY(slot) ((slot) % 3 != 0 && (slot) < NSLOT * 7 / 10)
 #define REWRITE(slot) ((slot) % 5 == 1)
 
 static void insert_model(int phase)
@@ -2383,6 +2386,72 @@ static void test_mg_exec__empty_match(void **state)
 
 /* ============================================================== random */
 
+/* One generated query against the brute force; true when they agree (else printed). */
+static bool check_query(int i, struct query *q, unsigned *nonempty, uint64_t *rows,
+			unsigned *errors)
+{
+	struct xres x = {0};
+	expect(q, &x);
+	struct mg_stmt_result *sr;
+	struct mg_result *r = run(DB, q->text, &sr);
+	char why[1024];
+	*nonempty += x.n > 0;
+	for (size_t s = 0; s < x.n; s++)
+		*rows += x.v[s].nrows;
+	*errors += sr->error != NULL;
+	bool ok = compare(&x, sr, why, sizeof(why));
+	if (!ok) {
+		struct sb e = {0}, g = {0};
+		render_exp(&e, &x, 6);
+		render_got(&g, sr, 6);
+		print_message("MISMATCH %d: %s\n  %s\n  expected:\n", i, q->text, why);
+		print_lines("    ", e.n ? e.p : "(no series)\n");
+		print_message("  got:\n");
+		print_lines("    ", g.n ? g.p : "(no series)\n");
+		sb_release(&e);
+		sb_release(&g);
+	}
+	mg_result_free(r);
+	xres_release(&x);
+	return ok;
+}
+
+/*
+ * The newest (oldest) row of every series up to (from) a bound every 50 s
+ * over the whole range: SELECT a, b ... GROUP BY * ORDER BY time [DESC]
+ * LIMIT 1 reads only the ends of the tiers (summaries, the chunk of the hot
+ * tier that holds the end), which the random queries reach too rarely.
+ */
+static void test_mg_exec__series_ends(void **state)
+{
+	(void)state;
+	unsigned bad = 0, nonempty = 0, errors = 0;
+	uint64_t rows = 0;
+	int i = 0;
+	for (int64_t t = T0 - 60 * SEC; t <= T0 + NSLOT * STEP + 60 * SEC; t += 50 * SEC, i++)
+		for (int desc = 0; desc < 2; desc++) {
+			struct query q = {.ncols = 2, .gall = true, .desc = desc, .limit = 1};
+			q.col[0] = (struct qcol){.fn = -1, .field = F_A};
+			q.col[1] = (struct qcol){.fn = -1, .field = F_B};
+			if (desc) {
+				q.has_hi = true;
+				q.hi = t;
+			} else {
+				q.has_lo = true;
+				q.lo = t;
+			}
+			snprintf(q.text, sizeof(q.text),
+				 "SELECT a, b FROM m WHERE time %s %lld GROUP BY * %sLIMIT 1",
+				 desc ? "<=" : ">=", (long long)t, desc ? "ORDER BY time DESC " : "");
+			bad += !check_query(i, &q, &nonempty, &rows, &errors);
+		}
+	print_message("series ends: %d bounds, %u with series, %u errors, %u mismatches\n", i,
+		      nonempty, errors, bad);
+	assert_true(nonempty > 0);
+	assert_int_equal(errors, 0);
+	assert_int_equal(bad, 0);
+}
+
 static void test_mg_exec__random_vs_brute_force(void **state)
 {
 	(void)state;
@@ -2392,29 +2461,10 @@ static void test_mg_exec__random_vs_brute_force(void **state)
 	for (int i = 0; i < NQUERIES; i++) {
 		struct query q;
 		gen_query(&q);
-		struct xres x = {0};
-		expect(&q, &x);
-		struct mg_stmt_result *sr;
-		struct mg_result *r = run(DB, q.text, &sr);
-		char why[1024];
-		nonempty += x.n > 0;
-		for (size_t s = 0; s < x.n; s++)
-			rows += x.v[s].nrows;
-		errors += sr->error != NULL;
-		if (!compare(&x, sr, why, sizeof(why)) && ++bad <= REPORT_MAX) {
-			struct sb e = {0}, g = {0};
-			render_exp(&e, &x, 6);
-			render_got(&g, sr, 6);
-			print_message("MISMATCH %d: %s\n  %s\n  expected:\n", i, q.text, why);
-			print_lines("    ", e.n ? e.p : "(no series)\n");
-			print_message("  got:\n");
-			print_lines("    ", g.n ? g.p : "(no series)\n");
-			sb_release(&e);
-			sb_release(&g);
-		}
-		mg_result_free(r);
-		xres_release(&x);
+		bool ok = check_query(i, &q, &nonempty, &rows, &errors);
 		cond_free(q.where);
+		if (!ok && ++bad >= REPORT_MAX)
+			break; /* enough printed */
 	}
 	print_message("random: %d queries, %u with series, %llu rows expected, %u errors, "
 		      "%u mismatches\n", NQUERIES, nonempty, (unsigned long long)rows, errors, bad);
@@ -2443,6 +2493,7 @@ int main(void)
 		cmocka_unit_test(test_mg_exec__limit_window),
 		cmocka_unit_test(test_mg_exec__offset_empty_series),
 		cmocka_unit_test(test_mg_exec__empty_match),
+		cmocka_unit_test(test_mg_exec__series_ends),
 		cmocka_unit_test(test_mg_exec__random_vs_brute_force),
 	};
 	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);
