@@ -479,7 +479,8 @@ static void fill_columns(struct qplan *p, struct matrix *m, const bool *col_poin
 		 * InfluxDB has no iterator to fill) stays null */
 		if (!col_points[c])
 			continue;
-		/* the column's type: its first value's (col_int: beyond a window), else the fill literal's */
+		/* the column's type: its first value's (col_int: one outside a window),
+		 * else the fill literal's */
 		size_t i = 0;
 		while (i < m->n && !is_num_cell(&m->cells[i * m->ncols + c]))
 			i++;
@@ -577,12 +578,12 @@ static int agg_rows(struct qplan *p, struct buckets *bk, const struct window *w,
 static int agg_window(struct qplan *p, struct rowset *rs, uint32_t n, struct window *w)
 {
 	const struct mg_select *s = p->sel;
-	int64_t nbk = s->limit + (s->offset > 0 ? s->offset : 0);
 	w->narrowed = false;
-	if (!p->interval || s->limit <= 0 || p->has_residual || p->has_xform ||
-	    s->fill == MG_FILL_LINEAR || s->fill == MG_FILL_NONE || nbk > (1 << 20) ||
-	    p->nslots == 0)
+	if (!p->interval || s->limit <= 0 || s->limit > (1 << 20) || s->offset > (1 << 20) ||
+	    p->has_residual || p->has_xform || s->fill == MG_FILL_LINEAR ||
+	    s->fill == MG_FILL_NONE || p->nslots == 0)
 		return 0;
+	int64_t nbk = s->limit + (s->offset > 0 ? s->offset : 0);
 	int64_t lo = INT64_MAX;
 	struct xv first[QP_FIELDS_MAX];   /* a point of each field (its type) */
 	for (uint32_t f = 0; f < p->nfields; f++)
