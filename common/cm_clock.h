@@ -50,4 +50,30 @@ static inline uint64_t cm_tsc(void) { return __rdtsc(); }
 static inline uint64_t cm_tsc(void) { return (uint64_t)cm_mono_ns(); }
 #endif
 
+/*
+ * Proleptic Gregorian dates and days since 1970-01-01, both ways, for any
+ * int64 day count a nanosecond time gives (H. Hinnant's days_from_civil and
+ * civil_from_days). m is 1..12, d 1..31.
+ */
+static inline int64_t cm_days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static inline void cm_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
+{
+	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
 #endif /* CM_CLOCK_H */

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cm_clock.h"
 #include "cm_compiler.h"
 
 /* ------------------------------------------------------------------ arena */
@@ -363,8 +364,8 @@ static void fmt_fixed(uint64_t n, int w, char *out)
 
 /*
  * Go's RFC3339Nano in UTC: fraction with trailing zeros cut, none when zero.
- * The civil date from days since the epoch (H. Hinnant's civil_from_days),
- * not gmtime/strftime: raw results print a time per row. Years 0..9999;
+ * The civil date from cm_civil_from_days, not gmtime/strftime: raw results
+ * print a time per row. Years 0..9999;
  * others as the integer nanoseconds.
  */
 static size_t fmt_rfc3339(int64_t ns, char *out, size_t cap)
@@ -379,12 +380,9 @@ static size_t fmt_rfc3339(int64_t ns, char *out, size_t cap)
 		sod += 86400;
 		days--;
 	}
-	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-	int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-	int64_t y = yoe + era * 400 + (m <= 2);
+	int64_t y;
+	int m, d;
+	cm_civil_from_days(days, &y, &m, &d);
 	if (y < 0 || y > 9999 || cap < 32)
 		return fmt_i64(ns, out);
 	char *o = out;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_clock.h"
 #include "cm_compiler.h"
 
 /* ------------------------------------------------------------------------ */
@@ -688,17 +689,6 @@ static int digits(const char **s, int n)
 	return v;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int days_in_month(int y, int m)
 {
 	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -765,7 +755,7 @@ int mg_tsql_parse_time(const char *s, int64_t *ns)
 	}
 	if (*s)
 		return -EINVAL;
-	int64_t t = days_from_civil(y, m, d) * 86400 + secs - east, out;
+	int64_t t = cm_days_from_civil(y, m, d) * 86400 + secs - east, out;
 	if (t < 0 && frac > 0) { /* so that t * 1e9 does not overflow before frac is added */
 		t++;
 		frac -= 1000000000;
