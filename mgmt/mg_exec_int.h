@@ -107,10 +107,6 @@ struct qplan {
 	const char *gtags[QP_TAGKEYS_MAX];  /* GROUP BY tag keys, sorted (output order) */
 	uint32_t ngtags;
 
-	/* raw ORDER BY time [DESC] LIMIT: only this many points per series from that end (0: all) */
-	uint64_t read_k;
-	bool read_newest;
-
 	/* guardrails */
 	uint64_t points_read, series_read;
 	size_t held_bytes;           /* points in memory now */
@@ -201,6 +197,8 @@ int ql_group_key(struct qplan *p, struct rowset *rs);
 int ql_rowsets_push(struct rowsets *out, const struct rowset *rs);
 /* Read a row set's points (every tier, every shard), counting toward the guardrails. */
 int ql_load(struct qplan *p, struct rowset *rs);
+/* Only the k newest (oldest) points of each series (st_store_read_end); k = 0: all. */
+int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest);
 void ql_unload(struct qplan *p, struct rowset *rs);
 /* Guardrails between series: 0, or -ETIME / -ECANCELED / -E2BIG / -ENOMEM with p->err. */
 int ql_check(struct qplan *p, uint64_t more_points);

@@ -425,7 +425,7 @@ int ql_check(struct qplan *p, uint64_t more_points)
 	return 0;
 }
 
-static int read_one(struct qplan *p, struct qfcol *c, uint64_t id)
+static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, bool newest)
 {
 	const struct mg_exec_ctx *cx = p->cx;
 	uint32_t shard = ST_SERIES_SHARD(id);
@@ -450,9 +450,8 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id)
 	struct st_points more;
 	st_points_init(&more);
 	struct st_points *dst = before ? &more : &c->pts;
-	int rc = p->read_k ? st_store_read_end(st, local, p->tmin, p->tmax, p->read_k,
-					       p->read_newest, dst)
-			   : st_store_read(st, local, p->tmin, p->tmax, dst);
+	int rc = k ? st_store_read_end(st, local, p->tmin, p->tmax, k, newest, dst)
+		   : st_store_read(st, local, p->tmin, p->tmax, dst);
 	st_read_end(cx->rcu, cx->reader);
 	if (rc == -ENOENT)
 		rc = 0;
@@ -470,21 +469,26 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id)
 	return ql_check(p, got);
 }
 
-int ql_load(struct qplan *p, struct rowset *rs)
+int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest)
 {
 	if (rs->loaded)
 		return 0;
 	for (uint32_t f = 0; f < p->nfields; f++) {
 		struct qfcol *c = &rs->f[f];
 		st_points_init(&c->pts);
-		for (uint32_t k = 0; k < c->nids; k++) {
-			int rc = read_one(p, c, c->ids[k]);
+		for (uint32_t i = 0; i < c->nids; i++) {
+			int rc = read_one(p, c, c->ids[i], k, newest);
 			if (rc)
 				return rc;
 		}
 	}
 	rs->loaded = true;
 	return 0;
+}
+
+int ql_load(struct qplan *p, struct rowset *rs)
+{
+	return ql_load_ends(p, rs, 0, false);
 }
 
 void ql_unload(struct qplan *p, struct rowset *rs)

@@ -276,18 +276,14 @@ static int run_raw(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 	if (s->limit > 0 && !p->has_xform)
 		max_kept = (uint64_t)s->limit + (uint64_t)(s->offset > 0 ? s->offset : 0);
 	int rc = 0;
-	if (max_kept != UINT64_MAX && !p->has_residual && fields_shown(p)) {
-		p->read_k = max_kept;
-		p->read_newest = s->order_desc;
-	}
+	bool ends = max_kept != UINT64_MAX && !p->has_residual && fields_shown(p);
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		rc = ql_load(p, &rs[i]);
+		rc = ql_load_ends(p, &rs[i], ends ? max_kept : 0, s->order_desc);
 		raw_sources(p, &rs[i], a.src);
 		if (rc == 0)
 			rc = walk_rows(p, &rs[i], s->order_desc, max_kept, raw_row, &a);
 		ql_unload(p, &rs[i]);
 	}
-	p->read_k = 0;
 	return rc ? rc : sort_rows(m);
 }
 
@@ -589,10 +585,8 @@ static int agg_window(struct qplan *p, struct rowset *rs, uint32_t n, struct win
 	for (uint32_t f = 0; f < p->nfields; f++)
 		first[f].t = XV_NULL;
 	int rc = 0;
-	p->read_k = 1;
-	p->read_newest = false;
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		rc = ql_load(p, &rs[i]);
+		rc = ql_load_ends(p, &rs[i], 1, false);
 		for (uint32_t f = 0; rc == 0 && f < p->nfields; f++)
 			if (rs[i].f[f].pts.n) {
 				if (first[f].t == XV_NULL)
@@ -601,7 +595,6 @@ static int agg_window(struct qplan *p, struct rowset *rs, uint32_t n, struct win
 			}
 		ql_unload(p, &rs[i]);
 	}
-	p->read_k = 0;
 	if (rc || lo == INT64_MAX)
 		return rc;
 	/*
