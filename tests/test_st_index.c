@@ -22,6 +22,7 @@
 #include "cm_compiler.h"
 #include "st_index.h"
 #include "st_series.h"
+#include "tst_util.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                    */
@@ -56,20 +57,7 @@ static uint32_t rnd_below(uint32_t n)
  */
 static size_t mk(uint8_t *out, size_t cap, const char *meas, const char *field, const char *tags)
 {
-	static char buf[1024];
-	struct st_tag t[ST_TAGS_MAX];
-	uint32_t n = 0;
-	snprintf(buf, sizeof(buf), "%s", tags);
-	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		assert_non_null(eq);
-		*eq = '\0';
-		t[n].key = str_of(tok);
-		t[n].value = str_of(eq + 1);
-		n++;
-	}
-	int len = st_key_build(out, cap, str_of(meas), str_of(field), t, n);
+	int len = tst_key_build(out, cap, meas, strlen(meas), field, tags);
 	assert_true(len > 0);
 	return (size_t)len;
 }

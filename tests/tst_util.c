@@ -49,6 +49,7 @@ void tst_rm_tree(const char *path)
 
 #include "cm_clock.h"
 #include "st_io.h"
+#include "st_series.h"
 #include "st_store.h"
 
 int tst_uring_probe(void)
@@ -94,4 +95,26 @@ int tst_store_find_series(struct st_store *st, const uint8_t *key, uint32_t keyl
 	return -1;
 }
 
+int tst_key_build(uint8_t *out, size_t cap, const char *name, size_t namelen, const char *field,
+		  const char *tags)
+{
+	struct st_tag t[16];
+	char buf[1024];
+	uint32_t n = 0;
+	snprintf(buf, sizeof(buf), "%s", tags);
+	for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq || n == 16)
+			return -1;
+		*eq = '\0';
+		/* slices into buf: st_key_build copies them before buf goes away */
+		t[n].key = (struct st_str){kv, (uint32_t)strlen(kv)};
+		t[n].value = (struct st_str){eq + 1, (uint32_t)strlen(eq + 1)};
+		n++;
+	}
+	int kl = st_key_build(out, cap, (struct st_str){name, (uint32_t)namelen},
+			      (struct st_str){field, (uint32_t)strlen(field)}, t, n);
+	return kl > 0 ? kl : -1;
+}
 #endif /* storage */

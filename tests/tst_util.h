@@ -56,6 +56,14 @@ void tst_store_cfg(struct st_store_cfg *cfg, const char *dir, struct st_rcu *rcu
 /* The local id of the series with this key in st's shard, or -1 (a linear scan). */
 int tst_store_find_series(struct st_store *st, const uint8_t *key, uint32_t keylen);
 
+/*
+ * The series key of (name, field, tags "k=v,k=v"), no escaping, up to 16
+ * tags, built with st_key_build into out[cap]: its length, or -1 (a tag
+ * without '=', too many tags, st_key_build's refusal).
+ */
+int tst_key_build(uint8_t *out, size_t cap, const char *name, size_t namelen, const char *field,
+		  const char *tags);
+
 #if __has_include("st_types.h")
 #include <stdbool.h>
 #include <string.h>

@@ -18,6 +18,30 @@ fail() {
 }
 skip() { echo "SKIP: $*"; exit 77; }
 
+# Checks that go on after one failed: `bad CHECK WHY` records a failure (and
+# says once when the daemon has died, since the checks after it cannot pass),
+# `ok CHECK` a success; `finish NAME` exits 1 naming every failed check, or 0.
+failed=""
+died=""
+bad() {
+	echo "FAIL: $1: $2"
+	failed="$failed $1"
+	if [ -n "$pid" ] && [ -z "$died" ] && ! kill -0 "$pid" 2>/dev/null; then
+		died=1
+		echo "FAIL: (the daemon is gone; the checks after this one cannot pass) $(tail -1 "$tmp/log")"
+	fi
+}
+ok() { echo "ok $1"; }
+finish() {
+	if [ -n "$failed" ]; then
+		echo "FAILED checks:$failed"
+		[ -f "$tmp/log" ] && tail -20 "$tmp/log"
+		exit 1
+	fi
+	echo "$1: ok"
+	exit 0
+}
+
 # free_port: a port that is free for both UDP and TCP on 127.0.0.1 now.
 free_port() {
 	while :; do

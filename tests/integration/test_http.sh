@@ -25,23 +25,6 @@ else
 	skip "neither python3 nor jq to read JSON with"
 fi
 
-failed=""
-bad() {
-	echo "FAIL: $1: $2"
-	failed="$failed $1"
-}
-ok() { echo "ok $1"; }
-
-finish() {
-	if [ -n "$failed" ]; then
-		echo "FAILED checks:$failed"
-		[ -f "$tmp/log" ] && tail -20 "$tmp/log"
-		exit 1
-	fi
-	echo "http api: ok"
-	exit 0
-}
-
 # http CHECK WANT-STATUS CURL-ARGS...: the body in $tmp/body, the headers in
 # $tmp/hdr; false (and the check failed) when the status is not WANT-STATUS.
 http() {
@@ -296,4 +279,4 @@ if http metrics 200 "$base/metrics"; then
 fi
 
 stop_daemon
-finish
+finish "http api"

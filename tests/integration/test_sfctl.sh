@@ -16,18 +16,6 @@ set -u
 SFD="$1"; SFCTL="$2"
 . "$(dirname "$0")/lib.sh"
 
-failed=""
-died=""
-bad() {
-	echo "FAIL: $1: $2"
-	failed="$failed $1"
-	if [ -n "$pid" ] && [ -z "$died" ] && ! kill -0 "$pid" 2>/dev/null; then
-		died=1
-		echo "FAIL: (the daemon is gone; the checks after this one cannot pass) $(tail -1 "$tmp/log")"
-	fi
-}
-ok() { echo "ok $1"; }
-
 # sfctl_run CHECK WANT-RC ARGS...: sfctl's stdout in $tmp/out, stderr in $tmp/err;
 # false (and the check failed) when the exit status is not WANT-RC.
 sfctl_run() {
@@ -43,16 +31,6 @@ has() {
 	grep -Eq -- "$2" "${3:-$tmp/out}" && return 0
 	bad "$1" "no line matches '$2' in: $(head -c 600 "${3:-$tmp/out}")"
 	return 1
-}
-
-finish() {
-	if [ -n "$failed" ]; then
-		echo "FAILED checks:$failed"
-		[ -f "$tmp/log" ] && tail -20 "$tmp/log"
-		exit 1
-	fi
-	echo "sfctl: ok"
-	exit 0
 }
 
 # ---------------------------------------------------------------- the daemon
@@ -223,4 +201,4 @@ if sfctl_run shutdown 0 shutdown; then
 		[ $rc = 0 ] && [ ! -e "$sock" ] && ok shutdown
 	fi
 fi
-finish
+finish sfctl
