@@ -20,7 +20,10 @@ Latency is wall time at the client, request sent to last byte read. The
 peer comparison (InfluxDB, VictoriaMetrics on the same queries) is
 `make bench ONLY=compare` (issue 6); the targets are issue 5's.
 
-Usage: pf_query_bench.py STREAMFLOWD SFCTL [N]
+Usage: pf_query_bench.py STREAMFLOWD SFCTL [N] [--types=T1,T2] [--no-flush]
+  --types=    only these query types (e.g. lastpoint,groupby-orderby-limit)
+  --no-flush  query the data where the import leaves it: hot chunks and the
+              WAL (a live series' newest points), not warm blocks
 """
 import http.client
 import json
@@ -89,10 +92,20 @@ def http_query(conn, q):
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = [a for a in sys.argv[1:] if not a.startswith('--')]
+    opts = [a for a in sys.argv[1:] if a.startswith('--')]
+    types, flush = None, True
+    for o in opts:
+        if o.startswith('--types='):
+            types = set(o.split('=', 1)[1].split(','))
+        elif o == '--no-flush':
+            flush = False
+        else:
+            sys.exit('unknown option %s\n%s' % (o, __doc__))
+    if len(args) < 2:
         sys.exit(__doc__)
-    sfd, sfctl = sys.argv[1], sys.argv[2]
-    n = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    sfd, sfctl = args[0], args[1]
+    n = int(args[2]) if len(args) > 2 else 100
     dataset = os.path.join(DATA, 'cpu-only_scale100_1d_seed123.influx.zst')
     if not os.path.exists(dataset):
         print('SKIP: %s is missing' % dataset)
@@ -116,7 +129,8 @@ def main():
         t0 = time.monotonic()
         subprocess.run(ctl + ['--quiet', 'import', dataset], check=True, stdout=subprocess.DEVNULL)
         bench('import_lines_per_s', 864000 / (time.monotonic() - t0), 'lines/s')
-        subprocess.run(ctl + ['flush'], check=True, stdout=subprocess.DEVNULL)
+        if flush:
+            subprocess.run(ctl + ['flush'], check=True, stdout=subprocess.DEVNULL)
 
         conn = http.client.HTTPConnection('127.0.0.1', port, timeout=120)
         sock = socket.socket(socket.AF_UNIX)
@@ -124,6 +138,8 @@ def main():
         qdir = os.path.join(DATA, 'queries')
         for fn in sorted(os.listdir(qdir)):
             qtype = fn[:-4]
+            if types is not None and qtype not in types:
+                continue
             qs = [l.split('\t')[4] for l in open(os.path.join(qdir, fn)).read().splitlines()][:n]
             for path, run in (('', lambda q: http_query(conn, q)),
                               ('socket_', lambda q: sock_query(sock, q))):
