@@ -3,14 +3,16 @@
  * runs per point.
  *
  * Start: data directory lock, reclamation domain, one store per worker
- * (recovered), the receive backend, placement, per worker an injector, an
+ * (recovered), the database catalog (the stores ask it which series a DROP
+ * DATABASE deleted), the receive backend, placement, per worker an injector, an
  * aggregator and a worker thread pinned to its cpu; then, bound to the
  * management cpus, the WAL I/O thread, the flusher, the StatsD job and the
  * stats writer.
  *
  * Stop (nothing acknowledged is lost, nothing received and decoded is
  * dropped): workers stop receiving; the StatsD job flushes a last time
- * through the still-running workers; the flusher stops; the workers insert
+ * through the still-running workers; the flusher stops (then the catalog
+ * closes); the workers insert
  * what is pending and leave; the WAL I/O thread stops; the stores close
  * (WAL synced); the backend closes; a last stats file is written.
  */
@@ -38,6 +40,7 @@
 #include "dp_dpdk.h"
 #include "dp_place.h"
 #include "dp_sock.h"
+#include "mg_db.h"
 #include "mg_ctl.h"
 #include "mg_http.h"
 #include "mg_stats.h"
@@ -274,6 +277,8 @@ static void stop_all(struct mg_daemon *d)
 	d->stats_job = NULL;
 	st_flush_destroy(d->flush);
 	d->flush = NULL;
+	mg_dbs_close(d->dbs); /* after the flusher, its last user */
+	d->dbs = NULL;
 	stop_workers(d);
 	st_walio_stop(d->walio);
 	d->walio = NULL;
@@ -302,6 +307,29 @@ static void stop_all(struct mg_daemon *d)
 	d->stores = NULL;
 	dp_topo_destroy(d->topo);
 	d->topo = NULL;
+}
+
+static bool series_deleted(void *arg, struct st_str name)
+{
+	return mg_dbs_deleted(arg, name);
+}
+
+/* The database catalog; the stores delete the series of dropped databases through it. */
+static int open_catalog(struct mg_daemon *d, const char *dir, char *err, size_t errlen)
+{
+	const char *db = cm_config_str(d->cfg, "mgmt.database");
+	if (!mg_db_name_valid(db, strlen(db))) {
+		snprintf(err, errlen, "invalid mgmt.database '%s'", db);
+		return -EINVAL;
+	}
+	int rc = mg_dbs_open(dir, db, &d->dbs);
+	if (rc) {
+		snprintf(err, errlen, "cannot open the database catalog: %s", strerror(-rc));
+		return rc;
+	}
+	for (uint32_t i = 0; i < d->nshards; i++)
+		st_store_set_deleted(d->stores[i], series_deleted, d->dbs);
+	return 0;
 }
 
 static int open_stores(struct mg_daemon *d, const char *dir, char *err, size_t errlen)
@@ -380,6 +408,8 @@ int mg_daemon_start(const struct cm_config *cfg, int eal_argc, char **eal_argv,
 		plan_placement(d, dp_dpdk_numa_node(d->backend));
 	if (rc == 0)
 		rc = open_stores(d, dir, err, errlen);
+	if (rc == 0)
+		rc = open_catalog(d, dir, err, errlen);
 	if (rc == 0)
 		rc = start_workers(d, err, errlen);
 	if (rc == 0 && cm_config_bool(cfg, "wal.io_thread") &&

@@ -49,6 +49,7 @@ struct mg_daemon {
 	struct mg_worker *workers;
 	struct mg_statsd *statsd;
 	struct st_flush *flush;
+	struct mg_dbs *dbs;           /* the database catalog (mg_db.h) */
 	struct st_walio *walio;
 	int64_t started_ns;
 	struct mg_job *stats_job;   /* the stats writer */

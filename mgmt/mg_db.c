@@ -7,24 +7,31 @@
  * line-protocol line written through HTTP (mg_db_series_name): pure,
  * no allocation. The catalog changes a few times in a daemon's life (CREATE
  * DATABASE, DROP DATABASE, a write to a new database) and is read per
- * request (mg_dbs_exists): a sorted array under a mutex.
+ * request (mg_dbs_exists, mg_dbs_namespace) and by the flusher once per
+ * series and checkpoint (mg_dbs_deleted): a sorted array under a
+ * read-write lock.
  *
- * The file data_dir/databases holds one name per line, each ending in '\n',
- * sorted. It is only ever replaced whole: written to databases.tmp, fsync'ed,
- * renamed over databases, then the directory fsync'ed, so a crash leaves the
- * old or the new catalog, never half of one. At open, a line that is not a
- * valid name (control bytes, too long) means the file was damaged or edited
- * by hand: open fails with -EBADMSG and logs the path and line, rather than
- * guessing which databases exist. Blank lines and a missing final '\n' are
- * tolerated; duplicates collapse.
+ * The file data_dir/databases holds one line per name, each ending in '\n',
+ * sorted: the name, then a TAB and the generation when it is not 0, then a
+ * TAB and "dropped" when the database was dropped (mg_db.h). It is only
+ * ever replaced whole: written to databases.tmp, fsync'ed, renamed over
+ * databases, then the directory fsync'ed, so a crash leaves the old or the
+ * new catalog, never half of one. At open, a line that is not of that form
+ * (control bytes, too long, a bad generation) means the file was damaged or
+ * edited by hand: open fails with -EBADMSG and logs the path and line,
+ * rather than guessing which databases exist. Blank lines and a missing
+ * final '\n' are tolerated; repeated names collapse to the latest
+ * generation.
  *
  * Threads: the name functions from any thread; the catalog functions from
- * any management thread (one mutex; the file is rewritten under it).
+ * any management thread and the flusher, under one read-write lock (the
+ * file is rewritten under the write lock).
  */
 #include "mg_db.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -49,6 +56,20 @@ bool mg_db_name_valid(const char *db, size_t len)
 		if (c < 0x20 || c == 0x7f)
 			return false; /* NUL, '\n' and the other control bytes */
 	}
+	return true;
+}
+
+bool mg_db_ns_valid(const char *ns, size_t len)
+{
+	const char *g = ns ? memchr(ns, MG_DB_GEN_SEP, len) : NULL;
+	if (!g)
+		return mg_db_name_valid(ns, len);
+	size_t digits = len - (size_t)(g - ns) - 1;
+	if (!mg_db_name_valid(ns, (size_t)(g - ns)) || digits == 0 || digits > 10)
+		return false;
+	for (size_t i = 1; i <= digits; i++)
+		if (g[i] < '0' || g[i] > '9')
+			return false;
 	return true;
 }
 
@@ -103,21 +124,36 @@ bool mg_db_owns(struct st_str name, const char *db, const char *default_db)
 
 /* =============================================================== catalog */
 
+/*
+ * A database name's history: its current (live) or last (dropped)
+ * generation. Each CREATE after a DROP starts the next generation, whose
+ * series live under another namespace, so a dropped database's series never
+ * come back.
+ */
+struct dbent {
+	char *name;
+	uint32_t gen;
+	bool live;
+};
+
 struct mg_dbs {
-	pthread_mutex_t mu;
+	pthread_rwlock_t mu;
 	char *dir;
 	char *dflt;
-	char **names;     /* sorted (strcmp), unique; the default among them */
+	struct dbent *v;  /* sorted by name (strcmp), unique; the default among them, live */
 	uint32_t n, cap;
 };
 
-/* Index of name in the sorted array, or where it would go (*found false). */
-static uint32_t dbs_find(const struct mg_dbs *dbs, const char *name, bool *found)
+/* Index of name (len bytes) in the sorted array, or where it would go (*found false). */
+static uint32_t dbs_find(const struct mg_dbs *dbs, const char *name, size_t len, bool *found)
 {
 	uint32_t lo = 0, hi = dbs->n;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(dbs->names[mid], name);
+		const char *x = dbs->v[mid].name;
+		int c = strncmp(x, name, len);
+		if (c == 0 && x[len])
+			c = 1;
 		if (c == 0) {
 			*found = true;
 			return mid;
@@ -131,38 +167,46 @@ static uint32_t dbs_find(const struct mg_dbs *dbs, const char *name, bool *found
 	return lo;
 }
 
-/* Add name (len bytes, valid) if absent. 0 or -ENOMEM. */
-static int dbs_insert(struct mg_dbs *dbs, const char *name, size_t len)
+/*
+ * Record name (len bytes, valid) at generation gen: a new entry, or a later
+ * generation of a known one (a file's repeated lines: the latest wins).
+ * 0 or -ENOMEM.
+ */
+static int dbs_insert(struct mg_dbs *dbs, const char *name, size_t len, uint32_t gen, bool live)
 {
+	bool found;
+	uint32_t at = dbs_find(dbs, name, len, &found);
+	if (found) {
+		struct dbent *e = &dbs->v[at];
+		if (gen > e->gen || (gen == e->gen && live)) {
+			e->gen = gen;
+			e->live = live;
+		}
+		return 0;
+	}
 	char *copy = strndup(name, len);
 	if (!copy)
 		return -ENOMEM;
-	bool found;
-	uint32_t at = dbs_find(dbs, copy, &found);
-	if (found) {
-		free(copy);
-		return 0;
-	}
 	if (dbs->n == dbs->cap) {
 		uint32_t cap = dbs->cap ? dbs->cap * 2 : 8;
-		char **p = realloc(dbs->names, cap * sizeof(*p));
+		struct dbent *p = realloc(dbs->v, cap * sizeof(*p));
 		if (!p) {
 			free(copy);
 			return -ENOMEM;
 		}
-		dbs->names = p;
+		dbs->v = p;
 		dbs->cap = cap;
 	}
-	memmove(dbs->names + at + 1, dbs->names + at, (dbs->n - at) * sizeof(*dbs->names));
-	dbs->names[at] = copy;
+	memmove(dbs->v + at + 1, dbs->v + at, (dbs->n - at) * sizeof(*dbs->v));
+	dbs->v[at] = (struct dbent){copy, gen, live};
 	dbs->n++;
 	return 0;
 }
 
 static void dbs_remove_at(struct mg_dbs *dbs, uint32_t at)
 {
-	free(dbs->names[at]);
-	memmove(dbs->names + at, dbs->names + at + 1, (dbs->n - at - 1) * sizeof(*dbs->names));
+	free(dbs->v[at].name);
+	memmove(dbs->v + at, dbs->v + at + 1, (dbs->n - at - 1) * sizeof(*dbs->v));
 	dbs->n--;
 }
 
@@ -191,11 +235,19 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
+/* The file's line for e, without its '\n', into buf[cap]; its length. */
+static int dbs_line(const struct dbent *e, char *buf, size_t cap)
+{
+	if (e->live && e->gen == 0)
+		return snprintf(buf, cap, "%s", e->name);
+	return snprintf(buf, cap, "%s\t%" PRIu32 "%s", e->name, e->gen, e->live ? "" : "\tdropped");
+}
+
 /*
- * Replace the file with the names in memory but names[skip] (UINT32_MAX:
- * all of them), through a temp file, fsync and rename. Under mu.
+ * Replace the file with the catalog in memory, through a temp file, fsync
+ * and rename. Under mu (written).
  */
-static int dbs_persist(const struct mg_dbs *dbs, uint32_t skip)
+static int dbs_persist(const struct mg_dbs *dbs)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/" DBS_FILE, dbs->dir) >= (int)sizeof(path) ||
@@ -209,11 +261,10 @@ static int dbs_persist(const struct mg_dbs *dbs, uint32_t skip)
 	}
 	int rc = 0;
 	for (uint32_t i = 0; rc == 0 && i < dbs->n; i++) {
-		if (i == skip)
-			continue;
-		rc = write_all(fd, dbs->names[i], strlen(dbs->names[i]));
-		if (rc == 0)
-			rc = write_all(fd, "\n", 1);
+		char line[MG_DB_NAME_MAX + 32];
+		int n = dbs_line(&dbs->v[i], line, sizeof(line) - 1);
+		line[n++] = '\n';
+		rc = write_all(fd, line, (size_t)n);
 	}
 	if (rc == 0 && fsync(fd))
 		rc = -errno;
@@ -268,25 +319,69 @@ static int read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-/* Load the names of the file's text. 0, -EBADMSG (logged with the line), -ENOMEM. */
+/*
+ * One line of the file: "name" (a live database, generation 0), "name\tG"
+ * (live, generation G) or "name\tG\tdropped". True if well formed.
+ */
+static bool dbs_parse_line(const char *line, size_t n, size_t *name_len, uint32_t *gen,
+			   bool *live)
+{
+	const char *tab = memchr(line, '\t', n);
+	*name_len = tab ? (size_t)(tab - line) : n;
+	*gen = 0;
+	*live = true;
+	if (!mg_db_name_valid(line, *name_len))
+		return false;
+	if (!tab)
+		return true;
+	const char *p = tab + 1, *end = line + n;
+	uint64_t g = 0;
+	if (p == end || *p < '0' || *p > '9')
+		return false;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		if ((g = g * 10 + (uint64_t)(*p - '0')) > UINT32_MAX - 1)
+			return false;
+	*gen = (uint32_t)g;
+	if (p == end)
+		return true;
+	*live = false;
+	return (size_t)(end - p) == sizeof("\tdropped") - 1 && !memcmp(p, "\tdropped", (size_t)(end - p));
+}
+
+/* Load the catalog of the file's text. 0, -EBADMSG (logged with the line), -ENOMEM. */
 static int dbs_parse(struct mg_dbs *dbs, const char *path, const char *text, size_t len)
 {
 	uint32_t lineno = 0;
 	for (size_t at = 0; at < len;) {
 		const char *nl = memchr(text + at, '\n', len - at);
 		size_t end = nl ? (size_t)(nl - text) : len;
-		size_t n = end - at;
+		size_t n = end - at, name_len;
+		uint32_t gen;
+		bool live;
 		lineno++;
-		if (n > 0 && !mg_db_name_valid(text + at, n)) {
+		if (n > 0 && !dbs_parse_line(text + at, n, &name_len, &gen, &live)) {
 			CM_LOG_ERR("db", "event=catalog_corrupt path=%s line=%u bytes=%zu "
-			 "reason=not_a_database_name", path, lineno, n);
+			 "reason=not_a_catalog_line", path, lineno, n);
 			return -EBADMSG;
 		}
-		if (n > 0 && dbs_insert(dbs, text + at, n))
+		if (n > 0 && dbs_insert(dbs, text + at, name_len, gen, live))
 			return -ENOMEM;
 		at = end + 1;
 	}
 	return 0;
+}
+
+/* The default always exists: live, at a generation after any it was dropped at. */
+static int dbs_ensure_default(struct mg_dbs *dbs)
+{
+	bool found;
+	uint32_t at = dbs_find(dbs, dbs->dflt, strlen(dbs->dflt), &found);
+	if (found && !dbs->v[at].live) {
+		dbs->v[at].gen++;
+		dbs->v[at].live = true;
+		return 0;
+	}
+	return dbs_insert(dbs, dbs->dflt, strlen(dbs->dflt), 0, true);
 }
 
 /* Fill dbs from its file, or create the file. 0 or -errno. */
@@ -299,8 +394,8 @@ static int dbs_load(struct mg_dbs *dbs)
 	size_t len = 0;
 	int rc = read_file(path, &text, &len);
 	if (rc == -ENOENT) {
-		rc = dbs_insert(dbs, dbs->dflt, strlen(dbs->dflt));
-		return rc ? rc : dbs_persist(dbs, UINT32_MAX);
+		rc = dbs_ensure_default(dbs);
+		return rc ? rc : dbs_persist(dbs);
 	}
 	if (rc) {
 		CM_LOG_ERR("db", "event=catalog_unreadable path=%s err=%s", path, strerror(-rc));
@@ -310,16 +405,15 @@ static int dbs_load(struct mg_dbs *dbs)
 	free(text);
 	if (rc)
 		return rc;
-	/* the default always exists, whether or not the file names it */
-	return dbs_insert(dbs, dbs->dflt, strlen(dbs->dflt));
+	return dbs_ensure_default(dbs);
 }
 
-/* Free dbs and what it owns (the mutex is the caller's to destroy). */
+/* Free dbs and what it owns (the lock is the caller's to destroy). */
 static void dbs_free(struct mg_dbs *dbs)
 {
 	for (uint32_t i = 0; i < dbs->n; i++)
-		free(dbs->names[i]);
-	free(dbs->names);
+		free(dbs->v[i].name);
+	free(dbs->v);
 	free(dbs->dflt);
 	free(dbs->dir);
 	free(dbs);
@@ -334,17 +428,17 @@ int mg_dbs_open(const char *data_dir, const char *default_db, struct mg_dbs **ou
 		return -ENOMEM;
 	dbs->dir = strdup(data_dir);
 	dbs->dflt = strdup(default_db);
-	int rc = dbs->dir && dbs->dflt ? -pthread_mutex_init(&dbs->mu, NULL) : -ENOMEM;
+	int rc = dbs->dir && dbs->dflt ? -pthread_rwlock_init(&dbs->mu, NULL) : -ENOMEM;
 	if (rc)
 		goto err_free;
 	rc = dbs_load(dbs);
 	if (rc)
-		goto err_mutex;
+		goto err_lock;
 	*out = dbs;
 	return 0;
 
-err_mutex:
-	pthread_mutex_destroy(&dbs->mu);
+err_lock:
+	pthread_rwlock_destroy(&dbs->mu);
 err_free:
 	dbs_free(dbs);
 	return rc;
@@ -354,7 +448,7 @@ void mg_dbs_close(struct mg_dbs *dbs)
 {
 	if (!dbs)
 		return;
-	pthread_mutex_destroy(&dbs->mu);
+	pthread_rwlock_destroy(&dbs->mu);
 	dbs_free(dbs);
 }
 
@@ -362,18 +456,27 @@ int mg_dbs_create(struct mg_dbs *dbs, const char *db)
 {
 	if (!db || !mg_db_name_valid(db, strlen(db)))
 		return -EINVAL;
-	pthread_mutex_lock(&dbs->mu);
+	pthread_rwlock_wrlock(&dbs->mu);
 	bool found;
-	uint32_t at = dbs_find(dbs, db, &found);
+	uint32_t at = dbs_find(dbs, db, strlen(db), &found);
 	int rc = 0;
+	bool made = !found || !dbs->v[at].live;
 	if (!found) {
-		rc = dbs_insert(dbs, db, strlen(db)); /* at `at` */
-		if (rc == 0 && (rc = dbs_persist(dbs, UINT32_MAX)) != 0)
+		rc = dbs_insert(dbs, db, strlen(db), 0, true); /* at `at` */
+		if (rc == 0 && (rc = dbs_persist(dbs)) != 0)
 			dbs_remove_at(dbs, at); /* not on disk: not created */
+	} else if (!dbs->v[at].live) {
+		/* re-created: a new generation, a namespace no dropped series is in */
+		struct dbent was = dbs->v[at];
+		dbs->v[at].gen++;
+		dbs->v[at].live = true;
+		if ((rc = dbs_persist(dbs)) != 0)
+			dbs->v[at] = was;
 	}
-	pthread_mutex_unlock(&dbs->mu);
-	if (rc == 0 && !found)
-		CM_LOG_INFO("db", "event=create db=%s", db);
+	uint32_t gen = found ? dbs->v[at].gen : 0;
+	pthread_rwlock_unlock(&dbs->mu);
+	if (rc == 0 && made)
+		CM_LOG_INFO("db", "event=create db=%s generation=%" PRIu32, db, gen);
 	return rc;
 }
 
@@ -383,13 +486,16 @@ int mg_dbs_drop(struct mg_dbs *dbs, const char *db)
 		return -ENOENT;
 	if (strcmp(db, dbs->dflt) == 0)
 		return -EPERM;
-	pthread_mutex_lock(&dbs->mu);
+	pthread_rwlock_wrlock(&dbs->mu);
 	bool found;
-	uint32_t at = dbs_find(dbs, db, &found);
-	int rc = found ? dbs_persist(dbs, at) : -ENOENT;
-	if (rc == 0)
-		dbs_remove_at(dbs, at); /* on disk without it: gone */
-	pthread_mutex_unlock(&dbs->mu);
+	uint32_t at = dbs_find(dbs, db, strlen(db), &found);
+	int rc = found && dbs->v[at].live ? 0 : -ENOENT;
+	if (rc == 0) {
+		dbs->v[at].live = false;
+		if ((rc = dbs_persist(dbs)) != 0)
+			dbs->v[at].live = true; /* not on disk: not dropped */
+	}
+	pthread_rwlock_unlock(&dbs->mu);
 	if (rc == 0)
 		CM_LOG_INFO("db", "event=drop db=%s", db);
 	return rc;
@@ -399,20 +505,65 @@ bool mg_dbs_exists(struct mg_dbs *dbs, const char *db)
 {
 	if (!db || !*db)
 		return true; /* the default */
-	pthread_mutex_lock(&dbs->mu);
+	pthread_rwlock_rdlock(&dbs->mu);
 	bool found;
-	dbs_find(dbs, db, &found);
-	pthread_mutex_unlock(&dbs->mu);
+	uint32_t at = dbs_find(dbs, db, strlen(db), &found);
+	found = found && dbs->v[at].live;
+	pthread_rwlock_unlock(&dbs->mu);
 	return found;
+}
+
+int mg_dbs_namespace(struct mg_dbs *dbs, const char *db, char *out, size_t cap)
+{
+	if (!db || !*db || strcmp(db, dbs->dflt) == 0)
+		return snprintf(out, cap, "%s", dbs->dflt) < (int)cap ? 0 : -ENOSPC;
+	pthread_rwlock_rdlock(&dbs->mu);
+	bool found;
+	uint32_t at = dbs_find(dbs, db, strlen(db), &found);
+	int rc = -ENOENT;
+	if (found && dbs->v[at].live) {
+		const struct dbent *e = &dbs->v[at];
+		int n = e->gen ? snprintf(out, cap, "%s%c%" PRIu32, db, MG_DB_GEN_SEP, e->gen)
+			       : snprintf(out, cap, "%s", db);
+		rc = n < (int)cap ? 0 : -ENOSPC;
+	}
+	pthread_rwlock_unlock(&dbs->mu);
+	return rc;
+}
+
+bool mg_dbs_deleted(struct mg_dbs *dbs, struct st_str name)
+{
+	const char *sep = name.len ? memchr(name.p, MG_DB_SEP, name.len) : NULL;
+	if (!sep)
+		return false; /* the default database's: never dropped */
+	size_t len = (size_t)(sep - name.p);
+	const char *g = memchr(name.p, MG_DB_GEN_SEP, len);
+	uint64_t gen = 0;
+	if (g) {
+		if (g + 1 == sep)
+			return false;
+		for (const char *p = g + 1; p < sep; p++) {
+			if (*p < '0' || *p > '9' || (gen = gen * 10 + (uint64_t)(*p - '0')) > UINT32_MAX)
+				return false; /* not a namespace we made: keep it */
+		}
+		len = (size_t)(g - name.p);
+	}
+	pthread_rwlock_rdlock(&dbs->mu);
+	bool found;
+	uint32_t at = dbs_find(dbs, name.p, len, &found);
+	bool gone = found && (dbs->v[at].live ? gen < dbs->v[at].gen : gen <= dbs->v[at].gen);
+	pthread_rwlock_unlock(&dbs->mu);
+	return gone;
 }
 
 int mg_dbs_list(struct mg_dbs *dbs, mg_dbs_fn fn, void *arg)
 {
-	pthread_mutex_lock(&dbs->mu);
+	pthread_rwlock_rdlock(&dbs->mu);
 	int rc = 0;
 	for (uint32_t i = 0; rc == 0 && i < dbs->n; i++)
-		rc = fn(arg, dbs->names[i]);
-	pthread_mutex_unlock(&dbs->mu);
+		if (dbs->v[i].live)
+			rc = fn(arg, dbs->v[i].name);
+	pthread_rwlock_unlock(&dbs->mu);
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mg_agg.h"
+#include "mg_db.h"
 #include "mg_exec.h"
 #include "st_shard.h"
 
@@ -103,7 +104,7 @@ struct qplan {
 	int64_t tmin, tmax;          /* inclusive */
 	bool tmin_set, tmax_set;
 	int64_t interval, offset;    /* GROUP BY time; 0: none */
-	const char *cur_db;          /* the database of the source being resolved */
+	char cur_ns[MG_DB_NS_MAX];   /* the namespace of the source being resolved */
 	const char *gtags[QP_TAGKEYS_MAX];  /* GROUP BY tag keys, sorted (output order) */
 	uint32_t ngtags;
 

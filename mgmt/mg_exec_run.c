@@ -867,7 +867,7 @@ static int meas_match(void *arg, struct st_str name, uint64_t nseries)
 	struct meas_list *l = arg;
 	const struct mg_exec_ctx *cx = l->p->cx;
 	struct st_str db, shown;
-	if (!mg_db_owns(name, l->p->cur_db, cx->default_db))
+	if (!mg_db_owns(name, l->p->cur_ns, cx->default_db))
 		return 0;
 	mg_db_split(name, cx->default_db, &db, &shown);
 	int m = st_index_regex_match(l->re, shown);
@@ -883,10 +883,15 @@ static int resolve_sources(struct qplan *p, struct meas_list *l)
 	const struct mg_exec_ctx *cx = p->cx;
 	for (uint32_t i = 0; i < s->nsources; i++) {
 		const struct mg_source *src = &s->sources[i];
-		p->cur_db = src->db && src->db[0] ? src->db : cx->db;
+		const char *db = src->db && src->db[0] ? src->db : cx->db;
+		if (src->kind != MG_SRC_SUBQUERY &&
+		    mg_dbs_namespace(cx->dbs, db, p->cur_ns, sizeof(p->cur_ns))) {
+			snprintf(p->err, sizeof(p->err), "database not found: %s", db);
+			return -EINVAL;
+		}
 		if (src->kind == MG_SRC_MEASUREMENT) {
 			char name[ST_KEY_MAX];
-			int n = mg_db_series_name(p->cur_db, cx->default_db,
+			int n = mg_db_series_name(p->cur_ns, cx->default_db,
 						  (struct st_str){src->name, (uint32_t)strlen(src->name)},
 						  name, sizeof(name));
 			if (n < 0)

@@ -73,6 +73,7 @@ struct meta {
 	struct qplan p;               /* for the WHERE evaluator and the arena */
 	const struct mg_stmt *st;
 	const char *db;
+	char ns[MG_DB_NS_MAX];        /* db's namespace (statements that read a database) */
 	struct mg_result *r;
 	struct mg_stmt_result *sr;
 	const struct st_index_regex *with_re;   /* WITH KEY/MEASUREMENT =~ */
@@ -160,7 +161,7 @@ static int mlist_cb(void *arg, struct st_str name, uint64_t nseries)
 	struct mlist *l = arg;
 	struct meta *m = l->m;
 	struct st_str db, shown;
-	if (!mg_db_owns(name, m->db, m->p.cx->default_db))
+	if (!mg_db_owns(name, m->ns, m->p.cx->default_db))
 		return 0;
 	mg_db_split(name, m->p.cx->default_db, &db, &shown);
 	int ok = with_ok(m, shown);
@@ -191,9 +192,15 @@ static int measurements(struct meta *m, struct strs *out)
 	for (uint32_t i = 0; i < st->nfrom && rc == 0; i++) {
 		const struct mg_source *src = &st->from[i];
 		const char *db = src->db && src->db[0] ? src->db : m->db;
+		char ns[MG_DB_NS_MAX];
+		if (src->kind == MG_SRC_MEASUREMENT &&
+		    mg_dbs_namespace(m->p.cx->dbs, db, ns, sizeof(ns))) {
+			snprintf(m->p.err, sizeof(m->p.err), "database not found: %s", db);
+			return -EINVAL;
+		}
 		if (src->kind == MG_SRC_MEASUREMENT) {
 			char name[ST_KEY_MAX];
-			int n = mg_db_series_name(db, m->p.cx->default_db, S(src->name), name,
+			int n = mg_db_series_name(ns, m->p.cx->default_db, S(src->name), name,
 						  sizeof(name));
 			rc = n < 0 ? n : strs_add(out, name, (size_t)n);
 		} else if (src->kind == MG_SRC_REGEX) {
@@ -630,19 +637,6 @@ static int show_retention(struct meta *m)
 	return !se || mg_result_add_row(m->r, se, row) ? -ENOMEM : 0;
 }
 
-static int db_series(struct meta *m, const char *db, uint64_t *n)
-{
-	struct meta one = *m;
-	one.db = db;
-	struct mg_stmt st = {.kind = MG_STMT_SHOW_MEASUREMENTS};
-	one.st = &st;
-	struct strs l = {.p = &m->p};
-	int rc = measurements(&one, &l);
-	*n = l.n;
-	free(l.v);
-	return rc;
-}
-
 static int create_drop(struct meta *m)
 {
 	const struct mg_stmt *st = m->st;
@@ -655,15 +649,10 @@ static int create_drop(struct meta *m)
 			snprintf(m->p.err, sizeof(m->p.err), "create database: %s", strerror(-rc));
 		return rc ? -EINVAL : 0;
 	}
-	uint64_t n = 0;
-	int rc = db_series(m, st->on_db, &n);
-	if (rc == 0 && n) {
-		snprintf(m->p.err, sizeof(m->p.err), "drop database \"%s\": it holds %llu "
-			 "measurements and deleting stored series is not supported yet "
-			 "(retention removes them)", st->on_db, (unsigned long long)n);
-		return -EINVAL;
-	}
-	rc = mg_dbs_drop(dbs, st->on_db);
+	int rc = mg_dbs_drop(dbs, st->on_db);
+	/* its series are out of every query now; their points go at the next checkpoint */
+	for (uint32_t i = 0; rc == 0 && i < m->p.cx->nshards; i++)
+		st_store_rewrite_soon(m->p.cx->stores[i]);
 	if (rc == -EPERM)
 		snprintf(m->p.err, sizeof(m->p.err), "cannot drop the default database \"%s\"",
 			 st->on_db);
@@ -691,7 +680,7 @@ int mg_exec_meta(struct mg_exec_ctx *cx, const struct mg_stmt *st, struct mg_res
 	int rc = mark_tags(&m->p, st->where);
 	bool needs_db = st->kind >= MG_STMT_SHOW_MEASUREMENTS &&
 			st->kind <= MG_STMT_SHOW_RETENTION_POLICIES;
-	if (rc == 0 && needs_db && !mg_dbs_exists(cx->dbs, m->db)) {
+	if (rc == 0 && needs_db && mg_dbs_namespace(cx->dbs, m->db, m->ns, sizeof(m->ns))) {
 		snprintf(m->p.err, sizeof(m->p.err), "database not found: %s", m->db);
 		rc = -EINVAL;
 	}

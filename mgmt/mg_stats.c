@@ -161,6 +161,14 @@ static void print_store(struct mg_daemon *d, FILE *out)
 		"store.disk_low %d\n", U(t.blocks[ST_TIER_WARM]), U(t.blocks[ST_TIER_COLD]),
 		U(t.block_bytes[ST_TIER_WARM]), U(t.block_bytes[ST_TIER_COLD]),
 		U(t.blocks_quarantined), U(t.checkpoints), t.disk_low);
+	if (d->flush) {
+		struct st_flush_stats f;
+		st_flush_stats_read(d->flush, &f);
+		fprintf(out, "flush.checkpoint_failures %llu\nflush.partitions_rewritten %llu\n"
+			"flush.blocks_deleted %llu\nflush.points_expired %llu\n",
+			U(f.checkpoint_failures), U(f.partitions_rewritten), U(f.blocks_deleted),
+			U(f.points_expired));
+	}
 }
 
 /* The stats writer and the front-ends share the daemon's stats reader slot. */

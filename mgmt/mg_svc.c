@@ -367,12 +367,16 @@ int mg_svc_write(struct mg_svc *s, const struct mg_write_req *req, struct mg_wri
 {
 	int64_t t0 = cm_now_ns();
 	const char *db = req->db && req->db[0] ? req->db : s->default_db;
+	char ns[MG_DB_NS_MAX];
 	if (!mg_db_name_valid(db, strlen(db)))
 		return -EINVAL;
-	if (!mg_dbs_exists(s->dbs, db))
-		return -ENOENT;
+	int rc = mg_dbs_namespace(s->dbs, db, ns, sizeof(ns));
+	if (rc)
+		return rc;
+	struct mg_write_req in_ns = *req;
+	in_ns.db = ns;
 	int w = pool_get(&s->writer_pool, 0);
-	int rc = mg_writer_write(s->writers[w], req, rep);
+	rc = mg_writer_write(s->writers[w], &in_ns, rep);
 	pool_put(&s->writer_pool, w);
 	atomic_fetch_add_explicit(&s->writes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->write_lines, rep->lines, memory_order_relaxed);
@@ -642,15 +646,9 @@ int mg_svc_create(struct mg_daemon *d, struct mg_svc **out, char *err, size_t er
 		.max_memory_bytes = (size_t)cm_config_int(c, "mgmt.query_max_memory"),
 		.timeout_ns = cm_config_int(c, "mgmt.query_timeout"),
 	};
-	if (!mg_db_name_valid(s->default_db, strlen(s->default_db))) {
-		snprintf(err, errlen, "invalid mgmt.database '%s'", s->default_db);
-		free(s);
-		return -EINVAL;
-	}
-	int rc = mg_dbs_open(cm_config_str(c, "data_dir"), s->default_db, &s->dbs);
-	if (rc)
-		snprintf(err, errlen, "cannot open the database catalog: %s", strerror(-rc));
-	if (rc == 0 && (rc = mg_index_create(d->stores, d->nshards, d->rcu, &s->index)) != 0)
+	s->dbs = d->dbs;
+	int rc = 0;
+	if ((rc = mg_index_create(d->stores, d->nshards, d->rcu, &s->index)) != 0)
 		snprintf(err, errlen, "cannot create the series index: %s", strerror(-rc));
 	if (rc == 0 && (rc = create_readers(s)) != 0)
 		snprintf(err, errlen, "no QSBR reader slots left for queries (mgmt.readers)");
@@ -690,7 +688,6 @@ void mg_svc_destroy(struct mg_svc *s)
 	if (s->index_reader >= 0)
 		st_rcu_reader_unregister(s->d->rcu, s->index_reader);
 	mg_index_destroy(s->index);
-	mg_dbs_close(s->dbs);
 	pthread_mutex_destroy(&s->reg_lock);
 	pthread_mutex_destroy(&s->flush_lock);
 	free(s);

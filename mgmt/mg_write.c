@@ -378,7 +378,7 @@ int mg_writer_write(struct mg_writer *w, const struct mg_write_req *req,
 	if (req->precision && *req->precision && dp_line_precision(req->precision, &opts.unit_ns))
 		return -EINVAL;
 	const char *db = req->db && *req->db ? req->db : NULL;
-	if (db && !mg_db_name_valid(db, strlen(db)))
+	if (db && !mg_db_ns_valid(db, strlen(db)))
 		return -EINVAL;
 	if (db && w->cfg.default_db && strcmp(db, w->cfg.default_db) == 0)
 		db = NULL;

@@ -75,7 +75,8 @@ void mg_writer_destroy(struct mg_writer *w);
 
 /* One request. */
 struct mg_write_req {
-	const char *db;               /* NULL or "": the default database */
+	const char *db;               /* NULL or "": the default database; else the
+					 database's namespace (mg_dbs_namespace) */
 	const char *precision;        /* NULL, "n", "ns", "u", "us", "ms", "s", "m", "h" */
 	const char *body;             /* borrowed: line protocol, already gunzipped */
 	size_t len;

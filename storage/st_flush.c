@@ -262,9 +262,19 @@ static int build_finish(struct build *bd, struct st_blk ***outp, uint32_t *nout,
 }
 
 
-/* Drop points before cutoff from p; returns how many went. */
-static size_t drop_expired(struct st_points *p, int64_t cutoff)
+/*
+ * Drop from p, points of series id, those past retention (all of them when
+ * the series is deleted); returns how many went.
+ */
+static size_t drop_expired(const struct st_store *st, uint32_t id, int64_t now_ns,
+			   struct st_points *p)
 {
+	if (st_store_series_deleted(st, id)) {
+		size_t gone = p->n;
+		p->n = 0;
+		return gone;
+	}
+	int64_t cutoff = st_store_cutoff(st, id, now_ns);
 	size_t gone = 0;
 	while (gone < p->n && p->ts[gone] < cutoff)
 		gone++;
@@ -361,7 +371,7 @@ static int checkpoint(struct st_flush *f, struct st_store *st, int64_t now_ns)
 		if (rc < 0)
 			break;
 		rc = 0;
-		expired += drop_expired(&pts, st_store_cutoff(st, id, now_ns));
+		expired += drop_expired(st, id, now_ns, &pts);
 		if (pts.n)
 			rc = build_add(&bd, id, vt, pts.ts, pts.vals, pts.n);
 	}
@@ -481,7 +491,7 @@ static int rewrite_partition(struct st_flush *f, struct st_store *st, struct st_
 		}
 		if (rc)
 			break;
-		expired += drop_expired(&all, st_store_cutoff(st, id, now_ns));
+		expired += drop_expired(st, id, now_ns, &all);
 		if (all.n)
 			rc = build_add(&bd, id, vt, all.ts, all.vals, all.n);
 	}
@@ -515,7 +525,7 @@ static int rewrite_partition(struct st_flush *f, struct st_store *st, struct st_
 	return 0;
 }
 
-/* Does block b hold points past retention? (per series: the block's first time) */
+/* Does block b hold points past retention (per series: its first time) or deleted? */
 static bool blk_has_expired(const struct st_store *st, const struct st_blk *b, int64_t now_ns)
 {
 	uint32_t ns = st_block_series_count(b->b);
@@ -527,7 +537,7 @@ static bool blk_has_expired(const struct st_store *st, const struct st_blk *b, i
 		uint32_t nsum;
 		if (st_block_summaries(b->b, id, &sum, &nsum) || !nsum)
 			continue;
-		if (sum[0].t_min < st_store_cutoff(st, id, now_ns))
+		if (sum[0].t_min < st_store_cutoff(st, id, now_ns) || st_store_series_deleted(st, id))
 			return true;
 	}
 	return false;
@@ -636,7 +646,8 @@ int st_flush_store_now(struct st_flush *f, struct st_store *st, int64_t now_ns)
 	int rc = checkpoint(f, st, now_ns);
 	if (st->wal)
 		st_wal_service(st->wal);
-	bool retention = now_ns - st->last_retention_ns >= RETENTION_EVERY_NS;
+	bool retention = atomic_exchange(&st->rewrite_due, false) ||
+			 now_ns - st->last_retention_ns >= RETENTION_EVERY_NS;
 	for (int i = 0; !rc && i < 64; i++) {
 		int r = maintain_partitions(f, st, now_ns, retention);
 		if (r <= 0) {

@@ -70,7 +70,7 @@ struct st_flush_stats {
 	uint64_t block_bytes_written;
 	uint64_t partitions_rewritten;
 	uint64_t blocks_deleted;      /* by retention or replaced */
-	uint64_t points_expired;      /* dropped by retention while rewriting */
+	uint64_t points_expired;      /* dropped by retention or deletion at a checkpoint or rewrite */
 	uint64_t blocks_quarantined;
 	int64_t last_checkpoint_ns;   /* how long the last one took */
 };

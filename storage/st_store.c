@@ -146,6 +146,31 @@ int64_t st_store_cutoff(const struct st_store *st, uint32_t local_id, int64_t no
 	return keep ? now_ns - keep : INT64_MIN;
 }
 
+void st_store_set_deleted(struct st_store *st, st_deleted_fn fn, void *arg)
+{
+	atomic_store_explicit(&st->deleted_arg, arg, memory_order_release);
+	atomic_store_explicit(&st->deleted, fn, memory_order_release);
+}
+
+void st_store_rewrite_soon(struct st_store *st)
+{
+	atomic_store_explicit(&st->rewrite_due, true, memory_order_release);
+}
+
+bool st_store_series_deleted(const struct st_store *st, uint32_t local_id)
+{
+	st_deleted_fn fn = atomic_load_explicit(&st->deleted, memory_order_acquire);
+	if (!fn)
+		return false;
+	void *arg = atomic_load_explicit(&st->deleted_arg, memory_order_acquire);
+	uint32_t keylen;
+	const uint8_t *key = st_shard_series_key(st->shard, local_id, &keylen, NULL);
+	struct st_key_view v;
+	if (!key || st_key_parse(key, keylen, &v))
+		return false;
+	return fn(arg, v.name);
+}
+
 /* ================================================================ blocks */
 
 /* Parse "p<part>-g<gen>.blk" (the names build_finish in st_flush.c gives). */

@@ -179,4 +179,20 @@ struct st_store_stats {
 /* Reader (inside st_read_begin/end: it walks the published block set). */
 void st_store_stats_read(const struct st_store *st, struct st_store_stats *out);
 
+/* ------------------------------------------------------------- deletion */
+
+/*
+ * Deleting whole series (DROP DATABASE): the management plane stops naming
+ * them at once; the flusher drops their points from what it writes, their
+ * hot points at the next checkpoint and their blocks at the next rewrite.
+ * fn answers, for a series' measurement name (borrowed), whether all of the
+ * series is deleted; it runs on the flusher thread once per series and
+ * checkpoint, so it must be thread-safe and cheap. Set once, before any
+ * series is deleted; fn and arg are kept until st_store_close.
+ */
+typedef bool (*st_deleted_fn)(void *arg, struct st_str measurement);
+void st_store_set_deleted(struct st_store *st, st_deleted_fn fn, void *arg);
+/* Ask for a rewrite pass over the blocks at the next checkpoint (any thread). */
+void st_store_rewrite_soon(struct st_store *st);
+
 #endif /* ST_STORE_H */

@@ -59,6 +59,9 @@ struct st_store {
 	struct st_tier *warm, *cold;
 	struct st_blockset *_Atomic blocks;
 	_Atomic bool disk_low;
+	_Atomic bool rewrite_due;         /* st_store_rewrite_soon: the flusher clears it */
+	st_deleted_fn _Atomic deleted;    /* st_store_set_deleted */
+	void *_Atomic deleted_arg;
 
 	/* owner: group commit of the WAL stage */
 	int64_t stage_since_ns;       /* mono time the stage became non-empty; 0: empty */
@@ -101,5 +104,7 @@ void st_store_blk_free(struct st_blk *b);
 int st_store_ckpt_write(struct st_store *st, uint64_t lsn, uint32_t series);
 /* Retention cutoff of series local_id at now_ns (INT64_MIN: keep all). */
 int64_t st_store_cutoff(const struct st_store *st, uint32_t local_id, int64_t now_ns);
+/* Is all of series local_id deleted (st_store_set_deleted)? Flusher. */
+bool st_store_series_deleted(const struct st_store *st, uint32_t local_id);
 
 #endif /* ST_STORE_INT_H */

@@ -8,7 +8,9 @@
  * newline, duplicates) accepted, a corrupt file (a control byte, an
  * over-long name) and an unreadable one (a directory) refused with an
  * error, a write that fails (databases.tmp is a directory) leaving memory
- * and file unchanged, and concurrent creators.
+ * and file unchanged, concurrent creators, and generations: a database
+ * dropped and created again lives in a new namespace, the dropped ones are
+ * deleted (mg_dbs_deleted), across a reopen; bad generation lines refused.
  *
  * Files live in a fresh directory under $TMPDIR (or /tmp), removed after
  * each case.
@@ -262,7 +264,7 @@ static void test_mg_db__catalog_create_drop_list(void **state)
 	assert_int_equal(mg_dbs_open(f->dir, DEF, &dbs), 0);
 	assert_string_equal(list(dbs, &j), "b," DEF ",zz top");
 	slurp(f->path, text, sizeof(text));
-	assert_string_equal(text, "b\n" DEF "\nzz top\n");
+	assert_string_equal(text, "a\t0\tdropped\nb\n" DEF "\nzz top\n");
 	assert_int_equal(access(f->dir, F_OK), 0);
 	char tmp[400];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", f->path);
@@ -277,7 +279,15 @@ static void test_mg_db__catalog_create_drop_list(void **state)
 	mg_dbs_close(dbs);
 	assert_int_equal(mg_dbs_open(f->dir, DEF, &dbs), 0);
 	assert_string_equal(list(dbs, &j), "b,other," DEF ",zz top");
+	/* the dropped default is back at its next generation, bare as a default is */
+	char ns[MG_DB_NS_MAX];
+	assert_int_equal(mg_dbs_namespace(dbs, DEF, ns, sizeof(ns)), 0);
+	assert_string_equal(ns, DEF);
+	assert_true(mg_dbs_deleted(dbs, STR(DEF "\x1f" "cpu")));
+	assert_false(mg_dbs_deleted(dbs, STR("cpu")));
 	mg_dbs_close(dbs);
+	slurp(f->path, text, sizeof(text)); /* an open writes nothing */
+	assert_string_equal(text, "a\t0\tdropped\nb\nother\n" DEF "\t0\tdropped\nzz top\n");
 
 	assert_int_equal(mg_dbs_open(f->dir, "", &dbs), -EINVAL);
 	assert_int_equal(mg_dbs_open(f->dir, NULL, &dbs), -EINVAL);
@@ -293,12 +303,85 @@ static void test_mg_db__catalog_file_tolerated(void **state)
 	struct joined j;
 	assert_int_equal(mg_dbs_open(f->dir, DEF, &dbs), 0);
 	assert_string_equal(list(dbs, &j), "alpha,last one," DEF ",zeta");
+	mg_dbs_close(dbs);
+	/* a name repeated with generations: the latest line wins */
+	static const char gens[] = "zeta\t3\tdropped\nzeta\t2\nalpha\t1\tdropped\nalpha\t1\n";
+	spit(f->path, gens, sizeof(gens) - 1);
+	assert_int_equal(mg_dbs_open(f->dir, DEF, &dbs), 0);
+	assert_string_equal(list(dbs, &j), "alpha," DEF);
+	mg_dbs_close(dbs);
+	spit(f->path, text, sizeof(text) - 1);
+	assert_int_equal(mg_dbs_open(f->dir, DEF, &dbs), 0);
 	/* the next write normalizes it */
 	assert_int_equal(mg_dbs_create(dbs, "beta"), 0);
 	char out[256];
 	slurp(f->path, out, sizeof(out));
 	assert_string_equal(out, "alpha\nbeta\nlast one\n" DEF "\nzeta\n");
 	mg_dbs_close(dbs);
+}
+
+/*
+ * DROP and CREATE again: each life of a name is a namespace of its own; the
+ * dropped ones are deleted (mg_dbs_deleted), across a reopen.
+ */
+static void test_mg_db__generations(void **state)
+{
+	struct fx *f = *state;
+	struct mg_dbs *dbs;
+	char ns[MG_DB_NS_MAX];
+	assert_int_equal(mg_dbs_open(f->dir, DEF, &dbs), 0);
+	assert_int_equal(mg_dbs_namespace(dbs, "a", ns, sizeof(ns)), -ENOENT);
+	assert_int_equal(mg_dbs_create(dbs, "a"), 0);
+	assert_int_equal(mg_dbs_namespace(dbs, "a", ns, sizeof(ns)), 0);
+	assert_string_equal(ns, "a");                       /* the first life: bare */
+	assert_false(mg_dbs_deleted(dbs, STR("a\x1f" "cpu")));
+	assert_int_equal(mg_dbs_namespace(dbs, "a", ns, 1), -ENOSPC);
+
+	for (uint32_t life = 1; life <= 12; life++) {
+		assert_int_equal(mg_dbs_drop(dbs, "a"), 0);
+		assert_false(mg_dbs_exists(dbs, "a"));
+		assert_int_equal(mg_dbs_namespace(dbs, "a", ns, sizeof(ns)), -ENOENT);
+		assert_int_equal(mg_dbs_create(dbs, "a"), 0);
+		assert_int_equal(mg_dbs_create(dbs, "a"), 0); /* idempotent: the same life */
+		assert_int_equal(mg_dbs_namespace(dbs, "a", ns, sizeof(ns)), 0);
+		char want[32];
+		snprintf(want, sizeof(want), "a\x1e%u", life);
+		assert_string_equal(ns, want);
+		assert_true(mg_db_ns_valid(ns, strlen(ns)));
+	}
+	/* every earlier life is deleted, the current one and other names are not */
+	assert_true(mg_dbs_deleted(dbs, STR("a\x1f" "cpu")));
+	assert_true(mg_dbs_deleted(dbs, STR("a\x1e" "1\x1f" "cpu")));
+	assert_true(mg_dbs_deleted(dbs, STR("a\x1e" "11\x1f" "cpu")));
+	assert_false(mg_dbs_deleted(dbs, STR("a\x1e" "12\x1f" "cpu")));
+	assert_false(mg_dbs_deleted(dbs, STR("a\x1e" "13\x1f" "cpu"))); /* not yet made */
+	assert_false(mg_dbs_deleted(dbs, STR("cpu")));                 /* the default */
+	assert_false(mg_dbs_deleted(dbs, STR("b\x1f" "cpu")));          /* unknown: kept */
+	assert_false(mg_dbs_deleted(dbs, STR("a\x1e\x1f" "cpu")));       /* not ours: kept */
+	assert_false(mg_dbs_deleted(dbs, STR("a\x1e" "1x\x1f" "cpu")));
+	assert_false(mg_dbs_deleted(dbs, STR("a\x1e" "99999999999\x1f" "cpu")));
+	assert_int_equal(mg_dbs_drop(dbs, "a"), 0);
+	assert_true(mg_dbs_deleted(dbs, STR("a\x1e" "12\x1f" "cpu")));
+	mg_dbs_close(dbs);
+
+	/* the history survives a reopen */
+	assert_int_equal(mg_dbs_open(f->dir, DEF, &dbs), 0);
+	assert_false(mg_dbs_exists(dbs, "a"));
+	assert_true(mg_dbs_deleted(dbs, STR("a\x1e" "12\x1f" "cpu")));
+	assert_int_equal(mg_dbs_create(dbs, "a"), 0);
+	assert_int_equal(mg_dbs_namespace(dbs, "a", ns, sizeof(ns)), 0);
+	assert_string_equal(ns, "a\x1e" "13");
+	mg_dbs_close(dbs);
+	char text[64];
+	slurp(f->path, text, sizeof(text));
+	assert_string_equal(text, "a\t13\n" DEF "\n");
+
+	/* namespaces, as writers check them */
+	assert_true(mg_db_ns_valid("a", 1));
+	assert_false(mg_db_ns_valid("a\x1e", 2));
+	assert_false(mg_db_ns_valid("\x1e" "1", 2));
+	assert_false(mg_db_ns_valid("a\x1e" "1x", 4));
+	assert_false(mg_db_ns_valid("a\x1e" "12345678901", 13));
 }
 
 static void test_mg_db__catalog_corrupt_or_unreadable(void **state)
@@ -314,6 +397,14 @@ static void test_mg_db__catalog_corrupt_or_unreadable(void **state)
 	static const char bad2[] = "a\0\0\0\xff\xfe\n";
 	spit(f->path, bad2, sizeof(bad2) - 1);
 	assert_int_equal(mg_dbs_open(f->dir, DEF, &dbs), -EBADMSG);
+	/* a bad generation or state */
+	static const char *const bad_lines[] = {"a\t\n", "a\tx\n", "a\t1\tgone\n",
+						"a\t4294967296\n", "a\t1\tdropped\tx\n", "\t1\n"};
+	for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++) {
+		spit(f->path, bad_lines[i], strlen(bad_lines[i]));
+		if (mg_dbs_open(f->dir, DEF, &dbs) != -EBADMSG)
+			fail_msg("line %zu was accepted", i);
+	}
 	/* a line longer than any name */
 	char bad3[MG_DB_NAME_MAX + 3];
 	memset(bad3, 'x', sizeof(bad3));
@@ -435,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_mg_db__name_valid),
 		cmocka_unit_test(test_mg_db__series_name),
 		cmocka_unit_test(test_mg_db__split_round_trip),
+		T(test_mg_db__generations),
 		T(test_mg_db__catalog_create_drop_list),
 		T(test_mg_db__catalog_file_tolerated),
 		T(test_mg_db__catalog_corrupt_or_unreadable),

@@ -6,14 +6,17 @@
 # lines are stored), 413 past a small http.max_body (raw and inflated),
 # 404 for an unknown database, 400 for a missing q and a query that does
 # not parse, several statements per request, chunked=true documents,
-# epoch=ms, the SHOW statements Grafana and Telegraf use, and /metrics.
+# epoch=ms, the SHOW statements Grafana and Telegraf use, /metrics, and
+# DROP DATABASE: its series gone from queries at once, a re-created database
+# empty, the dropped points deleted from blocks and the hot tier at the next
+# checkpoint (flush.points_expired), and the drop durable across kill -9.
 #
 # Every check runs even when an earlier one failed; each failure prints
 # "FAIL: <check>: <why>" and the script exits 1 after the last one, naming
 # them all. JSON is checked with python3 (or jq when python3 is missing).
-# usage: test_http.sh PATH/TO/streamflowd
+# usage: test_http.sh PATH/TO/streamflowd PATH/TO/sfctl
 set -u
-SFD="$1"
+SFD="$1"; SFCTL="$2"
 . "$(dirname "$0")/lib.sh"
 
 command -v curl > /dev/null || skip "curl is not installed"
@@ -87,10 +90,13 @@ retry() {
 # ---------------------------------------------------------------- the daemon
 hp=$(free_port); ps=$(free_port); pl=$(free_port); pt=$(free_port); pb=$(free_port)
 base="http://127.0.0.1:$hp"
-start_daemon --set http.listen=127.0.0.1:$hp --set http.max_body=16KiB \
-	--set mgmt.socket="$tmp/ctl.sock" --set statsd.listen=127.0.0.1:$ps \
-	--set line.udp_listen=127.0.0.1:$pl --set line.tcp_listen=127.0.0.1:$pt \
-	--set binary.listen=127.0.0.1:$pb
+start() {
+	start_daemon --set http.listen=127.0.0.1:$hp --set http.max_body=16KiB \
+		--set mgmt.socket="$tmp/ctl.sock" --set statsd.listen=127.0.0.1:$ps \
+		--set line.udp_listen=127.0.0.1:$pl --set line.tcp_listen=127.0.0.1:$pt \
+		--set binary.listen=127.0.0.1:$pb
+}
+start
 wait_until "curl -s -o /dev/null --max-time 2 $base/ping" ||
 	fail "the daemon is up but does not answer on $base (mg_http_start not called?)"
 
@@ -277,6 +283,75 @@ if http metrics 200 "$base/metrics"; then
 	bad_lines=$(grep -Ev "^(# (TYPE|HELP) .*|$sample)\$" "$tmp/body" | head -3)
 	[ -z "$bad_lines" ] && ok metrics_format || bad metrics_format "lines: $bad_lines"
 fi
+
+# ---------------------------------------------------------------- DROP DATABASE
+# count_is CHECK DB N: SELECT count(v) FROM drop_m in DB is N (0: no series at all)
+count_is() {
+	q "$1" "$2" "SELECT count(v) FROM drop_m" || return 1
+	if [ "$3" = 0 ]; then
+		js "$1" 'd == {"results": [{"statement_id": 0}]}' '.[0] == {"results": [{"statement_id": 0}]}'
+	else
+		js "$1" "d['results'][0]['series'][0]['values'][0][1] == $3" \
+			".[0].results[0].series[0].values[0][1] == $3"
+	fi
+}
+# write_drop CHECK FIRST N: N points of drop_m, v = FIRST.., one a second from t0
+write_drop() {
+	i=0; : > "$tmp/drop.lp"
+	while [ $i -lt "$3" ]; do
+		echo "drop_m,host=h$((i % 3)) v=$(($2 + i))i $((t0 + $2 + i))" >> "$tmp/drop.lp"
+		i=$((i + 1))
+	done
+	http "$1" 204 -XPOST "$base/write?db=dropme&precision=s" --data-binary @"$tmp/drop.lp"
+}
+drop_db() {
+	http "$1" 200 -XPOST "$base/query" --data-urlencode "q=DROP DATABASE dropme" &&
+		js "$1" 'd == {"results": [{"statement_id": 0}]}' '.[0] == {"results": [{"statement_id": 0}]}'
+}
+sfflush() { "$SFCTL" -s "$tmp/ctl.sock" flush > "$tmp/flush.out" 2>&1 || bad "$1" "sfctl flush: $(cat "$tmp/flush.out")"; }
+expired() { "$SFCTL" -s "$tmp/ctl.sock" stats | awk '$1 == "flush.points_expired" { print $2 }'; }
+
+# life 0: 30 points, checkpointed to blocks, then 20 more left hot
+http drop_create 200 -XPOST "$base/query" --data-urlencode "q=CREATE DATABASE dropme" &&
+	write_drop drop_write0 0 30 && sfflush drop_flush0 && write_drop drop_write0 100 20 &&
+	retry 5 count_is drop_before dropme 50 && ok drop_before
+e0=$(expired)
+drop_db drop && ok drop
+q drop_gone_show x "SHOW DATABASES" &&
+	js drop_gone_show '["dropme"] not in d["results"][0]["series"][0]["values"]' \
+		'.[0].results[0].series[0].values | index([["dropme"]]) == null' && ok drop_gone_show
+q drop_gone_select dropme "SELECT count(v) FROM drop_m" &&
+	js drop_gone_select 'd["results"][0]["error"] == "database not found: dropme"' \
+		'.[0].results[0].error == "database not found: dropme"' && ok drop_gone_select
+http drop_gone_write 404 -XPOST "$base/write?db=dropme" --data-binary 'drop_m v=1i' &&
+	ok drop_gone_write
+drop_db drop_missing && ok drop_missing   # InfluxDB: not an error
+# life 1: re-created empty; 7 new points, and only those
+http drop_recreate 200 -XPOST "$base/query" --data-urlencode "q=CREATE DATABASE dropme" &&
+	count_is drop_recreated_empty dropme 0 && ok drop_recreated_empty
+write_drop drop_write1 1000 7 && retry 5 count_is drop_life1 dropme 7 &&
+	q drop_life1_sum dropme "SELECT sum(v) FROM drop_m" &&
+	js drop_life1_sum "d['results'][0]['series'][0]['values'][0][1] == $((7 * 1000 + 21))" \
+		".[0].results[0].series[0].values[0][1] == $((7 * 1000 + 21))" && ok drop_life1
+# the next checkpoint deletes life 0's 30 block points and 20 hot ones, keeps life 1's
+sfflush drop_flush1
+e1=$(expired)
+[ "$((e1 - e0))" = 50 ] && ok drop_deleted ||
+	bad drop_deleted "flush.points_expired went from $e0 to $e1, want +50"
+count_is drop_life1_after_flush dropme 7 && ok drop_life1_after_flush
+# a drop is durable once answered: kill -9 right after it, then life 2 starts empty
+drop_db drop_kill && kill -9 "$pid" && wait "$pid" 2> /dev/null
+pid=""
+start
+wait_until "curl -s -o /dev/null --max-time 2 $base/ping" || bad drop_restart "no answer on $base"
+q drop_kill_show x "SHOW DATABASES" &&
+	js drop_kill_show '["dropme"] not in d["results"][0]["series"][0]["values"]' \
+		'.[0].results[0].series[0].values | index([["dropme"]]) == null' && ok drop_kill_show
+http drop_recreate2 200 -XPOST "$base/query" --data-urlencode "q=CREATE DATABASE dropme" &&
+	sfflush drop_flush2 && count_is drop_life2_empty dropme 0 && ok drop_life2_empty
+q drop_other_db httptest "SELECT usage FROM http_cpu WHERE host = 'a'" &&
+	js drop_other_db 'len(d["results"][0]["series"][0]["values"]) >= 1' \
+		'.[0].results[0].series[0].values | length >= 1' && ok drop_other_db
 
 stop_daemon
 finish "http api"
