@@ -183,6 +183,7 @@ void qp_release(struct qplan *p)
 		st_index_regex_free(p->res[i].re);
 	free(p->res);
 	free(p->refs);
+	mg_tz_close(p->tz);
 	qa_release(&p->arena);
 }
 
@@ -206,11 +207,16 @@ int qp_eval_time(struct qplan *p, const struct mg_expr *e, int64_t *out)
 			break;
 		*out = (int64_t)e->f;
 		return 0;
-	case MG_EX_STRING:
-		if (mg_tsql_parse_time(e->s, out) == 0)
+	case MG_EX_STRING: {
+		bool zoned;
+		if (mg_tsql_parse_time(e->s, out, &zoned) == 0) {
+			if (p->tz && !zoned) /* a wall time in the query's zone */
+				*out = mg_tz_from_local(p->tz, *out);
 			return 0;
+		}
 		snprintf(p->err, sizeof(p->err), "invalid time '%s'", e->s);
 		return -EINVAL;
+	}
 	case MG_EX_NEG:
 		rc = qp_eval_time(p, e->lhs, &a);
 		*out = -a;

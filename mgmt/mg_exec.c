@@ -484,6 +484,13 @@ int qp_plan(struct qplan *p)
 		if (p->offset < 0)
 			p->offset += p->interval;
 	}
+	if (sel->tz) {
+		int r = mg_tz_open(sel->tz, &p->tz);
+		if (r == -ENOMEM)
+			return r;
+		if (r)
+			return plan_error(p, "unknown time zone '%s'", sel->tz);
+	}
 	int rc = plan_group_tags(p);
 	if (rc == 0)
 		rc = plan_columns(p);

@@ -14,6 +14,7 @@
 
 #include "mg_agg.h"
 #include "mg_db.h"
+#include "mg_tz.h"
 #include "mg_exec.h"
 #include "st_shard.h"
 
@@ -22,6 +23,7 @@ struct st_index_regex;
 #define QP_FIELDS_MAX 256
 #define QP_TAGKEYS_MAX 256
 #define QP_COLS_MAX 256
+#define QP_TZ_BUCKETS_MAX (1u << 24) /* tz() buckets when mgmt.query_max_buckets is 0 */
 #define QP_SLOTS_MAX 256
 #define QP_CONDS_MAX 64
 #define QP_NAME_MAX 192
@@ -76,6 +78,7 @@ struct qplan {
 	struct mg_exec_ctx *cx;
 	const struct mg_select *sel;
 	char err[256];
+	struct mg_tz *tz;            /* tz('...'), or NULL: UTC */
 
 	/* the schema of the sources: union over the measurements */
 	const char *fieldkeys[QP_FIELDS_MAX];

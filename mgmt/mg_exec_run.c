@@ -289,15 +289,63 @@ static int run_raw(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 
 /* ------------------------------------------------------------ aggregates */
 
+/*
+ * The buckets of a group: without tz() fixed-width windows from the epoch,
+ * row b = absolute bucket b0 + b; with tz() the zone's windows
+ * (mg_tz_window), row b = [edges[b], edges[b + 1]).
+ */
 struct buckets {
-	int64_t b0;            /* absolute bucket index of row 0 */
+	int64_t b0;            /* absolute bucket index of row 0 (fixed width) */
 	int64_t nb;
+	int64_t *edges;        /* tz(): nb + 1 instants; NULL: fixed width */
 	struct mg_acc *acc;    /* nb * nslots */
 };
 
+/* The row of the bucket holding ts (outside [0, nb) when no row has it) and where it ends. */
+static int64_t bucket_of(const struct qplan *p, const struct buckets *bk, int64_t ts,
+			 int64_t *end)
+{
+	if (!p->interval) {
+		*end = INT64_MAX;
+		return 0;
+	}
+	if (bk->edges) {
+		if (ts < bk->edges[0]) {
+			*end = bk->edges[0];
+			return -1;
+		}
+		if (ts >= bk->edges[bk->nb]) {
+			*end = INT64_MAX;
+			return bk->nb;
+		}
+		int64_t lo = 0, hi = bk->nb - 1; /* the last edge <= ts */
+		while (lo < hi) {
+			int64_t mid = lo + (hi - lo + 1) / 2;
+			if (bk->edges[mid] <= ts)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		*end = bk->edges[lo + 1];
+		return lo;
+	}
+	int64_t ab = floor_div(ts - p->offset, p->interval);
+	/* the bucket's end; where that overflows, a run of one point */
+	if (__builtin_mul_overflow(ab + 1, p->interval, end) ||
+	    __builtin_add_overflow(*end, p->offset, end))
+		*end = ts == INT64_MAX ? INT64_MAX : ts + 1;
+	return ab - bk->b0;
+}
+
+static int64_t bucket_start(const struct qplan *p, const struct buckets *bk, int64_t b)
+{
+	return bk->edges ? bk->edges[b] : (bk->b0 + b) * p->interval + p->offset;
+}
+
 static void feed(struct qplan *p, struct buckets *bk, uint32_t s, int64_t ts, const struct xv *v)
 {
-	int64_t b = p->interval ? floor_div(ts - p->offset, p->interval) - bk->b0 : 0;
+	int64_t end;
+	int64_t b = bucket_of(p, bk, ts, &end);
 	if (b < 0 || b >= bk->nb)
 		return;
 	struct mg_acc *a = &bk->acc[b * p->nslots + s];
@@ -340,15 +388,8 @@ static void feed_columns(struct qplan *p, struct rowset *rs, struct buckets *bk)
 		    c->vt != ST_VT_BOOL)
 			continue;
 		for (size_t i = 0, j; i < c->pts.n; i = j) {
-			int64_t b = 0, end = INT64_MAX;
-			if (p->interval) {
-				int64_t ab = floor_div(c->pts.ts[i] - p->offset, p->interval);
-				b = ab - bk->b0;
-				/* the bucket's end; where that overflows, a run of one point */
-				if (__builtin_mul_overflow(ab + 1, p->interval, &end) ||
-				    __builtin_add_overflow(end, p->offset, &end))
-					end = c->pts.ts[i] == INT64_MAX ? INT64_MAX : c->pts.ts[i] + 1;
-			}
+			int64_t end;
+			int64_t b = bucket_of(p, bk, c->pts.ts[i], &end);
 			for (j = i + 1; j < c->pts.n && c->pts.ts[j] < end; j++)
 				;
 			if (b >= 0 && b < bk->nb)
@@ -356,6 +397,40 @@ static void feed_columns(struct qplan *p, struct rowset *rs, struct buckets *bk)
 					       c->pts.vals + i, j - i, run_kind(c->vt), flags);
 		}
 	}
+}
+
+/*
+ * tz(): the zone's windows from the one holding lo to the one holding
+ * p->tmax, at most max of them. 0, -E2BIG, -ENOMEM.
+ */
+static int tz_edges(struct qplan *p, int64_t lo, uint64_t max, struct buckets *bk)
+{
+	/* DST moves an edge by less than a bucket: at most one bucket more than in UTC */
+	uint64_t guess = ((uint64_t)p->tmax - (uint64_t)lo) / (uint64_t)p->interval + 3;
+	if (guess > max + 2)
+		return -E2BIG;
+	bk->edges = malloc((guess + 1) * sizeof(*bk->edges));
+	if (!bk->edges)
+		return -ENOMEM;
+	int64_t s, e;
+	mg_tz_window(p->tz, p->interval, p->offset, lo, &s, &e);
+	bk->nb = 0;
+	bk->edges[0] = s;
+	while (bk->nb < (int64_t)guess) {
+		mg_tz_window(p->tz, p->interval, p->offset, s, &s, &e);
+		if (e <= s) /* never: a window is longer than the offset change it absorbs */
+			e = s + p->interval;
+		bk->edges[++bk->nb] = e;
+		if (e > p->tmax || e == INT64_MAX)
+			break;
+		s = e;
+	}
+	if ((uint64_t)bk->nb > max) {
+		free(bk->edges);
+		bk->edges = NULL;
+		return -E2BIG;
+	}
+	return 0;
 }
 
 /* The bucket range: from tmin (or the group's first point) to tmax. */
@@ -378,10 +453,18 @@ static int bucket_range(struct qplan *p, struct rowset *rs, uint32_t n, struct b
 			return 0;
 		}
 	}
-	bk->b0 = floor_div(lo - p->offset, p->interval);
-	int64_t b1 = floor_div(p->tmax - p->offset, p->interval);
-	bk->nb = b1 - bk->b0 + 1;
 	uint64_t max = p->cx->limits.max_buckets;
+	if (p->tz) {
+		int rc = tz_edges(p, lo, max ? max : QP_TZ_BUCKETS_MAX, bk);
+		if (rc != -E2BIG)
+			return rc;
+		bk->nb = (p->tmax - lo) / p->interval + 1; /* for the message */
+		max = max ? max : QP_TZ_BUCKETS_MAX;
+	} else {
+		bk->b0 = floor_div(lo - p->offset, p->interval);
+		int64_t b1 = floor_div(p->tmax - p->offset, p->interval);
+		bk->nb = b1 - bk->b0 + 1;
+	}
 	if (bk->nb <= 0 || (max && (uint64_t)bk->nb > max)) {
 		snprintf(p->err, sizeof(p->err), "max-select-buckets limit exceeded: (%lld/%llu)",
 			 (long long)bk->nb, (unsigned long long)max);
@@ -529,8 +612,7 @@ static int agg_rows(struct qplan *p, struct buckets *bk, const struct window *w,
 			data |= bk->acc[b * p->nslots + s].n > 0;
 		}
 		any |= data;
-		int64_t ts = p->interval ? (bk->b0 + b) * p->interval + p->offset
-					 : (p->tmin_set ? p->tmin : 0);
+		int64_t ts = p->interval ? bucket_start(p, bk, b) : (p->tmin_set ? p->tmin : 0);
 		if (!data && (!p->interval || p->sel->fill == MG_FILL_NONE))
 			continue;
 		struct rowctx r = {.slots = res, .ts = ts};
@@ -568,7 +650,8 @@ static int agg_rows(struct qplan *p, struct buckets *bk, const struct window *w,
  * series' oldest point there (the block summaries), which also gives an
  * unbounded start: the group's first point. Not with a field condition
  * (that needs every row), a transformation or fill(linear) (they look past
- * those buckets), nor fill(none), which skips the empty ones. The caller
+ * those buckets), fill(none), which skips the empty ones, nor tz() (its
+ * buckets are not all one width). The caller
  * restores p->tmin, tmin_set and tmax.
  */
 static int agg_window(struct qplan *p, struct rowset *rs, uint32_t n, struct window *w)
@@ -576,7 +659,7 @@ static int agg_window(struct qplan *p, struct rowset *rs, uint32_t n, struct win
 	const struct mg_select *s = p->sel;
 	w->narrowed = false;
 	if (!p->interval || s->limit <= 0 || s->limit > (1 << 20) || s->offset > (1 << 20) ||
-	    p->has_residual || p->has_xform || s->fill == MG_FILL_LINEAR ||
+	    p->has_residual || p->has_xform || s->fill == MG_FILL_LINEAR || p->tz ||
 	    s->fill == MG_FILL_NONE || p->nslots == 0)
 		return 0;
 	int64_t nbk = s->limit + (s->offset > 0 ? s->offset : 0);
@@ -681,6 +764,7 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 		p->held_bytes -= nacc * sizeof(*bk.acc);
 		free(bk.acc);
 	}
+	free(bk.edges);
 	for (uint32_t i = 0; i < n; i++)
 		ql_unload(p, &rs[i]);
 	p->tmin = tmin;
@@ -770,6 +854,9 @@ static int emit(struct qplan *p, struct mg_result *r, struct mg_stmt_result *sr,
 	for (size_t k = (size_t)off; k < m->n && (int64_t)(k - (size_t)off) < lim; k++) {
 		size_t i = s->order_desc ? m->n - 1 - k : k;
 		row[0] = (struct mg_cell){.type = MG_CELL_TIME, .i = m->ts[i]};
+		if (p->tz)
+			row[0].utc_offset_s = (int32_t)(mg_tz_offset_ns(p->tz, m->ts[i]) /
+							CM_NS_PER_SEC);
 		memcpy(row + 1, m->cells + i * m->ncols, m->ncols * sizeof(*row));
 		if (mg_result_add_row(r, se, row))
 			return -ENOMEM;

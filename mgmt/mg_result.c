@@ -368,9 +368,10 @@ static void fmt_fixed(uint64_t n, int w, char *out)
  * print a time per row. Years 0..9999;
  * others as the integer nanoseconds.
  */
-static size_t fmt_rfc3339(int64_t ns, char *out, size_t cap)
+static size_t fmt_rfc3339(int64_t ns, int32_t offset_s, char *out, size_t cap)
 {
 	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+	sec += offset_s; /* the wall time in the zone; |sec| < 2^34, no overflow */
 	if (frac < 0) {
 		frac += 1000000000;
 		sec--;
@@ -406,8 +407,16 @@ static size_t fmt_rfc3339(int64_t ns, char *out, size_t cap)
 			len--;
 		n += len;
 	}
-	o[n++] = 'Z';
-	return n;
+	if (offset_s == 0) {
+		o[n++] = 'Z';
+		return n;
+	}
+	uint32_t a = (uint32_t)(offset_s < 0 ? -offset_s : offset_s);
+	o[n++] = offset_s < 0 ? '-' : '+';
+	fmt_fixed(a / 3600, 2, o + n);
+	o[n + 2] = ':';
+	fmt_fixed(a / 60 % 60, 2, o + n + 3);
+	return n + 5;
 }
 
 /* ------------------------------------------------------------ floats */
@@ -699,7 +708,7 @@ static void jw_cell(struct jw *w, const struct mg_cell *c, enum mg_epoch epoch)
 		return;
 	case MG_CELL_TIME:
 		if (epoch == MG_EPOCH_RFC3339) {
-			size_t len = fmt_rfc3339(c->i, b, sizeof(b));
+			size_t len = fmt_rfc3339(c->i, c->utc_offset_s, b, sizeof(b));
 			jw_sep(w);
 			jw_str(w, b, len);
 			return;

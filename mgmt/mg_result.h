@@ -45,6 +45,7 @@ enum mg_cell_type {
 
 struct mg_cell {
 	uint8_t type;     /* enum mg_cell_type */
+	int32_t utc_offset_s; /* MG_CELL_TIME: printed in RFC3339 with this offset (tz()) */
 	union {
 		double f;
 		int64_t i;
@@ -119,7 +120,8 @@ size_t mg_result_bytes(const struct mg_result *r);
 
 /* InfluxDB's epoch= parameter: how MG_CELL_TIME cells are printed. */
 enum mg_epoch {
-	MG_EPOCH_RFC3339,     /* no epoch: "2016-01-01T00:00:00Z" (RFC3339Nano, trailing zeros cut) */
+	MG_EPOCH_RFC3339,     /* no epoch: "2016-01-01T00:00:00Z" (RFC3339Nano, trailing zeros
+			       * cut), or with the cell's offset: "2015-12-31T18:00:00-06:00" */
 	MG_EPOCH_NS,
 	MG_EPOCH_US,          /* u, µ */
 	MG_EPOCH_MS,

@@ -237,9 +237,11 @@ void mg_tsql_free(struct mg_tsql *q);
  * Parse a time string as InfluxQL compares it with `time`: RFC3339 with
  * optional fraction and offset ("2016-01-01T08:24:59Z",
  * "2016-01-01T08:24:59.5+01:00"), or "2016-01-01 08:24:59[.frac]" and
- * "2016-01-01" (UTC). Returns 0 with *ns, or -EINVAL.
+ * "2016-01-01" (read as UTC; *zoned, when not NULL, says whether the string
+ * named its offset, so that tz() can read the others as local times).
+ * Returns 0 with *ns, or -EINVAL.
  */
-int mg_tsql_parse_time(const char *s, int64_t *ns);
+int mg_tsql_parse_time(const char *s, int64_t *ns, bool *zoned);
 
 /*
  * Print e back as TSQL (canonical spacing, identifiers quoted when needed)

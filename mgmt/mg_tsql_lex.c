@@ -735,8 +735,9 @@ static int parse_zone(const char **s, int64_t *east)
 	return 0;
 }
 
-int mg_tsql_parse_time(const char *s, int64_t *ns)
+int mg_tsql_parse_time(const char *s, int64_t *ns, bool *zoned)
 {
+	bool has_zone = false;
 	int y = digits(&s, 4), m = *s == '-' ? (s++, digits(&s, 2)) : -1;
 	int d = (m >= 0 && *s == '-') ? (s++, digits(&s, 2)) : -1;
 	if (y < 0 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
@@ -746,12 +747,16 @@ int mg_tsql_parse_time(const char *s, int64_t *ns)
 		s++;
 		if (parse_clock(&s, &secs, &frac) || parse_zone(&s, &east))
 			return -EINVAL;
+		has_zone = true;
 	} else if (*s == ' ') {
 		s++;
 		if (parse_clock(&s, &secs, &frac))
 			return -EINVAL;
-		if (*s && parse_zone(&s, &east))
-			return -EINVAL;
+		if (*s) {
+			if (parse_zone(&s, &east))
+				return -EINVAL;
+			has_zone = true;
+		}
 	}
 	if (*s)
 		return -EINVAL;
@@ -764,5 +769,7 @@ int mg_tsql_parse_time(const char *s, int64_t *ns)
 	    __builtin_add_overflow(out, frac, &out))
 		return -EINVAL;
 	*ns = out;
+	if (zoned)
+		*zoned = has_zone;
 	return 0;
 }

@@ -2282,6 +2282,21 @@ static const struct hcase REGRESSIONS[] = {
 	{"SELECT max(v) FROM hc WHERE time < '2016-01-01T00:02:00Z' GROUP BY time(20s) "
 	 "LIMIT 1 OFFSET 2",
 	 "hc [time,max] (T+40s,40)\n"},
+	/*
+	 * tz(): bounds without an offset are wall times in the zone, buckets are
+	 * its local days (Chicago midnight is 06:00Z) or hours (Kolkata's start
+	 * at half past, UTC); an unknown zone is an error.
+	 */
+	{"SELECT count(v) FROM hc WHERE time >= '2015-12-31' AND time < '2016-01-02' "
+	 "GROUP BY time(1d) tz('America/Chicago')",
+	 "hc [time,count] (T-64800s,11) (T+21600s,0)\n"},
+	{"SELECT count(v) FROM hc WHERE time >= '2016-01-01T00:00:00Z' AND "
+	 "time < '2016-01-01T00:02:00Z' GROUP BY time(1h) tz('Asia/Kolkata')",
+	 "hc [time,count] (T-1800s,10)\n"},
+	{"SELECT count(v) FROM hc WHERE time >= '2016-01-01T00:00:00Z' AND "
+	 "time < '2016-01-01T00:02:00Z' GROUP BY time(1h) LIMIT 1 tz('Asia/Kolkata')",
+	 "hc [time,count] (T-1800s,10)\n"},
+	{"SELECT count(v) FROM hc tz('Mars/Olympus')", "error: unknown time zone 'Mars/Olympus'\n"},
 	/* A series that OFFSET leaves without rows is not printed. */
 	{"SELECT v FROM hc WHERE host = 'y' OFFSET 10", ""},
 	/* A WHERE matching no series returns none, cleanly under UBSan (no qsort(NULL, 0)). */

@@ -387,6 +387,20 @@ static void test_mg_result__epochs(void **state)
 	expect_cell(TIME(u), MG_EPOCH_H, "403224");
 	/* integer epochs truncate (Go's integer division) */
 	expect_cell(TIME(-1500000), MG_EPOCH_MS, "-1");
+	/* tz(): the wall time in the zone and its offset; epochs ignore it */
+	struct mg_cell z = TIME(t);
+	z.utc_offset_s = -6 * 3600;
+	expect_cell(z, MG_EPOCH_RFC3339, "\"2015-12-31T18:00:00-06:00\"");
+	expect_cell(z, MG_EPOCH_S, "1451606400");
+	z = TIME(t + 500000000);
+	z.utc_offset_s = 5 * 3600 + 30 * 60;
+	expect_cell(z, MG_EPOCH_RFC3339, "\"2016-01-01T05:30:00.5+05:30\"");
+	z = TIME(-1);
+	z.utc_offset_s = 14 * 3600;
+	expect_cell(z, MG_EPOCH_RFC3339, "\"1970-01-01T13:59:59.999999999+14:00\"");
+	z = TIME(INT64_MAX);
+	z.utc_offset_s = -12 * 3600;
+	expect_cell(z, MG_EPOCH_RFC3339, "\"2262-04-11T11:47:16.854775807-12:00\"");
 
 	static const struct {
 		const char *s;

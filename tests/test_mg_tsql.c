@@ -930,26 +930,31 @@ static void test_mg_tsql__parse_time(void **state)
 	static const struct {
 		const char *s;
 		int64_t ns;
+		bool zoned;   /* names its offset (tz() reads the others as local times) */
 	} good[] = {
-		{"1970-01-01T00:00:00Z", 0},
-		{"2016-01-01T08:24:59Z", INT64_C(1451636699000000000)},
-		{"2016-01-01T08:24:59.5Z", INT64_C(1451636699500000000)},
-		{"2016-01-01T08:24:59.123456789Z", INT64_C(1451636699123456789)},
-		{"2016-01-01T08:24:59.1234567891Z", INT64_C(1451636699123456789)},
-		{"2016-01-01T09:24:59.5+01:00", INT64_C(1451636699500000000)},
-		{"2016-01-01T03:54:59-04:30", INT64_C(1451636699000000000)},
-		{"2016-01-01 08:24:59", INT64_C(1451636699000000000)},
-		{"2016-01-01 08:24:59.25", INT64_C(1451636699250000000)},
-		{"2016-01-01", INT64_C(1451606400000000000)},
-		{"2016-02-29", INT64_C(1456704000000000000)},
-		{"1969-12-31T23:59:59Z", INT64_C(-1000000000)},
-		{"2262-04-11T23:47:16.854775807Z", INT64_MAX},
-		{"1677-09-21T00:12:43.145224192Z", INT64_MIN},
+		{"1970-01-01T00:00:00Z", 0, true},
+		{"2016-01-01T08:24:59Z", INT64_C(1451636699000000000), true},
+		{"2016-01-01T08:24:59.5Z", INT64_C(1451636699500000000), true},
+		{"2016-01-01T08:24:59.123456789Z", INT64_C(1451636699123456789), true},
+		{"2016-01-01T08:24:59.1234567891Z", INT64_C(1451636699123456789), true},
+		{"2016-01-01T09:24:59.5+01:00", INT64_C(1451636699500000000), true},
+		{"2016-01-01T03:54:59-04:30", INT64_C(1451636699000000000), true},
+		{"2016-01-01 08:24:59", INT64_C(1451636699000000000), false},
+		{"2016-01-01 08:24:59.25", INT64_C(1451636699250000000), false},
+		{"2016-01-01 09:24:59+01:00", INT64_C(1451636699000000000), true},
+		{"2016-01-01", INT64_C(1451606400000000000), false},
+		{"2016-02-29", INT64_C(1456704000000000000), false},
+		{"1969-12-31T23:59:59Z", INT64_C(-1000000000), true},
+		{"2262-04-11T23:47:16.854775807Z", INT64_MAX, true},
+		{"1677-09-21T00:12:43.145224192Z", INT64_MIN, true},
 	};
 	for (size_t i = 0; i < CM_ARRAY_SIZE(good); i++) {
 		int64_t ns = 42;
-		if (mg_tsql_parse_time(good[i].s, &ns) != 0)
+		bool zoned = !good[i].zoned;
+		if (mg_tsql_parse_time(good[i].s, &ns, &zoned) != 0)
 			fail_msg("\"%s\" rejected", good[i].s);
+		if (zoned != good[i].zoned)
+			fail_msg("\"%s\": zoned %d", good[i].s, zoned);
 		if (ns != good[i].ns)
 			fail_msg("\"%s\": %lld, expected %lld", good[i].s, (long long)ns,
 				 (long long)good[i].ns);
@@ -964,7 +969,7 @@ static void test_mg_tsql__parse_time(void **state)
 	};
 	for (size_t i = 0; i < CM_ARRAY_SIZE(bad); i++) {
 		int64_t ns = 42;
-		if (mg_tsql_parse_time(bad[i], &ns) != -EINVAL)
+		if (mg_tsql_parse_time(bad[i], &ns, NULL) != -EINVAL)
 			fail_msg("\"%s\" accepted", bad[i]);
 		assert_int_equal(ns, 42);
 	}

@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	memcpy(t, data, n);
 	t[n] = '\0';
 	int64_t ns;
-	rc = mg_tsql_parse_time(t, &ns);
+	rc = mg_tsql_parse_time(t, &ns, NULL);
 	CHECK(rc == 0 || rc == -EINVAL);
 	return 0;
 }

@@ -6,7 +6,8 @@
 # lines are stored), 413 past a small http.max_body (raw and inflated),
 # 404 for an unknown database, 400 for a missing q and a query that does
 # not parse, several statements per request, chunked=true documents,
-# epoch=ms, the SHOW statements Grafana and Telegraf use, /metrics, and
+# epoch=ms, the SHOW statements Grafana and Telegraf use, /metrics, tz()
+# (local days across a daylight saving switch, printed with their offset), and
 # DROP DATABASE: its series gone from queries at once, a re-created database
 # empty, the dropped points deleted from blocks and the hot tier at the next
 # checkpoint (flush.points_expired), and the drop durable across kill -9.
@@ -283,6 +284,31 @@ if http metrics 200 "$base/metrics"; then
 	bad_lines=$(grep -Ev "^(# (TYPE|HELP) .*|$sample)\$" "$tmp/body" | head -3)
 	[ -z "$bad_lines" ] && ok metrics_format || bad metrics_format "lines: $bad_lines"
 fi
+
+# ---------------------------------------------------------------- tz()
+# hourly points over Chicago's spring-forward: local days of 24, 23 and 24 hours,
+# printed at local midnight with the day's offset
+t_dst=1457762400   # 2016-03-12T06:00:00Z, local midnight
+i=0; : > "$tmp/tz.lp"
+while [ $i -lt 71 ]; do
+	echo "tz_m v=${i}i $((t_dst + i * 3600))" >> "$tmp/tz.lp"
+	i=$((i + 1))
+done
+http tz_write 204 -XPOST "$base/write?db=httptest&precision=s" --data-binary @"$tmp/tz.lp" &&
+	retry 5 q tz_days httptest "SELECT count(v) FROM tz_m WHERE time >= '2016-03-12' AND
+		time < '2016-03-15' GROUP BY time(1d) tz('America/Chicago')" &&
+	js tz_days 'd["results"][0]["series"][0]["values"] == [["2016-03-12T00:00:00-06:00", 24],
+		["2016-03-13T00:00:00-06:00", 23], ["2016-03-14T00:00:00-05:00", 24]]' \
+		'.[0].results[0].series[0].values == [["2016-03-12T00:00:00-06:00", 24],
+		["2016-03-13T00:00:00-06:00", 23], ["2016-03-14T00:00:00-05:00", 24]]' && ok tz_days
+q tz_epoch httptest "SELECT count(v) FROM tz_m WHERE time >= '2016-03-12' AND
+	time < '2016-03-15' GROUP BY time(1d) tz('America/Chicago')" --data-urlencode epoch=s &&
+	js tz_epoch 'd["results"][0]["series"][0]["values"] == [[1457762400, 24], [1457848800, 23],
+		[1457931600, 24]]' '.[0].results[0].series[0].values == [[1457762400, 24],
+		[1457848800, 23], [1457931600, 24]]' && ok tz_epoch
+q tz_unknown httptest "SELECT v FROM tz_m tz('Mars/Olympus')" &&
+	js tz_unknown 'd["results"][0]["error"] == "unknown time zone '"'"'Mars/Olympus'"'"'"' \
+		'.[0].results[0].error | startswith("unknown time zone")' && ok tz_unknown
 
 # ---------------------------------------------------------------- DROP DATABASE
 # count_is CHECK DB N: SELECT count(v) FROM drop_m in DB is N (0: no series at all)
