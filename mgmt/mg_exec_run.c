@@ -458,7 +458,8 @@ static int bucket_range(struct qplan *p, struct rowset *rs, uint32_t n, struct b
 		int rc = tz_edges(p, lo, max ? max : QP_TZ_BUCKETS_MAX, bk);
 		if (rc != -E2BIG)
 			return rc;
-		bk->nb = (p->tmax - lo) / p->interval + 1; /* for the message */
+		/* for the message */
+		bk->nb = (int64_t)(((uint64_t)p->tmax - (uint64_t)lo) / (uint64_t)p->interval) + 1;
 		max = max ? max : QP_TZ_BUCKETS_MAX;
 	} else {
 		bk->b0 = floor_div(lo - p->offset, p->interval);
