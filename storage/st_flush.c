@@ -269,12 +269,12 @@ static int build_finish(struct build *bd, struct st_blk ***outp, uint32_t *nout,
 static size_t drop_expired(const struct st_store *st, uint32_t id, int64_t now_ns,
 			   struct st_points *p)
 {
-	if (st_store_series_deleted(st, id)) {
+	int64_t cutoff;
+	if (st_store_expiry(st, id, now_ns, &cutoff)) {
 		size_t gone = p->n;
 		p->n = 0;
 		return gone;
 	}
-	int64_t cutoff = st_store_cutoff(st, id, now_ns);
 	size_t gone = 0;
 	while (gone < p->n && p->ts[gone] < cutoff)
 		gone++;
@@ -537,7 +537,8 @@ static bool blk_has_expired(const struct st_store *st, const struct st_blk *b, i
 		uint32_t nsum;
 		if (st_block_summaries(b->b, id, &sum, &nsum) || !nsum)
 			continue;
-		if (sum[0].t_min < st_store_cutoff(st, id, now_ns) || st_store_series_deleted(st, id))
+		int64_t cutoff;
+		if (st_store_expiry(st, id, now_ns, &cutoff) || sum[0].t_min < cutoff)
 			return true;
 	}
 	return false;

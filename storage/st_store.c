@@ -132,18 +132,32 @@ int64_t st_retention_for(const struct st_retention *r, const char *m, size_t len
 	return r->default_ns;
 }
 
-int64_t st_store_cutoff(const struct st_store *st, uint32_t local_id, int64_t now_ns)
+/* The measurement name of series local_id; false when its key cannot be read. */
+static bool series_name(const struct st_store *st, uint32_t local_id, struct st_str *name)
 {
-	const struct st_retention *r = &st->cfg.retention;
-	if (!r->default_ns && !r->nrules)
-		return INT64_MIN;
 	uint32_t keylen;
 	const uint8_t *key = st_shard_series_key(st->shard, local_id, &keylen, NULL);
 	struct st_key_view v;
 	if (!key || st_key_parse(key, keylen, &v))
-		return INT64_MIN;
-	int64_t keep = st_retention_for(r, v.name.p, v.name.len);
+		return false;
+	*name = v.name;
+	return true;
+}
+
+/* Retention's cutoff for a series named name. */
+static int64_t cutoff_of(const struct st_retention *r, struct st_str name, int64_t now_ns)
+{
+	int64_t keep = st_retention_for(r, name.p, name.len);
 	return keep ? now_ns - keep : INT64_MIN;
+}
+
+int64_t st_store_cutoff(const struct st_store *st, uint32_t local_id, int64_t now_ns)
+{
+	const struct st_retention *r = &st->cfg.retention;
+	struct st_str name;
+	if ((!r->default_ns && !r->nrules) || !series_name(st, local_id, &name))
+		return INT64_MIN;
+	return cutoff_of(r, name, now_ns);
 }
 
 void st_store_set_deleted(struct st_store *st, st_deleted_fn fn, void *arg)
@@ -157,18 +171,20 @@ void st_store_rewrite_soon(struct st_store *st)
 	atomic_store_explicit(&st->rewrite_due, true, memory_order_release);
 }
 
-bool st_store_series_deleted(const struct st_store *st, uint32_t local_id)
+bool st_store_expiry(const struct st_store *st, uint32_t local_id, int64_t now_ns,
+		     int64_t *cutoff)
 {
+	const struct st_retention *r = &st->cfg.retention;
 	st_deleted_fn fn = atomic_load_explicit(&st->deleted, memory_order_acquire);
-	if (!fn)
+	struct st_str name;
+	*cutoff = INT64_MIN;
+	if ((!fn && !r->default_ns && !r->nrules) || !series_name(st, local_id, &name))
 		return false;
-	void *arg = atomic_load_explicit(&st->deleted_arg, memory_order_acquire);
-	uint32_t keylen;
-	const uint8_t *key = st_shard_series_key(st->shard, local_id, &keylen, NULL);
-	struct st_key_view v;
-	if (!key || st_key_parse(key, keylen, &v))
-		return false;
-	return fn(arg, v.name);
+	if (fn && fn(atomic_load_explicit(&st->deleted_arg, memory_order_acquire), name))
+		return true;
+	if (r->default_ns || r->nrules)
+		*cutoff = cutoff_of(r, name, now_ns);
+	return false;
 }
 
 /* ================================================================ blocks */

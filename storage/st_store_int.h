@@ -104,7 +104,12 @@ void st_store_blk_free(struct st_blk *b);
 int st_store_ckpt_write(struct st_store *st, uint64_t lsn, uint32_t series);
 /* Retention cutoff of series local_id at now_ns (INT64_MIN: keep all). */
 int64_t st_store_cutoff(const struct st_store *st, uint32_t local_id, int64_t now_ns);
-/* Is all of series local_id deleted (st_store_set_deleted)? Flusher. */
-bool st_store_series_deleted(const struct st_store *st, uint32_t local_id);
+/*
+ * Flusher: what of series local_id is gone at now_ns: true when all of it
+ * (deleted: st_store_set_deleted), else the points before *cutoff (retention;
+ * INT64_MIN: none). The key is parsed once for both.
+ */
+bool st_store_expiry(const struct st_store *st, uint32_t local_id, int64_t now_ns,
+		     int64_t *cutoff);
 
 #endif /* ST_STORE_INT_H */

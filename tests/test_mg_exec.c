@@ -727,13 +727,20 @@ struct xres {
 	size_t n, cap;
 };
 
+/* v (n elements, room for *cap) with room for one more: doubled when full. */
+static void *grow(void *v, size_t n, size_t *cap, size_t elem)
+{
+	if (n < *cap)
+		return v;
+	*cap = *cap ? 2 * *cap : 16;
+	v = realloc(v, *cap * elem);
+	assert_non_null(v);
+	return v;
+}
+
 static void xrow_push(struct xser *s, const struct xrow *r)
 {
-	if (s->nrows == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 64;
-		s->rows = realloc(s->rows, s->cap * sizeof(*s->rows));
-		assert_non_null(s->rows);
-	}
+	s->rows = grow(s->rows, s->nrows, &s->cap, sizeof(*s->rows));
 	s->rows[s->nrows++] = *r;
 }
 
@@ -755,11 +762,7 @@ static void xres_release(struct xres *x)
 
 static void xres_push(struct xres *x, struct xser *s)
 {
-	if (x->n == x->cap) {
-		x->cap = x->cap ? 2 * x->cap : 8;
-		x->v = realloc(x->v, x->cap * sizeof(*x->v));
-		assert_non_null(x->v);
-	}
+	x->v = grow(x->v, x->n, &x->cap, sizeof(*x->v));
 	x->v[x->n++] = *s;
 	memset(s, 0, sizeof(*s));
 }
@@ -1075,11 +1078,7 @@ struct rowbuf {
 
 static void rowbuf_push(struct rowbuf *b, const struct mpoint *p)
 {
-	if (b->n == b->cap) {
-		b->cap = b->cap ? 2 * b->cap : 256;
-		b->v = realloc(b->v, b->cap * sizeof(*b->v));
-		assert_non_null(b->v);
-	}
+	b->v = grow(b->v, b->n, &b->cap, sizeof(*b->v));
 	b->v[b->n++] = *p;
 }
 
@@ -1227,11 +1226,7 @@ struct acol {
 
 static void acol_push(struct acol *c, struct aval x)
 {
-	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : 16;
-		c->v = realloc(c->v, c->cap * sizeof(*c->v));
-		assert_non_null(c->v);
-	}
+	c->v = grow(c->v, c->n, &c->cap, sizeof(*c->v));
 	c->v[c->n++] = x;
 }
 
@@ -1569,11 +1564,7 @@ static void raw_group(const struct query *q, const struct group *g, struct xser 
 			}
 			if (!any)
 				continue;
-			if (n == cap) {
-				cap = cap ? 2 * cap : 256;
-				all = realloc(all, cap * sizeof(*all));
-				assert_non_null(all);
-			}
+			all = grow(all, n, &cap, sizeof(*all));
 			all[n] = (struct rawrow){row, n};
 			n++;
 		}
