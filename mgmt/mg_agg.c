@@ -210,6 +210,7 @@ void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size
 		for (size_t i = 0; i < n; i++) {
 			double x = run_f(vk, v[i]);
 			total += x;
+			fs += x;
 			if (x < mn || (x == mn && ts[i] < mnts)) {
 				mn = x;
 				mnts = ts[i];
@@ -221,15 +222,7 @@ void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size
 				imx = i;
 			}
 		}
-		if (vk != MG_RUN_F64) {
-			__extension__ __int128 s = 0;
-			for (size_t i = 0; i < n; i++)
-				s += run_num(vk, 0, v[i]).i;
-			a->isum = (int64_t)((uint64_t)a->isum + (uint64_t)s);
-		}
-		if (flags & MG_RUN_M2)
-			for (size_t i = 0; i < n; i++)
-				fs += run_f(vk, v[i]);
+		/* isum is not kept: a float accumulator never reads it again */
 		a->fsum = total;
 	}
 	if (imn != SIZE_MAX)

@@ -159,9 +159,7 @@ static json_t *jstr(const char *s)
 	char *t = strdup(s);
 	if (!t)
 		return NULL;
-	for (char *p = t; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
+	mg_utf8_scrub(t);
 	j = json_string(t);
 	free(t);
 	return j;

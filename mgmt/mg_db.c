@@ -7,7 +7,7 @@
  * line-protocol line written through HTTP (mg_db_series_name): pure,
  * no allocation. The catalog changes a few times in a daemon's life (CREATE
  * DATABASE, DROP DATABASE, a write to a new database) and is read per
- * request (mg_dbs_exists, mg_dbs_namespace) and by the flusher once per
+ * request (mg_dbs_namespace) and by the flusher once per
  * series and checkpoint (mg_dbs_deleted): a sorted array under a
  * read-write lock.
  *

@@ -155,8 +155,13 @@ struct mg_expr *qp_new_call(struct qplan *p, const struct mg_expr *like, struct 
 
 int qp_regex(struct qplan *p, const struct mg_expr *e, const struct st_index_regex **out)
 {
+	return qp_regex_text(p, e->s, out);
+}
+
+int qp_regex_text(struct qplan *p, const char *pattern, const struct st_index_regex **out)
+{
 	for (uint32_t i = 0; i < p->nres; i++)
-		if (p->res[i].e == e) {
+		if (!strcmp(p->res[i].pattern, pattern)) {
 			*out = p->res[i].re;
 			return 0;
 		}
@@ -169,10 +174,10 @@ int qp_regex(struct qplan *p, const struct mg_expr *e, const struct st_index_reg
 		p->capres = cap;
 	}
 	struct st_index_regex *re;
-	int rc = st_index_regex_compile(e->s, strlen(e->s), &re, p->err, sizeof(p->err));
+	int rc = st_index_regex_compile(pattern, strlen(pattern), &re, p->err, sizeof(p->err));
 	if (rc)
 		return rc;
-	p->res[p->nres++] = (struct qre){.e = e, .re = re};
+	p->res[p->nres++] = (struct qre){.pattern = pattern, .re = re};
 	*out = re;
 	return 0;
 }
@@ -219,8 +224,12 @@ int qp_eval_time(struct qplan *p, const struct mg_expr *e, int64_t *out)
 	}
 	case MG_EX_NEG:
 		rc = qp_eval_time(p, e->lhs, &a);
+		if (rc)
+			return rc;
+		if (a == INT64_MIN)
+			break;
 		*out = -a;
-		return rc;
+		return 0;
 	case MG_EX_BINARY:
 		if (e->op != MG_OP_ADD && e->op != MG_OP_SUB)
 			break;

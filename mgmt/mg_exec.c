@@ -351,6 +351,12 @@ static int expr_uses(struct qplan *p, const struct mg_expr *e, unsigned *uses)
 		return expr_uses(p, e->lhs, uses);
 	case MG_EX_CALL:
 		return plan_error(p, "invalid function call in condition %s()", e->s);
+	case MG_EX_WILDCARD:
+		return plan_error(p, "unexpected wildcard in condition");
+	case MG_EX_REGEX: { /* a bad pattern is the statement's error, not a false per row */
+		const struct st_index_regex *re;
+		return qp_regex(p, e, &re);
+	}
 	default:
 		return 0;
 	}
@@ -441,12 +447,7 @@ static int plan_group_tags(struct qplan *p)
 	const struct mg_select *s = p->sel;
 	const struct st_index_regex *re = NULL;
 	if (s->group_regex) {
-		struct mg_expr *e = qp_new_ref(p, s->group_regex);
-		int rc = e ? 0 : -ENOMEM;
-		if (rc == 0) {
-			e->kind = MG_EX_REGEX;
-			rc = qp_regex(p, e, &re);
-		}
+		int rc = qp_regex_text(p, s->group_regex, &re);
 		if (rc)
 			return rc == -ENOMEM ? rc : -EINVAL;
 	}

@@ -70,7 +70,7 @@ struct qcond {
 };
 
 struct qre {
-	const struct mg_expr *e;
+	const char *pattern;         /* borrowed from the statement */
 	struct st_index_regex *re;
 };
 
@@ -112,7 +112,7 @@ struct qplan {
 	uint32_t ngtags;
 
 	/* guardrails */
-	uint64_t points_read, series_read;
+	uint64_t points_read;
 	size_t held_bytes;           /* points in memory now */
 	int64_t deadline_ns;
 
@@ -133,7 +133,12 @@ int qp_strcmp_p(const void *a, const void *b);
 struct mg_expr *qp_new_ref(struct qplan *p, const char *name);
 struct mg_expr *qp_new_call(struct qplan *p, const struct mg_expr *like, struct mg_expr *arg);
 int qp_eval_time(struct qplan *p, const struct mg_expr *e, int64_t *out);
-/* The compiled regex of a REGEX literal (compiled once per plan). */
+/*
+ * The compiled regex of pattern (kept by the plan until qp_release: the
+ * statement's string) or of a REGEX literal; each pattern is compiled once
+ * per plan. 0, or -EINVAL with p->err, -ENOMEM.
+ */
+int qp_regex_text(struct qplan *p, const char *pattern, const struct st_index_regex **out);
 int qp_regex(struct qplan *p, const struct mg_expr *e, const struct st_index_regex **out);
 void qp_release(struct qplan *p);
 

@@ -288,26 +288,23 @@ static int make_tags(struct qplan *p, const struct entry *e, struct rowset *rs)
 /* The GROUP BY key of a row set: its values of the group tags, NUL-separated. */
 int ql_group_key(struct qplan *p, struct rowset *rs)
 {
-	size_t n = 0, cap = 64;
-	char *k = malloc(cap);
-	for (uint32_t i = 0; k && i < p->ngtags; i++) {
-		const char *val = qp_tag(rs->tags, rs->ntags, p->gtags[i]);
-		size_t vl = strlen(val) + 1;
-		if (n + vl > cap) {
-			char *g = realloc(k, cap = 2 * (n + vl));
-			if (!g)
-				break;
-			k = g;
-		}
-		memcpy(k + n, val, vl);
-		n += vl;
+	const char *vals[QP_TAGKEYS_MAX];
+	size_t n = 0;
+	for (uint32_t i = 0; i < p->ngtags; i++) {
+		vals[i] = qp_tag(rs->tags, rs->ntags, p->gtags[i]);
+		n += strlen(vals[i]) + 1;
 	}
+	char *k = qa_alloc(&p->arena, n ? n : 1);
 	if (!k)
 		return -ENOMEM;
-	rs->gkey = qa_strndup(&p->arena, k, n);
+	for (uint32_t i = 0, at = 0; i < p->ngtags; i++) {
+		size_t vl = strlen(vals[i]) + 1;
+		memcpy(k + at, vals[i], vl);
+		at += (uint32_t)vl;
+	}
+	rs->gkey = k;
 	rs->gkey_len = (uint32_t)n;
-	free(k);
-	return rs->gkey ? 0 : -ENOMEM;
+	return 0;
 }
 
 int ql_rowsets_push(struct rowsets *out, const struct rowset *rs)
@@ -459,13 +456,12 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, b
 	if (rc >= 0 && dst == &more && more.n)
 		rc = st_points_merge_newer(&c->pts, 0, &more);
 	st_points_release(&more);
+	p->held_bytes += (c->pts.n - before) * (sizeof(int64_t) + sizeof(uint64_t));
 	if (rc < 0) {
 		snprintf(p->err, sizeof(p->err), "reading series %llu failed: %s",
 			 (unsigned long long)id, strerror(-rc));
 		return rc;
 	}
-	p->series_read++;
-	p->held_bytes += (c->pts.n - before) * (sizeof(int64_t) + sizeof(uint64_t));
 	return ql_check(p, got);
 }
 
@@ -473,16 +469,15 @@ int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest)
 {
 	if (rs->loaded)
 		return 0;
-	for (uint32_t f = 0; f < p->nfields; f++) {
-		struct qfcol *c = &rs->f[f];
-		st_points_init(&c->pts);
-		for (uint32_t i = 0; i < c->nids; i++) {
-			int rc = read_one(p, c, c->ids[i], k, newest);
+	for (uint32_t f = 0; f < p->nfields; f++)
+		st_points_init(&rs->f[f].pts);
+	rs->loaded = true; /* ql_unload frees what was read, also after an error or a guardrail */
+	for (uint32_t f = 0; f < p->nfields; f++)
+		for (uint32_t i = 0; i < rs->f[f].nids; i++) {
+			int rc = read_one(p, &rs->f[f], rs->f[f].ids[i], k, newest);
 			if (rc)
 				return rc;
 		}
-	}
-	rs->loaded = true;
 	return 0;
 }
 

@@ -77,10 +77,12 @@ static struct xv point_xv(uint8_t vt, uint64_t bits)
 	return v;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
+/* The fixed-width GROUP BY time bucket of ts: floor((ts - offset) / interval), any ts. */
+static int64_t bucket_index(const struct qplan *p, int64_t ts)
 {
-	int64_t q = a / b;
-	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+	__extension__ __int128 d = (__int128)ts - p->offset;
+	__extension__ __int128 q = d / p->interval;
+	return (int64_t)(d % p->interval < 0 ? q - 1 : q);
 }
 
 /* ------------------------------------------------------------ raw rows */
@@ -329,12 +331,14 @@ static int64_t bucket_of(const struct qplan *p, const struct buckets *bk, int64_
 		*end = bk->edges[lo + 1];
 		return lo;
 	}
-	int64_t ab = floor_div(ts - p->offset, p->interval);
+	int64_t ab = bucket_index(p, ts), b;
 	/* the bucket's end; where that overflows, a run of one point */
 	if (__builtin_mul_overflow(ab + 1, p->interval, end) ||
 	    __builtin_add_overflow(*end, p->offset, end))
 		*end = ts == INT64_MAX ? INT64_MAX : ts + 1;
-	return ab - bk->b0;
+	if (__builtin_sub_overflow(ab, bk->b0, &b))
+		return ab < bk->b0 ? -1 : bk->nb; /* far outside the rows either way */
+	return b;
 }
 
 static int64_t bucket_start(const struct qplan *p, const struct buckets *bk, int64_t b)
@@ -342,26 +346,23 @@ static int64_t bucket_start(const struct qplan *p, const struct buckets *bk, int
 	return bk->edges ? bk->edges[b] : (bk->b0 + b) * p->interval + p->offset;
 }
 
-static void feed(struct qplan *p, struct buckets *bk, uint32_t s, int64_t ts, const struct xv *v)
-{
-	int64_t end;
-	int64_t b = bucket_of(p, bk, ts, &end);
-	if (b < 0 || b >= bk->nb)
-		return;
-	struct mg_acc *a = &bk->acc[b * p->nslots + s];
-	if (v->t == XV_I64)
-		mg_acc_add_i64(a, ts, v->i, p->slots[s].keep);
-	else if (v->t == XV_F64)
-		mg_acc_add_f64(a, ts, v->f, p->slots[s].keep);
-	else if (v->t == XV_BOOL)
-		mg_acc_add_i64(a, ts, v->b, p->slots[s].keep);
-}
-
+/* A row that passed the residual condition: its fields into its bucket's accumulators. */
 static int agg_row(struct qplan *p, struct rowctx *r, void *arg)
 {
-	for (uint32_t s = 0; s < p->nslots; s++)
-		if (r->fields[p->slots[s].field].t != XV_NULL)
-			feed(p, arg, s, r->ts, &r->fields[p->slots[s].field]);
+	struct buckets *bk = arg;
+	int64_t end, b = bucket_of(p, bk, r->ts, &end);
+	if (b < 0 || b >= bk->nb)
+		return 0;
+	for (uint32_t s = 0; s < p->nslots; s++) {
+		const struct xv *v = &r->fields[p->slots[s].field];
+		struct mg_acc *a = &bk->acc[b * p->nslots + s];
+		if (v->t == XV_I64)
+			mg_acc_add_i64(a, r->ts, v->i, p->slots[s].keep);
+		else if (v->t == XV_F64)
+			mg_acc_add_f64(a, r->ts, v->f, p->slots[s].keep);
+		else if (v->t == XV_BOOL)
+			mg_acc_add_i64(a, r->ts, v->b, p->slots[s].keep);
+	}
 	return 0;
 }
 
@@ -459,9 +460,10 @@ static int bucket_range(struct qplan *p, struct rowset *rs, uint32_t n, struct b
 		bk->nb = (int64_t)(((uint64_t)p->tmax - (uint64_t)lo) / (uint64_t)p->interval) + 1;
 		max = max ? max : QP_TZ_BUCKETS_MAX;
 	} else {
-		bk->b0 = floor_div(lo - p->offset, p->interval);
-		int64_t b1 = floor_div(p->tmax - p->offset, p->interval);
-		bk->nb = b1 - bk->b0 + 1;
+		bk->b0 = bucket_index(p, lo);
+		if (__builtin_sub_overflow(bucket_index(p, p->tmax), bk->b0, &bk->nb) ||
+		    __builtin_add_overflow(bk->nb, 1, &bk->nb))
+			bk->nb = INT64_MAX;
 	}
 	if (bk->nb <= 0 || (max && (uint64_t)bk->nb > max)) {
 		snprintf(p->err, sizeof(p->err), "max-select-buckets limit exceeded: (%lld/%llu)",
@@ -576,7 +578,7 @@ static void fill_columns(struct qplan *p, struct matrix *m, const bool *col_poin
 			if (s->fill == MG_FILL_NULL && p->cols[c].count)
 				*x = (struct mg_cell){.type = MG_CELL_I64, .i = 0};
 			else if (s->fill == MG_FILL_VALUE && is_int)
-				*x = (struct mg_cell){.type = MG_CELL_I64, .i = (int64_t)s->fill_value};
+				*x = (struct mg_cell){.type = MG_CELL_I64, .i = s->fill_int};
 			else if (s->fill == MG_FILL_VALUE)
 				*x = (struct mg_cell){.type = MG_CELL_F64, .f = s->fill_value};
 			else if (s->fill == MG_FILL_PREVIOUS && prev)
@@ -709,9 +711,8 @@ static int agg_window(struct qplan *p, struct rowset *rs, uint32_t n, struct win
 		p->tmin = lo;
 		p->tmin_set = true;
 	}
-	int64_t b0 = floor_div(p->tmin - p->offset, p->interval);
-	int64_t b1 = floor_div(p->tmax - p->offset, p->interval), edge;
-	if (b1 - b0 < nbk)
+	int64_t b0 = bucket_index(p, p->tmin), b1 = bucket_index(p, p->tmax), edge, span;
+	if (!__builtin_sub_overflow(b1, b0, &span) && span < nbk)
 		return 0;
 	w->narrowed = true;
 	if (!s->order_desc) {
@@ -739,8 +740,23 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 		rc = ql_load(p, &rs[i]);
 	if (rc == 0)
 		rc = bucket_range(p, rs, n, &bk);
+	size_t nacc = 0;
 	if (rc == 0 && bk.nb > 0) {
-		size_t nacc = (size_t)bk.nb * p->nslots;
+		/* the accumulators count toward the memory guardrail before they exist */
+		size_t bytes;
+		if (__builtin_mul_overflow((size_t)bk.nb, (size_t)p->nslots * sizeof(*bk.acc),
+					   &bytes) || bytes > SIZE_MAX / 2) {
+			snprintf(p->err, sizeof(p->err), "query memory limit exceeded: %lld buckets",
+				 (long long)bk.nb);
+			rc = -ENOMEM;
+		} else {
+			p->held_bytes += bytes;
+			rc = ql_check(p, 0);
+			p->held_bytes -= bytes;
+		}
+		nacc = rc ? 0 : (size_t)bk.nb * p->nslots;
+	}
+	if (nacc) {
 		bk.acc = malloc(nacc * sizeof(*bk.acc));
 		if (!bk.acc)
 			rc = -ENOMEM;
@@ -986,11 +1002,7 @@ static int resolve_sources(struct qplan *p, struct meas_list *l)
 				return rc;
 		} else if (src->kind == MG_SRC_REGEX) {
 			const struct st_index_regex *re;
-			struct mg_expr fake = {.kind = MG_EX_REGEX, .s = src->name};
-			int rc = qp_regex(p, &fake, &re);
-			/* the cache keyed &fake: drop it, it leaves scope */
-			if (rc == 0)
-				p->res[p->nres - 1].e = NULL;
+			int rc = qp_regex_text(p, src->name, &re);
 			if (rc)
 				return rc;
 			l->re = re;

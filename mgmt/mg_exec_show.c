@@ -50,16 +50,11 @@ static int strs_add(struct strs *l, const char *s, size_t len)
 	return l->v[l->n++] ? 0 : (l->rc = -ENOMEM);
 }
 
-static int strcmp_pp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Sort and drop repeats. */
 static void strs_unique(struct strs *l)
 {
 	if (l->n)
-		qsort(l->v, l->n, sizeof(*l->v), strcmp_pp);
+		qsort(l->v, l->n, sizeof(*l->v), qp_strcmp_p);
 	size_t k = 0;
 	for (size_t i = 0; i < l->n; i++)
 		if (k == 0 || strcmp(l->v[k - 1], l->v[i]))
@@ -182,11 +177,9 @@ static int measurements(struct meta *m, struct strs *out)
 	struct st_index *idx = m->p.cx->idx;
 	int rc = 0;
 	if (st->with_op == MG_WITH_REGEX || st->with_op == MG_WITH_NREGEX) {
-		struct mg_expr re = {.kind = MG_EX_REGEX, .s = st->with_values[0]};
-		rc = qp_regex(&m->p, &re, &l.re);
+		rc = qp_regex_text(&m->p, st->with_values[0], &l.re);
 		if (rc)
 			return rc;
-		m->p.res[m->p.nres - 1].e = NULL;
 		m->with_re = l.re;
 	}
 	for (uint32_t i = 0; i < st->nfrom && rc == 0; i++) {
@@ -204,12 +197,10 @@ static int measurements(struct meta *m, struct strs *out)
 						  sizeof(name));
 			rc = n < 0 ? n : strs_add(out, name, (size_t)n);
 		} else if (src->kind == MG_SRC_REGEX) {
-			struct mg_expr re = {.kind = MG_EX_REGEX, .s = src->name};
 			struct mlist rl = {m, out, NULL};
-			rc = qp_regex(&m->p, &re, &rl.re);
+			rc = qp_regex_text(&m->p, src->name, &rl.re);
 			if (rc)
 				return rc;
-			m->p.res[m->p.nres - 1].e = NULL;
 			struct strs all = {.p = &m->p};
 			struct mlist al = {m, &all, NULL};
 			st_index_read_lock(idx);
@@ -521,11 +512,8 @@ static int show_tag_values(struct meta *m)
 	struct strs l = {.p = &m->p};
 	int rc = 0;
 	if (m->st->with_op == MG_WITH_REGEX || m->st->with_op == MG_WITH_NREGEX) {
-		const struct st_index_regex *re;
-		struct mg_expr e = {.kind = MG_EX_REGEX, .s = m->st->with_values[0]};
-		rc = qp_regex(&m->p, &e, &re);
-		if (rc == 0)
-			m->p.res[m->p.nres - 1].e = NULL;
+		const struct st_index_regex *re = NULL;
+		rc = qp_regex_text(&m->p, m->st->with_values[0], &re);
 		m->with_re = re;
 	}
 	if (rc == 0)

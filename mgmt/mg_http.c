@@ -148,7 +148,7 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, struct http_req *rq,
 	return reply(c, rq, status, "application/json", body, n + 1);
 }
 
-/* A JSON string of msg; bytes that are not valid UTF-8 make it fall back to '?' for them. */
+/* A JSON string of msg; bytes that are not valid UTF-8 become '?' (mg_utf8_scrub). */
 static json_t *json_text(const char *msg)
 {
 	json_t *j = json_string(msg);
@@ -157,9 +157,7 @@ static json_t *json_text(const char *msg)
 	char *copy = strdup(msg);
 	if (!copy)
 		return NULL;
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
+	mg_utf8_scrub(copy);
 	j = json_string(copy);
 	free(copy);
 	return j;

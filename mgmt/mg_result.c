@@ -579,6 +579,20 @@ static void jw_close(struct jw *w, char c)
 
 /* ------------------------------------------------------ string escaping */
 
+static size_t utf8_seq(const unsigned char *s, size_t len);
+
+void mg_utf8_scrub(char *s)
+{
+	size_t len = strlen(s);
+	for (size_t i = 0; i < len;) {
+		size_t k = utf8_seq((const unsigned char *)s + i, len - i);
+		if (k == 0)
+			s[i++] = '?';
+		else
+			i += k;
+	}
+}
+
 /* Length of the valid UTF-8 sequence at s[0..len), or 0 (RFC 3629). */
 static size_t utf8_seq(const unsigned char *s, size_t len)
 {

@@ -155,6 +155,14 @@ struct mg_result_buf {
 int mg_result_buf_write(void *arg, const char *s, size_t n);
 
 /*
+ * Make s valid UTF-8 in place: each byte that is not part of a valid
+ * sequence becomes '?' (valid multi-byte text is kept). For messages built
+ * from client input that go into JSON through a library that refuses
+ * invalid UTF-8 (jansson's json_string).
+ */
+void mg_utf8_scrub(char *s);
+
+/*
  * Encode r as one JSON document. Returns 0, the writer's nonzero value, or
  * -ENOMEM.
  */

@@ -617,11 +617,16 @@ static int create_readers(struct mg_svc *s)
 		return -ENOSPC;
 	s->reader_ids = malloc(n * sizeof(*s->reader_ids));
 	int rc = s->reader_ids ? pool_init(&s->readers, n) : -ENOMEM;
-	for (uint32_t i = 0; i < n && rc == 0; i++) {
+	if (rc) { /* mg_svc_destroy only knows the slots in the pool */
+		for (uint32_t i = 0; i < n; i++)
+			st_rcu_reader_unregister(s->d->rcu, ids[i]);
+		return rc;
+	}
+	for (uint32_t i = 0; i < n; i++) {
 		s->reader_ids[i] = ids[i];
 		pool_put(&s->readers, (int)i);
 	}
-	return rc;
+	return 0;
 }
 
 int mg_svc_create(struct mg_daemon *d, struct mg_svc **out, char *err, size_t errlen)

@@ -479,20 +479,46 @@ static int parse_ref(struct parser *p, const char *first, uint32_t pos, struct m
 	if (!e)
 		return oom(p);
 	e->s = first;
+	if (peek(p)->kind != MG_TK_DOT) {
+		*out = e;
+		return parse_cast(p, e);
+	}
+	/* segments joined in a growing buffer, copied once (not once per segment) */
+	size_t n = strlen(first), cap = 2 * n + 64;
+	char *buf = malloc(cap);
+	if (!buf)
+		return oom(p);
+	memcpy(buf, first, n);
 	while (accept(p, MG_TK_DOT)) {
 		const char *seg;
 		int rc = parse_ident(p, &seg);
-		if (rc)
+		if (rc) {
+			free(buf);
 			return rc;
-		size_t a = strlen(e->s), b = strlen(seg);
-		char *j = mg_tsql_arena_alloc(p->a, a + b + 2);
-		if (!j)
-			return oom(p);
-		memcpy(j, e->s, a);
-		j[a] = '.';
-		memcpy(j + a + 1, seg, b + 1);
-		e->s = j;
+		}
+		size_t b = strlen(seg);
+		if (n + b + 2 > cap) {
+			cap = 2 * (n + b + 2);
+			char *g = realloc(buf, cap);
+			if (!g) {
+				free(buf);
+				return oom(p);
+			}
+			buf = g;
+		}
+		buf[n++] = '.';
+		memcpy(buf + n, seg, b);
+		n += b;
 	}
+	char *j = mg_tsql_arena_alloc(p->a, n + 1);
+	if (j) {
+		memcpy(j, buf, n);
+		j[n] = '\0';
+	}
+	free(buf);
+	if (!j)
+		return oom(p);
+	e->s = j;
 	*out = e;
 	return parse_cast(p, e);
 }
@@ -945,14 +971,23 @@ static int parse_fill_number(struct parser *p, struct mg_select *sel)
 	sel->fill_value_int = t->kind == MG_TK_INT && !t->ovf &&
 			      t->u <= (uint64_t)INT64_MAX + (neg ? 1 : 0);
 	int rc = 0;
-	if (sel->fill_value_int)
-		sel->fill_value = (double)t->u;
-	else if ((rc = mg_tsql_tok_double(p->a, p->lx.text, t, &sel->fill_value)) == -ERANGE)
+	if (sel->fill_value_int) {
+		sel->fill_int = !neg ? (int64_t)t->u
+			      : t->u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)t->u;
+		sel->fill_value = (double)sel->fill_int;
+		consume(p);
+		return 0;
+	}
+	if ((rc = mg_tsql_tok_double(p->a, p->lx.text, t, &sel->fill_value)) == -ERANGE)
 		return fail_at(p, t->pos, "number out of range");
 	if (rc)
 		return oom(p);
 	if (neg)
 		sel->fill_value = -sel->fill_value;
+	/* for integer columns: truncated, clamped (no undefined conversion) */
+	sel->fill_int = sel->fill_value >= 9223372036854775807.0   ? INT64_MAX
+			: sel->fill_value <= -9223372036854775808.0 ? INT64_MIN
+								    : (int64_t)sel->fill_value;
 	consume(p);
 	return 0;
 }

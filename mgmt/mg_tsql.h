@@ -151,6 +151,8 @@ struct mg_select {
 	enum mg_fill fill;
 	double fill_value;
 	bool fill_value_int;       /* fill(3) rather than fill(3.0): keep integers */
+	int64_t fill_int;          /* what an integer column takes: the literal exactly,
+				    * or fill_value truncated and clamped */
 	bool order_desc;           /* ORDER BY time DESC */
 	int64_t limit, offset;     /* 0: none */
 	int64_t slimit, soffset;

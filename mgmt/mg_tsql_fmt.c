@@ -354,15 +354,6 @@ static void put_group_by(struct out *o, const struct mg_select *s)
 	}
 }
 
-/* A fill(n) that was written as an integer, clamped so it reads back as one. */
-static void put_fill_int(struct out *o, double v)
-{
-	int64_t i = INT64_MAX;
-	if (v < 9223372036854775807.0)
-		i = v <= -9223372036854775808.0 ? INT64_MIN : (int64_t)v;
-	putf(o, "%" PRId64, i);
-}
-
 static void put_fill(struct out *o, const struct mg_select *s)
 {
 	static const char *const names[] = {
@@ -376,7 +367,7 @@ static void put_fill(struct out *o, const struct mg_select *s)
 	if (s->fill != MG_FILL_VALUE)
 		puts_(o, names[s->fill]);
 	else if (s->fill_value_int)
-		put_fill_int(o, s->fill_value);
+		putf(o, "%" PRId64, s->fill_int);
 	else
 		put_float(o, s->fill_value);
 	put(o, ")", 1);

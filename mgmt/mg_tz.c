@@ -14,10 +14,10 @@
 #include <string.h>
 
 #include <unicode/ucal.h>
-#include <unicode/ustring.h>
+
+#include "cm_clock.h"
 
 #define TZ_NAME_MAX 64
-#define NS_PER_MS 1000000
 
 struct mg_tz {
 	UCalendar *cal;
@@ -63,8 +63,8 @@ void mg_tz_close(struct mg_tz *tz)
 /* ns -> ICU's UDate (ms, a double), rounding down. */
 static UDate to_udate(int64_t ns)
 {
-	int64_t ms = ns / NS_PER_MS;
-	if (ns % NS_PER_MS < 0)
+	int64_t ms = ns / CM_NS_PER_MS;
+	if (ns % CM_NS_PER_MS < 0)
 		ms--;
 	return (UDate)ms;
 }
@@ -75,7 +75,7 @@ int64_t mg_tz_offset_ns(struct mg_tz *tz, int64_t t)
 	ucal_setMillis(tz->cal, to_udate(t), &st);
 	int32_t raw = ucal_get(tz->cal, UCAL_ZONE_OFFSET, &st);
 	int32_t dst = ucal_get(tz->cal, UCAL_DST_OFFSET, &st);
-	return U_FAILURE(st) ? 0 : ((int64_t)raw + dst) * NS_PER_MS;
+	return U_FAILURE(st) ? 0 : ((int64_t)raw + dst) * CM_NS_PER_MS;
 }
 
 int64_t mg_tz_from_local(struct mg_tz *tz, int64_t local)
@@ -86,7 +86,7 @@ int64_t mg_tz_from_local(struct mg_tz *tz, int64_t local)
 	ucal_setMillis(tz->cal, to_udate(local), &st);
 	ucal_getTimeZoneOffsetFromLocal(tz->cal, UCAL_TZ_LOCAL_FORMER, UCAL_TZ_LOCAL_FORMER,
 					&raw, &dst, &st);
-	int64_t off = U_FAILURE(st) ? 0 : ((int64_t)raw + dst) * NS_PER_MS, t;
+	int64_t off = U_FAILURE(st) ? 0 : ((int64_t)raw + dst) * CM_NS_PER_MS, t;
 	if (__builtin_sub_overflow(local, off, &t))
 		return off > 0 ? INT64_MIN : INT64_MAX;
 	return t;

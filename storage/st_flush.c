@@ -647,17 +647,22 @@ int st_flush_store_now(struct st_flush *f, struct st_store *st, int64_t now_ns)
 	int rc = checkpoint(f, st, now_ns);
 	if (st->wal)
 		st_wal_service(st->wal);
-	bool retention = atomic_exchange(&st->rewrite_due, false) ||
-			 now_ns - st->last_retention_ns >= RETENTION_EVERY_NS;
+	bool due = atomic_exchange(&st->rewrite_due, false);
+	bool retention = due || now_ns - st->last_retention_ns >= RETENTION_EVERY_NS;
+	bool more = !rc; /* rewrites left after this pass's 64 */
 	for (int i = 0; !rc && i < 64; i++) {
 		int r = maintain_partitions(f, st, now_ns, retention);
 		if (r <= 0) {
 			rc = r;
+			more = false;
 			break;
 		}
 	}
 	if (retention && !rc)
 		st->last_retention_ns = now_ns;
+	/* a rewrite asked for (st_store_rewrite_soon) and not finished: at the next pass */
+	if (due && (rc || more))
+		atomic_store(&st->rewrite_due, true);
 	reclaim(st);
 	return rc;
 }

@@ -2288,6 +2288,24 @@ static const struct hcase REGRESSIONS[] = {
 	 "time < '2016-01-01T00:02:00Z' GROUP BY time(1h) LIMIT 1 tz('Asia/Kolkata')",
 	 "hc [time,count] (T-1800s,10)\n"},
 	{"SELECT count(v) FROM hc tz('Mars/Olympus')", "error: unknown time zone 'Mars/Olympus'\n"},
+	/*
+	 * Buckets beyond any memory, with no max-select-buckets: refused before
+	 * the accumulators are allocated (their size once wrapped), also where the
+	 * bucket count itself overflows.
+	 */
+	{"SELECT count(v) FROM hc WHERE time >= -9000000000000000000 AND time < 0 GROUP BY time(1ns)",
+	 "error: query memory limit exceeded: 9000000000000000000 buckets\n"},
+	{"SELECT count(v) FROM hc WHERE time >= -9223372036854775807 AND "
+	 "time <= 9223372036854775806 GROUP BY time(1ns)",
+	 "error: query memory limit exceeded: 9223372036854775807 buckets\n"},
+	/* A bad pattern, a wildcard or a negated minimum time in WHERE: errors, not empty. */
+	{"SELECT v FROM hc WHERE host =~ /(/",
+	 "error: bad regex \"(\": missing closing parenthesis at 1\n"},
+	{"SELECT v FROM hc WHERE v > 1 OR host !~ /[/",
+	 "error: bad regex \"[\": missing terminating ] for character class at 1\n"},
+	{"SELECT v FROM hc WHERE *", "error: unexpected wildcard in condition\n"},
+	{"SELECT v FROM hc WHERE time > -(-9223372036854775808)",
+	 "error: invalid time value at char 31\n"},
 	/* A series that OFFSET leaves without rows is not printed. */
 	{"SELECT v FROM hc WHERE host = 'y' OFFSET 10", ""},
 	/* A WHERE matching no series returns none, cleanly under UBSan (no qsort(NULL, 0)). */

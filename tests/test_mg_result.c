@@ -432,6 +432,10 @@ static void test_mg_result__escaping(void **state)
 	/* invalid UTF-8: each bad byte becomes U+FFFD, as Go's encoder does */
 	expect_cell(STR("a\xff" "b\xc3"), 0, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\"");
 	expect_cell(STR("\xed\xa0\x80"), 0, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+	/* the front-ends' messages through jansson: bad bytes '?', valid text kept */
+	char msg[] = "caf\xc3\xa9 \xff\xe2\x82\xac \xe2\x82 \xed\xa0\x80!";
+	mg_utf8_scrub(msg);
+	assert_string_equal(msg, "caf\xc3\xa9 ?\xe2\x82\xac ?" "? ???" "!");
 
 	/* names, tag keys and values, columns and errors are escaped too */
 	struct mg_result *r = mg_result_create();

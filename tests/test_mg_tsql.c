@@ -492,15 +492,23 @@ static void test_mg_tsql__group_by_and_fill(void **state)
 		enum mg_fill want;
 		double value;
 		bool is_int;
+		int64_t fill_int;   /* what an integer column gets */
 	} fills[] = {
 		{"", MG_FILL_NULL, 0, false},
 		{"fill(null)", MG_FILL_NULL, 0, false},
 		{"fill(NONE)", MG_FILL_NONE, 0, false},
 		{"fill(previous)", MG_FILL_PREVIOUS, 0, false},
 		{"fill(linear)", MG_FILL_LINEAR, 0, false},
-		{"fill(2.5)", MG_FILL_VALUE, 2.5, false},
-		{"fill(7)", MG_FILL_VALUE, 7, true},
-		{"fill(-1e3)", MG_FILL_VALUE, -1000, false},
+		{"fill(2.5)", MG_FILL_VALUE, 2.5, false, 2},
+		{"fill(7)", MG_FILL_VALUE, 7, true, 7},
+		{"fill(-1e3)", MG_FILL_VALUE, -1000, false, -1000},
+		/* integers exact at the ends of int64; floats truncated and clamped */
+		{"fill(9223372036854775807)", MG_FILL_VALUE, 9223372036854775807.0, true,
+		 INT64_MAX},
+		{"fill(-9223372036854775808)", MG_FILL_VALUE, -9223372036854775808.0, true,
+		 INT64_MIN},
+		{"fill(1e30)", MG_FILL_VALUE, 1e30, false, INT64_MAX},
+		{"fill(-2.7)", MG_FILL_VALUE, -2.7, false, -2},
 	};
 	for (size_t i = 0; i < CM_ARRAY_SIZE(fills); i++) {
 		char text[128];
@@ -511,6 +519,8 @@ static void test_mg_tsql__group_by_and_fill(void **state)
 		assert_int_equal(s->fill, fills[i].want);
 		assert_true(s->fill_value == fills[i].value);
 		assert_int_equal(s->fill_value_int, fills[i].is_int);
+		if (s->fill == MG_FILL_VALUE)
+			assert_true(s->fill_int == fills[i].fill_int);
 		assert_true(s->group_time && !s->group_offset_now && s->group_offset_ns == 0);
 		mg_tsql_free(q);
 	}
@@ -1098,6 +1108,42 @@ static void test_mg_tsql__alloc_failure(void **state)
 	free(big);
 }
 
+/* Memory counted by the bytes asked for. */
+static void *count_alloc(void *arg, size_t n)
+{
+	*(size_t *)arg += n;
+	return malloc(n);
+}
+
+static void count_free(void *arg, void *p)
+{
+	(void)arg;
+	free(p);
+}
+
+/* A long dotted reference costs memory in proportion to its length (once quadratic). */
+static void test_mg_tsql__dotted_ref_linear(void **state)
+{
+	(void)state;
+	enum { SEGS = 5000 };
+	static char text[16 + 2 * SEGS + 16];
+	size_t n = (size_t)sprintf(text, "SELECT a");
+	for (int i = 1; i < SEGS; i++)
+		n += (size_t)sprintf(text + n, ".a");
+	sprintf(text + n, " FROM m");
+	size_t bytes = 0;
+	struct mg_tsql_mem mem = {count_alloc, count_free, &bytes};
+	struct mg_tsql *q;
+	struct mg_tsql_error err;
+	assert_int_equal(mg_tsql_parse_mem(text, strlen(text), &mem, &q, &err), 0);
+	const struct mg_expr *e = select_of(q)->fields[0].expr;
+	assert_int_equal(e->kind, MG_EX_REF);
+	assert_int_equal(strlen(e->s), 2 * SEGS - 1);
+	mg_tsql_free(q);
+	if (bytes > 16 * strlen(text))
+		fail_msg("%zu bytes for a %zu-byte statement", bytes, strlen(text));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1120,6 +1166,7 @@ int main(void)
 		cmocka_unit_test(test_mg_tsql__format_truncation),
 		cmocka_unit_test(test_mg_tsql__identifier_quoting),
 		cmocka_unit_test(test_mg_tsql__alloc_failure),
+		cmocka_unit_test(test_mg_tsql__dotted_ref_linear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
