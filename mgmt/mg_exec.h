@@ -50,7 +50,9 @@ struct mg_exec_limits {
 	uint64_t max_points;      /* points read per statement (0: no limit) */
 	uint64_t max_series;      /* series read per statement */
 	uint64_t max_buckets;     /* GROUP BY time buckets per statement */
-	size_t max_memory_bytes;  /* points held plus the result */
+	size_t max_memory_bytes;  /* points held, bucket accumulators and the plan's arena;
+				   * not yet the values median/percentile/mode keep nor
+				   * the result (bounded by max_points, max_buckets) */
 	int64_t timeout_ns;       /* per statement */
 };
 
