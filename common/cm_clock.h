@@ -21,6 +21,22 @@ static inline int64_t cm_now_ns(void)
 	return (int64_t)ts.tv_sec * CM_NS_PER_SEC + ts.tv_nsec;
 }
 
+/* floor(a / b) for b > 0: the index of the span of width b that holds time a. */
+static inline int64_t cm_floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* The first multiple of span (> 0) strictly after ts; INT64_MAX when that overflows. */
+static inline int64_t cm_next_multiple(int64_t ts, int64_t span)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(cm_floor_div(ts, span) + 1, span, &r))
+		return INT64_MAX;
+	return r;
+}
+
 /* Sleep ns nanoseconds (background and idle threads only: a syscall). */
 static inline void cm_sleep_ns(int64_t ns)
 {

@@ -252,6 +252,41 @@ void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size
 	a->n += n;
 }
 
+void mg_acc_add_sum(struct mg_acc *a, const struct mg_run_sum *s, enum mg_run_kind vk)
+{
+	if (s->n == 0)
+		return;
+	struct mg_num p0 = run_num(vk, s->t_first, s->first), pn = run_num(vk, s->t_last, s->last);
+	struct mg_num mn = run_num(vk, s->t_first, s->min), mx = run_num(vk, s->t_first, s->max);
+	if (a->n == 0) {
+		a->min = mn;
+		a->max = mx;
+		a->first = p0;
+		a->last = pn;
+	}
+	if (vk == MG_RUN_F64)
+		a->is_int = false;
+	/* mg_acc_add_*'s rules: the earliest of equal values */
+	if (a->is_int) {
+		if (mn.i < a->min.i || (mn.i == a->min.i && mn.ts < a->min.ts))
+			a->min = mn;
+		if (mx.i > a->max.i || (mx.i == a->max.i && mx.ts < a->max.ts))
+			a->max = mx;
+		a->isum = (int64_t)((uint64_t)a->isum + (uint64_t)s->isum);
+	} else {
+		if (mn.f < a->min.f || (mn.f == a->min.f && mn.ts < a->min.ts))
+			a->min = mn;
+		if (mx.f > a->max.f || (mx.f == a->max.f && mx.ts < a->max.ts))
+			a->max = mx;
+	}
+	a->fsum += s->fsum;
+	if (p0.ts < a->first.ts || (p0.ts == a->first.ts && mg_num_gt(p0, a->first)))
+		a->first = p0;
+	if (pn.ts > a->last.ts || (pn.ts == a->last.ts && mg_num_gt(pn, a->last)))
+		a->last = pn;
+	a->n += s->n;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Kept values: order statistics and mode                                    */
 /* ------------------------------------------------------------------------ */

@@ -110,6 +110,26 @@ enum mg_run_kind { MG_RUN_I64, MG_RUN_F64, MG_RUN_BOOL };
 enum { MG_RUN_KEEP = 1, MG_RUN_M2 = 2, MG_RUN_MINMAX = 4 };
 void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size_t n,
 		    enum mg_run_kind vk, unsigned flags);
+/*
+ * Feed what a run of points summarizes to (a block chunk's summary) instead
+ * of the points: n > 0 points from t_first to t_last; first, last, min, max
+ * as value bits of kind vk; isum the exact integer sum modulo 2^64 and fsum
+ * the sum as a double (the exact integer sum rounded once; for F64 the
+ * run's float sum). The result equals mg_acc_add_run's with MG_RUN_MINMAX
+ * except in the last bits of a float sum (added as one) and in the times of
+ * min and max, which a summary lacks: they read t_first, so the caller
+ * must not use summaries where those times are printed (a lone min() or
+ * max() without GROUP BY time). Neither kept values nor the Welford state
+ * (median, mode, percentile, stddev) can come from a summary.
+ */
+struct mg_run_sum {
+	uint64_t n;
+	int64_t t_first, t_last;
+	uint64_t first, last, min, max;
+	int64_t isum;
+	double fsum;
+};
+void mg_acc_add_sum(struct mg_acc *a, const struct mg_run_sum *s, enum mg_run_kind vk);
 /* For mg_acc_add_*: room for one more kept value. 0, or -ENOMEM with a->oom set. */
 int mg_acc_grow(struct mg_acc *a);
 

@@ -17,6 +17,7 @@
 #include "mg_tz.h"
 #include "mg_exec.h"
 #include "st_shard.h"
+#include "st_store.h"
 
 struct st_index_regex;
 
@@ -111,6 +112,8 @@ struct qplan {
 	const char *gtags[QP_TAGKEYS_MAX];  /* GROUP BY tag keys, sorted (output order) */
 	uint32_t ngtags;
 
+	bool use_sums;               /* ql_load may answer block chunks by their summaries */
+
 	/* guardrails */
 	uint64_t points_read;
 	size_t held_bytes;           /* points in memory now */
@@ -118,6 +121,14 @@ struct qplan {
 
 	struct qarena arena;
 };
+
+/* The fixed-width GROUP BY time bucket of ts: floor((ts - offset) / interval), any ts. */
+static inline int64_t qp_bucket_index(const struct qplan *p, int64_t ts)
+{
+	__extension__ __int128 d = (__int128)ts - p->offset;
+	__extension__ __int128 q = d / p->interval;
+	return (int64_t)(d % p->interval < 0 ? q - 1 : q);
+}
 
 /* mg_exec.c */
 int qp_plan(struct qplan *p);
@@ -173,12 +184,17 @@ const char *qp_tag(const struct mg_tagpair *tags, uint32_t ntags, const char *ke
 
 /* ------------------------------------------------------------ row sets */
 
-/* One field of a row set: its series (one per shard holding it) and, once read, points. */
+/*
+ * One field of a row set: its series (one per shard holding it) and, once
+ * read, points; with qplan.use_sums, also block chunk summaries standing for
+ * the points of chunks that lie inside one GROUP BY time bucket.
+ */
 struct qfcol {
 	uint64_t *ids;
 	uint32_t nids;
 	uint8_t vt;                  /* enum st_value_type, from the first series */
 	struct st_points pts;
+	struct st_sums sums;
 };
 
 struct rowset {

@@ -422,6 +422,23 @@ int ql_check(struct qplan *p, uint64_t more_points)
 	return 0;
 }
 
+/* Which block chunks a summarized read answers from their summaries. */
+struct sum_take {
+	const struct qplan *p;
+	uint8_t vt;
+};
+
+static bool sum_take(void *arg, const struct st_block_summary *c)
+{
+	const struct sum_take *t = arg;
+	/* an exact sum and no NaN (mg_acc_add_sum's sums); a U64 summary orders
+	 * unsigned, the accumulator as int64: only where the two agree */
+	if ((c->flags & (ST_BLOCK_SUM_OVERFLOW | ST_BLOCK_SUM_NAN)) ||
+	    (t->vt == ST_VT_U64 && c->max > (uint64_t)INT64_MAX))
+		return false;
+	return !t->p->interval || qp_bucket_index(t->p, c->t_min) == qp_bucket_index(t->p, c->t_max);
+}
+
 static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, bool newest)
 {
 	const struct mg_exec_ctx *cx = p->cx;
@@ -443,16 +460,26 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, b
 	 * shard's points are read apart and merged in time order (on a shared
 	 * timestamp this shard's point wins: no order exists between shards).
 	 */
-	size_t before = c->pts.n;
+	size_t before = c->pts.n, sums0 = c->sums.n;
 	struct st_points more;
 	st_points_init(&more);
 	struct st_points *dst = before ? &more : &c->pts;
-	int rc = k ? st_store_read_end(st, local, p->tmin, p->tmax, k, newest, dst)
-		   : st_store_read(st, local, p->tmin, p->tmax, dst);
+	struct sum_take take = {.p = p, .vt = c->vt};
+	int rc;
+	if (k)
+		rc = st_store_read_end(st, local, p->tmin, p->tmax, k, newest, dst);
+	else if (p->use_sums && c->nids == 1) /* (a key two shards hold merges points) */
+		rc = st_store_read_summ(st, local, p->tmin, p->tmax, sum_take, &take, dst, &c->sums);
+	else
+		rc = st_store_read(st, local, p->tmin, p->tmax, dst);
 	st_read_end(cx->rcu, cx->reader);
 	if (rc == -ENOENT)
 		rc = 0;
+	/* the points a summary stands for count as read (the guardrail does not depend on layout) */
 	size_t got = dst == &more ? more.n : c->pts.n;
+	for (size_t i = sums0; i < c->sums.n; i++)
+		got += c->sums.v[i].count;
+	p->held_bytes += (c->sums.n - sums0) * sizeof(*c->sums.v);
 	if (rc >= 0 && dst == &more && more.n)
 		rc = st_points_merge_newer(&c->pts, 0, &more);
 	st_points_release(&more);
@@ -469,8 +496,10 @@ int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest)
 {
 	if (rs->loaded)
 		return 0;
-	for (uint32_t f = 0; f < p->nfields; f++)
+	for (uint32_t f = 0; f < p->nfields; f++) {
 		st_points_init(&rs->f[f].pts);
+		rs->f[f].sums = (struct st_sums){0};
+	}
 	rs->loaded = true; /* ql_unload frees what was read, also after an error or a guardrail */
 	for (uint32_t f = 0; f < p->nfields; f++)
 		for (uint32_t i = 0; i < rs->f[f].nids; i++) {
@@ -492,9 +521,11 @@ void ql_unload(struct qplan *p, struct rowset *rs)
 		return;
 	for (uint32_t f = 0; f < p->nfields; f++) {
 		struct qfcol *c = &rs->f[f];
-		size_t b = c->pts.n * (sizeof(int64_t) + sizeof(uint64_t));
+		size_t b = c->pts.n * (sizeof(int64_t) + sizeof(uint64_t)) +
+			   c->sums.n * sizeof(*c->sums.v);
 		p->held_bytes -= b < p->held_bytes ? b : p->held_bytes;
 		st_points_release(&c->pts);
+		st_sums_release(&c->sums);
 	}
 	rs->loaded = false;
 }

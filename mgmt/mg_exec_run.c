@@ -77,14 +77,6 @@ static struct xv point_xv(uint8_t vt, uint64_t bits)
 	return v;
 }
 
-/* The fixed-width GROUP BY time bucket of ts: floor((ts - offset) / interval), any ts. */
-static int64_t bucket_index(const struct qplan *p, int64_t ts)
-{
-	__extension__ __int128 d = (__int128)ts - p->offset;
-	__extension__ __int128 q = d / p->interval;
-	return (int64_t)(d % p->interval < 0 ? q - 1 : q);
-}
-
 /* ------------------------------------------------------------ raw rows */
 
 static bool residual_ok(struct qplan *p, const struct rowctx *r)
@@ -331,7 +323,7 @@ static int64_t bucket_of(const struct qplan *p, const struct buckets *bk, int64_
 		*end = bk->edges[lo + 1];
 		return lo;
 	}
-	int64_t ab = bucket_index(p, ts), b;
+	int64_t ab = qp_bucket_index(p, ts), b;
 	/* the bucket's end; where that overflows, a run of one point */
 	if (__builtin_mul_overflow(ab + 1, p->interval, end) ||
 	    __builtin_add_overflow(*end, p->offset, end))
@@ -397,7 +389,48 @@ static void feed_columns(struct qplan *p, struct rowset *rs, struct buckets *bk)
 				mg_acc_add_run(&bk->acc[b * p->nslots + s], c->pts.ts + i,
 					       c->pts.vals + i, j - i, run_kind(c->vt), flags);
 		}
+		/* the chunks answered by their summaries, each inside one bucket */
+		for (size_t i = 0; i < c->sums.n; i++) {
+			const struct st_block_summary *u = &c->sums.v[i];
+			int64_t end, b = bucket_of(p, bk, u->t_min, &end);
+			struct mg_run_sum sum = {.n = u->count, .t_first = u->t_min, .t_last = u->t_max,
+						.first = u->first, .last = u->last, .min = u->min,
+						.max = u->max, .isum = u->sum.i64};
+			sum.fsum = c->vt == ST_VT_F64   ? u->sum.f64
+				  : c->vt == ST_VT_I64 ? (double)u->sum.i64
+						       : (double)u->sum.u64;
+			if (b >= 0 && b < bk->nb)
+				mg_acc_add_sum(&bk->acc[b * p->nslots + s], &sum, run_kind(c->vt));
+		}
 	}
+}
+
+/*
+ * Can block chunk summaries stand for points? Every slot's function must be
+ * computable from them (not the value-keeping ones, nor stddev; min and max
+ * not where their points' times are printed), buckets fixed-width and
+ * known before the read, and no condition read per row.
+ */
+static bool sums_usable(const struct qplan *p)
+{
+	if (!p->tmin_set || p->tz || p->has_residual || p->nslots == 0)
+		return false;
+	for (uint32_t s = 0; s < p->nslots; s++) {
+		switch (p->slots[s].fn) {
+		case MG_AGG_COUNT: case MG_AGG_SUM: case MG_AGG_MEAN: case MG_AGG_SPREAD:
+		case MG_AGG_FIRST: case MG_AGG_LAST:
+			break;
+		case MG_AGG_MIN: case MG_AGG_MAX:
+			if (p->selector_time)
+				return false;
+			break;
+		default:
+			return false;
+		}
+		if (p->slots[s].keep)
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -460,8 +493,8 @@ static int bucket_range(struct qplan *p, struct rowset *rs, uint32_t n, struct b
 		bk->nb = (int64_t)(((uint64_t)p->tmax - (uint64_t)lo) / (uint64_t)p->interval) + 1;
 		max = max ? max : QP_TZ_BUCKETS_MAX;
 	} else {
-		bk->b0 = bucket_index(p, lo);
-		if (__builtin_sub_overflow(bucket_index(p, p->tmax), bk->b0, &bk->nb) ||
+		bk->b0 = qp_bucket_index(p, lo);
+		if (__builtin_sub_overflow(qp_bucket_index(p, p->tmax), bk->b0, &bk->nb) ||
 		    __builtin_add_overflow(bk->nb, 1, &bk->nb))
 			bk->nb = INT64_MAX;
 	}
@@ -711,7 +744,7 @@ static int agg_window(struct qplan *p, struct rowset *rs, uint32_t n, struct win
 		p->tmin = lo;
 		p->tmin_set = true;
 	}
-	int64_t b0 = bucket_index(p, p->tmin), b1 = bucket_index(p, p->tmax), edge, span;
+	int64_t b0 = qp_bucket_index(p, p->tmin), b1 = qp_bucket_index(p, p->tmax), edge, span;
 	if (!__builtin_sub_overflow(b1, b0, &span) && span < nbk)
 		return 0;
 	w->narrowed = true;
@@ -763,6 +796,7 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 		for (size_t i = 0; bk.acc && i < nacc; i++)
 			mg_acc_init(&bk.acc[i]);
 		p->held_bytes += nacc * sizeof(*bk.acc);
+		p->use_sums = !preload && sums_usable(p);
 		for (uint32_t i = 0; i < n && rc == 0; i++) {
 			rc = ql_load(p, &rs[i]);
 			if (rc == 0 && p->has_residual)
@@ -771,6 +805,7 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 				feed_columns(p, &rs[i], &bk);
 			ql_unload(p, &rs[i]);
 		}
+		p->use_sums = false;
 		if (rc == 0)
 			rc = agg_rows(p, &bk, w.narrowed ? &w : NULL, m);
 		for (size_t i = 0; bk.acc && i < nacc; i++)

@@ -4,7 +4,10 @@
  * an image through a read callback, keeps its index in memory and decodes
  * series and time ranges. Format: st_format.h, docs/formats/block.md.
  *
- * Builder: each series is cut into chunks of cfg.chunk_points points; each
+ * Builder: each series is cut into chunks of cfg.chunk_points points, and
+ * also where its time crosses a multiple of cfg.chunk_span_ns (so a chunk
+ * lies inside one hour, say, and a GROUP BY time(1h) bucket is whole chunks
+ * the executor answers from their summaries); each
  * chunk's timestamp and value columns get the cheapest codec of
  * st_col_encode_best, and its summary (count, time range, min, max, first,
  * last, sum) goes to the chunk table. Columns are appended to the open data
@@ -34,6 +37,7 @@
 
 #include <zstd.h>
 
+#include "cm_clock.h"
 #include "cm_compiler.h"
 #include "cm_crc32c.h"
 #include "st_colcodec.h"
@@ -237,7 +241,7 @@ int st_block_builder_create(const struct st_block_build_cfg *cfg, struct st_bloc
 	if (c.chunk_points > ST_BLOCK_MAX_CHUNK_POINTS || c.section_bytes < 4096 ||
 	    c.section_bytes > (16u << 20) || c.zstd_level < ZSTD_minCLevel() ||
 	    c.zstd_level > ZSTD_maxCLevel() || c.part_start_ns >= c.part_end_ns ||
-	    c.cost < ST_BLOCK_COST_RAW || c.cost > ST_BLOCK_COST_ZSTD)
+	    c.cost < ST_BLOCK_COST_RAW || c.cost > ST_BLOCK_COST_ZSTD || c.chunk_span_ns < 0)
 		return -EINVAL;
 
 	struct st_block_builder *b = calloc(1, sizeof(*b));
@@ -415,21 +419,44 @@ static int place_chunks(struct st_block_builder *b, uint32_t from)
 	return 0;
 }
 
+/* The points of the next chunk of ts[0..n): chunk_points at most, none past a span boundary. */
+static size_t chunk_len(const struct st_block_builder *b, const int64_t *ts, size_t n)
+{
+	size_t k = CM_MIN((size_t)b->cfg.chunk_points, n);
+	if (b->cfg.chunk_span_ns <= 0)
+		return k;
+	int64_t end = cm_next_multiple(ts[0], b->cfg.chunk_span_ns);
+	if (ts[k - 1] < end)
+		return k;
+	size_t lo = 1, hi = k - 1; /* the first point at or past end (ts[0] is before it) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ts[mid] >= end)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
 int st_block_builder_add(struct st_block_builder *b, uint32_t series_id, enum st_value_type vt,
 			 const int64_t *ts, const uint64_t *vals, size_t n)
 {
 	int rc = check_add(b, series_id, vt, ts, vals, n);
 	if (rc)
 		return rc;
-	uint32_t cp = b->cfg.chunk_points, from = b->nchunks;
-	if ((uint64_t)b->nchunks + (n + cp - 1) / cp > UINT32_MAX)
+	uint32_t from = b->nchunks;
+	uint64_t nchunks = 0;
+	for (size_t i = 0; i < n; i += chunk_len(b, ts + i, n - i))
+		nchunks++;
+	if ((uint64_t)b->nchunks + nchunks > UINT32_MAX)
 		return -E2BIG;
 	if (buf_reserve(&b->series, sizeof(struct st_fmt_series)))
 		return -ENOMEM;
 	b->stage.len = 0;
-	for (size_t i = 0; i < n; i += cp) {
-		uint32_t k = (uint32_t)CM_MIN((size_t)cp, n - i);
-		rc = add_chunk(b, vt, ts + i, vals + i, k);
+	for (size_t i = 0, k; i < n; i += k) {
+		k = chunk_len(b, ts + i, n - i);
+		rc = add_chunk(b, vt, ts + i, vals + i, (uint32_t)k);
 		if (rc)
 			goto err_broken;
 	}
@@ -1099,6 +1126,12 @@ static uint32_t lower_bound(const int64_t *ts, uint32_t n, int64_t t)
 int st_block_read(const struct st_block *b, uint32_t series_id, int64_t t_min, int64_t t_max,
 		  struct st_points *out)
 {
+	return st_block_read_skip(b, series_id, t_min, t_max, NULL, NULL, out);
+}
+
+int st_block_read_skip(const struct st_block *b, uint32_t series_id, int64_t t_min,
+		       int64_t t_max, st_block_skip_fn skip, void *arg, struct st_points *out)
+{
 	const struct blk_series *s = find_series(b, series_id);
 	if (!s || t_min > t_max)
 		return 0;
@@ -1116,6 +1149,8 @@ int st_block_read(const struct st_block *b, uint32_t series_id, int64_t t_min, i
 	int rc = 0;
 	for (uint32_t c = lo; c < s->first_chunk + s->nchunks && b->sums[c].t_min <= t_max; c++) {
 		uint32_t count = b->sums[c].count;
+		if (skip && skip(arg, &b->sums[c]))
+			continue;
 		if ((rc = cache_load(b, &sc, b->locs[c].sect, NULL, 0)) ||
 		    (rc = st_points_reserve(out, count)))
 			break;

@@ -49,6 +49,7 @@ struct st_block_build_cfg {
 	int64_t part_end_ns;
 	int zstd_level;             /* 0: ST_BLOCK_DEFAULT_ZSTD_LEVEL; else zstd's range */
 	uint32_t chunk_points;      /* 0: default; 1 .. ST_BLOCK_MAX_CHUNK_POINTS */
+	int64_t chunk_span_ns;      /* > 0: no chunk holds points of two multiples of it; 0: off */
 	uint32_t section_bytes;     /* raw bytes per data section; 0: default; 4 KiB .. 16 MiB */
 	enum st_block_cost cost;    /* codec ranking; 0: default */
 };
@@ -186,6 +187,16 @@ int st_block_summaries(const struct st_block *b, uint32_t series_id,
  */
 int st_block_read(const struct st_block *b, uint32_t series_id, int64_t t_min, int64_t t_max,
 		  struct st_points *out);
+
+/*
+ * st_block_read, except for the chunks skip says it takes (true): those are
+ * neither read nor decoded, and none of their points is appended. skip sees
+ * each chunk of the series that overlaps [t_min, t_max], in time order,
+ * with its summary (valid while the block is open).
+ */
+typedef bool (*st_block_skip_fn)(void *arg, const struct st_block_summary *chunk);
+int st_block_read_skip(const struct st_block *b, uint32_t series_id, int64_t t_min,
+		       int64_t t_max, st_block_skip_fn skip, void *arg, struct st_points *out);
 
 /*
  * Scrub: read every data section, check its CRC, decompress it, decode

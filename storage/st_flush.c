@@ -72,12 +72,6 @@ static int wait_owner(_Atomic uint64_t *done, uint64_t req)
 	return 0;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 /* ============================================================ block sets */
 
 /* Retire a block: off the tier now, closed and freed once readers are done. */
@@ -171,6 +165,7 @@ static struct st_block_builder *builder_for(struct build *bd, int64_t part)
 		.part_end_ns = part + bd->st->cfg.partition_ns,
 		.zstd_level = bd->tier->zstd_level,
 		.chunk_points = bd->st->cfg.block_chunk_points,
+		.chunk_span_ns = bd->st->cfg.block_chunk_span_ns,
 		.section_bytes = 0, /* the builder's default (64 KiB): measured in docs/formats/block.md */
 	};
 	struct part_builder *pb = &bd->parts[bd->nparts];
@@ -188,7 +183,7 @@ static int build_add(struct build *bd, uint32_t id, enum st_value_type vt, const
 	int64_t span = bd->st->cfg.partition_ns;
 	size_t i = 0;
 	while (i < n) {
-		int64_t part = floor_div(ts[i], span) * span;
+		int64_t part = cm_floor_div(ts[i], span) * span;
 		size_t j = i + 1;
 		while (j < n && ts[j] < part + span)
 			j++;

@@ -498,21 +498,6 @@ static enum st_insert_status series_create(struct st_shard *sh, const struct st_
 
 /* ================================================================ append */
 
-static inline int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* The first multiple of span strictly after ts (saturating). */
-static int64_t next_boundary(int64_t ts, int64_t span)
-{
-	int64_t q = floor_div(ts, span);
-	int64_t r;
-	if (__builtin_mul_overflow(q + 1, span, &r))
-		return INT64_MAX;
-	return r;
-}
 
 /*
  * Seal the open chunk of q: shrink it to the smallest class that holds it,
@@ -611,7 +596,7 @@ static enum st_insert_status seq_append(struct st_shard *sh, struct series *s, s
 		q->t_first = ts;
 		q->t_max = ts;
 		if (in_order)
-			q->seal_at = next_boundary(ts, sh->cfg.chunk_span_ns);
+			q->seal_at = cm_next_multiple(ts, sh->cfg.chunk_span_ns);
 	} else {
 		if (ts < q->t_first)
 			q->t_first = ts;

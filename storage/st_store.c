@@ -54,6 +54,9 @@ static const struct cm_cfg_key store_keys[] = {
 	 "below this much free space a disk takes no more writes (reads go on)"},
 	{"storage.block_chunk_points", CM_CFG_INT, "1024", 16, 65536, NULL, false,
 	 "points per block chunk (the unit of summaries and of decoding)"},
+	{"storage.block_chunk_span", CM_CFG_DURATION, "1h", 0, 7 * 86400 * CM_NS_PER_SEC, NULL, false,
+	 "block chunks end at multiples of this span, so GROUP BY time buckets of whole multiples "
+	 "of it are answered from chunk summaries; 0: chunks end by point count only"},
 	{"storage.verify_on_open", CM_CFG_BOOL, "true", 0, 0, NULL, false,
 	 "read and check every block section at start (damaged blocks are quarantined)"},
 };
@@ -75,6 +78,7 @@ void st_store_cfg_default(struct st_store_cfg *cfg)
 	cfg->warm_zstd_level = 1;
 	cfg->cold_zstd_level = 19;
 	cfg->block_chunk_points = 1024;
+	cfg->block_chunk_span_ns = 3600 * CM_NS_PER_SEC;
 	cfg->verify_on_open = true;
 }
 
@@ -87,6 +91,7 @@ int st_store_cfg_from(const struct cm_config *config, struct st_store_cfg *cfg, 
 	cfg->warm_zstd_level = (int)cm_config_int(config, "storage.warm_zstd_level");
 	cfg->cold_zstd_level = (int)cm_config_int(config, "storage.cold_zstd_level");
 	cfg->block_chunk_points = (uint32_t)cm_config_int(config, "storage.block_chunk_points");
+	cfg->block_chunk_span_ns = cm_config_int(config, "storage.block_chunk_span");
 	cfg->verify_on_open = cm_config_bool(config, "storage.verify_on_open");
 	cfg->retention.default_ns = cm_config_int(config, "storage.retention");
 	cfg->retention.nrules = 0;
@@ -815,14 +820,96 @@ static bool read_range(struct st_store *st, uint32_t local_id, int64_t *t_min, i
 	return *t_min <= t_max;
 }
 
-int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
-		  struct st_points *out)
+/*
+ * st_store_read_summ: which block chunks stand for their points by their
+ * summaries. A chunk does when it lies inside the read's range, the
+ * caller takes it, and no other source of the series (the hot tier, another
+ * block) has a point in its time range, so no merge could change it.
+ */
+struct summ_ctx {
+	st_sum_take_fn take;
+	void *arg;
+	int64_t t_min, t_max;
+	uint32_t local_id;
+	const struct st_points *hot;
+	const struct cands *cand;
+	const struct st_blk *self;         /* the block being read */
+	struct st_sums *sums;
+	int rc;                            /* -ENOMEM growing sums */
+};
+
+/* Has p a point in [lo, hi]? (p in time order) */
+static bool points_within(const struct st_points *p, int64_t lo, int64_t hi)
+{
+	size_t a = 0, b = p->n;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (p->ts[mid] < lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a < p->n && p->ts[a] <= hi;
+}
+
+/* Has block b a chunk of the series that overlaps [lo, hi]? */
+static bool block_within(const struct st_blk *b, uint32_t local_id, int64_t lo, int64_t hi)
+{
+	const struct st_block_summary *sum;
+	uint32_t n;
+	if (st_block_summaries(b->b, local_id, &sum, &n))
+		return false;
+	uint32_t a = 0, z = n; /* the first chunk that ends at or after lo: sum[a] */
+	while (a < z) {
+		uint32_t mid = a + (z - a) / 2;
+		if (sum[mid].t_max < lo)
+			a = mid + 1;
+		else
+			z = mid;
+	}
+	return a < n && sum[a].t_min <= hi;
+}
+
+static bool summ_skip(void *arg, const struct st_block_summary *c)
+{
+	struct summ_ctx *x = arg;
+	if (x->rc || c->t_min < x->t_min || c->t_max > x->t_max || !x->take(x->arg, c) ||
+	    points_within(x->hot, c->t_min, c->t_max))
+		return false;
+	for (uint32_t i = 0; i < x->cand->n; i++)
+		if (x->cand->v[i] != x->self && block_within(x->cand->v[i], x->local_id, c->t_min,
+							     c->t_max))
+			return false;
+	struct st_sums *s = x->sums;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		struct st_block_summary *v = realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			x->rc = -ENOMEM;
+			return false;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = *c;
+	return true;
+}
+
+void st_sums_release(struct st_sums *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* st_store_read, and st_store_read_summ when x is set (its take, arg and sums). */
+static int read_points(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
+		       struct summ_ctx *x, struct st_points *out)
 {
 	if (local_id >= st_shard_series_count(st->shard))
 		return -ENOENT;
 	if (!read_range(st, local_id, &t_min, t_max))
 		return 0;
-	size_t start0 = out->n;
+	size_t start0 = out->n, sums0 = x ? x->sums->n : 0;
 	/* Hot first, then the block set: a chunk released after a block holds it. */
 	struct st_points hot;
 	st_points_init(&hot);
@@ -837,6 +924,14 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (x) {
+		x->t_min = t_min;
+		x->t_max = t_max;
+		x->local_id = local_id;
+		x->hot = &hot;
+		x->cand = &cand;
+		x->rc = 0;
+	}
 	/* Each block merged over what came before; the hot tier, newest of all, last. */
 	struct st_points blk;
 	st_points_init(&blk);
@@ -845,9 +940,16 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 		/* while nothing is held, a block reads straight into out */
 		struct st_points *dst = out->n == start0 ? out : &blk;
 		blk.n = 0;
-		int r = st_block_read(b->b, local_id, t_min, t_max, dst);
+		if (x)
+			x->self = b;
+		int r = st_block_read_skip(b->b, local_id, t_min, t_max, x ? summ_skip : NULL, x,
+					   dst);
+		bool nomem = x && x->rc;
+		if (nomem)
+			r = x->rc;
 		if (r < 0) {
-			block_read_failed(st, b, r);
+			if (!nomem)
+				block_read_failed(st, b, r);
 			rc = r;
 			continue;
 		}
@@ -860,9 +962,25 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
 		rc = -ENOMEM;
 out:
 	st_points_release(&hot);
-	if (rc < 0)
+	if (rc < 0) {
+		if (x)
+			x->sums->n = sums0;
 		return rc;
+	}
 	return (int)CM_MIN(out->n - start0, (size_t)INT32_MAX);
+}
+
+int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
+		  struct st_points *out)
+{
+	return read_points(st, local_id, t_min, t_max, NULL, out);
+}
+
+int st_store_read_summ(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
+		       st_sum_take_fn take, void *arg, struct st_points *out, struct st_sums *sums)
+{
+	struct summ_ctx x = {.take = take, .arg = arg, .sums = sums};
+	return read_points(st, local_id, t_min, t_max, &x, out);
 }
 
 /*

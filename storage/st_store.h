@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "cm_config.h"
+#include "st_block.h"
 #include "st_io.h"
 #include "st_shard.h"
 #include "st_tier.h"
@@ -68,6 +69,7 @@ struct st_store_cfg {
 	int64_t partition_ns;         /* block time partition */
 	int warm_zstd_level, cold_zstd_level;
 	uint32_t block_chunk_points;
+	int64_t block_chunk_span_ns;  /* block chunks do not cross multiples of it; 0: off */
 	bool verify_on_open;          /* read every block section at open */
 	struct st_retention retention;
 };
@@ -161,6 +163,26 @@ int st_store_read(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t
  */
 int st_store_read_end(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
 		      uint64_t k, bool newest, struct st_points *out);
+
+/*
+ * Reader: st_store_read, except that a block chunk of the series may stand
+ * for its points by its summary: one that lies inside [t_min, t_max], that
+ * take(arg, chunk) accepts (say, it lies inside one GROUP BY time bucket and
+ * the aggregates asked for can be computed from summaries), and where no
+ * other tier or block of the series has a point in the chunk's time range
+ * (so no merge can change its points). Such a chunk is neither read nor
+ * decoded: its summary is appended to sums (in no particular order) and none
+ * of its points to out. Returns the points appended to out, or an error as
+ * st_store_read (then sums is as it was).
+ */
+struct st_sums {
+	struct st_block_summary *v;
+	size_t n, cap;
+};
+void st_sums_release(struct st_sums *s);
+typedef bool (*st_sum_take_fn)(void *arg, const struct st_block_summary *chunk);
+int st_store_read_summ(struct st_store *st, uint32_t local_id, int64_t t_min, int64_t t_max,
+		       st_sum_take_fn take, void *arg, struct st_points *out, struct st_sums *sums);
 
 struct st_store_stats {
 	struct st_shard_stats shard;

@@ -867,6 +867,33 @@ static void test_mg_agg__random_accumulators_vs_naive(void **state)
 }
 
 /*
+ * A sample as 1 to 3 series (returned): series k holds a random ascending
+ * subset of 80 shared times, points [start[k], start[k + 1]); bits are the
+ * values as stored.
+ */
+static uint32_t sample_series(struct sample *s, uint64_t *seed, uint64_t *bits, size_t *start)
+{
+	sample_make(s, seed, RN_MAX);
+	uint32_t nser = 1 + (uint32_t)(cm_splitmix64(seed) % 3);
+	size_t n = 0;
+	for (uint32_t k = 0; k < nser; k++) {
+		start[k] = n;
+		for (int64_t t = 0; t < 80 && n < RN_MAX; t++)
+			if (cm_splitmix64(seed) % 3 == 0)
+				s->ts[n++] = T0 + t * SEC;
+	}
+	start[nser] = n;
+	s->n = n;
+	for (size_t i = 0; i < n; i++) {
+		if (s->ints)
+			bits[i] = (uint64_t)s->iv[i];
+		else
+			memcpy(&bits[i], &s->fv[i], sizeof(bits[i]));
+	}
+	return nser;
+}
+
+/*
  * mg_acc_add_run, the executor's scan path, against the same naive model:
  * up to 3 series of ascending unique times (shared, so equal times and
  * equal values across series are common), each fed as runs cut at random.
@@ -881,24 +908,9 @@ static void test_mg_agg__random_runs_vs_naive(void **state)
 	struct mg_acc a;
 	mg_acc_init(&a);
 	for (int round = 0; round < 1000; round++) {
-		sample_make(s, &seed, RN_MAX);
-		/* rewrite the times: series k holds a random ascending subset */
-		uint32_t nser = 1 + (uint32_t)(cm_splitmix64(&seed) % 3);
-		size_t n = 0, start[4];
-		for (uint32_t k = 0; k < nser; k++) {
-			start[k] = n;
-			for (int64_t t = 0; t < 80 && n < RN_MAX; t++)
-				if (cm_splitmix64(&seed) % 3 == 0)
-					s->ts[n++] = T0 + t * SEC;
-		}
-		start[nser] = n;
-		s->n = n;
-		for (size_t i = 0; i < n; i++) {
-			if (s->ints)
-				bits[i] = (uint64_t)s->iv[i];
-			else
-				memcpy(&bits[i], &s->fv[i], sizeof(bits[i]));
-		}
+		size_t start[4];
+		uint32_t nser = sample_series(s, &seed, bits, start);
+		size_t n = s->n;
 		mg_acc_reset(&a);
 		/* every other round without min/max: the summing loop */
 		unsigned flags = MG_RUN_KEEP | MG_RUN_M2 | (round % 2 ? 0u : MG_RUN_MINMAX);
@@ -916,6 +928,101 @@ static void test_mg_agg__random_runs_vs_naive(void **state)
 		if (flags & MG_RUN_MINMAX)
 			check_selectors(&a, s);
 		check_kept(&a, s, &seed, flags & MG_RUN_MINMAX);
+	}
+	mg_acc_release(&a);
+	free(s);
+}
+
+/* What a block chunk's summary says of points [i, j) of s (the storage's rules). */
+static struct mg_run_sum naive_summary(const struct sample *s, const uint64_t *bits, size_t i,
+				       size_t j)
+{
+	struct mg_run_sum u = {.n = j - i, .t_first = s->ts[i], .t_last = s->ts[j - 1],
+			       .first = bits[i], .last = bits[j - 1], .min = bits[i],
+			       .max = bits[i]};
+	__extension__ __int128 exact = 0;
+	for (size_t k = i; k < j; k++) {
+		exact += s->ints ? s->iv[k] : 0;
+		u.fsum += s->ints ? 0 : s->fv[k];
+	}
+	size_t mn = i, mx = i; /* the first of equal values */
+	for (size_t k = i + 1; k < j; k++) {
+		mn = sample_f(s, k) < sample_f(s, mn) ? k : mn;
+		mx = sample_f(s, k) > sample_f(s, mx) ? k : mx;
+	}
+	u.min = bits[mn];
+	u.max = bits[mx];
+	if (s->ints) {
+		u.isum = (int64_t)(uint64_t)exact;
+		u.fsum = (double)exact;
+	}
+	return u;
+}
+
+/*
+ * mg_acc_add_sum, the executor's path for block chunks inside a bucket,
+ * mixed with mg_acc_add_run as the executor mixes them: count, sum, mean,
+ * spread, the values of min and max, first and last with their times
+ * against the naive model (float sums within 1e-9: a summary's sum is
+ * added as one). min and max times are not checked: a summary has none.
+ */
+static void test_mg_agg__random_summaries_vs_naive(void **state)
+{
+	(void)state;
+	uint64_t seed = 0x5a3aULL;
+	struct sample *s = malloc(sizeof(*s));
+	assert_non_null(s);
+	uint64_t bits[RN_MAX];
+	struct mg_acc a;
+	mg_acc_init(&a);
+	for (int round = 0; round < 1000; round++) {
+		size_t start[4];
+		uint32_t nser = sample_series(s, &seed, bits, start);
+		size_t n = s->n;
+		if (n == 0)
+			continue;
+		mg_acc_reset(&a);
+		enum mg_run_kind vk = s->ints ? MG_RUN_I64 : MG_RUN_F64;
+		for (uint32_t k = 0; k < nser; k++)
+			for (size_t i = start[k], j; i < start[k + 1]; i = j) {
+				j = i + 1 + (size_t)(cm_splitmix64(&seed) % 9);
+				if (j > start[k + 1])
+					j = start[k + 1];
+				if (cm_splitmix64(&seed) % 2) {
+					struct mg_run_sum u = naive_summary(s, bits, i, j);
+					mg_acc_add_sum(&a, &u, vk);
+				} else {
+					mg_acc_add_run(&a, s->ts + i, bits + i, j - i, vk, MG_RUN_MINMAX);
+				}
+			}
+		int64_t isum = 0;
+		double fsum = 0;
+		for (size_t i = 0; i < n; i++) {
+			isum += s->iv[i];
+			fsum += s->fv[i];
+		}
+		ASSERT_I(mg_acc_result(&a, MG_AGG_COUNT, 0), n);
+		struct mg_num sum = mg_acc_result(&a, MG_AGG_SUM, 0);
+		struct mg_num mean = mg_acc_result(&a, MG_AGG_MEAN, 0);
+		if (s->ints) {
+			check_num(sum, true, (double)isum, "sum", n);
+			check_num(mean, false, (double)isum / (double)n, "mean", n);
+		} else if (!sum.valid || sum.is_int || !near(sum.f, fsum) || !mean.valid ||
+			   !near(mean.f, fsum / (double)n)) {
+			fail_msg("sum over %zu: got %.17g want %.17g", n, sum.f, fsum);
+		}
+		const enum mg_agg_fn sel[] = {MG_AGG_MIN, MG_AGG_MAX, MG_AGG_FIRST, MG_AGG_LAST};
+		for (size_t k = 0; k < CM_ARRAY_SIZE(sel); k++) {
+			size_t j = naive_select(s, sel[k]);
+			struct mg_num r = mg_acc_result(&a, sel[k], 0);
+			check_num(r, s->ints, sample_f(s, j), mg_agg_name(sel[k]), n);
+			if (sel[k] == MG_AGG_FIRST || sel[k] == MG_AGG_LAST)
+				assert_int_equal(r.ts, s->ts[j]);
+		}
+		check_num(mg_acc_result(&a, MG_AGG_SPREAD, 0), s->ints,
+			  sample_f(s, naive_select(s, MG_AGG_MAX)) -
+				  sample_f(s, naive_select(s, MG_AGG_MIN)),
+			  "spread", n);
 	}
 	mg_acc_release(&a);
 	free(s);
@@ -1078,6 +1185,7 @@ int main(void)
 		cmocka_unit_test(test_mg_agg__xform_bad_arguments),
 		cmocka_unit_test(test_mg_agg__random_accumulators_vs_naive),
 		cmocka_unit_test(test_mg_agg__random_runs_vs_naive),
+		cmocka_unit_test(test_mg_agg__random_summaries_vs_naive),
 		cmocka_unit_test(test_mg_agg__random_xforms_vs_naive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,6 +31,7 @@
 
 #include "cm_rand.h"
 #include "cm_compiler.h"
+#include "cm_clock.h"
 #include "st_block.h"
 #include "st_format.h"
 
@@ -318,8 +319,19 @@ static void ref_summary(const struct ref_series *s, size_t lo, size_t hi,
 		w->flags |= ST_BLOCK_SUM_OVERFLOW;
 }
 
-/* Everything the reader says about the model, checked. */
-static void check_block(const struct st_block *blk, const struct model *m, uint32_t cp)
+/* Where the chunk of s that starts at point from ends: cp points, cut at multiples of span (> 0). */
+static size_t ref_chunk_end(const struct ref_series *s, size_t from, uint32_t cp, int64_t span)
+{
+	size_t end = CM_MIN(from + cp, s->n);
+	for (size_t j = from + 1; span > 0 && j < end; j++)
+		if (cm_floor_div(s->ts[j], span) != cm_floor_div(s->ts[from], span))
+			return j;
+	return end;
+}
+
+/* Everything the reader says about the model (chunks of cp points, cut at multiples of span), checked. */
+static void check_block_span(const struct st_block *blk, const struct model *m, uint32_t cp,
+			     int64_t span)
 {
 	struct st_block_info info;
 	st_block_get_info(blk, &info);
@@ -344,14 +356,17 @@ static void check_block(const struct st_block *blk, const struct model *m, uint3
 		const struct st_block_summary *sum;
 		uint32_t ns;
 		assert_int_equal(st_block_summaries(blk, s->id, &sum, &ns), 0);
-		assert_int_equal(ns, (s->n + cp - 1) / cp);
 		nchunks += ns;
-		for (uint32_t c = 0; c < ns; c++) {
+		uint32_t c = 0;
+		for (size_t from = 0, end; from < s->n; from = end, c++) {
+			end = ref_chunk_end(s, from, cp, span);
 			struct st_block_summary w;
-			ref_summary(s, (size_t)c * cp, CM_MIN((size_t)(c + 1) * cp, s->n), &w);
+			assert_true(c < ns);
+			ref_summary(s, from, end, &w);
 			if (memcmp(&w, &sum[c], sizeof(w)))
 				fail_msg("series %u chunk %u: summary differs", s->id, c);
 		}
+		assert_int_equal(ns, c);
 		check_range(blk, s, INT64_MIN, INT64_MAX);
 	}
 	assert_int_equal(info.npoints, npoints);
@@ -365,6 +380,11 @@ static void check_block(const struct st_block *blk, const struct model *m, uint3
 	int rc = st_block_verify(blk, err, sizeof(err));
 	if (rc)
 		fail_msg("verify: %s", err);
+}
+
+static void check_block(const struct st_block *blk, const struct model *m, uint32_t cp)
+{
+	check_block_span(blk, m, cp, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -554,6 +574,66 @@ static void test_st_block__summaries(void **state)
 	assert_int_equal(sum->count, 5);
 	assert_int_equal(sum->t_min, 10);
 	assert_int_equal(sum->t_max, 14);
+	st_block_close(blk);
+	free(img);
+	model_free(&m);
+}
+
+/* Skip the chunks that start at an even multiple of 100 (st_block_read_skip). */
+static bool skip_even(void *arg, const struct st_block_summary *c)
+{
+	(*(int *)arg)++;
+	return cm_floor_div(c->t_min, 100) % 2 == 0;
+}
+
+/*
+ * chunk_span_ns: no chunk holds points of two spans (nor more than
+ * chunk_points), and the spans are cut exactly: one chunk per span that has
+ * points and up to chunk_points of them, also with a negative start. And
+ * st_block_read_skip leaves out exactly the chunks it is told to skip.
+ */
+static void test_st_block__chunks_cut_at_span_multiples(void **state)
+{
+	(void)state;
+	struct model m = {.part_start = -1000, .part_end = 1000};
+	model_add(&m, 1, K_INT_WALK, 280, -990, 7, false); /* -990 .. 963 */
+	model_add(&m, 2, K_FLOAT_FULL, 50, -300, 3, false);
+	uint8_t *img;
+	size_t len;
+	struct st_block_build_cfg cfg = cfg_for(&m, 10, 0);
+	cfg.chunk_span_ns = 100;
+	build(&m, &cfg, &img, &len);
+	struct mem_file f = {.p = img, .len = len};
+	struct st_block *blk = open_ok(&f);
+	check_block_span(blk, &m, 10, 100);
+	for (uint32_t i = 0; i < m.n; i++) {
+		const struct ref_series *s = &m.s[i];
+		const struct st_block_summary *sum;
+		uint32_t n;
+		assert_int_equal(st_block_summaries(blk, s->id, &sum, &n), 0);
+		for (uint32_t c = 0; c < n; c++) {
+			assert_int_equal(cm_floor_div(sum[c].t_min, 100), cm_floor_div(sum[c].t_max, 100));
+			assert_true(sum[c].count <= 10);
+		}
+		/* skip the chunks of even spans: the points of odd ones come back */
+		struct st_points p;
+		st_points_init(&p);
+		int seen = 0;
+		int got = st_block_read_skip(blk, s->id, INT64_MIN, INT64_MAX, skip_even, &seen, &p);
+		assert_int_equal(seen, (int)n);
+		size_t k = 0;
+		for (size_t j = 0; j < s->n; j++) {
+			if (cm_floor_div(s->ts[j], 100) % 2 == 0)
+				continue;
+			assert_true(k < p.n);
+			assert_int_equal(p.ts[k], s->ts[j]);
+			assert_int_equal(p.vals[k], s->v[j]);
+			k++;
+		}
+		assert_int_equal(k, p.n);
+		assert_int_equal(got, (int)k);
+		st_points_release(&p);
+	}
 	st_block_close(blk);
 	free(img);
 	model_free(&m);
@@ -961,6 +1041,7 @@ int main(void)
 		cmocka_unit_test(test_st_block__range_reads_across_chunk_boundaries),
 		cmocka_unit_test(test_st_block__edge_cases),
 		cmocka_unit_test(test_st_block__summaries),
+		cmocka_unit_test(test_st_block__chunks_cut_at_span_multiples),
 		cmocka_unit_test(test_st_block__builder_rejects),
 		cmocka_unit_test(test_st_block__sections_read_on_demand),
 		cmocka_unit_test(test_st_block__index_in_several_sections),

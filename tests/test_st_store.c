@@ -203,7 +203,99 @@ static void wait_durable(struct st_store *st, uint64_t lsn)
 	assert_true(st_store_durable_lsn(st) >= lsn);
 }
 
-/* Every series reads back exactly the model, points with index >= keep_from only. */
+static size_t summarized_chunks; /* over the run: the summarized path was taken */
+
+/* st_store_read_summ's take: every chunk but every third (by start), so both paths run. */
+static bool take_most(void *arg, const struct st_block_summary *c)
+{
+	const struct model *m = arg;
+	return ((c->t_min - T0) / m->step) % 3 != 0;
+}
+
+/*
+ * The summarized read of series s, against the model: the points returned
+ * and the chunks answered by summaries together are the model's points,
+ * each exactly once; every summary (count, time range, first, last, min,
+ * max, sum) is that of the model's points in its range.
+ */
+static void check_summ(struct st_store *st, uint32_t id, const struct model *m, int s,
+		       int keep_from)
+{
+	struct st_points p;
+	struct st_sums sums = {0};
+	st_points_init(&p);
+	int n = st_store_read_summ(st, id, INT64_MIN, INT64_MAX, take_most, (void *)m, &p, &sums);
+	assert_true(n >= 0);
+	assert_int_equal((size_t)n, p.n);
+	size_t k = 0;
+	for (int i = 0; i < NPTS; i++) {
+		if (!m->present[s][i] || i < keep_from)
+			continue;
+		int64_t t = T0 + i * m->step;
+		const struct st_block_summary *in = NULL;
+		for (size_t j = 0; j < sums.n; j++)
+			if (sums.v[j].t_min <= t && t <= sums.v[j].t_max)
+				in = &sums.v[j];
+		if (in)
+			continue;
+		if (k >= p.n || p.ts[k] != t || p.vals[k] != m->vals[s][i])
+			fail_msg("series %d point %d: not read, nor in a summary", s, i);
+		k++;
+	}
+	assert_int_equal(k, p.n);
+	summarized_chunks += sums.n;
+	for (size_t j = 0; j < sums.n; j++) {
+		const struct st_block_summary *u = &sums.v[j];
+		assert_true(take_most((void *)m, u));
+		uint32_t count = 0;
+		uint64_t first = 0, last = 0, mn = 0, mx = 0, isum = 0;
+		int64_t t_last = 0;
+		double fsum = 0;
+		for (int i = keep_from; i < NPTS; i++) {
+			int64_t t = T0 + i * m->step;
+			if (!m->present[s][i] || t < u->t_min || t > u->t_max)
+				continue;
+			uint64_t v = m->vals[s][i];
+			double f;
+			memcpy(&f, &v, sizeof(f));
+			bool f64 = m->vtype[s] == ST_VT_F64;
+			if (!count++) {
+				first = mn = mx = v;
+				assert_int_equal(t, u->t_min);
+			} else if (f64) {
+				double a, b;
+				memcpy(&a, &mn, 8);
+				memcpy(&b, &mx, 8);
+				mn = f < a ? v : mn;
+				mx = f > b ? v : mx;
+			} else {
+				mn = (int64_t)v < (int64_t)mn ? v : mn;
+				mx = (int64_t)v > (int64_t)mx ? v : mx;
+			}
+			last = v;
+			t_last = t;
+			isum += v;
+			fsum += f;
+		}
+		assert_int_equal(count, u->count);
+		assert_int_equal(t_last, u->t_max);
+		assert_int_equal(first, u->first);
+		assert_int_equal(last, u->last);
+		assert_int_equal(mn, u->min);
+		assert_int_equal(mx, u->max);
+		if (m->vtype[s] == ST_VT_F64)
+			assert_true(fsum == u->sum.f64);
+		else
+			assert_int_equal(isum, u->sum.u64);
+	}
+	st_points_release(&p);
+	st_sums_release(&sums);
+}
+
+/*
+ * Every series reads back exactly the model, points with index >= keep_from
+ * only, by st_store_read and by st_store_read_summ.
+ */
 static void check_model(struct st_rcu *rcu, struct st_store *st, const struct model *m,
 			int keep_from)
 {
@@ -215,6 +307,8 @@ static void check_model(struct st_rcu *rcu, struct st_store *st, const struct mo
 		st_points_init(&p);
 		st_read_begin(rcu, reader);
 		int n = id < 0 ? 0 : st_store_read(st, (uint32_t)id, INT64_MIN, INT64_MAX, &p);
+		if (id >= 0)
+			check_summ(st, (uint32_t)id, m, s, keep_from);
 		st_read_end(rcu, reader);
 		assert_true(n >= 0);
 		size_t k = 0;
@@ -659,5 +753,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_st_store__enospc_refuses_then_resumes, fx_setup,
 						fx_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	if (summarized_chunks == 0) {
+		fprintf(stderr, "st_store_read_summ never answered a chunk from its summary\n");
+		return 1;
+	}
+	printf("st_store_read_summ: %zu chunks answered by summaries\n", summarized_chunks);
+	return failed;
 }
