@@ -145,6 +145,10 @@ static void print_store(struct mg_daemon *d, FILE *out)
 		}
 		t.checkpoints += s.checkpoints;
 		t.blocks_quarantined += s.blocks_quarantined;
+		t.scache.hits += s.scache.hits;
+		t.scache.misses += s.scache.misses;
+		t.scache.evictions += s.scache.evictions;
+		t.scache.bytes += s.scache.bytes;
 		t.disk_low |= s.disk_low;
 	}
 	fprintf(out, "store.points_stored %llu\nstore.points_ooo %llu\nstore.series %llu\n"
@@ -161,6 +165,9 @@ static void print_store(struct mg_daemon *d, FILE *out)
 		"store.disk_low %d\n", U(t.blocks[ST_TIER_WARM]), U(t.blocks[ST_TIER_COLD]),
 		U(t.block_bytes[ST_TIER_WARM]), U(t.block_bytes[ST_TIER_COLD]),
 		U(t.blocks_quarantined), U(t.checkpoints), t.disk_low);
+	fprintf(out, "section_cache.hits %llu\nsection_cache.misses %llu\n"
+		"section_cache.evictions %llu\nsection_cache.bytes %llu\n", U(t.scache.hits),
+		U(t.scache.misses), U(t.scache.evictions), U(t.scache.bytes));
 	if (d->flush) {
 		struct st_flush_stats f;
 		st_flush_stats_read(d->flush, &f);

@@ -41,6 +41,7 @@
 #include "cm_compiler.h"
 #include "cm_crc32c.h"
 #include "st_colcodec.h"
+#include "st_scache.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	      "block structs are memcpy'd: a big-endian port must byte-swap them");
@@ -601,6 +602,8 @@ struct st_block {
 	struct blk_sect *sects;           /* data sections */
 	uint32_t nsects;
 	uint64_t pad_from;                /* padding: [pad_from, file_bytes - 64) */
+	struct st_scache *scache;         /* decompressed sections of reads, or NULL */
+	uint64_t serial;                  /* the block's owner id in scache */
 };
 
 /*
@@ -996,10 +999,18 @@ int st_block_open(uint64_t file_len, st_block_read_fn read, void *ctx, struct st
 	return 0;
 }
 
+void st_block_set_cache(struct st_block *b, struct st_scache *c)
+{
+	b->scache = c;
+	b->serial = c ? st_scache_serial() : 0;
+}
+
 void st_block_close(struct st_block *b)
 {
 	if (!b)
 		return;
+	if (b->scache)
+		st_scache_forget(b->scache, b->serial);
 	free(b->series);
 	free(b->sums);
 	free(b->locs);
@@ -1058,34 +1069,64 @@ int st_block_summaries(const struct st_block *b, uint32_t series_id,
 
 /* ------------------------------------------------------------- reads */
 
-/* A decompressed data section, loaded on demand. */
+/*
+ * The decompressed data section a read is at, loaded on demand: from the
+ * block's section cache when it has one and the read may use it (shared;
+ * not the scrub, which must read the file), else owned by the read.
+ */
 struct sect_cache {
 	uint32_t idx;     /* UINT32_MAX: none */
-	uint8_t *raw;
+	const uint8_t *raw;
+	uint8_t *own;     /* raw when the read owns it */
+	struct st_scache_ref ref;
+	bool shared;      /* may use b->scache */
 	struct dctx_slot dctx;
 };
+
+static void cache_drop(const struct st_block *b, struct sect_cache *sc)
+{
+	free(sc->own);
+	if (sc->ref.e)
+		st_scache_release(b->scache, &sc->ref);
+	sc->own = NULL;
+	sc->raw = NULL;
+	sc->idx = UINT32_MAX;
+}
 
 static int cache_load(const struct st_block *b, struct sect_cache *sc, uint32_t idx, char *err,
 		      size_t errlen)
 {
 	if (sc->idx == idx)
 		return 0;
-	free(sc->raw);
-	sc->raw = NULL;
-	sc->idx = UINT32_MAX;
+	cache_drop(b, sc);
+	bool shared = sc->shared && b->scache;
+	if (shared && st_scache_get(b->scache, b->serial, idx, &sc->ref) == 0) {
+		sc->raw = sc->ref.raw;
+		sc->idx = idx;
+		return 0;
+	}
 	const struct blk_sect *d = &b->sects[idx];
 	char what[40];
 	snprintf(what, sizeof(what), "data section %u", idx);
-	int rc = load_section(b, d->offset, d->stored, d->raw, d->crc, d->comp, &sc->dctx, &sc->raw,
+	uint8_t *raw;
+	int rc = load_section(b, d->offset, d->stored, d->raw, d->crc, d->comp, &sc->dctx, &raw,
 			      err, errlen, what);
-	if (!rc)
-		sc->idx = idx;
-	return rc;
+	if (rc)
+		return rc;
+	if (shared) {
+		if ((rc = st_scache_put(b->scache, b->serial, idx, raw, d->raw, &sc->ref)))
+			return rc;
+		sc->raw = sc->ref.raw;
+	} else {
+		sc->raw = sc->own = raw;
+	}
+	sc->idx = idx;
+	return 0;
 }
 
-static void cache_release(struct sect_cache *sc)
+static void cache_release(const struct st_block *b, struct sect_cache *sc)
 {
-	free(sc->raw);
+	cache_drop(b, sc);
 	dctx_put(&sc->dctx);
 }
 
@@ -1145,7 +1186,7 @@ int st_block_read_skip(const struct st_block *b, uint32_t series_id, int64_t t_m
 			hi = mid;
 	}
 	size_t n0 = out->n;
-	struct sect_cache sc = {.idx = UINT32_MAX};
+	struct sect_cache sc = {.idx = UINT32_MAX, .shared = true};
 	int rc = 0;
 	for (uint32_t c = lo; c < s->first_chunk + s->nchunks && b->sums[c].t_min <= t_max; c++) {
 		uint32_t count = b->sums[c].count;
@@ -1167,7 +1208,7 @@ int st_block_read_skip(const struct st_block *b, uint32_t series_id, int64_t t_m
 		}
 		out->n += to - from;
 	}
-	cache_release(&sc);
+	cache_release(b, &sc);
 	if (rc) {
 		out->n = n0;
 		return rc;
@@ -1233,7 +1274,7 @@ int st_block_verify(const struct st_block *b, char *err, size_t errlen)
 	}
 	if (!rc)
 		rc = verify_padding(b, err, errlen);
-	cache_release(&sc);
+	cache_release(b, &sc);
 	free(ts);
 	free(vals);
 	return rc;

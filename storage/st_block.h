@@ -199,6 +199,14 @@ int st_block_read_skip(const struct st_block *b, uint32_t series_id, int64_t t_m
 		       int64_t t_max, st_block_skip_fn skip, void *arg, struct st_points *out);
 
 /*
+ * Reads of b (st_block_read*, not st_block_verify) keep the data sections
+ * they decompress in c and look there first; st_block_close drops them.
+ * Set once, before b is shared with readers; NULL: none.
+ */
+struct st_scache;
+void st_block_set_cache(struct st_block *b, struct st_scache *c);
+
+/*
  * Scrub: read every data section, check its CRC, decompress it, decode
  * every chunk and recompute its summary, and check the padding is zero.
  * Returns 0, or -EBADMSG with the first problem in err (or the -errno of

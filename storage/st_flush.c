@@ -246,7 +246,7 @@ static int build_finish(struct build *bd, struct st_blk ***outp, uint32_t *nout,
 				  st->cfg.shard_id, bd->tier->name, rc);
 			continue;
 		}
-		rc = st_store_blk_open(bd->tier, name, false, &out[*nout]);
+		rc = st_store_blk_open(st, bd->tier, name, false, &out[*nout]);
 		if (rc)
 			continue;
 		*bytes += len;

@@ -23,6 +23,7 @@
 #include "cm_crc32c.h"
 #include "cm_fs.h"
 #include "cm_log.h"
+#include "st_scache.h"
 #include "st_series.h"
 
 /* ================================================================ config */
@@ -57,6 +58,9 @@ static const struct cm_cfg_key store_keys[] = {
 	{"storage.block_chunk_span", CM_CFG_DURATION, "1h", 0, 7 * 86400 * CM_NS_PER_SEC, NULL, false,
 	 "block chunks end at multiples of this span, so GROUP BY time buckets of whole multiples "
 	 "of it are answered from chunk summaries; 0: chunks end by point count only"},
+	{"storage.section_cache", CM_CFG_SIZE, "64MiB", 0, INT64_MAX, NULL, false,
+	 "per shard: decompressed block data sections kept for queries (least recently used "
+	 "out first); 0: off, every read decompresses"},
 	{"storage.verify_on_open", CM_CFG_BOOL, "true", 0, 0, NULL, false,
 	 "read and check every block section at start (damaged blocks are quarantined)"},
 };
@@ -79,6 +83,7 @@ void st_store_cfg_default(struct st_store_cfg *cfg)
 	cfg->cold_zstd_level = 19;
 	cfg->block_chunk_points = 1024;
 	cfg->block_chunk_span_ns = 3600 * CM_NS_PER_SEC;
+	cfg->section_cache_bytes = 64u << 20;
 	cfg->verify_on_open = true;
 }
 
@@ -92,6 +97,7 @@ int st_store_cfg_from(const struct cm_config *config, struct st_store_cfg *cfg, 
 	cfg->cold_zstd_level = (int)cm_config_int(config, "storage.cold_zstd_level");
 	cfg->block_chunk_points = (uint32_t)cm_config_int(config, "storage.block_chunk_points");
 	cfg->block_chunk_span_ns = cm_config_int(config, "storage.block_chunk_span");
+	cfg->section_cache_bytes = (size_t)cm_config_int(config, "storage.section_cache");
 	cfg->verify_on_open = cm_config_bool(config, "storage.verify_on_open");
 	cfg->retention.default_ns = cm_config_int(config, "storage.retention");
 	cfg->retention.nrules = 0;
@@ -224,7 +230,7 @@ static int blk_read(void *ctx, uint64_t off, void *buf, size_t len)
 	return b->tier->ops->read(b->obj, off, buf, len);
 }
 
-int st_store_blk_open(struct st_tier *tier, const char *name, bool verify,
+int st_store_blk_open(struct st_store *st, struct st_tier *tier, const char *name, bool verify,
 		      struct st_blk **out)
 {
 	struct st_blk *b = calloc(1, sizeof(*b));
@@ -249,6 +255,7 @@ int st_store_blk_open(struct st_tier *tier, const char *name, bool verify,
 		return rc;
 	}
 	st_block_get_info(b->b, &b->info);
+	st_block_set_cache(b->b, st->scache);
 	*out = b;
 	return 0;
 }
@@ -403,7 +410,7 @@ static int load_block(void *ctx, const char *name, uint64_t len)
 	if (!blk_name_parse(name, &part, &gen))
 		return 0;
 	struct st_blk *b;
-	int rc = st_store_blk_open(l->tier, name, l->st->cfg.verify_on_open, &b);
+	int rc = st_store_blk_open(l->st, l->tier, name, l->st->cfg.verify_on_open, &b);
 	if (rc == -EBADMSG) {
 		/* damaged: set aside; anything else (EMFILE, ENOMEM, EIO) fails the open */
 		l->tier->ops->quarantine(l->tier, name);
@@ -489,6 +496,8 @@ int st_store_open(const struct st_store_cfg *cfg, struct st_store **out,
 	int rc = cm_mkdir_p(path);
 	if (!rc)
 		rc = st_shard_create(&st->cfg.shard, &st->shard);
+	if (!rc && cfg->section_cache_bytes)
+		rc = st_scache_create(cfg->section_cache_bytes, &st->scache);
 	if (rc)
 		goto err;
 
@@ -563,6 +572,7 @@ void st_store_close(struct st_store *st)
 		st->retired = b->retire_next;
 		st_store_blk_free(b);
 	}
+	st_scache_destroy(st->scache); /* after the blocks: each forgets its sections */
 	st_tier_destroy(st->warm);
 	st_tier_destroy(st->cold);
 	st_catalog_close(st->cat);
@@ -1176,6 +1186,8 @@ void st_store_stats_read(const struct st_store *st, struct st_store_stats *out)
 	out->checkpoints = atomic_load(&st->ctr.checkpoints);
 	out->checkpoint_lsn = atomic_load(&st->ctr.checkpoint_lsn);
 	out->disk_low = atomic_load(&st->disk_low);
+	if (st->scache)
+		st_scache_stats_read(st->scache, &out->scache);
 	/* the flusher frees a replaced set only after a grace period (callers read under QSBR) */
 	const struct st_blockset *set = atomic_load_explicit(&st->blocks, memory_order_acquire);
 	for (uint32_t i = 0; set && i < set->n; i++) {

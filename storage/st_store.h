@@ -35,6 +35,7 @@
 #include "cm_config.h"
 #include "st_block.h"
 #include "st_io.h"
+#include "st_scache.h"
 #include "st_shard.h"
 #include "st_tier.h"
 #include "st_wal.h"
@@ -70,6 +71,7 @@ struct st_store_cfg {
 	int warm_zstd_level, cold_zstd_level;
 	uint32_t block_chunk_points;
 	int64_t block_chunk_span_ns;  /* block chunks do not cross multiples of it; 0: off */
+	size_t section_cache_bytes;   /* decompressed sections kept for reads; 0: none */
 	bool verify_on_open;          /* read every block section at open */
 	struct st_retention retention;
 };
@@ -194,6 +196,7 @@ struct st_store_stats {
 	uint64_t block_index_bytes;        /* resident */
 	uint64_t block_read_errors;
 	uint64_t blocks_quarantined;
+	struct st_scache_stats scache;     /* storage.section_cache (zeros when off) */
 	uint64_t checkpoints;
 	uint64_t checkpoint_lsn;
 	bool disk_low;

@@ -57,6 +57,7 @@ struct st_store {
 	struct st_wal *wal;           /* NULL: durability none */
 	struct st_catalog *cat;
 	struct st_tier *warm, *cold;
+	struct st_scache *scache;         /* decompressed sections of reads; NULL: off */
 	struct st_blockset *_Atomic blocks;
 	_Atomic bool disk_low;
 	_Atomic bool rewrite_due;         /* st_store_rewrite_soon: the flusher clears it */
@@ -97,7 +98,7 @@ struct st_store {
 /* Flusher side (st_flush.c): replace the published block set; the old one is retired. */
 void st_store_publish_blocks(struct st_store *st, struct st_blockset *set);
 /* Open a block object of a tier and wrap it; -EBADMSG when it is damaged. */
-int st_store_blk_open(struct st_tier *tier, const char *name, bool verify,
+int st_store_blk_open(struct st_store *st, struct st_tier *tier, const char *name, bool verify,
 		      struct st_blk **out);
 void st_store_blk_free(struct st_blk *b);
 /* Flusher: make CHECKPOINT(lsn) durable (temp file, fdatasync, rename, dir fsync). 0 or -errno. */
