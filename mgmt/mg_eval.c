@@ -423,20 +423,22 @@ static void compare(struct qplan *p, const struct mg_expr *e, const struct rowct
 		return;
 	}
 	qp_eval(p, e->rhs, r, &b);
+	set_bool(out, qp_compare(e->op, &a, &b));
+}
+
+bool qp_compare(enum mg_op op, const struct xv *a, const struct xv *b)
+{
 	bool ok;
-	int c = cmp_vals(&a, &b, &ok);
-	if (!ok) {
-		/* a missing tag is "", a missing field null: != holds against a value */
-		set_bool(out, e->op == MG_OP_NEQ && a.t != XV_NULL && b.t != XV_NULL);
-		return;
-	}
-	switch (e->op) {
-	case MG_OP_EQ: set_bool(out, c == 0); break;
-	case MG_OP_NEQ: set_bool(out, c != 0); break;
-	case MG_OP_LT: set_bool(out, c < 0); break;
-	case MG_OP_LTE: set_bool(out, c <= 0); break;
-	case MG_OP_GT: set_bool(out, c > 0); break;
-	default: set_bool(out, c >= 0); break;
+	int c = cmp_vals(a, b, &ok);
+	if (!ok) /* a missing tag is "", a missing field null: != holds against a value */
+		return op == MG_OP_NEQ && a->t != XV_NULL && b->t != XV_NULL;
+	switch (op) {
+	case MG_OP_EQ: return c == 0;
+	case MG_OP_NEQ: return c != 0;
+	case MG_OP_LT: return c < 0;
+	case MG_OP_LTE: return c <= 0;
+	case MG_OP_GT: return c > 0;
+	default: return c >= 0;
 	}
 }
 

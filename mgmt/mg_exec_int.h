@@ -177,6 +177,8 @@ struct rowctx {
 
 /* Evaluate e (refs, literals, arithmetic, comparisons, AND/OR, slots). */
 void qp_eval(struct qplan *p, const struct mg_expr *e, const struct rowctx *r, struct xv *out);
+/* a op b for the comparisons = != < <= > >= (NULL against anything is false). */
+bool qp_compare(enum mg_op op, const struct xv *a, const struct xv *b);
 /* A condition: true only for a BOOL true (NULL and others are false). */
 bool qp_test(struct qplan *p, const struct mg_expr *e, const struct rowctx *r);
 /* Tag value of key in tags (sorted), or "" when absent. */

@@ -96,9 +96,116 @@ static bool residual_ok(struct qplan *p, const struct rowctx *r)
  */
 typedef int (*row_fn)(struct qplan *p, struct rowctx *r, void *arg);
 
+static bool is_literal(const struct mg_expr *e)
+{
+	if (e->kind == MG_EX_NEG)
+		e = e->lhs;
+	return e->kind == MG_EX_INT || e->kind == MG_EX_FLOAT || e->kind == MG_EX_STRING ||
+	       e->kind == MG_EX_BOOL;
+}
+
+/*
+ * A WHERE conjunct that is false wherever one field has no point: the field
+ * compared with a literal (a comparison with null is false, != too). Its
+ * index in p->conds and the field's in *field, or -1.
+ */
+static int driving_cond(const struct qplan *p, int *field)
+{
+	for (uint32_t c = 0; c < p->nconds; c++) {
+		const struct mg_expr *e = p->conds[c].e;
+		if (p->conds[c].tag_only || e->kind != MG_EX_BINARY || e->op < MG_OP_EQ ||
+		    e->op > MG_OP_GTE)
+			continue;
+		const struct mg_expr *ref = is_literal(e->rhs) ? e->lhs
+					    : is_literal(e->lhs) ? e->rhs : NULL;
+		if (ref && ref->kind == MG_EX_REF && qp_ref_kind(p, ref) == QR_FIELD) {
+			*field = qp_ref_field(p, ref);
+			return *field >= 0 ? (int)c : -1;
+		}
+	}
+	return -1;
+}
+
+/* The field's value at t if its next point in walk order is at t (then taken), else null. */
+static void take_at(const struct qfcol *c, size_t *left, bool desc, int64_t t, struct xv *v)
+{
+	size_t i = desc ? *left - 1 : c->pts.n - *left;
+	if (*left && c->pts.ts[i] == t) {
+		*v = point_xv(c->vt, c->pts.vals[i]);
+		(*left)--;
+	} else {
+		v->t = XV_NULL;
+	}
+}
+
+/* A row assembled: fn's answer if it passes the residual condition, else 0 (skipped). */
+static int row_done(struct qplan *p, struct rowctx *r, row_fn fn, void *arg)
+{
+	return residual_ok(p, r) ? fn(p, r, arg) : 0;
+}
+
+/* Pass field points before t in walk order (ascending: older; descending: newer). */
+static void skip_to(const struct st_points *pt, size_t *left, bool desc, int64_t t)
+{
+	size_t lo = desc ? 0 : pt->n - *left, hi = desc ? *left : pt->n;
+	while (lo < hi) { /* ascending: the first at or after t; descending: the first after t */
+		size_t mid = lo + (hi - lo) / 2;
+		if (desc ? pt->ts[mid] <= t : pt->ts[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*left = desc ? lo : pt->n - lo;
+}
+
+/*
+ * walk_rows when a conjunct needs field df (driving_cond): only that
+ * field's times can pass, so the walk goes over its points, tests the
+ * conjunct on its value alone, and assembles the other fields (found by
+ * binary search) only for the rows that pass it.
+ */
+static int walk_driven(struct qplan *p, struct rowset *rs, bool desc, uint64_t max_kept,
+		       row_fn fn, void *arg, int dc, int df)
+{
+	size_t left[QP_FIELDS_MAX];
+	struct xv vals[QP_FIELDS_MAX];
+	struct rowctx r = {.tags = rs->tags, .ntags = rs->ntags, .fields = vals};
+	for (uint32_t f = 0; f < p->nfields; f++) {
+		left[f] = rs->f[f].pts.n;
+		vals[f].t = XV_NULL;
+	}
+	const struct st_points *dp = &rs->f[df].pts;
+	/* the conjunct as field op literal (or literal op field), the literal evaluated once */
+	const struct mg_expr *de = p->conds[dc].e;
+	bool field_left = !is_literal(de->lhs);
+	struct xv lit;
+	qp_eval(p, field_left ? de->rhs : de->lhs, &r, &lit);
+	for (size_t k = 0, kept = 0; k < dp->n && kept < max_kept; k++) {
+		size_t i = desc ? dp->n - 1 - k : k;
+		r.ts = dp->ts[i];
+		vals[df] = point_xv(rs->f[df].vt, dp->vals[i]);
+		if (!(field_left ? qp_compare(de->op, &vals[df], &lit)
+				 : qp_compare(de->op, &lit, &vals[df])))
+			continue;
+		for (uint32_t f = 0; f < p->nfields; f++)
+			if ((int)f != df) {
+				skip_to(&rs->f[f].pts, &left[f], desc, r.ts);
+				take_at(&rs->f[f], &left[f], desc, r.ts, &vals[f]);
+			}
+		int rc = row_done(p, &r, fn, arg);
+		if (rc < 0)
+			return rc;
+		kept += (uint64_t)rc;
+	}
+	return 0;
+}
+
 static int walk_rows(struct qplan *p, struct rowset *rs, bool desc, uint64_t max_kept, row_fn fn,
 		     void *arg)
 {
+	int df, dc = driving_cond(p, &df);
+	if (dc >= 0)
+		return walk_driven(p, rs, desc, max_kept, fn, arg, dc, df);
 	size_t left[QP_FIELDS_MAX];  /* points not walked yet, per field */
 	struct xv vals[QP_FIELDS_MAX];
 	struct rowctx r = {.tags = rs->tags, .ntags = rs->ntags, .fields = vals};
@@ -118,20 +225,10 @@ static int walk_rows(struct qplan *p, struct rowset *rs, bool desc, uint64_t max
 		}
 		if (!any)
 			return 0;
-		for (uint32_t f = 0; f < p->nfields; f++) {
-			const struct st_points *pt = &rs->f[f].pts;
-			size_t i = desc ? left[f] - 1 : pt->n - left[f];
-			if (left[f] && pt->ts[i] == t) {
-				vals[f] = point_xv(rs->f[f].vt, pt->vals[i]);
-				left[f]--;
-			} else {
-				vals[f].t = XV_NULL;
-			}
-		}
+		for (uint32_t f = 0; f < p->nfields; f++)
+			take_at(&rs->f[f], &left[f], desc, t, &vals[f]);
 		r.ts = t;
-		if (!residual_ok(p, &r))
-			continue;
-		int rc = fn(p, &r, arg);
+		int rc = row_done(p, &r, fn, arg);
 		if (rc < 0)
 			return rc;
 		kept += (uint64_t)rc;

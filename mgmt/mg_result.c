@@ -654,6 +654,11 @@ static void jw_str(struct jw *w, const char *s, size_t len)
 	size_t done = 0;          /* s[0..done) is written */
 	jw_put(w, "\"", 1);
 	for (size_t i = 0; i < len;) {
+		/* the common case, plain printable ASCII but '"' and '\\', in a tight scan */
+		if (u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' && u[i] != '\\') {
+			i++;
+			continue;
+		}
 		char e[6];
 		size_t k = 1, elen;
 		if (u[i] < 0x80) {
