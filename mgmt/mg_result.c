@@ -41,6 +41,7 @@
 
 #include "cm_clock.h"
 #include "cm_compiler.h"
+#include "mg_dtoa.h"
 
 /* ------------------------------------------------------------------ arena */
 
@@ -422,44 +423,19 @@ static size_t fmt_rfc3339(int64_t ns, int32_t offset_s, char *out, size_t cap)
 /* ------------------------------------------------------------ floats */
 
 /*
- * The shortest of %.15e, %.16e, %.17e that reads back as f (fewer digits for
- * subnormals, whose precision is lower), laid out as Go's
- * strconv.FormatFloat(f, 'f' or 'e', -1, 64) within encoding/json: plain
- * digits for 1e-6 <= |f| < 1e21, else d.ddde-7 / d.ddde+21. f is finite.
+ * The shortest digits that read back as f (mg_dtoa_shortest), laid out as
+ * Go's strconv.FormatFloat(f, 'f' or 'e', -1, 64) within encoding/json:
+ * plain digits for 1e-6 <= |f| < 1e21, else d.ddde-7 / d.ddde+21. f is
+ * finite.
  */
 static size_t fmt_float(double f, char *out)
 {
-	char e[40];
-	int prec = 15;
-	for (; prec < 17; prec++) {
-		snprintf(e, sizeof(e), "%.*e", prec - 1, f);
-		if (strtod(e, NULL) == f)
-			break;
-	}
-	if (prec == 17)
-		snprintf(e, sizeof(e), "%.16e", f);
-	/* subnormals have fewer significant bits: 15 digits may not be the fewest */
-	for (int p = 1; prec == 15 && p < 15 && f != 0 && fabs(f) < DBL_MIN; p++) {
-		char t[40];
-		snprintf(t, sizeof(t), "%.*e", p - 1, f);
-		if (strtod(t, NULL) == f) {
-			memcpy(e, t, sizeof(t));
-			break;
-		}
-	}
-	/* e is [-]d.ddddde[+-]xx: collect the digits without trailing zeros */
-	const char *p = e;
 	size_t n = 0;
-	if (*p == '-')
-		out[n++] = *p++;
+	if (signbit(f))
+		out[n++] = '-';
 	char dig[20];
-	int nd = 0;
-	for (; *p != 'e'; p++)
-		if (*p != '.')
-			dig[nd++] = *p;
-	int x = atoi(p + 1);
-	while (nd > 1 && dig[nd - 1] == '0')
-		nd--;
+	int x;
+	int nd = (int)mg_dtoa_shortest(f, dig, &x);
 	double a = fabs(f);
 	if (a != 0 && (a < 1e-6 || a >= 1e21)) {
 		out[n++] = dig[0];
