@@ -42,10 +42,13 @@ finish() {
 	exit 0
 }
 
-# free_port: a port that is free for both UDP and TCP on 127.0.0.1 now.
+# free_port: a port that is free for both UDP and TCP on 127.0.0.1 now, below the
+# kernel's ephemeral range (where port 0 binds of tests running alongside land).
 free_port() {
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 12000 ] || lo=32768
 	while :; do
-		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
+		p=$(( 10000 + $(od -An -N2 -tu2 /dev/urandom) % (lo - 10000) ))
 		if ! ss -Hlnu "sport = :$p" | grep -q . && ! ss -Hlnt "sport = :$p" | grep -q .; then
 			echo "$p"
 			return
