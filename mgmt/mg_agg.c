@@ -159,6 +159,15 @@ static double run_f(enum mg_run_kind vk, uint64_t bits)
 	return run_num(vk, 0, bits).f;
 }
 
+/* A run's first and last points against the accumulator's (first/last's tie rule). */
+static void acc_ends(struct mg_acc *a, struct mg_num p0, struct mg_num pn)
+{
+	if (p0.ts < a->first.ts || (p0.ts == a->first.ts && mg_num_gt(p0, a->first)))
+		a->first = p0;
+	if (pn.ts > a->last.ts || (pn.ts == a->last.ts && mg_num_gt(pn, a->last)))
+		a->last = pn;
+}
+
 void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size_t n,
 		    enum mg_run_kind vk, unsigned flags)
 {
@@ -229,10 +238,7 @@ void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size
 		a->min = run_num(vk, ts[imn], v[imn]);
 	if (imx != SIZE_MAX)
 		a->max = run_num(vk, ts[imx], v[imx]);
-	if (p0.ts < a->first.ts || (p0.ts == a->first.ts && mg_num_gt(p0, a->first)))
-		a->first = p0;
-	if (pn.ts > a->last.ts || (pn.ts == a->last.ts && mg_num_gt(pn, a->last)))
-		a->last = pn;
+	acc_ends(a, p0, pn);
 	if (flags & MG_RUN_M2) {
 		/* the run's mean and squared deviations, merged (Chan, Golub, LeVeque) */
 		double nb = (double)n, mean = fs / nb, m2 = 0;
@@ -280,10 +286,7 @@ void mg_acc_add_sum(struct mg_acc *a, const struct mg_run_sum *s, enum mg_run_ki
 			a->max = mx;
 	}
 	a->fsum += s->fsum;
-	if (p0.ts < a->first.ts || (p0.ts == a->first.ts && mg_num_gt(p0, a->first)))
-		a->first = p0;
-	if (pn.ts > a->last.ts || (pn.ts == a->last.ts && mg_num_gt(pn, a->last)))
-		a->last = pn;
+	acc_ends(a, p0, pn);
 	a->n += s->n;
 }
 

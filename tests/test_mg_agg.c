@@ -893,46 +893,6 @@ static uint32_t sample_series(struct sample *s, uint64_t *seed, uint64_t *bits, 
 	return nser;
 }
 
-/*
- * mg_acc_add_run, the executor's scan path, against the same naive model:
- * up to 3 series of ascending unique times (shared, so equal times and
- * equal values across series are common), each fed as runs cut at random.
- */
-static void test_mg_agg__random_runs_vs_naive(void **state)
-{
-	(void)state;
-	uint64_t seed = 0x7275e5ULL;
-	struct sample *s = malloc(sizeof(*s));
-	assert_non_null(s);
-	uint64_t bits[RN_MAX];
-	struct mg_acc a;
-	mg_acc_init(&a);
-	for (int round = 0; round < 1000; round++) {
-		size_t start[4];
-		uint32_t nser = sample_series(s, &seed, bits, start);
-		size_t n = s->n;
-		mg_acc_reset(&a);
-		/* every other round without min/max: the summing loop */
-		unsigned flags = MG_RUN_KEEP | MG_RUN_M2 | (round % 2 ? 0u : MG_RUN_MINMAX);
-		for (uint32_t k = 0; k < nser; k++)
-			for (size_t i = start[k], j; i < start[k + 1]; i = j) {
-				j = i + 1 + (size_t)(cm_splitmix64(&seed) % 9);
-				if (j > start[k + 1])
-					j = start[k + 1];
-				mg_acc_add_run(&a, s->ts + i, bits + i, j - i,
-					       s->ints ? MG_RUN_I64 : MG_RUN_F64, flags);
-			}
-		if (n == 0)
-			continue;
-		check_sums(&a, s);
-		if (flags & MG_RUN_MINMAX)
-			check_selectors(&a, s);
-		check_kept(&a, s, &seed, flags & MG_RUN_MINMAX);
-	}
-	mg_acc_release(&a);
-	free(s);
-}
-
 /* What a block chunk's summary says of points [i, j) of s (the storage's rules). */
 static struct mg_run_sum naive_summary(const struct sample *s, const uint64_t *bits, size_t i,
 				       size_t j)
@@ -960,6 +920,62 @@ static struct mg_run_sum naive_summary(const struct sample *s, const uint64_t *b
 }
 
 /*
+ * Feed series [start[k], start[k + 1]) of s to a, each cut into runs of 1
+ * to 9 points at random: mg_acc_add_run with flags, or when sums, every
+ * other run at random as its summary (mg_acc_add_sum).
+ */
+static void feed_cut(struct mg_acc *a, const struct sample *s, const uint64_t *bits,
+		     const size_t *start, uint32_t nser, uint64_t *seed, unsigned flags, bool sums)
+{
+	enum mg_run_kind vk = s->ints ? MG_RUN_I64 : MG_RUN_F64;
+	for (uint32_t k = 0; k < nser; k++)
+		for (size_t i = start[k], j; i < start[k + 1]; i = j) {
+			j = i + 1 + (size_t)(cm_splitmix64(seed) % 9);
+			if (j > start[k + 1])
+				j = start[k + 1];
+			if (sums && cm_splitmix64(seed) % 2) {
+				struct mg_run_sum u = naive_summary(s, bits, i, j);
+				mg_acc_add_sum(a, &u, vk);
+			} else {
+				mg_acc_add_run(a, s->ts + i, bits + i, j - i, vk, flags);
+			}
+		}
+}
+
+/*
+ * mg_acc_add_run, the executor's scan path, against the same naive model:
+ * up to 3 series of ascending unique times (shared, so equal times and
+ * equal values across series are common), each fed as runs cut at random.
+ */
+static void test_mg_agg__random_runs_vs_naive(void **state)
+{
+	(void)state;
+	uint64_t seed = 0x7275e5ULL;
+	struct sample *s = malloc(sizeof(*s));
+	assert_non_null(s);
+	uint64_t bits[RN_MAX];
+	struct mg_acc a;
+	mg_acc_init(&a);
+	for (int round = 0; round < 1000; round++) {
+		size_t start[4];
+		uint32_t nser = sample_series(s, &seed, bits, start);
+		size_t n = s->n;
+		mg_acc_reset(&a);
+		/* every other round without min/max: the summing loop */
+		unsigned flags = MG_RUN_KEEP | MG_RUN_M2 | (round % 2 ? 0u : MG_RUN_MINMAX);
+		feed_cut(&a, s, bits, start, nser, &seed, flags, false);
+		if (n == 0)
+			continue;
+		check_sums(&a, s);
+		if (flags & MG_RUN_MINMAX)
+			check_selectors(&a, s);
+		check_kept(&a, s, &seed, flags & MG_RUN_MINMAX);
+	}
+	mg_acc_release(&a);
+	free(s);
+}
+
+/*
  * mg_acc_add_sum, the executor's path for block chunks inside a bucket,
  * mixed with mg_acc_add_run as the executor mixes them: count, sum, mean,
  * spread, the values of min and max, first and last with their times
@@ -982,19 +998,7 @@ static void test_mg_agg__random_summaries_vs_naive(void **state)
 		if (n == 0)
 			continue;
 		mg_acc_reset(&a);
-		enum mg_run_kind vk = s->ints ? MG_RUN_I64 : MG_RUN_F64;
-		for (uint32_t k = 0; k < nser; k++)
-			for (size_t i = start[k], j; i < start[k + 1]; i = j) {
-				j = i + 1 + (size_t)(cm_splitmix64(&seed) % 9);
-				if (j > start[k + 1])
-					j = start[k + 1];
-				if (cm_splitmix64(&seed) % 2) {
-					struct mg_run_sum u = naive_summary(s, bits, i, j);
-					mg_acc_add_sum(&a, &u, vk);
-				} else {
-					mg_acc_add_run(&a, s->ts + i, bits + i, j - i, vk, MG_RUN_MINMAX);
-				}
-			}
+		feed_cut(&a, s, bits, start, nser, &seed, MG_RUN_MINMAX, true);
 		int64_t isum = 0;
 		double fsum = 0;
 		for (size_t i = 0; i < n; i++) {

@@ -119,43 +119,41 @@ static void window(struct mg_tz *tz, int64_t interval, int64_t offset, int64_t t
 			 (long long)*e);
 }
 
+/* The window of t is [want_s, want_e). */
+static void expect_window(struct mg_tz *tz, int64_t interval, int64_t offset, int64_t t,
+			  int64_t want_s, int64_t want_e)
+{
+	int64_t s, e;
+	window(tz, interval, offset, t, &s, &e);
+	assert_int_equal(s, want_s);
+	assert_int_equal(e, want_e);
+}
+
 static void test_mg_tz__days(void **state)
 {
 	(void)state;
 	struct mg_tz *tz = open_ok("America/Chicago");
-	int64_t s, e;
 	/* an ordinary winter day: local midnight to local midnight, 24 h */
-	window(tz, DAY, 0, Y2016 + 12 * HOUR, &s, &e);
-	assert_int_equal(s, Y2016 + 6 * HOUR);
-	assert_int_equal(e, Y2016 + DAY + 6 * HOUR);
+	expect_window(tz, DAY, 0, Y2016 + 12 * HOUR, Y2016 + 6 * HOUR, Y2016 + DAY + 6 * HOUR);
 	/* the spring-forward day is 23 h: 06:00Z to 05:00Z */
-	window(tz, DAY, 0, Y2016 + 72 * DAY + 12 * HOUR, &s, &e);
-	assert_int_equal(s, Y2016 + 72 * DAY + 6 * HOUR);
-	assert_int_equal(e, Y2016 + 73 * DAY + 5 * HOUR);
+	expect_window(tz, DAY, 0, Y2016 + 72 * DAY + 12 * HOUR,
+		      Y2016 + 72 * DAY + 6 * HOUR, Y2016 + 73 * DAY + 5 * HOUR);
 	/* early in that day, before the switch, the same window */
-	window(tz, DAY, 0, Y2016 + 72 * DAY + 7 * HOUR, &s, &e);
-	assert_int_equal(s, Y2016 + 72 * DAY + 6 * HOUR);
-	assert_int_equal(e, Y2016 + 73 * DAY + 5 * HOUR);
+	expect_window(tz, DAY, 0, Y2016 + 72 * DAY + 7 * HOUR,
+		      Y2016 + 72 * DAY + 6 * HOUR, Y2016 + 73 * DAY + 5 * HOUR);
 	/* the fall-back day is 25 h: 05:00Z to 06:00Z */
-	window(tz, DAY, 0, Y2016 + 310 * DAY + 12 * HOUR, &s, &e);
-	assert_int_equal(s, Y2016 + 310 * DAY + 5 * HOUR);
-	assert_int_equal(e, Y2016 + 311 * DAY + 6 * HOUR);
-	window(tz, DAY, 0, Y2016 + 310 * DAY + 6 * HOUR, &s, &e);
-	assert_int_equal(s, Y2016 + 310 * DAY + 5 * HOUR);
-	assert_int_equal(e, Y2016 + 311 * DAY + 6 * HOUR);
+	expect_window(tz, DAY, 0, Y2016 + 310 * DAY + 12 * HOUR,
+		      Y2016 + 310 * DAY + 5 * HOUR, Y2016 + 311 * DAY + 6 * HOUR);
+	expect_window(tz, DAY, 0, Y2016 + 310 * DAY + 6 * HOUR,
+		      Y2016 + 310 * DAY + 5 * HOUR, Y2016 + 311 * DAY + 6 * HOUR);
 	/* an offset of 6 h: windows from local 06:00 */
-	window(tz, DAY, 6 * HOUR, Y2016 + 13 * HOUR, &s, &e);
-	assert_int_equal(s, Y2016 + 12 * HOUR);
-	assert_int_equal(e, Y2016 + DAY + 12 * HOUR);
+	expect_window(tz, DAY, 6 * HOUR, Y2016 + 13 * HOUR,
+		      Y2016 + 12 * HOUR, Y2016 + DAY + 12 * HOUR);
 	mg_tz_close(tz);
 	/* in UTC, the plain epoch-aligned windows */
 	tz = open_ok("UTC");
-	window(tz, DAY, 0, Y2016 + 12 * HOUR, &s, &e);
-	assert_int_equal(s, Y2016);
-	assert_int_equal(e, Y2016 + DAY);
-	window(tz, 10 * 60 * SEC, 0, -1, &s, &e);
-	assert_int_equal(s, -10 * 60 * SEC);
-	assert_int_equal(e, 0);
+	expect_window(tz, DAY, 0, Y2016 + 12 * HOUR, Y2016, Y2016 + DAY);
+	expect_window(tz, 10 * 60 * SEC, 0, -1, -10 * 60 * SEC, 0);
 	mg_tz_close(tz);
 }
 
