@@ -31,8 +31,8 @@ static inline int64_t cm_floor_div(int64_t a, int64_t b)
 /* The first multiple of span (> 0) strictly after ts; INT64_MAX when that overflows. */
 static inline int64_t cm_next_multiple(int64_t ts, int64_t span)
 {
-	int64_t r;
-	if (__builtin_mul_overflow(cm_floor_div(ts, span) + 1, span, &r))
+	int64_t q = cm_floor_div(ts, span), r;
+	if (q == INT64_MAX || __builtin_mul_overflow(q + 1, span, &r))
 		return INT64_MAX;
 	return r;
 }

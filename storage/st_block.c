@@ -426,18 +426,8 @@ static size_t chunk_len(const struct st_block_builder *b, const int64_t *ts, siz
 	size_t k = CM_MIN((size_t)b->cfg.chunk_points, n);
 	if (b->cfg.chunk_span_ns <= 0)
 		return k;
-	int64_t end = cm_next_multiple(ts[0], b->cfg.chunk_span_ns);
-	if (ts[k - 1] < end)
-		return k;
-	size_t lo = 1, hi = k - 1; /* the first point at or past end (ts[0] is before it) */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ts[mid] >= end)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
+	/* the first point at or past the next boundary (ts[0] is before it), or k */
+	return st_ts_lower_bound(ts, k, cm_next_multiple(ts[0], b->cfg.chunk_span_ns));
 }
 
 int st_block_builder_add(struct st_block_builder *b, uint32_t series_id, enum st_value_type vt,
@@ -447,10 +437,12 @@ int st_block_builder_add(struct st_block_builder *b, uint32_t series_id, enum st
 	if (rc)
 		return rc;
 	uint32_t from = b->nchunks;
-	uint64_t nchunks = 0;
-	for (size_t i = 0; i < n; i += chunk_len(b, ts + i, n - i))
-		nchunks++;
-	if ((uint64_t)b->nchunks + nchunks > UINT32_MAX)
+	/* at most a chunk per chunk_points points plus one per span boundary crossed */
+	uint64_t cp = b->cfg.chunk_points, most = (n + cp - 1) / cp;
+	if (b->cfg.chunk_span_ns > 0)
+		most += (uint64_t)(cm_floor_div(ts[n - 1], b->cfg.chunk_span_ns) -
+				   cm_floor_div(ts[0], b->cfg.chunk_span_ns));
+	if ((uint64_t)b->nchunks + most > UINT32_MAX)
 		return -E2BIG;
 	if (buf_reserve(&b->series, sizeof(struct st_fmt_series)))
 		return -ENOMEM;
@@ -1077,18 +1069,17 @@ int st_block_summaries(const struct st_block *b, uint32_t series_id,
 struct sect_cache {
 	uint32_t idx;     /* UINT32_MAX: none */
 	const uint8_t *raw;
-	uint8_t *own;     /* raw when the read owns it */
-	struct st_scache_ref ref;
+	struct st_scache_ref ref; /* ref.e NULL: raw is the read's own */
 	bool shared;      /* may use b->scache */
 	struct dctx_slot dctx;
 };
 
 static void cache_drop(const struct st_block *b, struct sect_cache *sc)
 {
-	free(sc->own);
 	if (sc->ref.e)
 		st_scache_release(b->scache, &sc->ref);
-	sc->own = NULL;
+	else
+		free((void *)sc->raw);
 	sc->raw = NULL;
 	sc->idx = UINT32_MAX;
 }
@@ -1118,7 +1109,7 @@ static int cache_load(const struct st_block *b, struct sect_cache *sc, uint32_t 
 			return rc;
 		sc->raw = sc->ref.raw;
 	} else {
-		sc->raw = sc->own = raw;
+		sc->raw = raw;
 	}
 	sc->idx = idx;
 	return 0;
@@ -1150,19 +1141,6 @@ static int decode_chunk(const struct st_block *b, const uint8_t *raw, uint32_t c
 	return sorted ? 0 : -EBADMSG;
 }
 
-/* First index in ts[n] with ts >= t (ts sorted). */
-static uint32_t lower_bound(const int64_t *ts, uint32_t n, int64_t t)
-{
-	uint32_t lo = 0, hi = n;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (ts[mid] < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
 
 int st_block_read(const struct st_block *b, uint32_t series_id, int64_t t_min, int64_t t_max,
 		  struct st_points *out)
@@ -1176,15 +1154,8 @@ int st_block_read_skip(const struct st_block *b, uint32_t series_id, int64_t t_m
 	const struct blk_series *s = find_series(b, series_id);
 	if (!s || t_min > t_max)
 		return 0;
-	/* The first chunk that ends at or after t_min. */
-	uint32_t lo = s->first_chunk, hi = s->first_chunk + s->nchunks;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (b->sums[mid].t_max < t_min)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = s->first_chunk + st_block_chunk_from(&b->sums[s->first_chunk], s->nchunks,
+							     t_min);
 	size_t n0 = out->n;
 	struct sect_cache sc = {.idx = UINT32_MAX, .shared = true};
 	int rc = 0;
@@ -1198,9 +1169,9 @@ int st_block_read_skip(const struct st_block *b, uint32_t series_id, int64_t t_m
 		int64_t *ts = out->ts + out->n;
 		if ((rc = decode_chunk(b, sc.raw, c, ts, out->vals + out->n)))
 			break;
-		uint32_t from = b->sums[c].t_min >= t_min ? 0 : lower_bound(ts, count, t_min);
+		uint32_t from = b->sums[c].t_min >= t_min ? 0 : (uint32_t)st_ts_lower_bound(ts, count, t_min);
 		uint32_t to = b->sums[c].t_max <= t_max ? count
-			    : (t_max == INT64_MAX ? count : lower_bound(ts, count, t_max + 1));
+			    : (t_max == INT64_MAX ? count : (uint32_t)st_ts_lower_bound(ts, count, t_max + 1));
 		if (from) {
 			memmove(ts, ts + from, (size_t)(to - from) * sizeof(*ts));
 			memmove(out->vals + out->n, out->vals + out->n + from,

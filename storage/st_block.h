@@ -175,6 +175,21 @@ struct st_block_summary {
 int st_block_summaries(const struct st_block *b, uint32_t series_id,
 		       const struct st_block_summary **out, uint32_t *n);
 
+/* The first of a series' n chunk summaries that ends at or after t (n if none). */
+static inline uint32_t st_block_chunk_from(const struct st_block_summary *sum, uint32_t n,
+					   int64_t t)
+{
+	uint32_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (sum[mid].t_max < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /*
  * Append the points of series_id with t_min <= ts <= t_max to *out (owned
  * by the caller; st_points_* of st_shard.h), in time order. Reads and

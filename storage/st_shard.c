@@ -903,6 +903,15 @@ static int read_open(const struct chunk *o, uint8_t vtype, int64_t t_min, int64_
  * Read one chunk sequence into out: the sealed chunks before the open one,
  * then the open one's committed prefix (copied: its writer may be appending).
  */
+/* Decode a sealed chunk's committed points in [t_min, t_max] into out. */
+static int read_sealed(const struct chunk *c, uint8_t vtype, int64_t t_min, int64_t t_max,
+		       struct st_points *out)
+{
+	uint64_t cm = atomic_load_explicit(&c->committed, memory_order_relaxed);
+	return decode_into(c->words, st_chunk_used_words((uint32_t)cm), (uint32_t)(cm >> 32), vtype,
+			   t_min, t_max, out);
+}
+
 static int read_seq(const struct seq *q, uint8_t vtype, int64_t t_min, int64_t t_max,
 		    struct st_points *out)
 {
@@ -913,10 +922,7 @@ static int read_seq(const struct seq *q, uint8_t vtype, int64_t t_min, int64_t t
 	for (; c && c->seq < o->seq; c = atomic_load_explicit(&c->next, memory_order_acquire)) {
 		if (c->t_max < t_min || c->t_min > t_max)
 			continue;
-		uint64_t cm = atomic_load_explicit(&c->committed, memory_order_relaxed);
-		rc = decode_into(c->words, st_chunk_used_words((uint32_t)cm), (uint32_t)(cm >> 32),
-				 vtype, t_min, t_max, out);
-		if (rc)
+		if ((rc = read_sealed(c, vtype, t_min, t_max, out)) != 0)
 			return rc;
 	}
 	return read_open(o, vtype, t_min, t_max, out);
@@ -1021,9 +1027,7 @@ static int read_seq_end(const struct seq *q, uint8_t vtype, int64_t t_min, int64
 	}
 	if (!pick)
 		return newest ? 0 : read_open(o, vtype, t_min, t_max, out);
-	uint64_t cm = atomic_load_explicit(&pick->committed, memory_order_relaxed);
-	return decode_into(pick->words, st_chunk_used_words((uint32_t)cm), (uint32_t)(cm >> 32),
-			   vtype, t_min, t_max, out);
+	return read_sealed(pick, vtype, t_min, t_max, out);
 }
 
 /* st_shard_read, or only the end of the in-order sequence (end: 1 newest, -1 oldest). */

@@ -207,6 +207,19 @@ struct st_points {
 	size_t cap;
 };
 void st_points_init(struct st_points *p);
+/* The first index i < n with ts[i] >= t (n if none); ts ascending. */
+static inline size_t st_ts_lower_bound(const int64_t *ts, size_t n, int64_t t)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ts[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 void st_points_release(struct st_points *p);
 /* Make room for `more` points after the n held: 0, or -ENOMEM (the points held are kept). */
 int st_points_reserve(struct st_points *p, size_t more);

@@ -851,14 +851,7 @@ struct summ_ctx {
 /* Has p a point in [lo, hi]? (p in time order) */
 static bool points_within(const struct st_points *p, int64_t lo, int64_t hi)
 {
-	size_t a = 0, b = p->n;
-	while (a < b) {
-		size_t mid = a + (b - a) / 2;
-		if (p->ts[mid] < lo)
-			a = mid + 1;
-		else
-			b = mid;
-	}
+	size_t a = st_ts_lower_bound(p->ts, p->n, lo);
 	return a < p->n && p->ts[a] <= hi;
 }
 
@@ -869,14 +862,7 @@ static bool block_within(const struct st_blk *b, uint32_t local_id, int64_t lo, 
 	uint32_t n;
 	if (st_block_summaries(b->b, local_id, &sum, &n))
 		return false;
-	uint32_t a = 0, z = n; /* the first chunk that ends at or after lo: sum[a] */
-	while (a < z) {
-		uint32_t mid = a + (z - a) / 2;
-		if (sum[mid].t_max < lo)
-			a = mid + 1;
-		else
-			z = mid;
-	}
+	uint32_t a = st_block_chunk_from(sum, n, lo);
 	return a < n && sum[a].t_min <= hi;
 }
 

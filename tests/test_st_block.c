@@ -595,6 +595,16 @@ static bool skip_even(void *arg, const struct st_block_summary *c)
 static void test_st_block__chunks_cut_at_span_multiples(void **state)
 {
 	(void)state;
+	/* the span arithmetic itself, against literals (negative times floor down) */
+	assert_int_equal(cm_floor_div(-1, 100), -1);
+	assert_int_equal(cm_floor_div(-100, 100), -1);
+	assert_int_equal(cm_floor_div(-101, 100), -2);
+	assert_int_equal(cm_floor_div(99, 100), 0);
+	assert_int_equal(cm_next_multiple(-100, 100), 0);
+	assert_int_equal(cm_next_multiple(-101, 100), -100);
+	assert_int_equal(cm_next_multiple(100, 100), 200);
+	assert_int_equal(cm_next_multiple(INT64_MAX - 1, 10), INT64_MAX);
+	assert_int_equal(cm_next_multiple(INT64_MAX, 1), INT64_MAX);
 	struct model m = {.part_start = -1000, .part_end = 1000};
 	model_add(&m, 1, K_INT_WALK, 280, -990, 7, false); /* -990 .. 963 */
 	model_add(&m, 2, K_FLOAT_FULL, 50, -300, 3, false);

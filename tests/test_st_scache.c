@@ -80,8 +80,8 @@ static void test_st_scache__hits_misses_and_lru_eviction(void **state)
 	st_scache_stats_read(c, &s);
 	assert_int_equal(s.entries, 1);
 	assert_true(has(c, 3, 0));
-	/* forget drops exactly one owner's entries */
 	st_scache_destroy(c);
+	/* forget drops exactly one owner's entries */
 	assert_int_equal(st_scache_create(1 << 20, &c), 0);
 	for (uint32_t i = 0; i < 1000; i++) /* many: the table grows */
 		put(c, 1 + i % 2, i, 10, (uint8_t)i);
