@@ -159,15 +159,6 @@ static double run_f(enum mg_run_kind vk, uint64_t bits)
 	return run_num(vk, 0, bits).f;
 }
 
-/* A run's first and last points against the accumulator's (first/last's tie rule). */
-static void acc_ends(struct mg_acc *a, struct mg_num p0, struct mg_num pn)
-{
-	if (p0.ts < a->first.ts || (p0.ts == a->first.ts && mg_num_gt(p0, a->first)))
-		a->first = p0;
-	if (pn.ts > a->last.ts || (pn.ts == a->last.ts && mg_num_gt(pn, a->last)))
-		a->last = pn;
-}
-
 void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size_t n,
 		    enum mg_run_kind vk, unsigned flags)
 {
@@ -238,7 +229,7 @@ void mg_acc_add_run(struct mg_acc *a, const int64_t *ts, const uint64_t *v, size
 		a->min = run_num(vk, ts[imn], v[imn]);
 	if (imx != SIZE_MAX)
 		a->max = run_num(vk, ts[imx], v[imx]);
-	acc_ends(a, p0, pn);
+	mg_acc_ends(a, p0, pn);
 	if (flags & MG_RUN_M2) {
 		/* the run's mean and squared deviations, merged (Chan, Golub, LeVeque) */
 		double nb = (double)n, mean = fs / nb, m2 = 0;
@@ -272,21 +263,11 @@ void mg_acc_add_sum(struct mg_acc *a, const struct mg_run_sum *s, enum mg_run_ki
 	}
 	if (vk == MG_RUN_F64)
 		a->is_int = false;
-	/* mg_acc_add_*'s rules: the earliest of equal values */
-	if (a->is_int) {
-		if (mn.i < a->min.i || (mn.i == a->min.i && mn.ts < a->min.ts))
-			a->min = mn;
-		if (mx.i > a->max.i || (mx.i == a->max.i && mx.ts < a->max.ts))
-			a->max = mx;
+	mg_acc_minmax(a, mn, mx);
+	if (a->is_int)
 		a->isum = (int64_t)((uint64_t)a->isum + (uint64_t)s->isum);
-	} else {
-		if (mn.f < a->min.f || (mn.f == a->min.f && mn.ts < a->min.ts))
-			a->min = mn;
-		if (mx.f > a->max.f || (mx.f == a->max.f && mx.ts < a->max.ts))
-			a->max = mx;
-	}
 	a->fsum += s->fsum;
-	acc_ends(a, p0, pn);
+	mg_acc_ends(a, p0, pn);
 	a->n += s->n;
 }
 
@@ -521,8 +502,10 @@ static struct mg_num kept_result(struct mg_acc *a, enum mg_agg_fn fn, double pct
 	 * kept order (InfluxDB's sort is not stable: any of equal values).
 	 */
 	double *tmp = malloc(n * sizeof(*tmp));
-	if (!tmp)
+	if (!tmp) {
+		a->oom = true;
 		return (struct mg_num){0};
+	}
 	memcpy(tmp, a->vals, n * sizeof(*tmp));
 	double v = rank_value(tmp, n, (size_t)rank - 1);
 	free(tmp);

@@ -101,8 +101,9 @@ bool mg_agg_keeps(enum mg_agg_fn fn);
  * stddev only), combined per run (Chan et al.) and updated only with
  * MG_RUN_M2, and the float sum of an integer run (exact below 2^53), added
  * as one. flags: MG_RUN_KEEP (mg_agg_keeps), MG_RUN_M2 (stddev),
- * MG_RUN_MINMAX (min, max, spread: without it min and max are left as they
- * are and an integer run is a sum the compiler vectorizes). This is the
+ * MG_RUN_MINMAX (min, max, spread: without it an integer run is a sum the
+ * compiler vectorizes and leaves min and max as they are; a float run
+ * updates them either way, in its one loop). This is the
  * executor's scan path: the per-point updates lose their loop-carried
  * division and most of their branches.
  */
@@ -136,8 +137,9 @@ int mg_acc_grow(struct mg_acc *a);
 /*
  * The function's result over what was fed (arg: N of percentile).
  * valid = false when there is none (empty bucket, stddev of one value,
- * percentile rank 0; median, mode, percentile once a->oom). May reorder
- * a->vals. Selectors set ts (percentile: the time of a kept point with
+ * percentile rank 0; median, mode, percentile once a->oom: the caller
+ * must treat a->oom as an error, not as no value). median and mode may
+ * reorder a->vals. Selectors set ts (percentile: the time of a kept point with
  * that value, any of several equal ones).
  */
 struct mg_num mg_acc_result(struct mg_acc *a, enum mg_agg_fn fn, double arg);
@@ -205,6 +207,34 @@ static inline void mg_acc_add_common(struct mg_acc *a, int64_t ts, double f, boo
 	a->m2 += d * (f - a->mean);
 }
 
+/*
+ * Candidates for min and max against the accumulator's (the earliest of
+ * equal values; integers compared exactly while every value fed was one),
+ * and a first and last point (first/last's tie rule).
+ */
+static inline void mg_acc_minmax(struct mg_acc *a, struct mg_num mn, struct mg_num mx)
+{
+	if (a->is_int) {
+		if (mn.i < a->min.i || (mn.i == a->min.i && mn.ts < a->min.ts))
+			a->min = mn;
+		if (mx.i > a->max.i || (mx.i == a->max.i && mx.ts < a->max.ts))
+			a->max = mx;
+	} else {
+		if (mn.f < a->min.f || (mn.f == a->min.f && mn.ts < a->min.ts))
+			a->min = mn;
+		if (mx.f > a->max.f || (mx.f == a->max.f && mx.ts < a->max.ts))
+			a->max = mx;
+	}
+}
+
+static inline void mg_acc_ends(struct mg_acc *a, struct mg_num first, struct mg_num last)
+{
+	if (first.ts < a->first.ts || (first.ts == a->first.ts && mg_num_gt(first, a->first)))
+		a->first = first;
+	if (last.ts > a->last.ts || (last.ts == a->last.ts && mg_num_gt(last, a->last)))
+		a->last = last;
+}
+
 static inline void mg_acc_add_i64(struct mg_acc *a, int64_t ts, int64_t v, bool keep)
 {
 	struct mg_num p = {.valid = true, .is_int = true, .i = v, .f = (double)v, .ts = ts};
@@ -214,21 +244,8 @@ static inline void mg_acc_add_i64(struct mg_acc *a, int64_t ts, int64_t v, bool 
 		a->min = a->max = a->first = a->last = p;
 		return;
 	}
-	if (a->is_int) {
-		if (v < a->min.i || (v == a->min.i && ts < a->min.ts))
-			a->min = p;
-		if (v > a->max.i || (v == a->max.i && ts < a->max.ts))
-			a->max = p;
-	} else {
-		if (p.f < a->min.f || (p.f == a->min.f && ts < a->min.ts))
-			a->min = p;
-		if (p.f > a->max.f || (p.f == a->max.f && ts < a->max.ts))
-			a->max = p;
-	}
-	if (ts < a->first.ts || (ts == a->first.ts && mg_num_gt(p, a->first)))
-		a->first = p;
-	if (ts > a->last.ts || (ts == a->last.ts && mg_num_gt(p, a->last)))
-		a->last = p;
+	mg_acc_minmax(a, p, p);
+	mg_acc_ends(a, p, p);
 }
 
 static inline void mg_acc_add_f64(struct mg_acc *a, int64_t ts, double v, bool keep)
@@ -240,14 +257,8 @@ static inline void mg_acc_add_f64(struct mg_acc *a, int64_t ts, double v, bool k
 		a->min = a->max = a->first = a->last = p;
 		return;
 	}
-	if (v < a->min.f || (v == a->min.f && ts < a->min.ts))
-		a->min = p;
-	if (v > a->max.f || (v == a->max.f && ts < a->max.ts))
-		a->max = p;
-	if (ts < a->first.ts || (ts == a->first.ts && mg_num_gt(p, a->first)))
-		a->first = p;
-	if (ts > a->last.ts || (ts == a->last.ts && mg_num_gt(p, a->last)))
-		a->last = p;
+	mg_acc_minmax(a, p, p); /* is_int is false now: compared as floats */
+	mg_acc_ends(a, p, p);
 }
 
 #endif /* MG_AGG_H */

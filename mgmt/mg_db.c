@@ -503,14 +503,8 @@ int mg_dbs_drop(struct mg_dbs *dbs, const char *db)
 
 bool mg_dbs_exists(struct mg_dbs *dbs, const char *db)
 {
-	if (!db || !*db)
-		return true; /* the default */
-	pthread_rwlock_rdlock(&dbs->mu);
-	bool found;
-	uint32_t at = dbs_find(dbs, db, strlen(db), &found);
-	found = found && dbs->v[at].live;
-	pthread_rwlock_unlock(&dbs->mu);
-	return found;
+	char ns[MG_DB_NS_MAX];
+	return mg_dbs_namespace(dbs, db, ns, sizeof(ns)) == 0;
 }
 
 int mg_dbs_namespace(struct mg_dbs *dbs, const char *db, char *out, size_t cap)

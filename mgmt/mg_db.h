@@ -26,7 +26,8 @@
  * "name<TAB>G" or "name<TAB>G<TAB>dropped"; rewritten through a temp file
  * and a rename). The default database always exists.
  *
- * Threads: the name functions are pure; the catalog takes its own mutex.
+ * Threads: the name functions are pure; the catalog takes its own rwlock
+ * (lookups share it, create and drop hold it alone).
  */
 #ifndef MG_DB_H
 #define MG_DB_H

@@ -476,6 +476,7 @@ int qp_plan(struct qplan *p)
 	const struct mg_select *sel = p->sel;
 	p->tmin = INT64_MIN;
 	p->tmax = INT64_MAX;
+	p->drive_cond = -1; /* run_groups decides (plan_drive) */
 	if (sel->group_time) {
 		if (sel->group_interval_ns <= 0)
 			return plan_error(p, "GROUP BY time interval must be positive");

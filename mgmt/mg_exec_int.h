@@ -75,6 +75,17 @@ struct qre {
 	struct st_index_regex *re;
 };
 
+/* A value during evaluation. */
+enum xv_type { XV_NULL, XV_F64, XV_I64, XV_BOOL, XV_STR };
+struct xv {
+	uint8_t t;
+	bool b;
+	int64_t i;
+	double f;
+	const char *s;
+	uint32_t slen;
+};
+
 struct qplan {
 	struct mg_exec_ctx *cx;
 	const struct mg_select *sel;
@@ -112,7 +123,14 @@ struct qplan {
 	const char *gtags[QP_TAGKEYS_MAX];  /* GROUP BY tag keys, sorted (output order) */
 	uint32_t ngtags;
 
-	bool use_sums;               /* ql_load may answer block chunks by their summaries */
+	/*
+	 * A field condition of the form field op literal (walk_driven): its
+	 * index in conds (-1: none), its field and literal; decided once per
+	 * statement (qp_plan_drive).
+	 */
+	int drive_cond, drive_field;
+	bool drive_field_left;       /* field op literal, not literal op field */
+	struct xv drive_lit;
 
 	/* guardrails */
 	uint64_t points_read;
@@ -153,17 +171,6 @@ int qp_regex_text(struct qplan *p, const char *pattern, const struct st_index_re
 int qp_regex(struct qplan *p, const struct mg_expr *e, const struct st_index_regex **out);
 void qp_release(struct qplan *p);
 
-/* A value during evaluation. */
-enum xv_type { XV_NULL, XV_F64, XV_I64, XV_BOOL, XV_STR };
-struct xv {
-	uint8_t t;
-	bool b;
-	int64_t i;
-	double f;
-	const char *s;
-	uint32_t slen;
-};
-
 struct mg_tagpair;
 
 /* What a row offers to expressions. */
@@ -188,7 +195,7 @@ const char *qp_tag(const struct mg_tagpair *tags, uint32_t ntags, const char *ke
 
 /*
  * One field of a row set: its series (one per shard holding it) and, once
- * read, points; with qplan.use_sums, also block chunk summaries standing for
+ * read, points; read by ql_load_sums, also block chunk summaries standing for
  * the points of chunks that lie inside one GROUP BY time bucket.
  */
 struct qfcol {
@@ -226,6 +233,12 @@ int ql_rowsets_push(struct rowsets *out, const struct rowset *rs);
 int ql_load(struct qplan *p, struct rowset *rs);
 /* Only the k newest (oldest) points of each series (st_store_read_end); k = 0: all. */
 int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest);
+/*
+ * ql_load, but block chunks inside one GROUP BY time bucket (the whole
+ * range without one) may come as their summaries (rs->f[].sums) instead of
+ * points: for aggregates that summaries can answer (mg_acc_add_sum).
+ */
+int ql_load_sums(struct qplan *p, struct rowset *rs);
 void ql_unload(struct qplan *p, struct rowset *rs);
 /* Guardrails between series: 0, or -ETIME / -ECANCELED / -E2BIG / -ENOMEM with p->err. */
 int ql_check(struct qplan *p, uint64_t more_points);

@@ -439,7 +439,8 @@ static bool sum_take(void *arg, const struct st_block_summary *c)
 	return !t->p->interval || qp_bucket_index(t->p, c->t_min) == qp_bucket_index(t->p, c->t_max);
 }
 
-static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, bool newest)
+static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, bool newest,
+		    bool sums)
 {
 	const struct mg_exec_ctx *cx = p->cx;
 	uint32_t shard = ST_SERIES_SHARD(id);
@@ -468,7 +469,7 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, b
 	int rc;
 	if (k)
 		rc = st_store_read_end(st, local, p->tmin, p->tmax, k, newest, dst);
-	else if (p->use_sums && c->nids == 1) /* (a key two shards hold merges points) */
+	else if (sums && c->nids == 1) /* (a key two shards hold merges points) */
 		rc = st_store_read_summ(st, local, p->tmin, p->tmax, sum_take, &take, dst, &c->sums);
 	else
 		rc = st_store_read(st, local, p->tmin, p->tmax, dst);
@@ -480,6 +481,9 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, b
 	for (size_t i = sums0; i < c->sums.n; i++)
 		got += c->sums.v[i].count;
 	p->held_bytes += (c->sums.n - sums0) * sizeof(*c->sums.v);
+	if (cx->chunks_summarized && c->sums.n > sums0)
+		atomic_fetch_add_explicit(cx->chunks_summarized, c->sums.n - sums0,
+					  memory_order_relaxed);
 	if (rc >= 0 && dst == &more && more.n)
 		rc = st_points_merge_newer(&c->pts, 0, &more);
 	st_points_release(&more);
@@ -492,7 +496,7 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, b
 	return ql_check(p, got);
 }
 
-int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest)
+static int load(struct qplan *p, struct rowset *rs, uint64_t k, bool newest, bool sums)
 {
 	if (rs->loaded)
 		return 0;
@@ -503,16 +507,26 @@ int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest)
 	rs->loaded = true; /* ql_unload frees what was read, also after an error or a guardrail */
 	for (uint32_t f = 0; f < p->nfields; f++)
 		for (uint32_t i = 0; i < rs->f[f].nids; i++) {
-			int rc = read_one(p, &rs->f[f], rs->f[f].ids[i], k, newest);
+			int rc = read_one(p, &rs->f[f], rs->f[f].ids[i], k, newest, sums);
 			if (rc)
 				return rc;
 		}
 	return 0;
 }
 
+int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest)
+{
+	return load(p, rs, k, newest, false);
+}
+
 int ql_load(struct qplan *p, struct rowset *rs)
 {
-	return ql_load_ends(p, rs, 0, false);
+	return load(p, rs, 0, false, false);
+}
+
+int ql_load_sums(struct qplan *p, struct rowset *rs)
+{
+	return load(p, rs, 0, false, true);
 }
 
 void ql_unload(struct qplan *p, struct rowset *rs)

@@ -79,10 +79,11 @@ static struct xv point_xv(uint8_t vt, uint64_t bits)
 
 /* ------------------------------------------------------------ raw rows */
 
-static bool residual_ok(struct qplan *p, const struct rowctx *r)
+/* The field conditions but condition `tested` (-1: none), which the row already passed. */
+static bool residual_ok(struct qplan *p, const struct rowctx *r, int tested)
 {
 	for (uint32_t c = 0; c < p->nconds; c++)
-		if (!p->conds[c].tag_only && !qp_test(p, p->conds[c].e, r))
+		if (!p->conds[c].tag_only && (int)c != tested && !qp_test(p, p->conds[c].e, r))
 			return false;
 	return true;
 }
@@ -105,25 +106,31 @@ static bool is_literal(const struct mg_expr *e)
 }
 
 /*
- * A WHERE conjunct that is false wherever one field has no point: the field
- * compared with a literal (a comparison with null is false, != too). Its
- * index in p->conds and the field's in *field, or -1.
+ * The statement's driving condition, if any: a WHERE conjunct that is false
+ * wherever one field has no point, the field compared with a literal (a
+ * comparison with null is false, != too). Sets p->drive_*; the literal is
+ * evaluated here, once.
  */
-static int driving_cond(const struct qplan *p, int *field)
+static void plan_drive(struct qplan *p)
 {
+	p->drive_cond = -1;
 	for (uint32_t c = 0; c < p->nconds; c++) {
 		const struct mg_expr *e = p->conds[c].e;
 		if (p->conds[c].tag_only || e->kind != MG_EX_BINARY || e->op < MG_OP_EQ ||
 		    e->op > MG_OP_GTE)
 			continue;
-		const struct mg_expr *ref = is_literal(e->rhs) ? e->lhs
-					    : is_literal(e->lhs) ? e->rhs : NULL;
-		if (ref && ref->kind == MG_EX_REF && qp_ref_kind(p, ref) == QR_FIELD) {
-			*field = qp_ref_field(p, ref);
-			return *field >= 0 ? (int)c : -1;
-		}
+		bool field_left = is_literal(e->rhs);
+		const struct mg_expr *ref = field_left ? e->lhs : is_literal(e->lhs) ? e->rhs : NULL;
+		if (!ref || ref->kind != MG_EX_REF || qp_ref_kind(p, ref) != QR_FIELD ||
+		    qp_ref_field(p, ref) < 0)
+			continue;
+		struct rowctx none = {0};
+		p->drive_cond = (int)c;
+		p->drive_field = qp_ref_field(p, ref);
+		p->drive_field_left = field_left;
+		qp_eval(p, field_left ? e->rhs : e->lhs, &none, &p->drive_lit);
+		return;
 	}
-	return -1;
 }
 
 /* The field's value at t if its next point in walk order is at t (then taken), else null. */
@@ -139,23 +146,43 @@ static void take_at(const struct qfcol *c, size_t *left, bool desc, int64_t t, s
 }
 
 /* A row assembled: fn's answer if it passes the residual condition, else 0 (skipped). */
-static int row_done(struct qplan *p, struct rowctx *r, row_fn fn, void *arg)
+static int row_done(struct qplan *p, struct rowctx *r, int tested, row_fn fn, void *arg)
 {
-	return residual_ok(p, r) ? fn(p, r, arg) : 0;
+	return residual_ok(p, r, tested) ? fn(p, r, arg) : 0;
 }
 
-/* Pass field points before t in walk order (ascending: older; descending: newer). */
+/*
+ * Pass field points before t in walk order (ascending: older; descending:
+ * newer), galloping from the next one: a pass of k points costs O(log k),
+ * and a walk over the whole field O(n).
+ */
 static void skip_to(const struct st_points *pt, size_t *left, bool desc, int64_t t)
 {
-	size_t lo = desc ? 0 : pt->n - *left, hi = desc ? *left : pt->n;
-	while (lo < hi) { /* ascending: the first at or after t; descending: the first after t */
-		size_t mid = lo + (hi - lo) / 2;
-		if (desc ? pt->ts[mid] <= t : pt->ts[mid] < t)
-			lo = mid + 1;
-		else
-			hi = mid;
+	const int64_t *ts = pt->ts;
+	size_t step = 1;
+	if (!*left)
+		return;
+	if (!desc) {
+		size_t lo = pt->n - *left, hi; /* ts[lo] < t once past the test */
+		if (ts[lo] >= t)
+			return;
+		while ((hi = lo + step) < pt->n && ts[hi] < t) {
+			lo = hi;
+			step *= 2;
+		}
+		hi = CM_MIN(hi, pt->n); /* ts[hi] >= t, or the end */
+		*left = pt->n - (lo + 1 + st_ts_lower_bound(ts + lo + 1, hi - lo - 1, t));
+		return;
 	}
-	*left = desc ? lo : pt->n - lo;
+	size_t hi = *left - 1; /* ts[hi] > t once past the test (so t + 1 cannot overflow) */
+	if (ts[hi] <= t)
+		return;
+	while (hi >= step && ts[hi - step] > t) {
+		hi -= step;
+		step *= 2;
+	}
+	size_t base = hi >= step ? hi - step + 1 : 0; /* ts[base - 1] <= t */
+	*left = base + st_ts_lower_bound(ts + base, hi - base, t + 1);
 }
 
 /*
@@ -165,8 +192,9 @@ static void skip_to(const struct st_points *pt, size_t *left, bool desc, int64_t
  * binary search) only for the rows that pass it.
  */
 static int walk_driven(struct qplan *p, struct rowset *rs, bool desc, uint64_t max_kept,
-		       row_fn fn, void *arg, int dc, int df)
+		       row_fn fn, void *arg)
 {
+	int df = p->drive_field;
 	size_t left[QP_FIELDS_MAX];
 	struct xv vals[QP_FIELDS_MAX];
 	struct rowctx r = {.tags = rs->tags, .ntags = rs->ntags, .fields = vals};
@@ -175,24 +203,21 @@ static int walk_driven(struct qplan *p, struct rowset *rs, bool desc, uint64_t m
 		vals[f].t = XV_NULL;
 	}
 	const struct st_points *dp = &rs->f[df].pts;
-	/* the conjunct as field op literal (or literal op field), the literal evaluated once */
-	const struct mg_expr *de = p->conds[dc].e;
-	bool field_left = !is_literal(de->lhs);
-	struct xv lit;
-	qp_eval(p, field_left ? de->rhs : de->lhs, &r, &lit);
+	enum mg_op op = p->conds[p->drive_cond].e->op;
+	const struct xv *lit = &p->drive_lit;
 	for (size_t k = 0, kept = 0; k < dp->n && kept < max_kept; k++) {
 		size_t i = desc ? dp->n - 1 - k : k;
 		r.ts = dp->ts[i];
 		vals[df] = point_xv(rs->f[df].vt, dp->vals[i]);
-		if (!(field_left ? qp_compare(de->op, &vals[df], &lit)
-				 : qp_compare(de->op, &lit, &vals[df])))
+		if (!(p->drive_field_left ? qp_compare(op, &vals[df], lit)
+					  : qp_compare(op, lit, &vals[df])))
 			continue;
 		for (uint32_t f = 0; f < p->nfields; f++)
 			if ((int)f != df) {
 				skip_to(&rs->f[f].pts, &left[f], desc, r.ts);
 				take_at(&rs->f[f], &left[f], desc, r.ts, &vals[f]);
 			}
-		int rc = row_done(p, &r, fn, arg);
+		int rc = row_done(p, &r, p->drive_cond, fn, arg);
 		if (rc < 0)
 			return rc;
 		kept += (uint64_t)rc;
@@ -203,9 +228,8 @@ static int walk_driven(struct qplan *p, struct rowset *rs, bool desc, uint64_t m
 static int walk_rows(struct qplan *p, struct rowset *rs, bool desc, uint64_t max_kept, row_fn fn,
 		     void *arg)
 {
-	int df, dc = driving_cond(p, &df);
-	if (dc >= 0)
-		return walk_driven(p, rs, desc, max_kept, fn, arg, dc, df);
+	if (p->drive_cond >= 0)
+		return walk_driven(p, rs, desc, max_kept, fn, arg);
 	size_t left[QP_FIELDS_MAX];  /* points not walked yet, per field */
 	struct xv vals[QP_FIELDS_MAX];
 	struct rowctx r = {.tags = rs->tags, .ntags = rs->ntags, .fields = vals};
@@ -228,7 +252,7 @@ static int walk_rows(struct qplan *p, struct rowset *rs, bool desc, uint64_t max
 		for (uint32_t f = 0; f < p->nfields; f++)
 			take_at(&rs->f[f], &left[f], desc, t, &vals[f]);
 		r.ts = t;
-		int rc = row_done(p, &r, fn, arg);
+		int rc = row_done(p, &r, -1, fn, arg);
 		if (rc < 0)
 			return rc;
 		kept += (uint64_t)rc;
@@ -506,11 +530,12 @@ static void feed_columns(struct qplan *p, struct rowset *rs, struct buckets *bk)
  * Can block chunk summaries stand for points? Every slot's function must be
  * computable from them (not the value-keeping ones, nor stddev; min and max
  * not where their points' times are printed), buckets fixed-width and
- * known before the read, and no condition read per row.
+ * known before the read (not an unbounded start, which needs the group's
+ * points first), and no condition read per row.
  */
 static bool sums_usable(const struct qplan *p)
 {
-	if (!p->tmin_set || p->tz || p->has_residual || p->nslots == 0)
+	if ((p->interval && !p->tmin_set) || p->tz || p->has_residual || p->nslots == 0)
 		return false;
 	for (uint32_t s = 0; s < p->nslots; s++) {
 		switch (p->slots[s].fn) {
@@ -540,6 +565,13 @@ static int tz_edges(struct qplan *p, int64_t lo, uint64_t max, struct buckets *b
 	uint64_t guess = ((uint64_t)p->tmax - (uint64_t)lo) / (uint64_t)p->interval + 3;
 	if (guess > max + 2)
 		return -E2BIG;
+	/* the edges and the accumulators they will need pass the memory guardrail first */
+	size_t bytes = (size_t)(guess + 1) * (sizeof(*bk->edges) + p->nslots * sizeof(*bk->acc));
+	p->held_bytes += bytes;
+	int rc = ql_check(p, 0);
+	p->held_bytes -= bytes;
+	if (rc)
+		return rc;
 	bk->edges = malloc((guess + 1) * sizeof(*bk->edges));
 	if (!bk->edges)
 		return -ENOMEM;
@@ -552,6 +584,11 @@ static int tz_edges(struct qplan *p, int64_t lo, uint64_t max, struct buckets *b
 			break;
 		/* the next window starts where this one ends (test_mg_tz walks a year of them) */
 		mg_tz_window(p->tz, p->interval, p->offset, e, &s, &e);
+		if (bk->nb % 4096 == 0 && (rc = ql_check(p, 0)) != 0) { /* timeout, kill */
+			free(bk->edges);
+			bk->edges = NULL;
+			return rc;
+		}
 	}
 	if ((uint64_t)bk->nb > max) {
 		free(bk->edges);
@@ -736,11 +773,19 @@ static int agg_rows(struct qplan *p, struct buckets *bk, const struct window *w,
 	bool any = false;
 	for (int64_t b = 0; b < bk->nb && rc == 0; b++) {
 		bool data = false;
-		for (uint32_t s = 0; s < p->nslots; s++) {
-			res[s] = mg_acc_result(&bk->acc[b * p->nslots + s], p->slots[s].fn,
-					       p->slots[s].arg);
-			data |= bk->acc[b * p->nslots + s].n > 0;
+		for (uint32_t s = 0; s < p->nslots && rc == 0; s++) {
+			struct mg_acc *a = &bk->acc[b * p->nslots + s];
+			res[s] = mg_acc_result(a, p->slots[s].fn, p->slots[s].arg);
+			data |= a->n > 0;
+			if (a->oom) { /* a kept value was lost: no answer rather than a wrong one */
+				snprintf(p->err, sizeof(p->err),
+					 "out of memory keeping the values of %s()",
+					 mg_agg_name((enum mg_agg_fn)p->slots[s].fn));
+				rc = -ENOMEM;
+			}
 		}
+		if (rc)
+			break;
 		any |= data;
 		int64_t ts = p->interval ? bucket_start(p, bk, b) : (p->tmin_set ? p->tmin : 0);
 		if (!data && (!p->interval || p->sel->fill == MG_FILL_NONE))
@@ -893,16 +938,15 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 		for (size_t i = 0; bk.acc && i < nacc; i++)
 			mg_acc_init(&bk.acc[i]);
 		p->held_bytes += nacc * sizeof(*bk.acc);
-		p->use_sums = !preload && sums_usable(p);
+		bool sums = sums_usable(p);
 		for (uint32_t i = 0; i < n && rc == 0; i++) {
-			rc = ql_load(p, &rs[i]);
+			rc = sums ? ql_load_sums(p, &rs[i]) : ql_load(p, &rs[i]);
 			if (rc == 0 && p->has_residual)
 				rc = walk_rows(p, &rs[i], false, UINT64_MAX, agg_row, &bk);
 			else if (rc == 0)
 				feed_columns(p, &rs[i], &bk);
 			ql_unload(p, &rs[i]);
 		}
-		p->use_sums = false;
 		if (rc == 0)
 			rc = agg_rows(p, &bk, w.narrowed ? &w : NULL, m);
 		for (size_t i = 0; bk.acc && i < nacc; i++)
@@ -1037,6 +1081,7 @@ static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
 {
 	if (all->n)
 		qsort(all->v, all->n, sizeof(*all->v), group_cmp);
+	plan_drive(p);
 	const struct mg_select *s = p->sel;
 	int64_t skip = s->soffset > 0 ? s->soffset : 0, left = s->slimit > 0 ? s->slimit : INT64_MAX;
 	int rc = 0;
