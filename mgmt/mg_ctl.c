@@ -57,6 +57,7 @@
 #include "cm_fs.h"
 #include "cm_log.h"
 #include "cm_sock.h"
+#include "mg_json.h"
 #include "mg_svc.h"
 
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
@@ -148,23 +149,6 @@ static int buf_dump(const char *s, size_t n, void *arg)
 	return mg_result_buf_write(arg, s, n) ? -1 : 0;
 }
 
-/* A JSON string for s (null for NULL); bytes of invalid UTF-8 become '?'. NULL on ENOMEM. */
-static json_t *jstr(const char *s)
-{
-	if (!s)
-		return json_null();
-	json_t *j = json_string(s);
-	if (j)
-		return j;
-	char *t = strdup(s);
-	if (!t)
-		return NULL;
-	mg_utf8_scrub(t);
-	j = json_string(t);
-	free(t);
-	return j;
-}
-
 /* A JSON number for a counter (a real above INT64_MAX). */
 static json_t *ju64(uint64_t v)
 {
@@ -197,7 +181,7 @@ static json_t *err_obj(enum ctl_code code, const char *msg)
 {
 	json_t *o = json_object();
 	if (o && (json_object_set_new(o, "ok", json_false()) ||
-		  json_object_set_new(o, "error", jstr(msg)) ||
+		  json_object_set_new(o, "error", mg_json_text(msg)) ||
 		  json_object_set_new(o, "code", json_string(codes[code].name)))) {
 		json_decref(o);
 		return NULL;
@@ -321,7 +305,7 @@ static int stat_cb(void *arg, const struct mg_stat *s)
 	if (!wanted(x, s->name))
 		return 0;
 	json_t *e = json_object();
-	set(&e, "name", jstr(s->name));
+	set(&e, "name", mg_json_text(s->name));
 	set(&e, "value", ju64(s->value));
 	set(&e, "kind", json_string(s->kind == MG_STAT_GAUGE ? "gauge" : "counter"));
 	return json_array_append_new(x->list, e) ? -ENOMEM : 0;
@@ -343,8 +327,8 @@ static int histo_cb(void *arg, const struct mg_histo *h)
 		}
 	}
 	json_t *e = json_object();
-	set(&e, "name", jstr(h->name));
-	set(&e, "help", jstr(h->help));
+	set(&e, "name", mg_json_text(h->name));
+	set(&e, "help", mg_json_text(h->help));
 	set(&e, "buckets", buckets);
 	set(&e, "count", ju64(h->count));
 	set(&e, "sum", jreal(h->sum));
@@ -378,7 +362,7 @@ static json_t *text_lines(const char *text, size_t len)
 		const char *nl = memchr(text + at, '\n', len - at);
 		size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
 		char *line = n ? strndup(text + at, n) : NULL;
-		if (n && (!line || json_array_append_new(a, jstr(line)))) {
+		if (n && (!line || json_array_append_new(a, mg_json_text(line)))) {
 			json_decref(a);
 			a = NULL;
 		}
@@ -410,9 +394,9 @@ static int query_cb(void *arg, const struct mg_query_info *q)
 {
 	json_t *e = json_object();
 	set(&e, "id", ju64(q->id));
-	set(&e, "query", jstr(q->text));
-	set(&e, "db", jstr(q->db));
-	set(&e, "origin", jstr(q->origin));
+	set(&e, "query", mg_json_text(q->text));
+	set(&e, "db", mg_json_text(q->db));
+	set(&e, "origin", mg_json_text(q->origin));
 	set(&e, "started_ns", json_integer(q->started_ns));
 	set(&e, "duration_ns", json_integer(CM_MAX(cm_now_ns() - q->started_ns, (int64_t)0)));
 	set(&e, "points_scanned", ju64(q->points_scanned));
@@ -452,7 +436,7 @@ static json_t *report_obj(const struct mg_write_report *rep)
 	for (uint32_t i = 0; errs && i < CM_MIN(rep->nerrors, (uint32_t)MG_WRITE_ERRORS_MAX); i++) {
 		char line[sizeof(rep->errors[i]) + 1];
 		snprintf(line, sizeof(line), "%s", rep->errors[i]);   /* NUL-terminated for sure */
-		if (json_array_append_new(errs, jstr(line))) {
+		if (json_array_append_new(errs, mg_json_text(line))) {
 			json_decref(errs);
 			errs = NULL;
 		}
@@ -531,7 +515,7 @@ static int do_flush(struct ctl_conn *c)
 static int do_ping(struct ctl_conn *c)
 {
 	json_t *o = ok_obj();
-	set(&o, "version", jstr(mg_svc_version(c->ctl->svc)));
+	set(&o, "version", mg_json_text(mg_svc_version(c->ctl->svc)));
 	set(&o, "healthy", json_boolean(mg_svc_healthy(c->ctl->svc)));
 	return reply(&c->out, o, STATUS_OK);
 }

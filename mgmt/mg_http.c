@@ -39,6 +39,7 @@
 #include "cm_compiler.h"
 #include "cm_log.h"
 #include "dp_line.h"
+#include "mg_json.h"
 
 #define CONN_TIMEOUT_S 60u
 #define CONN_MEMORY (256u * 1024u)   /* request line + headers: long /query?q= URLs */
@@ -148,21 +149,6 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, struct http_req *rq,
 	return reply(c, rq, status, "application/json", body, n + 1);
 }
 
-/* A JSON string of msg; bytes that are not valid UTF-8 become '?' (mg_utf8_scrub). */
-static json_t *json_text(const char *msg)
-{
-	json_t *j = json_string(msg);
-	if (j)
-		return j;
-	char *copy = strdup(msg);
-	if (!copy)
-		return NULL;
-	mg_utf8_scrub(copy);
-	j = json_string(copy);
-	free(copy);
-	return j;
-}
-
 /* {"error":"..."} with status (InfluxDB's httpError). */
 static enum MHD_Result reply_error(struct MHD_Connection *c, struct http_req *rq,
 				   unsigned status, const char *fmt, ...) CM_PRINTF(4, 5);
@@ -175,7 +161,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, struct http_req *rq
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	json_t *o = json_object();
-	if (o && json_object_set_new(o, "error", json_text(msg))) {
+	if (o && json_object_set_new(o, "error", mg_json_text(msg))) {
 		json_decref(o);
 		o = NULL;
 	}

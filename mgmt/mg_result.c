@@ -28,16 +28,14 @@
  */
 #include "mg_result.h"
 
+#include <assert.h>
 #include <errno.h>
-#include <float.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cm_clock.h"
 #include "cm_compiler.h"
@@ -366,10 +364,13 @@ static void fmt_fixed(uint64_t n, int w, char *out)
 /*
  * Go's RFC3339Nano in UTC: fraction with trailing zeros cut, none when zero.
  * The civil date from cm_civil_from_days, not gmtime/strftime: raw results
- * print a time per row. Years 0..9999;
- * others as the integer nanoseconds.
+ * print a time per row. An int64 of nanoseconds lies in the years
+ * 1677..2262, also with a zone's offset: always four digits. out holds
+ * RFC3339_MAX bytes.
  */
-static size_t fmt_rfc3339(int64_t ns, int32_t offset_s, char *out, size_t cap)
+#define RFC3339_MAX 36 /* 2006-01-02T15:04:05.999999999+hh:mm */
+
+static size_t fmt_rfc3339(int64_t ns, int32_t offset_s, char out[RFC3339_MAX])
 {
 	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
 	sec += offset_s; /* the wall time in the zone; |sec| < 2^34, no overflow */
@@ -385,8 +386,7 @@ static size_t fmt_rfc3339(int64_t ns, int32_t offset_s, char *out, size_t cap)
 	int64_t y;
 	int m, d;
 	cm_civil_from_days(days, &y, &m, &d);
-	if (y < 0 || y > 9999 || cap < 32)
-		return fmt_i64(ns, out);
+	assert(y >= 0 && y <= 9999);
 	char *o = out;
 	fmt_fixed((uint64_t)y, 4, o);
 	o[4] = '-';
@@ -444,7 +444,9 @@ static size_t fmt_float(double f, char *out)
 			memcpy(out + n, dig + 1, (size_t)nd - 1);
 			n += (size_t)nd - 1;
 		}
-		return n + (size_t)sprintf(out + n, "e%+d", x); /* e-7, e+21 as Go */
+		out[n++] = 'e'; /* e-7, e+21 as Go */
+		out[n++] = x < 0 ? '-' : '+';
+		return n + fmt_u64((uint64_t)(x < 0 ? -x : x), out + n);
 	}
 	if (x < 0) {
 		memcpy(out + n, "0.", 2);
@@ -703,7 +705,8 @@ static void jw_cell(struct jw *w, const struct mg_cell *c, enum mg_epoch epoch)
 		return;
 	case MG_CELL_TIME:
 		if (epoch == MG_EPOCH_RFC3339) {
-			size_t len = fmt_rfc3339(c->i, c->utc_offset_s, b, sizeof(b));
+			static_assert(sizeof(b) >= RFC3339_MAX, "room for a time");
+			size_t len = fmt_rfc3339(c->i, c->utc_offset_s, b);
 			jw_sep(w);
 			jw_str(w, b, len);
 			return;
@@ -781,7 +784,7 @@ static void enc_stmt(struct jw *w, const struct mg_stmt_result *st, const struct
 	char b[16];
 	jw_open(w, '{');
 	jw_key(w, "statement_id");
-	jw_raw(w, b, (size_t)snprintf(b, sizeof(b), "%" PRIu32, st->statement_id));
+	jw_raw(w, b, fmt_u64(st->statement_id, b));
 	if (st->nseries) {
 		jw_key(w, "series");
 		jw_open(w, '[');

@@ -221,6 +221,7 @@ static bool is_gauge(const char *name)
 		"uptime_ms", "shards", "rx.tcp_open", "rx.rcvbuf_bytes", "store.series",
 		"store.memory_bytes", "store.disk_low", "statsd.last_flush_ns", "statsd.agg.series",
 		"statsd.agg.tables_created", "blocks.", "index.", "query.running",
+		"section_cache.bytes",
 	};
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
 		if (!strncmp(name, gauges[i], strlen(gauges[i])))

@@ -77,7 +77,7 @@ if sfctl_run import_partial 4 import "$tmp/part.lp"; then
 	has import_partial '^imported 2 lines \(2 values\) .* 1 errors$' &&
 		has import_partial '^sfctl: import: ' "$tmp/err" && ok import_partial
 fi
-# sfctl_zst: 300 lines, zstd-compressed, from a file and then from stdin (not decompressed there)
+# sfctl_zst: 300 lines, zstd-compressed from a file, then the same lines as plain text from stdin
 awk -v b=$((base / 1000000000)) 'BEGIN { for (i = 0; i < 300; i++)
 	printf "sfctl_zst v=%d %.0f000000000\n", i, b + i }' > "$tmp/zst.lp"
 if command -v zstd > /dev/null; then
