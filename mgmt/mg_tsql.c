@@ -116,6 +116,7 @@ static void snippet(const struct parser *p, uint32_t pos, uint32_t end, char *ou
 	size_t o = 0;
 	const size_t lim = 40; /* then room for "..." and the NUL */
 	assert(cap >= lim + 8);
+	(void)cap;
 	for (uint32_t i = pos; i < end && i < p->lx.len;) {
 		unsigned char c = (unsigned char)text[i];
 		uint32_t w = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
