@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "mg_result.h"
 #include "st_index.h"
 
@@ -58,6 +61,47 @@ char *qa_strndup(struct qarena *a, const char *s, size_t n)
 	return d;
 }
 
+struct qa_interned {
+	const char *s;
+	uint64_t hash;
+};
+
+/* The slot of (s, n, hash) in set[cap]: the string's, or the empty one where it goes. */
+static struct qa_interned *intern_slot(struct qa_interned *set, uint32_t cap, const char *s,
+				       size_t n, uint64_t hash)
+{
+	for (uint32_t i = (uint32_t)hash & (cap - 1);; i = (i + 1) & (cap - 1))
+		if (!set[i].s || (set[i].hash == hash && !strncmp(set[i].s, s, n) && !set[i].s[n]))
+			return &set[i];
+}
+
+const char *qa_intern(struct qarena *a, const char *s, size_t n)
+{
+	if (a->nset >= a->capset / 2) { /* at most half full: probes stay short */
+		uint32_t cap = a->capset ? 2 * a->capset : 256;
+		struct qa_interned *set = calloc(cap, sizeof(*set));
+		if (!set)
+			return NULL;
+		for (uint32_t i = 0; i < a->capset; i++)
+			if (a->set[i].s)
+				*intern_slot(set, cap, a->set[i].s, strlen(a->set[i].s),
+					     a->set[i].hash) = a->set[i];
+		free(a->set);
+		a->set = set;
+		a->capset = cap;
+	}
+	uint64_t hash = XXH3_64bits(s, n);
+	struct qa_interned *e = intern_slot(a->set, a->capset, s, n, hash);
+	if (!e->s) {
+		char *copy = qa_strndup(a, s, n);
+		if (!copy)
+			return NULL;
+		*e = (struct qa_interned){copy, hash};
+		a->nset++;
+	}
+	return e->s;
+}
+
 void qa_release(struct qarena *a)
 {
 	while (a->head) {
@@ -66,6 +110,9 @@ void qa_release(struct qarena *a)
 		a->head = n;
 	}
 	a->bytes = 0;
+	free(a->set);
+	a->set = NULL;
+	a->nset = a->capset = 0;
 }
 
 /* ------------------------------------------------------------ references */

@@ -29,13 +29,26 @@ struct st_index_regex;
 #define QP_CONDS_MAX 64
 #define QP_NAME_MAX 192
 
-/* A small bump allocator: everything a plan allocates, freed at once. */
+/*
+ * A small bump allocator: everything a plan allocates, freed at once; and
+ * the set of strings interned in it (qa_intern).
+ */
 struct qarena {
 	struct qarena_blk *head;
 	size_t bytes;
+	struct qa_interned *set;     /* open addressing, a power of two slots */
+	uint32_t nset, capset;
 };
 void *qa_alloc(struct qarena *a, size_t n);
 char *qa_strndup(struct qarena *a, const char *s, size_t n);
+/*
+ * The arena's one copy of s[0..n), NUL-terminated: equal strings interned
+ * share it. Tag keys and values are interned, so the rows of a raw answer
+ * repeat a few hundred distinct addresses rather than one per series and
+ * tag (the result copies and the JSON encoder remember strings by address).
+ * NULL on ENOMEM.
+ */
+const char *qa_intern(struct qarena *a, const char *s, size_t n);
 void qa_release(struct qarena *a);
 
 enum qref_kind { QR_NONE, QR_TIME, QR_TAG, QR_FIELD };

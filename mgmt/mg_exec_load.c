@@ -277,8 +277,8 @@ static int make_tags(struct qplan *p, const struct entry *e, struct rowset *rs)
 	struct st_tag t;
 	st_key_iter_init(&v, &it);
 	for (uint32_t i = 0; st_key_iter_next(&it, &t); i++) {
-		rs->tags[i].key = qa_strndup(&p->arena, t.key.p, t.key.len);
-		rs->tags[i].value = qa_strndup(&p->arena, t.value.p, t.value.len);
+		rs->tags[i].key = qa_intern(&p->arena, t.key.p, t.key.len);
+		rs->tags[i].value = qa_intern(&p->arena, t.value.p, t.value.len);
 		if (!rs->tags[i].key || !rs->tags[i].value)
 			return -ENOMEM;
 	}

@@ -5,6 +5,7 @@
  */
 #include "mg_exec_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,10 +18,15 @@
 #include "st_index.h"
 #include "st_series.h"
 
-/* The rows of one output series: times and ncols cells per row. */
+/*
+ * The rows of one output series: times and ncols cells per row; the
+ * order they print in is order[0..n) when order is set (raw rows of
+ * several row sets, sorted by time), else row order.
+ */
 struct matrix {
 	int64_t *ts;
 	struct mg_cell *cells;
+	size_t *order;
 	size_t n, cap;
 	uint32_t ncols;
 };
@@ -48,6 +54,7 @@ static void mx_release(struct matrix *m)
 {
 	free(m->ts);
 	free(m->cells);
+	free(m->order);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -326,6 +333,7 @@ static int rowref_cmp(const void *x, const void *y)
 	return a->i < b->i ? -1 : a->i > b->i;
 }
 
+/* The print order of m's rows by time, stable (m->order); none when already in order. */
 static int sort_rows(struct matrix *m)
 {
 	bool sorted = true;
@@ -334,16 +342,29 @@ static int sort_rows(struct matrix *m)
 	if (sorted)
 		return 0;
 	struct rowref *r = malloc(m->n * sizeof(*r));
-	struct matrix o = {.ncols = m->ncols};
-	if (!r)
+	m->order = malloc(m->n * sizeof(*m->order));
+	if (!r || !m->order) {
+		free(r);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < m->n; i++)
 		r[i] = (struct rowref){m->ts[i], i};
 	qsort(r, m->n, sizeof(*r), rowref_cmp);
+	for (size_t i = 0; i < m->n; i++)
+		m->order[i] = r[i].i;
+	free(r);
+	return 0;
+}
+
+/* Rows moved into their print order (for the transformations, which run along time). */
+static int apply_order(struct matrix *m)
+{
+	if (!m->order)
+		return 0;
+	struct matrix o = {.ncols = m->ncols};
 	int rc = 0;
 	for (size_t i = 0; i < m->n && rc == 0; i++)
-		rc = mx_push(&o, r[i].ts, m->cells + r[i].i * m->ncols);
-	free(r);
+		rc = mx_push(&o, m->ts[m->order[i]], m->cells + m->order[i] * m->ncols);
 	if (rc) {
 		mx_release(&o);
 		return rc;
@@ -969,6 +990,9 @@ static int apply_xforms(struct qplan *p, struct matrix *m)
 {
 	if (!p->has_xform || m->n == 0)
 		return 0;
+	int rc0 = apply_order(m);
+	if (rc0)
+		return rc0;
 	struct mg_num *in = malloc(m->n * sizeof(*in)), *out = malloc(m->n * sizeof(*out));
 	int rc = in && out ? 0 : -ENOMEM;
 	for (uint32_t c = 0; c < p->ncols && rc == 0; c++) {
@@ -1018,6 +1042,32 @@ static int apply_xforms(struct qplan *p, struct matrix *m)
 
 /* ------------------------------------------------------------ output */
 
+/*
+ * The result's copy of a cell's string, by the string's address, so that a
+ * tag value repeated in every row of its series is copied once (and the
+ * JSON encoder, which remembers encodings by address, escapes it once).
+ * Sound while emitting: the strings a matrix points at (tag values, string
+ * literals, a subquery's result) all outlive it and never change.
+ */
+#define STR_MEMO 1024u
+
+struct str_memo {
+	const char *src, *own;
+};
+
+static const char *str_own(struct mg_result *r, struct str_memo *memo, const char *s)
+{
+	struct str_memo *e = &memo[((uintptr_t)s * UINT64_C(0x9e3779b97f4a7c15)) >> 54];
+	static_assert(STR_MEMO == 1024, "the memo index is the hash's top 10 bits");
+	if (e->src != s) {
+		const char *own = mg_result_strdup(r, s, strlen(s));
+		if (!own)
+			return NULL;
+		*e = (struct str_memo){s, own};
+	}
+	return e->own;
+}
+
 struct into_buf {
 	char *p;
 	size_t n, cap;
@@ -1039,17 +1089,29 @@ static int emit(struct qplan *p, struct mg_result *r, struct mg_stmt_result *sr,
 						    p->ncols + 1);
 	if (!se)
 		return -ENOMEM;
-	int64_t off = s->offset > 0 ? s->offset : 0, lim = s->limit > 0 ? s->limit : INT64_MAX;
-	struct mg_cell row[QP_COLS_MAX + 1];
-	for (size_t k = (size_t)off; k < m->n && (int64_t)(k - (size_t)off) < lim; k++) {
+	size_t off = (size_t)(s->offset > 0 ? s->offset : 0);
+	if (m->n <= off)
+		return 0;
+	size_t n = m->n - off;
+	if (s->limit > 0 && (uint64_t)s->limit < n)
+		n = (size_t)s->limit;
+	struct mg_cell *dst = mg_result_add_rows(r, se, n);
+	if (!dst)
+		return -ENOMEM;
+	struct str_memo memo[STR_MEMO] = {{NULL, NULL}};
+	for (size_t k = off; k < off + n; k++, dst += m->ncols + 1) {
 		size_t i = s->order_desc ? m->n - 1 - k : k;
-		row[0] = (struct mg_cell){.type = MG_CELL_TIME, .i = m->ts[i]};
+		i = m->order ? m->order[i] : i;
+		dst[0] = (struct mg_cell){.type = MG_CELL_TIME, .i = m->ts[i]};
 		if (p->tz)
-			row[0].utc_offset_s = (int32_t)(mg_tz_offset_ns(p->tz, m->ts[i]) /
+			dst[0].utc_offset_s = (int32_t)(mg_tz_offset_ns(p->tz, m->ts[i]) /
 							CM_NS_PER_SEC);
-		memcpy(row + 1, m->cells + i * m->ncols, m->ncols * sizeof(*row));
-		if (mg_result_add_row(r, se, row))
-			return -ENOMEM;
+		memcpy(dst + 1, m->cells + i * m->ncols, m->ncols * sizeof(*dst));
+		/* on ENOMEM the caller frees the result: a half-set row is never printed */
+		for (uint32_t c = 1; c <= m->ncols; c++)
+			if (dst[c].type == MG_CELL_STR && dst[c].s &&
+			    !(dst[c].s = str_own(r, memo, dst[c].s)))
+				return -ENOMEM;
 	}
 	return 0;
 }

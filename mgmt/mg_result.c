@@ -107,15 +107,20 @@ static uint64_t cap_for(uint64_t len, uint64_t min)
 }
 
 /*
- * Make room for one more element in an array of len elements of size sz
- * whose capacity is cap_for(len, min). 0 or -ENOMEM (array unchanged).
+ * Make room for `more` elements after the len of an array of elements of
+ * size sz whose capacity is cap_for(len, min); the new capacity is
+ * cap_for(len + more, min), so it stays implied. 0 or -ENOMEM (array
+ * unchanged).
  */
-static int grow(struct mg_result *r, void **arr, uint64_t len, size_t sz, uint64_t min)
+static int grow_n(struct mg_result *r, void **arr, uint64_t len, size_t sz, uint64_t min,
+		  uint64_t more)
 {
 	uint64_t cap = *arr ? cap_for(len, min) : 0;
-	if (len < cap)
+	if (more <= cap - len)
 		return 0;
-	uint64_t ncap = cap ? cap * 2 : min;
+	if (more > UINT64_MAX / 2 - len)
+		return -ENOMEM;
+	uint64_t ncap = cap_for(len + more, min);
 	if (ncap > SIZE_MAX / sz)
 		return -ENOMEM;
 	void *p = realloc(*arr, (size_t)ncap * sz);
@@ -124,6 +129,12 @@ static int grow(struct mg_result *r, void **arr, uint64_t len, size_t sz, uint64
 	*arr = p;
 	impl_of(r)->bytes += (size_t)(ncap - cap) * sz;
 	return 0;
+}
+
+/* Room for one more element (grow_n's contract). */
+static int grow(struct mg_result *r, void **arr, uint64_t len, size_t sz, uint64_t min)
+{
+	return grow_n(r, arr, len, sz, min, 1);
 }
 
 /* ------------------------------------------------------------- building */
@@ -269,6 +280,18 @@ int mg_result_add_row(struct mg_result *r, struct mg_series *series, const struc
 	}
 	series->nrows++;
 	return 0;
+}
+
+struct mg_cell *mg_result_add_rows(struct mg_result *r, struct mg_series *series, uint64_t n)
+{
+	uint32_t nc = series->ncols;
+	assert(nc > 0);
+	if (grow_n(r, (void **)&series->cells, series->nrows, (size_t)nc * sizeof(struct mg_cell), 8,
+		   n))
+		return NULL;
+	struct mg_cell *dst = &series->cells[series->nrows * nc];
+	series->nrows += n;
+	return dst;
 }
 
 /* ---------------------------------------------------- the output buffer */
@@ -467,6 +490,20 @@ static size_t fmt_float(double f, char *out)
 /* ------------------------------------------------------------ JSON writer */
 
 #define JW_BUF 8192u
+#define JW_MEMO 1024u         /* string cells remembered encoded, direct-mapped by address */
+#define JW_MEMO_LEN 55u       /* the longest encoding remembered, quotes included */
+#define JW_CELL_ROOM 80u      /* a separator and any cell but a string: a time is the longest */
+
+/*
+ * A string cell's encoding, by the address of its text: a result's strings
+ * live in its arena, unchanged until it is freed, so one address always
+ * holds the same text. Raw answers repeat each tag value in every row of
+ * its series (the executor shares one copy: mg_result_add_rows).
+ */
+struct jw_memo {
+	uint8_t len;
+	char enc[JW_MEMO_LEN];
+};
 
 /*
  * A JSON writer over the caller's mg_write_fn. `first` says the innermost
@@ -482,6 +519,8 @@ struct jw {
 	uint32_t depth;
 	size_t n;
 	char buf[JW_BUF];
+	const char *memo_key[JW_MEMO];   /* cleared per encoding; memo[i] is valid when set */
+	struct jw_memo memo[JW_MEMO];
 };
 
 static void jw_flush(struct jw *w)
@@ -680,43 +719,122 @@ static void jw_raw(struct jw *w, const char *s, size_t len)
 	jw_put(w, s, len);
 }
 
-static void jw_cell(struct jw *w, const struct mg_cell *c, enum mg_epoch epoch)
+/* Room for k (<= JW_BUF) more bytes in the buffer, flushing it; false after an error. */
+static bool jw_room(struct jw *w, size_t k)
 {
-	char b[64];
+	if (JW_BUF - w->n < k)
+		jw_flush(w);
+	return !w->rc;
+}
+
+/* A string cell of a result (see struct jw_memo): from the memo, or encoded and remembered. */
+static void jw_cell_str(struct jw *w, const char *s)
+{
+	size_t slot = ((uintptr_t)s * UINT64_C(0x9e3779b97f4a7c15)) >> 54;
+	static_assert(JW_MEMO == 1024, "the memo index is the hash's top 10 bits");
+	struct jw_memo *m = &w->memo[slot];
+	if (w->memo_key[slot] == s) {
+		memcpy(w->buf + w->n, m->enc, m->len);  /* room: JW_CELL_ROOM > JW_MEMO_LEN */
+		w->n += m->len;
+		return;
+	}
+	size_t len = strlen(s);
+	if (len + 2 > JW_MEMO_LEN || !jw_room(w, 6 * len + 2)) {
+		jw_str(w, s, len);
+		return;
+	}
+	size_t at = w->n; /* the room asked for holds every escape: no flush in between */
+	jw_str(w, s, len);
+	if (w->n - at <= JW_MEMO_LEN) {
+		w->memo_key[slot] = s;
+		m->len = (uint8_t)(w->n - at);
+		memcpy(m->enc, w->buf + at, m->len);
+	}
+}
+
+/* A cell, straight into the buffer, which has JW_CELL_ROOM bytes free. */
+static void jw_row_cell(struct jw *w, const struct mg_cell *c, enum mg_epoch epoch)
+{
+	char *o = w->buf + w->n;
 	switch (c->type) {
 	case MG_CELL_F64:
 		if (!isfinite(c->f))
 			break;
-		jw_raw(w, b, fmt_float(c->f, b));
+		w->n += fmt_float(c->f, o);
 		return;
 	case MG_CELL_I64:
-		jw_raw(w, b, fmt_i64(c->i, b));
+		w->n += fmt_i64(c->i, o);
 		return;
 	case MG_CELL_U64:
-		jw_raw(w, b, fmt_u64(c->u, b));
+		w->n += fmt_u64(c->u, o);
 		return;
 	case MG_CELL_BOOL:
-		jw_raw(w, c->b ? "true" : "false", c->b ? 4 : 5);
+		memcpy(o, c->b ? "true" : "false", c->b ? 4 : 5);
+		w->n += c->b ? 4 : 5;
 		return;
 	case MG_CELL_STR:
 		if (!c->s)
 			break;
-		jw_cstr(w, c->s);
+		jw_cell_str(w, c->s);
 		return;
 	case MG_CELL_TIME:
 		if (epoch == MG_EPOCH_RFC3339) {
-			static_assert(sizeof(b) >= RFC3339_MAX, "room for a time");
-			size_t len = fmt_rfc3339(c->i, c->utc_offset_s, b);
-			jw_sep(w);
-			jw_str(w, b, len);
+			static_assert(JW_CELL_ROOM >= RFC3339_MAX + 2, "room for a quoted time");
+			o[0] = '"'; /* digits, '-', ':', '.', 'T', 'Z', '+': nothing to escape */
+			size_t len = fmt_rfc3339(c->i, c->utc_offset_s, o + 1);
+			o[len + 1] = '"';
+			w->n += len + 2;
 			return;
 		}
-		jw_raw(w, b, fmt_i64(c->i / epoch_divisor(epoch), b));
+		w->n += fmt_i64(c->i / epoch_divisor(epoch), o);
 		return;
 	default:
 		break;
 	}
-	jw_raw(w, "null", 4);
+	memcpy(o, "null", 4);
+	w->n += 4;
+}
+
+/* A cell as an element of the open array (pretty output). */
+static void jw_cell(struct jw *w, const struct mg_cell *c, enum mg_epoch epoch)
+{
+	jw_sep(w);
+	if (jw_room(w, JW_CELL_ROOM))
+		jw_row_cell(w, c, epoch);
+}
+
+/*
+ * Rows [row0, row0 + nrows) of s as the elements of the open "values"
+ * array. Compact output writes each cell straight into the buffer (the
+ * bulk of a large answer); pretty output goes through the general writer.
+ */
+static void enc_rows(struct jw *w, const struct mg_series *s, uint64_t row0, uint64_t nrows,
+		     enum mg_epoch epoch)
+{
+	if (w->pretty) {
+		for (uint64_t r = row0; r < row0 + nrows && !w->rc; r++) {
+			jw_open(w, '[');
+			for (uint32_t i = 0; i < s->ncols; i++)
+				jw_cell(w, &s->cells[r * s->ncols + i], epoch);
+			jw_close(w, ']');
+		}
+		return;
+	}
+	for (uint64_t r = row0; r < row0 + nrows; r++) {
+		const struct mg_cell *c = &s->cells[r * s->ncols];
+		for (uint32_t i = 0; i < s->ncols; i++) {
+			if (!jw_room(w, JW_CELL_ROOM))
+				return;
+			w->buf[w->n++] = i ? ',' : r > row0 ? ',' : '[';
+			if (i == 0 && r > row0)
+				w->buf[w->n++] = '[';
+			jw_row_cell(w, &c[i], epoch);
+		}
+		if (!jw_room(w, 1))
+			return;
+		w->buf[w->n++] = ']';
+	}
+	w->first = nrows == 0;
 }
 
 /* ------------------------------------------------------------ documents */
@@ -749,12 +867,7 @@ static void enc_series(struct jw *w, const struct mg_series *s, uint64_t row0, u
 	if (nrows && s->ncols) {
 		jw_key(w, "values");
 		jw_open(w, '[');
-		for (uint64_t r = row0; r < row0 + nrows && !w->rc; r++) {
-			jw_open(w, '[');
-			for (uint32_t i = 0; i < s->ncols; i++)
-				jw_cell(w, &s->cells[r * s->ncols + i], epoch);
-			jw_close(w, ']');
-		}
+		enc_rows(w, s, row0, nrows, epoch);
 		jw_close(w, ']');
 	}
 	if (partial) {
@@ -886,6 +999,7 @@ static int encode(const struct mg_result *r, const struct mg_json_opts *o, bool 
 	w->after_key = false;
 	w->depth = 0;
 	w->n = 0;
+	memset(w->memo_key, 0, sizeof(w->memo_key));
 	enum mg_epoch epoch = o ? o->epoch : MG_EPOCH_RFC3339;
 	if (chunked) {
 		for (uint32_t i = 0; i < r->nstmts && !w->rc; i++)

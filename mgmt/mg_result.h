@@ -111,6 +111,14 @@ struct mg_series *mg_result_add_series(struct mg_result *r, struct mg_stmt_resul
  * copied too). 0 or -ENOMEM.
  */
 int mg_result_add_row(struct mg_result *r, struct mg_series *series, const struct mg_cell *row);
+/*
+ * Append n rows (n > 0, series->ncols > 0) that the caller fills: the
+ * first of their n * ncols cells, unset, valid as series->cells is (see
+ * above); NULL on ENOMEM. Their MG_CELL_STR strings are not copied: each
+ * must be the result's own (mg_result_strdup). One allocation for a whole
+ * batch of rows, no per-cell copying: for the executor's large raw answers.
+ */
+struct mg_cell *mg_result_add_rows(struct mg_result *r, struct mg_series *series, uint64_t n);
 /* Copy a string into the result's arena; NULL on ENOMEM. */
 const char *mg_result_strdup(struct mg_result *r, const char *s, size_t len);
 /* Bytes the result holds (for the query memory guardrail). */

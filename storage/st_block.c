@@ -1156,10 +1156,16 @@ int st_block_read_skip(const struct st_block *b, uint32_t series_id, int64_t t_m
 		return 0;
 	uint32_t lo = s->first_chunk + st_block_chunk_from(&b->sums[s->first_chunk], s->nchunks,
 							     t_min);
+	uint32_t end = s->first_chunk + s->nchunks;
+	/* without skip, room for every chunk in range at once: one allocation, no regrowth
+	 * (skip is seen once per chunk: it may keep the summaries it takes) */
+	size_t want = 0;
+	for (uint32_t c = lo; !skip && c < end && b->sums[c].t_min <= t_max; c++)
+		want += b->sums[c].count;
 	size_t n0 = out->n;
 	struct sect_cache sc = {.idx = UINT32_MAX, .shared = true};
-	int rc = 0;
-	for (uint32_t c = lo; c < s->first_chunk + s->nchunks && b->sums[c].t_min <= t_max; c++) {
+	int rc = st_points_reserve(out, want);
+	for (uint32_t c = lo; rc == 0 && c < end && b->sums[c].t_min <= t_max; c++) {
 		uint32_t count = b->sums[c].count;
 		if (skip && skip(arg, &b->sums[c]))
 			continue;

@@ -99,6 +99,7 @@
  *     (the executor's reading; InfluxDB applies them per shard).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <regex.h>
 #include <setjmp.h>
@@ -524,6 +525,32 @@ static void insert_hand(void)
 	fx.keys_put += 6; /* x.v and y.v in both shards, x.w, w.v */
 }
 
+/*
+ * Database "many": NMANY series of measurement "wide", each with its own
+ * host (and one of 7 roles) and one point, v = i at T0 + i s. More distinct
+ * tag values than the emit and JSON string memos have slots, so raw answers
+ * carrying tags hit memo collisions.
+ */
+#define MANY "many"
+#define NMANY 3000
+
+static uint8_t many_keys[NMANY][64];
+
+static void insert_many(void)
+{
+	char name[64], host[16], role[8];
+	int n = mg_db_series_name(MANY, DB, S("wide"), name, sizeof(name));
+	assert_true(n > 0);
+	for (uint32_t i = 0; i < NMANY; i++) {
+		snprintf(host, sizeof(host), "h%04u", i);
+		snprintf(role, sizeof(role), "r%u", i % 7);
+		const char *kv[] = {"host", host, "role", role};
+		int len = build_key(many_keys[i], sizeof(many_keys[i]), name, "v", kv, 2);
+		put(i % NSHARDS, many_keys[i], (uint32_t)len, T0 + (int64_t)i * SEC, true, i, 0);
+	}
+	fx.keys_put += NMANY;
+}
+
 static int fx_setup(void **state)
 {
 	(void)state;
@@ -553,6 +580,7 @@ static int fx_setup(void **state)
 	checkpoint_all();
 	insert_model(1);
 	insert_hand();
+	insert_many();
 	for (uint32_t i = 0; i < NSHARDS; i++) {
 		uint64_t lsn;
 		flush_burst(i);
@@ -563,6 +591,7 @@ static int fx_setup(void **state)
 	assert_int_equal(mg_index_sync(fx.mi, fx.reader), (int64_t)fx.keys_put);
 	assert_int_equal(mg_dbs_open(fx.dir, DB, &fx.dbs), 0);
 	assert_int_equal(mg_dbs_create(fx.dbs, HAND), 0);
+	assert_int_equal(mg_dbs_create(fx.dbs, MANY), 0);
 	fx.cx = (struct mg_exec_ctx){
 		.stores = fx.st, .nshards = NSHARDS, .rcu = fx.rcu, .reader = fx.reader,
 		.idx = mg_index_get(fx.mi), .dbs = fx.dbs, .db = DB, .default_db = DB,
@@ -2419,6 +2448,47 @@ static void test_mg_exec__random_vs_brute_force(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/*
+ * A raw answer with thousands of distinct tag values, in time order across
+ * the series: each row's tags are its own series' (the result's string
+ * copies and the JSON encoder's memo are keyed by address), through the
+ * result and through its JSON.
+ */
+static void test_mg_exec__raw_many_tag_values(void **state)
+{
+	(void)state;
+	struct mg_stmt_result *sr;
+	struct mg_result *r = run(MANY, "SELECT v, host, role FROM wide", &sr);
+	assert_null(sr->error);
+	assert_int_equal(sr->nseries, 1);
+	const struct mg_series *se = &sr->series[0];
+	assert_int_equal(se->nrows, NMANY);
+	assert_int_equal(se->ncols, 4);
+	struct mg_result_buf o = {0};
+	struct mg_json_opts opts = {.epoch = MG_EPOCH_S};
+	assert_int_equal(mg_result_json(r, &opts, mg_result_buf_write, &o), 0);
+	const char *at = strstr(o.p, "\"values\":[");
+	assert_non_null(at);
+	at += strlen("\"values\":[");
+	for (uint32_t i = 0; i < NMANY; i++) {
+		const struct mg_cell *c = &se->cells[i * 4];
+		char host[16], role[8], want[64];
+		snprintf(host, sizeof(host), "h%04u", i);
+		snprintf(role, sizeof(role), "r%u", i % 7);
+		assert_int_equal(c[0].i, T0 + (int64_t)i * SEC);
+		assert_int_equal(c[1].i, i);
+		assert_string_equal(c[2].s, host);
+		assert_string_equal(c[3].s, role);
+		int n = snprintf(want, sizeof(want), "%s[%" PRId64 ",%u,\"%s\",\"%s\"]", i ? "," : "",
+				 (int64_t)((T0 + (int64_t)i * SEC) / SEC), i, host, role);
+		if (strncmp(at, want, (size_t)n))
+			fail_msg("row %u: got %.60s, want %s", i, at, want);
+		at += n;
+	}
+	free(o.p);
+	mg_result_free(r);
+}
+
 int main(void)
 {
 	tst_require_uring();
@@ -2427,6 +2497,7 @@ int main(void)
 		cmocka_unit_test(test_mg_exec__show),
 		cmocka_unit_test(test_mg_exec__hand_checked),
 		cmocka_unit_test(test_mg_exec__regressions),
+		cmocka_unit_test(test_mg_exec__raw_many_tag_values),
 		cmocka_unit_test(test_mg_exec__series_ends),
 		cmocka_unit_test(test_mg_exec__random_vs_brute_force),
 	};

@@ -41,6 +41,21 @@ static char *enc(const struct mg_result *r, enum mg_epoch epoch, bool pretty)
 	return o.p;
 }
 
+/* r's compact encoding parsed; its pretty encoding must parse to the same value. */
+static json_t *parse_both(const struct mg_result *r, enum mg_epoch epoch)
+{
+	char *compact = enc(r, epoch, false), *pretty = enc(r, epoch, true);
+	json_error_t e;
+	json_t *a = json_loads(compact, 0, &e), *b = json_loads(pretty, 0, &e);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(json_equal(a, b));
+	json_decref(b);
+	free(compact);
+	free(pretty);
+	return a;
+}
+
 static char *enc_chunked(const struct mg_result *r, uint64_t chunk)
 {
 	struct mg_result_buf o = {0};
@@ -655,18 +670,10 @@ static void test_mg_result__pretty(void **state)
 
 	/* pretty and compact parse to the same value, the chunk fixture included */
 	r = chunk_fixture();
-	char *pretty = enc(r, MG_EPOCH_RFC3339, true), *compact = enc(r, MG_EPOCH_RFC3339, false);
-	json_error_t e;
-	json_t *a = json_loads(pretty, 0, &e), *b = json_loads(compact, 0, &e);
-	assert_non_null(a);
-	assert_non_null(b);
-	assert_true(json_equal(a, b));
+	json_t *a = parse_both(r, MG_EPOCH_RFC3339);
 	assert_int_equal(json_integer_value(json_object_get(
 		json_array_get(json_object_get(a, "results"), 1), "statement_id")), 1);
 	json_decref(a);
-	json_decref(b);
-	free(pretty);
-	free(compact);
 	struct mg_result_buf o = {0};
 	struct mg_json_opts opts = {.pretty = true};
 	assert_int_equal(mg_result_json_chunked(r, &opts, 2, mg_result_buf_write, &o), 0);
@@ -775,6 +782,72 @@ static void test_mg_result__growth_and_bytes(void **state)
 	mg_result_free(r);
 }
 
+/*
+ * A large answer through mg_result_add_rows: rows sharing result-owned
+ * strings (more distinct ones than the encoder remembers, so memo slots
+ * collide and are replaced; some need escapes, some are too long to
+ * remember) between every cell type, over many buffer flushes. The compact
+ * encoding must parse back to exactly the cells, and equal the pretty one
+ * as JSON.
+ */
+static void test_mg_result__add_rows_shared_strings(void **state)
+{
+	(void)state;
+	struct mg_result *r = mg_result_create();
+	struct mg_stmt_result *s = mg_result_add_stmt(r, 0);
+	const char *cols[] = {"time", "host", "v", "note"};
+	struct mg_series *se = mg_result_add_series(r, s, "cpu", NULL, 0, cols, 4);
+	enum { NSTR = 600, NROWS = 3000 };
+	const char *strs[NSTR];
+	for (int i = 0; i < NSTR; i++) {
+		char b[128];
+		int n = i % 7 == 0 ? snprintf(b, sizeof(b), "q\"%d\\\n\x01\xc3\xa9", i)
+		      : i % 11 == 0 ? snprintf(b, sizeof(b), "%0100d", i)
+				     : snprintf(b, sizeof(b), "host_%d", i);
+		strs[i] = mg_result_strdup(r, b, (size_t)n);
+	}
+	uint64_t x = 42;
+	struct mg_cell *c = mg_result_add_rows(r, se, NROWS / 2);
+	assert_non_null(c);
+	for (int i = 0; i < NROWS; i++) {
+		if (i == NROWS / 2) {
+			c = mg_result_add_rows(r, se, NROWS - NROWS / 2); /* a second batch grows */
+			assert_non_null(c);
+		}
+		int k = (int)(cm_splitmix64(&x) % NSTR);
+		c[0] = TIME(1451606400000000000 + (int64_t)i * 10000000000);
+		c[1] = STR(strs[k]);
+		c[2] = i % 3 ? F64(i * 0.25) : I64(-i);
+		c[3] = i % 5 ? STR(strs[(k * 7) % NSTR]) : i % 2 ? BOOL(true) : NUL;
+		c += 4;
+	}
+	assert_int_equal(se->nrows, NROWS);
+	json_t *a = parse_both(r, MG_EPOCH_NS);
+	json_t *vals = json_object_get(json_array_get(json_object_get(
+		json_array_get(json_object_get(a, "results"), 0), "series"), 0), "values");
+	assert_int_equal(json_array_size(vals), NROWS);
+	for (int i = 0; i < NROWS; i++) {
+		const struct mg_cell *w = &se->cells[i * 4];
+		json_t *row = json_array_get(vals, (size_t)i);
+		assert_int_equal(json_integer_value(json_array_get(row, 0)), w[0].i);
+		assert_string_equal(json_string_value(json_array_get(row, 1)), w[1].s);
+		json_t *v = json_array_get(row, 2);
+		if (w[2].type == MG_CELL_I64)
+			assert_int_equal(json_integer_value(v), w[2].i);
+		else
+			assert_true(json_number_value(v) == w[2].f);
+		json_t *n = json_array_get(row, 3);
+		if (w[3].type == MG_CELL_STR)
+			assert_string_equal(json_string_value(n), w[3].s);
+		else if (w[3].type == MG_CELL_BOOL)
+			assert_true(json_is_true(n));
+		else
+			assert_true(json_is_null(n));
+	}
+	json_decref(a);
+	mg_result_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -796,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_mg_result__writer_error_stops),
 		cmocka_unit_test(test_mg_result__buf),
 		cmocka_unit_test(test_mg_result__growth_and_bytes),
+		cmocka_unit_test(test_mg_result__add_rows_shared_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
