@@ -231,6 +231,7 @@ int qp_regex_text(struct qplan *p, const char *pattern, const struct st_index_re
 
 void qp_release(struct qplan *p)
 {
+	ql_ahead_stop(p);
 	for (uint32_t i = 0; i < p->nres; i++)
 		st_index_regex_free(p->res[i].re);
 	free(p->res);

@@ -27,7 +27,9 @@
  * Threads: the calling management thread, which owns the QSBR reader slot
  * in the context. Reads shards between st_read_begin/end one series at a
  * time (retired shard memory is never held long) and holds index read
- * sessions only while planning.
+ * sessions only while planning. With a decode pool in the context, its
+ * helpers read row sets ahead on their own slots (mg_decode.h); the
+ * statement waits for them to leave before it returns.
  */
 #ifndef MG_EXEC_H
 #define MG_EXEC_H
@@ -45,6 +47,7 @@ struct st_store;
 struct st_rcu;
 struct st_index;
 struct mg_dbs;
+struct mg_decode_pool;
 
 struct mg_exec_limits {
 	uint64_t max_points;      /* points read per statement (0: no limit) */
@@ -62,6 +65,7 @@ struct mg_exec_ctx {
 	uint32_t nshards;
 	struct st_rcu *rcu;
 	int reader;                   /* the calling thread's QSBR slot */
+	struct mg_decode_pool *decode; /* helpers reading row sets ahead (mg_decode.h); may be NULL */
 	struct st_index *idx;
 	struct mg_dbs *dbs;
 	const char *db;               /* the request's database (never NULL) */

@@ -104,6 +104,7 @@ struct qplan {
 	const struct mg_select *sel;
 	char err[256];
 	struct mg_tz *tz;            /* tz('...'), or NULL: UTC */
+	struct ql_ahead *ahead;      /* row sets the decode helpers read ahead, or NULL */
 
 	/* the schema of the sources: union over the measurements */
 	const char *fieldkeys[QP_FIELDS_MAX];
@@ -253,6 +254,15 @@ int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest);
  */
 int ql_load_sums(struct qplan *p, struct rowset *rs);
 void ql_unload(struct qplan *p, struct rowset *rs);
+/*
+ * Let the decode helpers (cx->decode) read v[0..n) ahead, whole, over the
+ * plan's range now (with the summaries when sums), in the order the
+ * statement loads them; loads then take each from the helpers or read it
+ * themselves. Nothing without helpers, for one row set, or for a
+ * subquery's rows. Stop before v is freed or the plan released.
+ */
+void ql_ahead_start(struct qplan *p, struct rowset *v, uint32_t n, bool sums);
+void ql_ahead_stop(struct qplan *p);
 /* Guardrails between series: 0, or -ETIME / -ECANCELED / -E2BIG / -ENOMEM with p->err. */
 int ql_check(struct qplan *p, uint64_t more_points);
 

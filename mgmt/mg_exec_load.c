@@ -19,6 +19,7 @@
 
 #include "cm_clock.h"
 #include "mg_db.h"
+#include "mg_decode.h"
 #include "mg_result.h"
 #include "st_index.h"
 #include "st_rcu.h"
@@ -439,8 +440,28 @@ static bool sum_take(void *arg, const struct st_block_summary *c)
 	return !t->p->interval || qp_bucket_index(t->p, c->t_min) == qp_bucket_index(t->p, c->t_max);
 }
 
-static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, bool newest,
-		    bool sums)
+/* What reading a row set found, counted toward the guardrails by the query thread. */
+struct rs_read {
+	int rc;
+	uint64_t failed_id;          /* the series whose read failed */
+	uint64_t points;             /* points read, and those its summaries stand for */
+	uint64_t sums;               /* block chunks answered by their summaries */
+};
+
+/* How a row set is read: the range, and the ends or summaries. */
+struct read_mode {
+	int64_t tmin, tmax;
+	uint64_t k;                  /* > 0: the k points nearest one end */
+	bool newest, sums;
+};
+
+/*
+ * One series' points into c (merged with what is there), on QSBR slot
+ * reader. Changes nothing but c and t: decode helpers call it
+ * (mg_decode.h) while the query thread goes on with the plan.
+ */
+static int read_series(const struct qplan *p, int reader, const struct read_mode *m,
+		       struct qfcol *c, uint64_t id, struct rs_read *t)
 {
 	const struct mg_exec_ctx *cx = p->cx;
 	uint32_t shard = ST_SERIES_SHARD(id);
@@ -448,7 +469,7 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, b
 	if (shard >= cx->nshards)
 		return 0;
 	struct st_store *st = cx->stores[shard];
-	st_read_begin(cx->rcu, cx->reader);
+	st_read_begin(cx->rcu, reader);
 	if (c->vt == ST_VT_NONE) {
 		uint32_t len;
 		enum st_value_type vt = ST_VT_NONE;
@@ -467,51 +488,170 @@ static int read_one(struct qplan *p, struct qfcol *c, uint64_t id, uint64_t k, b
 	struct st_points *dst = before ? &more : &c->pts;
 	struct sum_take take = {.p = p, .vt = c->vt};
 	int rc;
-	if (k)
-		rc = st_store_read_end(st, local, p->tmin, p->tmax, k, newest, dst);
-	else if (sums && c->nids == 1) /* (a key two shards hold merges points) */
-		rc = st_store_read_summ(st, local, p->tmin, p->tmax, sum_take, &take, dst, &c->sums);
+	if (m->k)
+		rc = st_store_read_end(st, local, m->tmin, m->tmax, m->k, m->newest, dst);
+	else if (m->sums && c->nids == 1) /* (a key two shards hold merges points) */
+		rc = st_store_read_summ(st, local, m->tmin, m->tmax, sum_take, &take, dst, &c->sums);
 	else
-		rc = st_store_read(st, local, p->tmin, p->tmax, dst);
-	st_read_end(cx->rcu, cx->reader);
+		rc = st_store_read(st, local, m->tmin, m->tmax, dst);
+	st_read_end(cx->rcu, reader);
 	if (rc == -ENOENT)
 		rc = 0;
 	/* the points a summary stands for count as read (the guardrail does not depend on layout) */
-	size_t got = dst == &more ? more.n : c->pts.n;
+	t->points += dst == &more ? more.n : c->pts.n - before;
 	for (size_t i = sums0; i < c->sums.n; i++)
-		got += c->sums.v[i].count;
-	p->held_bytes += (c->sums.n - sums0) * sizeof(*c->sums.v);
-	if (cx->chunks_summarized && c->sums.n > sums0)
-		atomic_fetch_add_explicit(cx->chunks_summarized, c->sums.n - sums0,
-					  memory_order_relaxed);
+		t->points += c->sums.v[i].count;
+	t->sums += c->sums.n - sums0;
 	if (rc >= 0 && dst == &more && more.n)
 		rc = st_points_merge_newer(&c->pts, 0, &more);
 	st_points_release(&more);
-	p->held_bytes += (c->pts.n - before) * (sizeof(int64_t) + sizeof(uint64_t));
-	if (rc < 0) {
-		snprintf(p->err, sizeof(p->err), "reading series %llu failed: %s",
-			 (unsigned long long)id, strerror(-rc));
-		return rc;
-	}
-	return ql_check(p, got);
+	return rc < 0 ? rc : 0;
 }
+
+/* Every field of rs (empty before) read in mode m; t says what it found. */
+static void read_rowset(const struct qplan *p, int reader, const struct read_mode *m,
+			struct rowset *rs, struct rs_read *t)
+{
+	*t = (struct rs_read){0};
+	for (uint32_t f = 0; f < p->nfields; f++) {
+		st_points_init(&rs->f[f].pts);
+		rs->f[f].sums = (struct st_sums){0};
+	}
+	for (uint32_t f = 0; f < p->nfields; f++)
+		for (uint32_t i = 0; i < rs->f[f].nids; i++)
+			if ((t->rc = read_series(p, reader, m, &rs->f[f], rs->f[f].ids[i], t))) {
+				t->failed_id = rs->f[f].ids[i];
+				return;
+			}
+}
+
+/* What a row set read holds: the points and summaries in memory. */
+static size_t rowset_bytes(const struct qplan *p, const struct rowset *rs)
+{
+	size_t b = 0;
+	for (uint32_t f = 0; f < p->nfields; f++)
+		b += rs->f[f].pts.n * (sizeof(int64_t) + sizeof(uint64_t)) +
+		     rs->f[f].sums.n * sizeof(*rs->f[f].sums.v);
+	return b;
+}
+
+static void release_fields(const struct qplan *p, struct rowset *rs)
+{
+	for (uint32_t f = 0; f < p->nfields; f++) {
+		st_points_release(&rs->f[f].pts);
+		st_sums_release(&rs->f[f].sums);
+	}
+}
+
+/* ------------------------------------------------------------ reading ahead */
+
+/*
+ * A statement's row sets read ahead by the decode helpers (mg_decode.h),
+ * whole, over the range and in the mode the statement started with; a
+ * load that asks for anything else reads the row set again itself.
+ */
+struct ql_ahead {
+	struct mg_decode_job job;
+	const struct qplan *p;
+	struct rowset *v;
+	struct read_mode mode;
+	struct rs_read *reads;       /* [job.n] */
+};
+
+static void ahead_read(void *arg, uint32_t i, int reader)
+{
+	struct ql_ahead *a = arg;
+	read_rowset(a->p, reader, &a->mode, &a->v[i], &a->reads[i]);
+}
+
+static void ahead_drop(void *arg, uint32_t i)
+{
+	struct ql_ahead *a = arg;
+	release_fields(a->p, &a->v[i]);
+}
+
+void ql_ahead_start(struct qplan *p, struct rowset *v, uint32_t n, bool sums)
+{
+	struct mg_decode_pool *pool = p->cx->decode;
+	if (p->ahead || mg_decode_pool_threads(pool) == 0 || n < 2)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i].loaded)
+			return; /* a subquery's rows, not the store's */
+	struct ql_ahead *a = calloc(1, sizeof(*a));
+	struct rs_read *reads = calloc(n, sizeof(*reads));
+	if (!a || !reads) {
+		free(a);
+		free(reads);
+		return; /* the query reads every row set itself */
+	}
+	*a = (struct ql_ahead){
+		.job = {.fn = ahead_read, .arg = a, .n = n}, .p = p, .v = v,
+		.mode = {.tmin = p->tmin, .tmax = p->tmax, .sums = sums}, .reads = reads,
+	};
+	if (mg_decode_start(pool, &a->job)) {
+		free(reads);
+		free(a);
+		return;
+	}
+	p->ahead = a;
+}
+
+void ql_ahead_stop(struct qplan *p)
+{
+	struct ql_ahead *a = p->ahead;
+	if (!a)
+		return;
+	mg_decode_finish(p->cx->decode, &a->job, ahead_drop);
+	free(a->reads);
+	free(a);
+	p->ahead = NULL;
+}
+
+/*
+ * rs as a helper read it, when one did in mode m (true, t filled); else
+ * (false) rs is the caller's to read: no helper touches it any more.
+ */
+static bool take_ahead(struct qplan *p, struct rowset *rs, const struct read_mode *m,
+		       struct rs_read *t)
+{
+	struct ql_ahead *a = p->ahead;
+	if (!a || rs < a->v || rs >= a->v + a->job.n)
+		return false;
+	uint32_t i = (uint32_t)(rs - a->v);
+	if (!mg_decode_take(p->cx->decode, &a->job, i))
+		return false;
+	const struct read_mode *h = &a->mode;
+	if (m->tmin == h->tmin && m->tmax == h->tmax && m->k == h->k && m->newest == h->newest &&
+	    m->sums == h->sums) {
+		*t = a->reads[i];
+		return true;
+	}
+	release_fields(p, rs); /* read for another mode: not this load's points */
+	return false;
+}
+
+/* ------------------------------------------------------------ loading */
 
 static int load(struct qplan *p, struct rowset *rs, uint64_t k, bool newest, bool sums)
 {
 	if (rs->loaded)
 		return 0;
-	for (uint32_t f = 0; f < p->nfields; f++) {
-		st_points_init(&rs->f[f].pts);
-		rs->f[f].sums = (struct st_sums){0};
-	}
+	struct read_mode m = {.tmin = p->tmin, .tmax = p->tmax, .k = k, .newest = newest && k,
+			      .sums = sums && !k};
+	struct rs_read t;
+	if (!take_ahead(p, rs, &m, &t))
+		read_rowset(p, p->cx->reader, &m, rs, &t);
 	rs->loaded = true; /* ql_unload frees what was read, also after an error or a guardrail */
-	for (uint32_t f = 0; f < p->nfields; f++)
-		for (uint32_t i = 0; i < rs->f[f].nids; i++) {
-			int rc = read_one(p, &rs->f[f], rs->f[f].ids[i], k, newest, sums);
-			if (rc)
-				return rc;
-		}
-	return 0;
+	p->held_bytes += rowset_bytes(p, rs);
+	if (p->cx->chunks_summarized && t.sums)
+		atomic_fetch_add_explicit(p->cx->chunks_summarized, t.sums, memory_order_relaxed);
+	if (t.rc < 0) {
+		snprintf(p->err, sizeof(p->err), "reading series %llu failed: %s",
+			 (unsigned long long)t.failed_id, strerror(-t.rc));
+		return t.rc;
+	}
+	return ql_check(p, t.points);
 }
 
 int ql_load_ends(struct qplan *p, struct rowset *rs, uint64_t k, bool newest)
@@ -533,13 +673,8 @@ void ql_unload(struct qplan *p, struct rowset *rs)
 {
 	if (!rs->loaded)
 		return;
-	for (uint32_t f = 0; f < p->nfields; f++) {
-		struct qfcol *c = &rs->f[f];
-		size_t b = c->pts.n * (sizeof(int64_t) + sizeof(uint64_t)) +
-			   c->sums.n * sizeof(*c->sums.v);
-		p->held_bytes -= b < p->held_bytes ? b : p->held_bytes;
-		st_points_release(&c->pts);
-		st_sums_release(&c->sums);
-	}
+	size_t b = rowset_bytes(p, rs);
+	p->held_bytes -= b < p->held_bytes ? b : p->held_bytes;
+	release_fields(p, rs);
 	rs->loaded = false;
 }

@@ -1147,6 +1147,9 @@ static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
 	const struct mg_select *s = p->sel;
 	int64_t skip = s->soffset > 0 ? s->soffset : 0, left = s->slimit > 0 ? s->slimit : INT64_MAX;
 	int rc = 0;
+	/* without LIMIT every row set is read whole, in this order: helpers read ahead */
+	if (s->limit <= 0)
+		ql_ahead_start(p, all->v, all->n, p->agg && sums_usable(p));
 	for (uint32_t i = 0; i < all->n && rc == 0 && left > 0;) {
 		uint32_t j = i + 1;
 		while (j < all->n && same_group(&all->v[i], &all->v[j]))
@@ -1171,6 +1174,7 @@ static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
 		mx_release(&m);
 		i = j;
 	}
+	ql_ahead_stop(p);
 	return rc;
 }
 

@@ -24,6 +24,7 @@
 #include "cm_log.h"
 #include "mg_daemon_int.h"
 #include "mg_db.h"
+#include "mg_decode.h"
 #include "mg_exec.h"
 #include "mg_index.h"
 #include "mg_job.h"
@@ -44,6 +45,9 @@ static const struct cm_cfg_key svc_keys[] = {
 	 "GROUP BY time buckets one statement may produce (0: no limit)"},
 	{"mgmt.query_max_memory", CM_CFG_SIZE, "4GiB", 0, 0, NULL, false,
 	 "memory one statement may hold (points read and its result; 0: no limit)"},
+	{"mgmt.decode_threads", CM_CFG_INT, "-1", -1, 64, NULL, false,
+	 "helper threads that decode a query's row sets ahead of it (-1: one per management "
+	 "core but the first)"},
 	{"mgmt.index_interval", CM_CFG_DURATION, "100ms", CM_NS_PER_MS, 3600 * CM_NS_PER_SEC, NULL,
 	 false, "how often new series are added to the series index"},
 	{"mgmt.writers", CM_CFG_INT, "4", 1, 64, NULL, false,
@@ -108,6 +112,7 @@ struct mg_svc {
 
 	struct pool readers;
 	int *reader_ids;
+	struct mg_decode_pool *decode;
 	struct pool writer_pool;
 	struct mg_writer **writers;
 	uint32_t nwriters;
@@ -334,7 +339,8 @@ int mg_svc_query(struct mg_svc *s, const struct mg_query_req *req, struct mg_res
 		struct mg_stmt_result *sr = mg_result_add_stmt(r, i);
 		struct mg_exec_ctx cx = {
 			.stores = s->d->stores, .nshards = s->d->nshards, .rcu = s->d->rcu,
-			.reader = reader, .idx = mg_index_get(s->index), .dbs = s->dbs, .db = db,
+			.reader = reader, .decode = s->decode, .idx = mg_index_get(s->index),
+			.dbs = s->dbs, .db = db,
 			.default_db = s->default_db, .now_ns = req->now_ns ? req->now_ns : cm_now_ns(),
 			.limits = s->limits, .killed = &run->killed, .points_scanned = &run->points,
 			.write = exec_write, .show_queries = exec_show_queries, .kill = exec_kill,
@@ -427,6 +433,7 @@ int mg_svc_stats(struct mg_svc *s, mg_stat_fn fn, void *arg)
 		{"query.statements", LOAD(s->statements), MG_STAT_COUNTER},
 		{"query.errors", LOAD(s->query_errors), MG_STAT_COUNTER},
 		{"query.running", running, MG_STAT_GAUGE},
+		{"query.rowsets_read_ahead", mg_decode_pool_items(s->decode), MG_STAT_COUNTER},
 		{"write.requests", LOAD(s->writes), MG_STAT_COUNTER},
 		{"write.lines", LOAD(s->write_lines), MG_STAT_COUNTER},
 		{"write.lines_bad", LOAD(s->write_bad_lines), MG_STAT_COUNTER},
@@ -603,6 +610,28 @@ static int create_writers(struct mg_svc *s)
 	return rc;
 }
 
+/*
+ * The decode helpers: by default one per management core but the first
+ * (the query thread's); with the management plane on one core (a 2-core
+ * machine: the other is the worker's), none. They take their reader slots
+ * before the query pool takes the rest.
+ */
+static int create_decoders(struct mg_svc *s)
+{
+	int64_t n = cm_config_int(s->d->cfg, "mgmt.decode_threads");
+	if (n < 0) {
+		/* unpinned: the CPUs the workers leave (they poll), as if pinned */
+		long online = sysconf(_SC_NPROCESSORS_ONLN);
+		int64_t cpus = s->d->pinned ? (int64_t)s->d->plan.nmgmt_cpus
+					    : (int64_t)online - (int64_t)s->d->nshards;
+		n = cpus > 1 ? cpus - 1 : 0;
+	}
+	int rc = mg_decode_pool_create(s->d->rcu, (uint32_t)n, &s->decode);
+	if (rc == 0)
+		CM_LOG_INFO("svc", "event=decode_helpers threads=%u", (unsigned)n);
+	return rc;
+}
+
 static int create_readers(struct mg_svc *s)
 {
 	/* every reader slot the domain has left, but one for the index job */
@@ -655,6 +684,9 @@ int mg_svc_create(struct mg_daemon *d, struct mg_svc **out, char *err, size_t er
 	int rc = 0;
 	if ((rc = mg_index_create(d->stores, d->nshards, d->rcu, &s->index)) != 0)
 		snprintf(err, errlen, "cannot create the series index: %s", strerror(-rc));
+	if (rc == 0 && (rc = create_decoders(s)) != 0)
+		snprintf(err, errlen, "cannot start the decode helpers: %s (mgmt.decode_threads, "
+			 "mgmt.readers)", strerror(-rc));
 	if (rc == 0 && (rc = create_readers(s)) != 0)
 		snprintf(err, errlen, "no QSBR reader slots left for queries (mgmt.readers)");
 	if (rc == 0 && (rc = create_writers(s)) != 0)
@@ -682,6 +714,7 @@ void mg_svc_destroy(struct mg_svc *s)
 	if (!s)
 		return;
 	mg_job_stop(s->index_job);
+	mg_decode_pool_destroy(s->decode);
 	for (uint32_t i = 0; s->writers && i < s->nwriters; i++)
 		mg_writer_destroy(s->writers[i]);
 	free(s->writers);

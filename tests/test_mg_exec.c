@@ -120,6 +120,7 @@
 #include "cm_clock.h"
 #include "cm_log.h"
 #include "mg_db.h"
+#include "mg_decode.h"
 #include "mg_exec.h"
 #include "mg_index.h"
 #include "mg_result.h"
@@ -341,6 +342,7 @@ static struct {
 	struct mg_index *mi;
 	struct mg_dbs *dbs;
 	struct mg_exec_ctx cx;
+	struct mg_decode_pool *decode;  /* two helpers, lent to every other random query */
 } fx;
 
 static _Atomic uint64_t chunks_summarized; /* fx.cx counts here: the summaries path ran */
@@ -559,6 +561,7 @@ static int fx_setup(void **state)
 	assert_int_equal(st_rcu_create(4, &fx.rcu), 0);
 	fx.reader = st_rcu_reader_register(fx.rcu);
 	assert_true(fx.reader >= 0);
+	assert_int_equal(mg_decode_pool_create(fx.rcu, 2, &fx.decode), 0);
 	for (uint32_t i = 0; i < NSHARDS; i++) {
 		char d[sizeof(fx.sdir[i])];
 		snprintf(d, sizeof(d), "%s/shard-%03u", fx.dir, i);
@@ -608,6 +611,7 @@ static int fx_teardown(void **state)
 	for (uint32_t i = 0; i < NSHARDS; i++)
 		st_store_close(fx.st[i]);
 	st_rcu_reader_unregister(fx.rcu, fx.reader);
+	mg_decode_pool_destroy(fx.decode);
 	st_rcu_destroy(fx.rcu);
 	tst_rm_tree(fx.dir);
 	for (uint32_t sid = 0; sid < NSER; sid++)
@@ -2432,11 +2436,18 @@ static void test_mg_exec__random_vs_brute_force(void **state)
 	for (int i = 0; i < NQUERIES; i++) {
 		struct query q;
 		gen_query(&q);
+		/* every other query has two helpers reading its row sets ahead (mg_decode.h) */
+		fx.cx.decode = i % 2 ? fx.decode : NULL;
 		bool ok = check_query(i, &q, &nonempty, &rows, &errors);
 		cond_free(q.where);
 		if (!ok && ++bad >= REPORT_MAX)
 			break; /* enough printed */
 	}
+	fx.cx.decode = NULL;
+	uint64_t ahead = mg_decode_pool_items(fx.decode);
+	print_message("random: %llu row sets read by the decode helpers\n",
+		      (unsigned long long)ahead);
+	assert_true(ahead > 0);
 	print_message("random: %d queries, %u with series, %llu rows expected, %u errors, "
 		      "%u mismatches\n", NQUERIES, nonempty, (unsigned long long)rows, errors, bad);
 	uint64_t summarized = atomic_load(&chunks_summarized) - summarized0;
