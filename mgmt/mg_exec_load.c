@@ -195,6 +195,8 @@ struct entry {
 static int entry_cmp(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
+	if (x->order == y->order) /* one series' fields share their tag copies (collect) */
+		goto same_tags;
 	int c = memcmp(x->order, y->order, x->olen < y->olen ? x->olen : y->olen);
 	if (!c)
 		c = (x->olen > y->olen) - (x->olen < y->olen);
@@ -203,6 +205,7 @@ static int entry_cmp(const void *a, const void *b)
 				       : memcmp(x->tags, y->tags, x->tlen);
 	if (c)
 		return c;
+same_tags:
 	if (x->field != y->field)
 		return x->field < y->field ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
@@ -253,6 +256,14 @@ static int collect(struct qplan *p, const struct st_idset *set, struct entry *en
 		if (f < 0)
 			continue;
 		size_t tl = (size_t)(v.end - v.tags);
+		const struct entry *prev = *n ? &ents[*n - 1] : NULL;
+		if (prev && prev->tlen == tl && !memcmp(prev->tags, v.tags, tl)) {
+			/* the next field of the same tag set (ids of a series' fields are
+			 * mostly adjacent): share its copies */
+			ents[(*n)++] = (struct entry){prev->tags, prev->tlen, prev->ntags, prev->order,
+						      prev->olen, (uint32_t)f, set->ids[i]};
+			continue;
+		}
 		uint8_t *t = qa_alloc(&p->arena, tl);
 		if (tl && !t)
 			return -ENOMEM;
