@@ -24,8 +24,9 @@ not, so a large answer's socket figure includes Python's parse. The
 peer comparison (InfluxDB, VictoriaMetrics on the same queries) is
 `make bench ONLY=compare` (issue 6); the targets are issue 5's.
 
-Usage: pf_query_bench.py STREAMFLOWD SFCTL [N] [--types=T1,T2] [--no-flush]
+Usage: pf_query_bench.py STREAMFLOWD SFCTL [N] [--types=T1,T2] [--no-flush] [--set=K=V ...]
   --types=    only these query types (e.g. lastpoint,groupby-orderby-limit)
+  --set=K=V   a daemon setting (e.g. --set=mgmt.decode_threads=1 --set=dataplane.pin=false)
   --no-flush  query the data where the import leaves it: hot chunks and the
               WAL (a live series' newest points), not warm blocks
 """
@@ -98,9 +99,11 @@ def http_query(conn, q):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith('--')]
     opts = [a for a in sys.argv[1:] if a.startswith('--')]
-    types, flush = None, True
+    types, flush, extra = None, True, []
     for o in opts:
-        if o.startswith('--types='):
+        if o.startswith('--set='):
+            extra += ['--set', o.split('=', 1)[1]]
+        elif o.startswith('--types='):
             types = set(o.split('=', 1)[1].split(','))
         elif o == '--no-flush':
             flush = False
@@ -125,7 +128,7 @@ def main():
                                  '--set', 'statsd.listen=127.0.0.1:0',
                                  '--set', 'line.udp_listen=127.0.0.1:0',
                                  '--set', 'line.tcp_listen=127.0.0.1:0',
-                                 '--set', 'binary.listen=127.0.0.1:0'],
+                                 '--set', 'binary.listen=127.0.0.1:0'] + extra,
                                 stdout=open(log, 'w'), stderr=subprocess.STDOUT)
         port = wait_ready(log, proc)
         ctl = [sfctl, '-s', sockp, '-d', 'benchmark']
