@@ -119,6 +119,19 @@ int cm_parse_duration_ns(const char *s, int64_t *out)
 	return 0;
 }
 
+int cm_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9') /* strtoull would take blanks and a sign */
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 int cm_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"true", "yes", "on", "1"};

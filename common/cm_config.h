@@ -92,5 +92,7 @@ void cm_config_dump(const struct cm_config *cfg, FILE *out);
 int cm_parse_size(const char *s, int64_t *out);
 int cm_parse_duration_ns(const char *s, int64_t *out);
 int cm_parse_bool(const char *s, bool *out);
+/* A plain decimal count in [min, max] (CLI options): 0, or -EINVAL (*out untouched). */
+int cm_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 #endif /* CM_CONFIG_H */

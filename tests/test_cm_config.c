@@ -160,6 +160,16 @@ static void test_cm_config__parsers(void **state)
 	assert_true(b);
 	assert_int_equal(cm_parse_bool("0", &b), 0);
 	assert_false(b);
+	uint64_t n = 7;
+	assert_int_equal(cm_parse_count("10000", 1, 10000, &n), 0);
+	assert_int_equal(n, 10000);
+	assert_int_equal(cm_parse_count("18446744073709551615", 0, UINT64_MAX, &n), 0);
+	assert_true(n == UINT64_MAX);
+	n = 7;
+	const char *bad[] = {"", "0", "10001", "-1", "12x", " 5", "1e3", "18446744073709551616"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cm_parse_count(bad[i], 1, 10000, &n), -EINVAL);
+	assert_int_equal(n, 7);
 }
 
 static void test_cm_config__dump_round_trips(void **state)

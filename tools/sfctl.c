@@ -40,6 +40,7 @@
 
 #include "cm_clock.h"
 #include "cm_compiler.h"
+#include "cm_config.h"
 #include "cm_sock.h"
 #include "tl_zread.h"
 
@@ -1519,17 +1520,6 @@ static void usage(FILE *out)
 		"  4  partial import or write (some lines or values refused; the rest stored)\n");
 }
 
-static int parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Options into x; 0, or an exit code (-1: --help/--version done, exit 0). */
 static int parse_options(struct ctx *x, int argc, char **argv)
 {
@@ -1551,8 +1541,8 @@ static int parse_options(struct ctx *x, int argc, char **argv)
 		case 'd': bad = set_db(x, optarg); break;
 		case 'f': bad = set_format(x, optarg); break;
 		case 'e': bad = set_epoch(x, optarg); break;
-		case 'b': bad = parse_count(optarg, 1, 1000000, &x->batch); break;
-		case 'P': bad = parse_count(optarg, 1, 2, &v); x->pipeline = (int)v; break;
+		case 'b': bad = cm_parse_count(optarg, 1, 1000000, &x->batch); break;
+		case 'P': bad = cm_parse_count(optarg, 1, 2, &v); x->pipeline = (int)v; break;
 		case 'p':
 			bad = 1;
 			for (size_t i = 0; i < CM_ARRAY_SIZE(precisions); i++)
