@@ -26,7 +26,9 @@ struct dp_inject {
 	uint32_t nslots;
 	_Atomic uint32_t claimed;
 	uint32_t next;                  /* owner: round-robin start */
-	struct dp_inject_batch *held;   /* owner: dequeued, over max_points: first next time */
+	struct dp_inject_batch *held;   /* owner: dequeued and not finished: first next time */
+	uint32_t held_at;               /* owner: its points before this are inserted */
+	int64_t blocked_since;          /* owner: when the WAL first pushed it back (0: not) */
 	struct {
 		_Atomic uint64_t batches, points, stored;
 	} ctr CM_CACHE_ALIGNED;         /* owner-written */
@@ -139,22 +141,68 @@ int dp_inject_submit(struct dp_inject *inj, int slot, struct dp_inject_batch *b)
 }
 
 /* HOT PATH (the owner's loop). */
-static void inject_one(struct dp_inject *inj, struct st_store *st, struct dp_inject_batch *b)
+/*
+ * Insert b's points from `from` on and, once all are, mark b done. A part
+ * the WAL pushes back (ST_INS_BACKPRESSURE: its stage is full until the
+ * WAL I/O catches up) stops the batch there unless give_up: the writer is
+ * waiting for it anyway, so it waits a little longer instead of being told
+ * its points were refused. Returns where it stopped, or INJECT_DONE.
+ */
+#define INJECT_DONE UINT32_MAX
+
+static uint32_t inject_from(struct dp_inject *inj, struct st_store *st, struct dp_inject_batch *b,
+			    uint32_t from, bool give_up, bool *took)
 {
-	enum { PART = 256 };
+	/* st_store_insert_burst stages 64 points at a time: a part this size is
+	 * pushed back whole or not at all, so resuming never inserts a point twice */
+	enum { PART = 64 };
 	uint8_t status[PART];
-	for (uint32_t i = 0; i < b->n; i += PART) {
-		uint32_t k = CM_MIN((uint32_t)PART, b->n - i);
-		b->stored += st_store_insert_burst(st, b->pts + i, k, status);
+	uint32_t n = b->n;
+	for (uint32_t i = from; i < n; i += PART) {
+		uint32_t k = CM_MIN((uint32_t)PART, n - i);
+		uint32_t ok = st_store_insert_burst(st, b->pts + i, k, status);
+		bool pushed_back = ok == 0 && status[0] == ST_INS_BACKPRESSURE;
+		if (pushed_back && !give_up)
+			return i; /* the same part again later */
+		*took |= !pushed_back;
+		b->stored += ok;
 		for (uint32_t j = 0; j < k; j++)
 			b->status[status[j]]++;
 	}
 	b->lsn = st_store_pending_lsn(st);
 	cm_ctr_add(&inj->ctr.batches, 1);
-	cm_ctr_add(&inj->ctr.points, b->n);
+	cm_ctr_add(&inj->ctr.points, n);
 	cm_ctr_add(&inj->ctr.stored, b->stored);
-	/* pairs with the acquire load in dp_inject_wait: the results above are final */
+	/* pairs with the acquire load in dp_inject_wait: the results above are final,
+	 * and b is the writer's again (not read after this) */
 	atomic_store_explicit(&b->done, 1, memory_order_release);
+	return INJECT_DONE;
+}
+
+/*
+ * Go on with the held batch; true when it is done. The wait is the WAL's,
+ * not the batch's: it ends when the WAL takes a part, and once it has
+ * lasted DP_INJECT_BACKPRESSURE_WAIT_NS the batches after it are not held
+ * either until then.
+ */
+static bool resume_held(struct dp_inject *inj, struct st_store *st)
+{
+	struct dp_inject_batch *b = inj->held;
+	bool give_up = inj->blocked_since &&
+		       cm_mono_ns() - inj->blocked_since > DP_INJECT_BACKPRESSURE_WAIT_NS;
+	bool took = false;
+	uint32_t at = inject_from(inj, st, b, inj->held_at, give_up, &took);
+	if (took)
+		inj->blocked_since = 0;
+	if (at != INJECT_DONE) {
+		if (!inj->blocked_since)
+			inj->blocked_since = cm_mono_ns();
+		inj->held_at = at;
+		return false;
+	}
+	inj->held = NULL;
+	inj->held_at = 0;
+	return true;
 }
 
 uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t max_points)
@@ -162,9 +210,10 @@ uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t ma
 	uint32_t points = 0;
 	if (inj->held) {
 		/* the head of its slot: it goes before anything dequeued after it */
-		points = inj->held->n;
-		inject_one(inj, st, inj->held);
-		inj->held = NULL;
+		uint32_t left = inj->held->n - inj->held_at;
+		if (!resume_held(inj, st))
+			return 0; /* the WAL still pushes back: nothing more this pass */
+		points = left;
 	}
 	for (uint32_t k = 0; k < inj->nslots && points < max_points; k++) {
 		uint32_t s = (inj->next + k) % inj->nslots;
@@ -172,12 +221,14 @@ uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t ma
 		/* rte_ring's dequeue acquires what the writer's enqueue released */
 		while (points < max_points && rte_ring_sc_dequeue(inj->slot[s].ring, &obj) == 0) {
 			struct dp_inject_batch *b = obj;
-			if (points && b->n > max_points - points) {
-				inj->held = b; /* would pass max_points: the next call starts with it */
+			inj->held = b;    /* it is the slot's head until it is done */
+			inj->held_at = 0;
+			if (points && b->n > max_points - points)
+				goto out; /* would pass max_points: the next call starts with it */
+			uint32_t n = b->n; /* read first: once done, b is the writer's again */
+			if (!resume_held(inj, st))
 				goto out;
-			}
-			points += b->n; /* read first: once done, b is the writer's again */
-			inject_one(inj, st, b);
+			points += n;
 		}
 	}
 out:

@@ -337,6 +337,85 @@ static void test_dp_inject__drain_respects_max_points(void **state)
 }
 
 /*
+ * The WAL pushes back (its staged batches fill: the encoder runs only in
+ * st_store_poll, which this test holds off): the batch at the head waits,
+ * not done and nothing refused, and goes on where it stopped once the WAL
+ * drains; every point is stored, none counted twice. Pushed back for
+ * longer than DP_INJECT_BACKPRESSURE_WAIT_NS, the rest is refused and
+ * counted as before.
+ */
+static void test_dp_inject__backpressure_waits(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.wal.durability = ST_WAL_INTERVAL; /* a WAL (none: no WAL to push back) */
+	f->cfg.wal.batch_points = 1024; /* 4 staged batches: 4,096 points until the encoder runs */
+	fx_open(f);
+	struct dp_inject *inj;
+	assert_int_equal(dp_inject_create(1, 64, &inj), 0);
+	int slot = dp_inject_writer_claim(inj);
+	enum { NB = 48, PER = 1000 };
+	static uint8_t keys[NB][64];
+	int kl[NB];
+	struct dp_inject_batch *b[NB];
+	for (int i = 0; i < NB; i++) {
+		kl[i] = make_key(keys[i], sizeof(keys[i]), "bp", (uint32_t)i, "v");
+		assert_int_equal(dp_inject_batch_create(PER, PER * (size_t)kl[i], &b[i]), 0);
+		for (uint32_t k = 0; k < PER; k++)
+			add_point(b[i], keys[i], kl[i], T0 + (int64_t)k * CM_NS_PER_SEC, (double)k);
+		assert_int_equal(dp_inject_submit(inj, slot, b[i]), 0);
+	}
+	/* no st_store_poll: the stage fills and a batch stops part way */
+	int blocked = -1;
+	for (int pass = 0; pass < NB && blocked < 0; pass++) {
+		dp_inject_drain(inj, f->st, UINT32_MAX);
+		for (int i = 0; i < NB && blocked < 0; i++)
+			if (!is_done(b[i]))
+				blocked = i;
+	}
+	if (blocked <= 0) /* some go in before the stage is full */
+		fail_msg("blocked at batch %d", blocked);
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(dp_inject_drain(inj, f->st, UINT32_MAX), 0);
+	assert_false(is_done(b[blocked]));
+	/* the WAL drains: everything goes in, where it stopped */
+	for (int k = 0; k < 100000 && !is_done(b[NB - 1]); k++) {
+		st_store_poll(f->st);
+		dp_inject_drain(inj, f->st, UINT32_MAX);
+	}
+	for (int i = 0; i < NB; i++) {
+		assert_true(is_done(b[i]));
+		assert_int_equal(b[i]->stored, PER);
+		assert_int_equal(b[i]->status[ST_INS_BACKPRESSURE], 0);
+	}
+	struct dp_inject_stats st;
+	dp_inject_stats_read(inj, &st);
+	assert_int_equal(st.points, (uint64_t)NB * PER);
+	assert_int_equal(st.stored, (uint64_t)NB * PER);
+	/* pushed back for too long: the rest is refused and counted */
+	for (int i = 0; i < NB; i++) {
+		dp_inject_batch_reset(b[i]);
+		for (uint32_t k = 0; k < PER; k++)
+			add_point(b[i], keys[i], kl[i], T0 + (int64_t)(PER + k) * CM_NS_PER_SEC, 1.0);
+		assert_int_equal(dp_inject_submit(inj, slot, b[i]), 0);
+	}
+	int64_t t0 = cm_mono_ns();
+	while (!is_done(b[NB - 1])) {
+		dp_inject_drain(inj, f->st, UINT32_MAX);
+		assert_true(cm_mono_ns() - t0 < 20 * DP_INJECT_BACKPRESSURE_WAIT_NS);
+		usleep(1000);
+	}
+	assert_true(cm_mono_ns() - t0 >= DP_INJECT_BACKPRESSURE_WAIT_NS);
+	uint32_t refused = 0;
+	for (int i = 0; i < NB; i++)
+		refused += b[i]->status[ST_INS_BACKPRESSURE];
+	assert_true(refused > 0);
+	for (int i = 0; i < NB; i++)
+		dp_inject_batch_destroy(b[i]);
+	dp_inject_destroy(inj);
+	fx_close(f);
+}
+
+/*
  * A done batch is the writer's again at once: the owner must not read it
  * after marking it done. The writer here reuses each batch the moment it
  * sees done (an acquire load, as dp_inject_wait does, without the naps),
@@ -688,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_dp_inject__create_and_claim),
 		T(test_dp_inject__ring_full),
 		T(test_dp_inject__drain_respects_max_points),
+		T(test_dp_inject__backpressure_waits),
 		T(test_dp_inject__done_batch_is_the_writers),
 		T(test_dp_inject__writers_interval),
 		T(test_dp_inject__writers_sync),
