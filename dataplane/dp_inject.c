@@ -28,7 +28,7 @@ struct dp_inject {
 	uint32_t next;                  /* owner: round-robin start */
 	struct dp_inject_batch *held;   /* owner: dequeued and not finished: first next time */
 	uint32_t held_at;               /* owner: its points before this are inserted */
-	int64_t blocked_since;          /* owner: when the WAL first pushed it back (0: not) */
+	int64_t held_since;             /* owner: when the WAL first pushed it back (0: not yet) */
 	struct {
 		_Atomic uint64_t batches, points, stored;
 	} ctr CM_CACHE_ALIGNED;         /* owner-written */
@@ -140,80 +140,59 @@ int dp_inject_submit(struct dp_inject *inj, int slot, struct dp_inject_batch *b)
 	return 0;
 }
 
-/* HOT PATH (the owner's loop). */
 /*
- * Insert b's points from `from` on and, once all are, mark b done. A part
- * the WAL pushes back (ST_INS_BACKPRESSURE: its stage is full until the
- * WAL I/O catches up) stops the batch there unless give_up: the writer is
- * waiting for it anyway, so it waits a little longer instead of being told
- * its points were refused. Returns where it stopped, or INJECT_DONE.
+ * HOT PATH (the owner's loop). Insert the held batch's points from
+ * inj->held_at on and, once all are, mark it done and let it go. With hold,
+ * a part the WAL pushes back stops it there (st_store_insert_hold): the
+ * writer is waiting for the batch anyway, so it waits a little longer
+ * instead of being told its points were refused. Returns the points gone
+ * through in this call.
  */
-#define INJECT_DONE UINT32_MAX
-
-static uint32_t inject_from(struct dp_inject *inj, struct st_store *st, struct dp_inject_batch *b,
-			    uint32_t from, bool give_up, bool *took)
+static uint32_t inject_held(struct dp_inject *inj, struct st_store *st, bool hold)
 {
-	/* st_store_insert_burst stages 64 points at a time: a part this size is
-	 * pushed back whole or not at all, so resuming never inserts a point twice */
-	enum { PART = 64 };
+	enum { PART = 256 };
 	uint8_t status[PART];
-	uint32_t n = b->n;
-	for (uint32_t i = from; i < n; i += PART) {
-		uint32_t k = CM_MIN((uint32_t)PART, n - i);
-		uint32_t ok = st_store_insert_burst(st, b->pts + i, k, status);
-		bool pushed_back = ok == 0 && status[0] == ST_INS_BACKPRESSURE;
-		if (pushed_back && !give_up)
-			return i; /* the same part again later */
-		*took |= !pushed_back;
-		b->stored += ok;
-		for (uint32_t j = 0; j < k; j++)
+	struct dp_inject_batch *b = inj->held;
+	uint32_t n = b->n, from = inj->held_at;
+	for (uint32_t i = from; i < n;) {
+		uint32_t k = CM_MIN((uint32_t)PART, n - i), stored, went = k;
+		if (hold)
+			went = st_store_insert_hold(st, b->pts + i, k, status, &stored);
+		else
+			stored = st_store_insert_burst(st, b->pts + i, k, status);
+		b->stored += stored;
+		for (uint32_t j = 0; j < went; j++)
 			b->status[status[j]]++;
+		i += went;
+		if (went < k) {
+			inj->held_at = i; /* the same points again later */
+			if (!inj->held_since)
+				inj->held_since = cm_mono_ns();
+			return i - from;
+		}
 	}
 	b->lsn = st_store_pending_lsn(st);
 	cm_ctr_add(&inj->ctr.batches, 1);
 	cm_ctr_add(&inj->ctr.points, n);
 	cm_ctr_add(&inj->ctr.stored, b->stored);
+	inj->held = NULL;
 	/* pairs with the acquire load in dp_inject_wait: the results above are final,
 	 * and b is the writer's again (not read after this) */
 	atomic_store_explicit(&b->done, 1, memory_order_release);
-	return INJECT_DONE;
+	return n - from;
 }
 
-/*
- * Go on with the held batch; true when it is done. The wait is the WAL's,
- * not the batch's: it ends when the WAL takes a part, and once it has
- * lasted DP_INJECT_BACKPRESSURE_WAIT_NS the batches after it are not held
- * either until then.
- */
-static bool resume_held(struct dp_inject *inj, struct st_store *st)
-{
-	struct dp_inject_batch *b = inj->held;
-	bool give_up = inj->blocked_since &&
-		       cm_mono_ns() - inj->blocked_since > DP_INJECT_BACKPRESSURE_WAIT_NS;
-	bool took = false;
-	uint32_t at = inject_from(inj, st, b, inj->held_at, give_up, &took);
-	if (took)
-		inj->blocked_since = 0;
-	if (at != INJECT_DONE) {
-		if (!inj->blocked_since)
-			inj->blocked_since = cm_mono_ns();
-		inj->held_at = at;
-		return false;
-	}
-	inj->held = NULL;
-	inj->held_at = 0;
-	return true;
-}
-
-uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t max_points)
+/* final: nothing is held (the worker stops; writers must not wait for a WAL that will not drain) */
+static uint32_t drain(struct dp_inject *inj, struct st_store *st, uint32_t max_points, bool final)
 {
 	uint32_t points = 0;
 	if (inj->held) {
 		/* the head of its slot: it goes before anything dequeued after it */
-		uint32_t left = inj->held->n - inj->held_at;
-		if (!resume_held(inj, st))
-			return 0; /* the WAL still pushes back: nothing more this pass */
-		points = left;
+		bool hold = !final && (!inj->held_since ||
+				       cm_mono_ns() - inj->held_since <= DP_INJECT_BACKPRESSURE_WAIT_NS);
+		points = inject_held(inj, st, hold);
+		if (inj->held)
+			return points; /* the WAL still pushes back: nothing more this pass */
 	}
 	for (uint32_t k = 0; k < inj->nslots && points < max_points; k++) {
 		uint32_t s = (inj->next + k) % inj->nslots;
@@ -221,14 +200,14 @@ uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t ma
 		/* rte_ring's dequeue acquires what the writer's enqueue released */
 		while (points < max_points && rte_ring_sc_dequeue(inj->slot[s].ring, &obj) == 0) {
 			struct dp_inject_batch *b = obj;
-			inj->held = b;    /* it is the slot's head until it is done */
+			inj->held = b; /* the slot's head until it is done */
 			inj->held_at = 0;
+			inj->held_since = 0;
 			if (points && b->n > max_points - points)
 				goto out; /* would pass max_points: the next call starts with it */
-			uint32_t n = b->n; /* read first: once done, b is the writer's again */
-			if (!resume_held(inj, st))
+			points += inject_held(inj, st, !final);
+			if (inj->held)
 				goto out;
-			points += n;
 		}
 	}
 out:
@@ -236,12 +215,22 @@ out:
 	return points;
 }
 
+uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t max_points)
+{
+	return drain(inj, st, max_points, false);
+}
+
+uint32_t dp_inject_drain_final(struct dp_inject *inj, struct st_store *st)
+{
+	return drain(inj, st, UINT32_MAX, true);
+}
+
 int dp_inject_wait(const struct dp_inject_batch *b, const struct st_store *st, bool durable,
 		   int64_t timeout_ns)
 {
 	int64_t deadline = cm_mono_ns() + timeout_ns;
 	int64_t step = 20 * CM_NS_PER_US;
-	/* pairs with the release store in inject_one */
+	/* pairs with the release store in inject_held */
 	while (!atomic_load_explicit(&b->done, memory_order_acquire) ||
 	       (durable && st_store_durable_lsn(st) < b->lsn)) {
 		if (cm_mono_ns() >= deadline)

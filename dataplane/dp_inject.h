@@ -85,16 +85,22 @@ int dp_inject_submit(struct dp_inject *inj, int slot, struct dp_inject_batch *b)
  * Owner, every poll-loop pass: insert queued batches, at most max_points
  * points per call (a batch is never split across calls by the budget; one
  * larger than max_points is inserted alone), and mark them done. Returns
- * the points inserted. When the WAL pushes a part of a batch back (its
- * stage is full: ST_INS_BACKPRESSURE), the batch waits at the head of its
- * slot and the next calls go on from there, so a /write or an import is
- * slowed down rather than refused. Once the WAL has taken nothing for
- * DP_INJECT_BACKPRESSURE_WAIT_NS, batches go in as they can and what the
- * WAL refuses is counted, until it takes a part again (a writer's wait,
- * mgmt.write_timeout, is longer).
+ * the points gone through (stored or refused). When the WAL pushes a part
+ * of a batch back (its stage is full: what would be ST_INS_BACKPRESSURE),
+ * the batch waits at the head of its slot, uncounted, and the next calls
+ * go on where it stopped, so a /write or an import is slowed down rather
+ * than refused. A batch is held at most DP_INJECT_BACKPRESSURE_WAIT_NS in
+ * all (well under a writer's wait, mgmt.write_timeout); then what the WAL
+ * refuses is refused and counted.
  */
 #define DP_INJECT_BACKPRESSURE_WAIT_NS (1000 * CM_NS_PER_MS)
 uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t max_points);
+/*
+ * Owner, once, after its last pass: every queued batch inserted and done,
+ * none held (what the WAL cannot take is refused and counted: nothing
+ * would drain it). Returns the points gone through.
+ */
+uint32_t dp_inject_drain_final(struct dp_inject *inj, struct st_store *st);
 
 /*
  * Writer: wait until b is stored and, when durable, until its WAL record is

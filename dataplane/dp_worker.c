@@ -423,7 +423,7 @@ int dp_worker_run(struct dp_worker *w)
 	dp_worker_flush(w);
 	if (w->cfg.inject)
 		cm_ctr_add(CTR(w, inject_points),
-			   dp_inject_drain(w->cfg.inject, w->cfg.store, UINT32_MAX));
+			   dp_inject_drain_final(w->cfg.inject, w->cfg.store));
 	return 0;
 }
 

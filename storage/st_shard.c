@@ -899,10 +899,6 @@ static int read_open(const struct chunk *o, uint8_t vtype, int64_t t_min, int64_
 	return decode_into(copy, nw, count, vtype, t_min, t_max, out);
 }
 
-/*
- * Read one chunk sequence into out: the sealed chunks before the open one,
- * then the open one's committed prefix (copied: its writer may be appending).
- */
 /* Decode a sealed chunk's committed points in [t_min, t_max] into out. */
 static int read_sealed(const struct chunk *c, uint8_t vtype, int64_t t_min, int64_t t_max,
 		       struct st_points *out)
@@ -912,6 +908,10 @@ static int read_sealed(const struct chunk *c, uint8_t vtype, int64_t t_min, int6
 			   t_min, t_max, out);
 }
 
+/*
+ * Read one chunk sequence into out: the sealed chunks before the open one,
+ * then the open one's committed prefix (copied: its writer may be appending).
+ */
 static int read_seq(const struct seq *q, uint8_t vtype, int64_t t_min, int64_t t_max,
 		    struct st_points *out)
 {

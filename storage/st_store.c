@@ -601,25 +601,34 @@ static uint32_t refuse(struct st_store *st, uint32_t n, enum st_insert_status wh
 	return 0;
 }
 
-/* HOT PATH */
+#define PART_POINTS 64u      /* points staged at a time: the WAL takes a part whole or not at all */
+#define PART_HELD UINT32_MAX  /* insert_part: pushed back and left alone (hold) */
+
+/*
+ * HOT PATH. One part. Where the WAL pushes back (its stage is full, or its
+ * write is failing but for ENOSPC), the part is refused and counted as
+ * ST_INS_BACKPRESSURE, or with hold left alone: PART_HELD.
+ */
 static uint32_t insert_part(struct st_store *st, const struct st_shard_point *pts, uint32_t n,
-			    uint8_t *status)
+			    uint8_t *status, bool hold)
 {
-	assert(n <= 64);
-	uint8_t stat[64];
-	uint32_t ids[64];
+	assert(n <= PART_POINTS);
+	uint8_t stat[PART_POINTS];
+	uint32_t ids[PART_POINTS];
 	if (st->wal) {
 		int werr = st_wal_last_error(st->wal);
-		if (cm_unlikely(werr))
-			return refuse(st, n, werr == -ENOSPC ? ST_INS_DISK_FULL : ST_INS_BACKPRESSURE,
-				      status);
+		if (cm_unlikely(werr)) {
+			if (werr == -ENOSPC)
+				return refuse(st, n, ST_INS_DISK_FULL, status);
+			return hold ? PART_HELD : refuse(st, n, ST_INS_BACKPRESSURE, status);
+		}
 		uint32_t key_bytes = 0;
 		for (uint32_t i = 0; i < n; i++)
 			key_bytes += pts[i].keylen;
 		if (cm_unlikely(!st_wal_room(st->wal, n, key_bytes))) {
 			uint64_t lsn;
 			if (st_wal_commit(st->wal, &lsn) || !st_wal_room(st->wal, n, key_bytes))
-				return refuse(st, n, ST_INS_BACKPRESSURE, status);
+				return hold ? PART_HELD : refuse(st, n, ST_INS_BACKPRESSURE, status);
 		}
 	}
 	uint32_t stored = st_shard_insert_burst(st->shard, pts, n, stat, ids);
@@ -640,18 +649,38 @@ static uint32_t insert_part(struct st_store *st, const struct st_shard_point *pt
 	return stored;
 }
 
+/* HOT PATH. Parts in order; with hold, up to the first the WAL pushes back: how far it got. */
+static uint32_t insert_parts(struct st_store *st, const struct st_shard_point *pts, uint32_t n,
+			     uint8_t *status, bool hold, uint32_t *stored)
+{
+	*stored = 0;
+	if (cm_unlikely(atomic_load_explicit(&st->disk_low, memory_order_relaxed))) {
+		refuse(st, n, ST_INS_DISK_FULL, status);
+		return n;
+	}
+	for (uint32_t i = 0; i < n; i += PART_POINTS) {
+		uint32_t k = CM_MIN(PART_POINTS, n - i);
+		uint32_t got = insert_part(st, pts + i, k, status ? status + i : NULL, hold);
+		if (got == PART_HELD)
+			return i;
+		*stored += got;
+	}
+	return n;
+}
+
 /* HOT PATH */
 uint32_t st_store_insert_burst(struct st_store *st, const struct st_shard_point *pts, uint32_t n,
 			       uint8_t *status)
 {
-	if (cm_unlikely(atomic_load_explicit(&st->disk_low, memory_order_relaxed)))
-		return refuse(st, n, ST_INS_DISK_FULL, status);
-	uint32_t stored = 0;
-	for (uint32_t i = 0; i < n; i += 64) {
-		uint32_t k = CM_MIN(64u, n - i);
-		stored += insert_part(st, pts + i, k, status ? status + i : NULL);
-	}
+	uint32_t stored;
+	insert_parts(st, pts, n, status, false, &stored);
 	return stored;
+}
+
+uint32_t st_store_insert_hold(struct st_store *st, const struct st_shard_point *pts, uint32_t n,
+			      uint8_t *status, uint32_t *stored)
+{
+	return insert_parts(st, pts, n, status, true, stored);
 }
 
 int st_store_commit(struct st_store *st, uint64_t *lsn)

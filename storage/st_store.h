@@ -107,13 +107,25 @@ uint32_t st_store_shard_id(const struct st_store *st);
 /* --------------------------------------------------------------- owner */
 
 /*
- * HOT PATH. Store n points; status[i] (optional) gets each outcome. A burst
- * the WAL cannot stage whole is refused whole (ST_INS_BACKPRESSURE, or
- * ST_INS_DISK_FULL when the disk is below its floor or the WAL's last error
- * was ENOSPC). Returns the number stored.
+ * HOT PATH. Store n points; status[i] (optional) gets each outcome. The
+ * WAL stages a burst 64 points at a time; a part it cannot stage is
+ * refused whole (ST_INS_BACKPRESSURE, or ST_INS_DISK_FULL when the disk is
+ * below its floor or the WAL's last error was ENOSPC), and counted.
+ * Returns the number stored.
  */
 uint32_t st_store_insert_burst(struct st_store *st, const struct st_shard_point *pts, uint32_t n,
 			       uint8_t *status);
+/*
+ * st_store_insert_burst for points whose sender can wait (injected
+ * batches): at the first part the WAL pushes back (what would be refused
+ * as ST_INS_BACKPRESSURE) it stops, and that part and the rest are neither
+ * stored, nor given a status, nor counted. Returns how many points it went
+ * through (stored, or refused for reasons that waiting does not mend);
+ * *stored how many of them it stored. pts[returned..n) are the caller's to
+ * offer again.
+ */
+uint32_t st_store_insert_hold(struct st_store *st, const struct st_shard_point *pts, uint32_t n,
+			      uint8_t *status, uint32_t *stored);
 
 /*
  * Owner: commit what is staged as a WAL record now; *lsn receives the lsn

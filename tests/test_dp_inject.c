@@ -336,13 +336,34 @@ static void test_dp_inject__drain_respects_max_points(void **state)
 	fx_close(f);
 }
 
+/* Refill b[from..to) with PER points of key i at times from t (seconds) on, and submit them. */
+static void refill(struct dp_inject *inj, int slot, struct dp_inject_batch **b, uint8_t (*keys)[64],
+		   const int *kl, int from, int to, uint32_t per, int64_t t)
+{
+	for (int i = from; i < to; i++) {
+		dp_inject_batch_reset(b[i]);
+		for (uint32_t k = 0; k < per; k++)
+			add_point(b[i], keys[i], kl[i], T0 + (t + (int64_t)k) * CM_NS_PER_SEC, (double)k);
+		assert_int_equal(dp_inject_submit(inj, slot, b[i]), 0);
+	}
+}
+
+static uint64_t store_refused(struct st_store *st, enum st_insert_status why)
+{
+	struct st_store_stats s;
+	st_store_stats_read(st, &s);
+	return s.refused[why];
+}
+
 /*
  * The WAL pushes back (its staged batches fill: the encoder runs only in
- * st_store_poll, which this test holds off): the batch at the head waits,
- * not done and nothing refused, and goes on where it stopped once the WAL
- * drains; every point is stored, none counted twice. Pushed back for
- * longer than DP_INJECT_BACKPRESSURE_WAIT_NS, the rest is refused and
- * counted as before.
+ * st_store_poll, which this test holds off):
+ * - the batch at the head waits, not done, nothing refused or counted as
+ *   refused, and goes on where it stopped once the WAL drains; every point
+ *   is stored once, and the drains' returns add up to the points;
+ * - a batch held longer than DP_INJECT_BACKPRESSURE_WAIT_NS has the rest
+ *   refused and counted (in the batch and in the store alike);
+ * - the final drain holds nothing: every queued batch is done at once.
  */
 static void test_dp_inject__backpressure_waits(void **state)
 {
@@ -360,14 +381,13 @@ static void test_dp_inject__backpressure_waits(void **state)
 	for (int i = 0; i < NB; i++) {
 		kl[i] = make_key(keys[i], sizeof(keys[i]), "bp", (uint32_t)i, "v");
 		assert_int_equal(dp_inject_batch_create(PER, PER * (size_t)kl[i], &b[i]), 0);
-		for (uint32_t k = 0; k < PER; k++)
-			add_point(b[i], keys[i], kl[i], T0 + (int64_t)k * CM_NS_PER_SEC, (double)k);
-		assert_int_equal(dp_inject_submit(inj, slot, b[i]), 0);
 	}
+	refill(inj, slot, b, keys, kl, 0, NB, PER, 0);
 	/* no st_store_poll: the stage fills and a batch stops part way */
+	uint64_t drained = 0;
 	int blocked = -1;
 	for (int pass = 0; pass < NB && blocked < 0; pass++) {
-		dp_inject_drain(inj, f->st, UINT32_MAX);
+		drained += dp_inject_drain(inj, f->st, UINT32_MAX);
 		for (int i = 0; i < NB && blocked < 0; i++)
 			if (!is_done(b[i]))
 				blocked = i;
@@ -377,38 +397,47 @@ static void test_dp_inject__backpressure_waits(void **state)
 	for (int k = 0; k < 5; k++)
 		assert_int_equal(dp_inject_drain(inj, f->st, UINT32_MAX), 0);
 	assert_false(is_done(b[blocked]));
+	assert_int_equal(store_refused(f->st, ST_INS_BACKPRESSURE), 0);
 	/* the WAL drains: everything goes in, where it stopped */
 	for (int k = 0; k < 100000 && !is_done(b[NB - 1]); k++) {
 		st_store_poll(f->st);
-		dp_inject_drain(inj, f->st, UINT32_MAX);
+		drained += dp_inject_drain(inj, f->st, UINT32_MAX);
 	}
 	for (int i = 0; i < NB; i++) {
 		assert_true(is_done(b[i]));
 		assert_int_equal(b[i]->stored, PER);
 		assert_int_equal(b[i]->status[ST_INS_BACKPRESSURE], 0);
 	}
+	assert_int_equal(drained, (uint64_t)NB * PER);
+	assert_int_equal(store_refused(f->st, ST_INS_BACKPRESSURE), 0);
 	struct dp_inject_stats st;
 	dp_inject_stats_read(inj, &st);
 	assert_int_equal(st.points, (uint64_t)NB * PER);
 	assert_int_equal(st.stored, (uint64_t)NB * PER);
-	/* pushed back for too long: the rest is refused and counted */
-	for (int i = 0; i < NB; i++) {
-		dp_inject_batch_reset(b[i]);
-		for (uint32_t k = 0; k < PER; k++)
-			add_point(b[i], keys[i], kl[i], T0 + (int64_t)(PER + k) * CM_NS_PER_SEC, 1.0);
-		assert_int_equal(dp_inject_submit(inj, slot, b[i]), 0);
-	}
+
+	/* held too long: 6 batches, the stage holds about 4 (no poll) */
+	enum { NB2 = 6 };
+	refill(inj, slot, b, keys, kl, 0, NB2, PER, PER);
 	int64_t t0 = cm_mono_ns();
-	while (!is_done(b[NB - 1])) {
+	while (!is_done(b[NB2 - 1])) {
 		dp_inject_drain(inj, f->st, UINT32_MAX);
 		assert_true(cm_mono_ns() - t0 < 20 * DP_INJECT_BACKPRESSURE_WAIT_NS);
 		usleep(1000);
 	}
 	assert_true(cm_mono_ns() - t0 >= DP_INJECT_BACKPRESSURE_WAIT_NS);
-	uint32_t refused = 0;
-	for (int i = 0; i < NB; i++)
+	uint64_t refused = 0;
+	for (int i = 0; i < NB2; i++)
 		refused += b[i]->status[ST_INS_BACKPRESSURE];
 	assert_true(refused > 0);
+	assert_int_equal(store_refused(f->st, ST_INS_BACKPRESSURE), refused);
+
+	/* the final drain, the WAL still full: done at once, the refusals counted */
+	refill(inj, slot, b, keys, kl, 0, 2, PER, 2 * PER);
+	t0 = cm_mono_ns();
+	assert_int_equal(dp_inject_drain_final(inj, f->st), 2 * PER);
+	assert_true(cm_mono_ns() - t0 < DP_INJECT_BACKPRESSURE_WAIT_NS);
+	assert_true(is_done(b[0]) && is_done(b[1]));
+	assert_int_equal(b[1]->status[ST_INS_BACKPRESSURE], PER);
 	for (int i = 0; i < NB; i++)
 		dp_inject_batch_destroy(b[i]);
 	dp_inject_destroy(inj);
