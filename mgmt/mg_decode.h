@@ -32,7 +32,10 @@
 struct st_rcu;
 struct mg_decode_pool;
 
-#define MG_DECODE_AHEAD 8u    /* items read and not yet taken, per job, at most */
+/* How far past the query thread's item helpers may claim. Read items the
+ * query thread skipped stay until mg_decode_finish; the statements using it
+ * take every item in order, so there are none. */
+#define MG_DECODE_AHEAD 8u
 
 /* Read item i on QSBR slot reader. */
 typedef void (*mg_decode_fn)(void *arg, uint32_t i, int reader);

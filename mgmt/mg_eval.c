@@ -12,6 +12,7 @@
  */
 #include "mg_exec_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -231,7 +232,7 @@ int qp_regex_text(struct qplan *p, const char *pattern, const struct st_index_re
 
 void qp_release(struct qplan *p)
 {
-	ql_ahead_stop(p);
+	assert(!p->ahead); /* run_groups stops it before the row sets go */
 	for (uint32_t i = 0; i < p->nres; i++)
 		st_index_regex_free(p->res[i].re);
 	free(p->res);

@@ -54,8 +54,10 @@ struct mg_exec_limits {
 	uint64_t max_series;      /* series read per statement */
 	uint64_t max_buckets;     /* GROUP BY time buckets per statement */
 	size_t max_memory_bytes;  /* points held, bucket accumulators and the plan's arena;
-				   * not yet the values median/percentile/mode keep nor
-				   * the result (bounded by max_points, max_buckets) */
+				   * not yet the values median/percentile/mode keep, the
+				   * result (bounded by max_points, max_buckets), nor the
+				   * row sets helpers read ahead and the statement has not
+				   * taken yet (at most MG_DECODE_AHEAD past it) */
 	int64_t timeout_ns;       /* per statement */
 };
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -610,21 +611,29 @@ static int create_writers(struct mg_svc *s)
 	return rc;
 }
 
+#define DECODE_THREADS_DEFAULT_MAX 4
+
 /*
  * The decode helpers: by default one per management core but the first
- * (the query thread's); with the management plane on one core (a 2-core
- * machine: the other is the worker's), none. They take their reader slots
- * before the query pool takes the rest.
+ * (the query thread's), at most DECODE_THREADS_DEFAULT_MAX and at most half
+ * the reader slots left, so queries keep the rest (mgmt.readers); with the
+ * management plane on one core (a 2-core machine: the other is the
+ * worker's), none. They take their slots before the query pool takes the
+ * rest; an explicit mgmt.decode_threads that does not fit fails the start.
  */
 static int create_decoders(struct mg_svc *s)
 {
 	int64_t n = cm_config_int(s->d->cfg, "mgmt.decode_threads");
 	if (n < 0) {
 		/* unpinned: the CPUs the workers leave (they poll), as if pinned */
-		long online = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t set;
+		int64_t online = sched_getaffinity(0, sizeof(set), &set) ? 1 : CPU_COUNT(&set);
 		int64_t cpus = s->d->pinned ? (int64_t)s->d->plan.nmgmt_cpus
-					    : (int64_t)online - (int64_t)s->d->nshards;
-		n = cpus > 1 ? cpus - 1 : 0;
+					    : online - (int64_t)s->d->nshards;
+		int64_t slots = (int64_t)st_rcu_readers_free(s->d->rcu) / 2;
+		n = CM_MIN(cpus - 1, (int64_t)DECODE_THREADS_DEFAULT_MAX);
+		n = CM_MIN(n, slots);
+		n = CM_MAX(n, (int64_t)0);
 	}
 	int rc = mg_decode_pool_create(s->d->rcu, (uint32_t)n, &s->decode);
 	if (rc == 0)

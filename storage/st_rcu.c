@@ -73,6 +73,12 @@ int st_rcu_reader_register(struct st_rcu *rcu)
 	}
 }
 
+uint32_t st_rcu_readers_free(const struct st_rcu *rcu)
+{
+	uint64_t used = atomic_load_explicit(&rcu->slots, memory_order_relaxed);
+	return rcu->max_readers - (uint32_t)__builtin_popcountll(used);
+}
+
 void st_rcu_reader_unregister(struct st_rcu *rcu, int reader_id)
 {
 	assert(reader_id >= 0 && (uint32_t)reader_id < rcu->max_readers);

@@ -32,6 +32,8 @@ void st_rcu_destroy(struct st_rcu *rcu);
 /* Claim a reader slot for the calling thread: 0..max_readers-1, or -ENOSPC. */
 int st_rcu_reader_register(struct st_rcu *rcu);
 void st_rcu_reader_unregister(struct st_rcu *rcu, int reader_id);
+/* Reader slots not claimed now (a snapshot: others may claim them next). */
+uint32_t st_rcu_readers_free(const struct st_rcu *rcu);
 
 /* Bracket a read of shard memory. Not nestable. Reader thread only. */
 void st_read_begin(struct st_rcu *rcu, int reader_id);
