@@ -208,8 +208,8 @@ int qp_regex(struct qplan *p, const struct mg_expr *e, const struct st_index_reg
 
 int qp_regex_text(struct qplan *p, const char *pattern, const struct st_index_regex **out)
 {
-	for (uint32_t i = 0; i < p->nres; i++)
-		if (!strcmp(p->res[i].pattern, pattern)) {
+	for (uint32_t i = 0; i < p->nres; i++) /* per row for a field's =~: the address first */
+		if (p->res[i].pattern == pattern || !strcmp(p->res[i].pattern, pattern)) {
 			*out = p->res[i].re;
 			return 0;
 		}

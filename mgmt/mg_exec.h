@@ -76,7 +76,8 @@ struct mg_exec_ctx {
 	struct mg_exec_limits limits;
 	const _Atomic bool *killed;   /* set by mg_svc_kill; may be NULL */
 	_Atomic uint64_t *points_scanned;   /* progress for SHOW QUERIES; may be NULL */
-	_Atomic uint64_t *chunks_summarized; /* block chunks answered by summaries; may be NULL */
+	_Atomic uint64_t *chunks_summarized; /* block chunks answered by summaries (the
+					      * query.chunks_summarized counter); may be NULL */
 	/* INTO: store a line-protocol body in database db */
 	int (*write)(void *arg, const char *db, const char *body, size_t len,
 		     struct mg_write_report *rep);

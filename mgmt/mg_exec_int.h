@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cm_clock.h"
 #include "mg_agg.h"
 #include "mg_db.h"
 #include "mg_tz.h"
@@ -157,6 +158,9 @@ struct qplan {
 /* The fixed-width GROUP BY time bucket of ts: floor((ts - offset) / interval), any ts. */
 static inline int64_t qp_bucket_index(const struct qplan *p, int64_t ts)
 {
+	int64_t d64;
+	if (!__builtin_sub_overflow(ts, p->offset, &d64)) /* the common case: no 128-bit division */
+		return cm_floor_div(d64, p->interval);
 	__extension__ __int128 d = (__int128)ts - p->offset;
 	__extension__ __int128 q = d / p->interval;
 	return (int64_t)(d % p->interval < 0 ? q - 1 : q);
@@ -265,5 +269,11 @@ void ql_ahead_start(struct qplan *p, struct rowset *v, uint32_t n, bool sums);
 void ql_ahead_stop(struct qplan *p);
 /* Guardrails between series: 0, or -ETIME / -ECANCELED / -E2BIG / -ENOMEM with p->err. */
 int ql_check(struct qplan *p, uint64_t more_points);
+/*
+ * Would n items (`what`, for the message) of size bytes more pass the
+ * memory guardrail (before they are allocated)? 0, or ql_check's error;
+ * -ENOMEM with p->err when n * size does not fit a size_t.
+ */
+int ql_fits(struct qplan *p, uint64_t n, size_t size, const char *what);
 
 #endif /* MG_EXEC_INT_H */

@@ -434,6 +434,20 @@ int ql_check(struct qplan *p, uint64_t more_points)
 	return 0;
 }
 
+int ql_fits(struct qplan *p, uint64_t n, size_t size, const char *what)
+{
+	size_t bytes;
+	if (n > SIZE_MAX || __builtin_mul_overflow((size_t)n, size, &bytes) || bytes > SIZE_MAX / 2) {
+		snprintf(p->err, sizeof(p->err), "query memory limit exceeded: %llu %s",
+			 (unsigned long long)n, what);
+		return -ENOMEM;
+	}
+	p->held_bytes += bytes;
+	int rc = ql_check(p, 0);
+	p->held_bytes -= bytes;
+	return rc;
+}
+
 /* Which block chunks a summarized read answers from their summaries. */
 struct sum_take {
 	const struct qplan *p;

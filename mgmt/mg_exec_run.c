@@ -434,6 +434,7 @@ struct buckets {
 	int64_t b0;            /* absolute bucket index of row 0 (fixed width) */
 	int64_t nb;
 	int64_t *edges;        /* tz(): nb + 1 instants; NULL: fixed width */
+	size_t edges_bytes;    /* what edges count toward the memory guardrail */
 	struct mg_acc *acc;    /* nb * nslots */
 };
 
@@ -454,14 +455,8 @@ static int64_t bucket_of(const struct qplan *p, const struct buckets *bk, int64_
 			*end = INT64_MAX;
 			return bk->nb;
 		}
-		int64_t lo = 0, hi = bk->nb - 1; /* the last edge <= ts */
-		while (lo < hi) {
-			int64_t mid = lo + (hi - lo + 1) / 2;
-			if (bk->edges[mid] <= ts)
-				lo = mid;
-			else
-				hi = mid - 1;
-		}
+		/* the last edge <= ts: edges[1..nb] has one > ts (ts < edges[nb], so ts + 1 fits) */
+		int64_t lo = (int64_t)st_ts_lower_bound(bk->edges + 1, (size_t)bk->nb, ts + 1);
 		*end = bk->edges[lo + 1];
 		return lo;
 	}
@@ -583,17 +578,15 @@ static bool sums_usable(const struct qplan *p)
 static int tz_edges(struct qplan *p, int64_t lo, uint64_t max, struct buckets *bk)
 {
 	/* DST moves an edge by less than a bucket: at most one bucket more than in UTC */
-	uint64_t guess = ((uint64_t)p->tmax - (uint64_t)lo) / (uint64_t)p->interval + 3;
-	if (guess > max + 2)
+	uint64_t span = ((uint64_t)p->tmax - (uint64_t)lo) / (uint64_t)p->interval;
+	if (span >= max)
 		return -E2BIG;
+	uint64_t guess = span + 3; /* <= max + 2: no wrap */
 	/* the edges and the accumulators they will need pass the memory guardrail first */
-	size_t bytes = (size_t)(guess + 1) * (sizeof(*bk->edges) + p->nslots * sizeof(*bk->acc));
-	p->held_bytes += bytes;
-	int rc = ql_check(p, 0);
-	p->held_bytes -= bytes;
+	int rc = ql_fits(p, guess + 1, sizeof(*bk->edges) + p->nslots * sizeof(*bk->acc), "buckets");
 	if (rc)
 		return rc;
-	bk->edges = malloc((guess + 1) * sizeof(*bk->edges));
+	bk->edges = malloc((guess + 1) * sizeof(*bk->edges)); /* ql_fits: no overflow */
 	if (!bk->edges)
 		return -ENOMEM;
 	int64_t s, e;
@@ -616,6 +609,8 @@ static int tz_edges(struct qplan *p, int64_t lo, uint64_t max, struct buckets *b
 		bk->edges = NULL;
 		return -E2BIG;
 	}
+	p->held_bytes += (size_t)(guess + 1) * sizeof(*bk->edges); /* until run_agg frees them */
+	bk->edges_bytes = (size_t)(guess + 1) * sizeof(*bk->edges);
 	return 0;
 }
 
@@ -939,17 +934,7 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 	size_t nacc = 0;
 	if (rc == 0 && bk.nb > 0) {
 		/* the accumulators count toward the memory guardrail before they exist */
-		size_t bytes;
-		if (__builtin_mul_overflow((size_t)bk.nb, (size_t)p->nslots * sizeof(*bk.acc),
-					   &bytes) || bytes > SIZE_MAX / 2) {
-			snprintf(p->err, sizeof(p->err), "query memory limit exceeded: %lld buckets",
-				 (long long)bk.nb);
-			rc = -ENOMEM;
-		} else {
-			p->held_bytes += bytes;
-			rc = ql_check(p, 0);
-			p->held_bytes -= bytes;
-		}
+		rc = ql_fits(p, (uint64_t)bk.nb, (size_t)p->nslots * sizeof(*bk.acc), "buckets");
 		nacc = rc ? 0 : (size_t)bk.nb * p->nslots;
 	}
 	if (nacc) {
@@ -976,6 +961,7 @@ static int run_agg(struct qplan *p, struct rowset *rs, uint32_t n, struct matrix
 		free(bk.acc);
 	}
 	free(bk.edges);
+	p->held_bytes -= bk.edges_bytes;
 	for (uint32_t i = 0; i < n; i++)
 		ql_unload(p, &rs[i]);
 	p->tmin = tmin;
@@ -1046,19 +1032,21 @@ static int apply_xforms(struct qplan *p, struct matrix *m)
  * The result's copy of a cell's string, by the string's address, so that a
  * tag value repeated in every row of its series is copied once (and the
  * JSON encoder, which remembers encodings by address, escapes it once).
- * Sound while emitting: the strings a matrix points at (tag values, string
- * literals, a subquery's result) all outlive it and never change.
+ * One memo per statement (allocated at its first string): the strings a
+ * matrix points at (tag values interned in the plan, string literals, a
+ * subquery's result) all outlive the statement and never change.
  */
-#define STR_MEMO 1024u
+#define STR_MEMO_BITS 10u
 
 struct str_memo {
 	const char *src, *own;
 };
 
-static const char *str_own(struct mg_result *r, struct str_memo *memo, const char *s)
+static const char *str_own(struct mg_result *r, struct str_memo **memo, const char *s)
 {
-	struct str_memo *e = &memo[((uintptr_t)s * UINT64_C(0x9e3779b97f4a7c15)) >> 54];
-	static_assert(STR_MEMO == 1024, "the memo index is the hash's top 10 bits");
+	if (!*memo && !(*memo = calloc(1u << STR_MEMO_BITS, sizeof(**memo))))
+		return NULL;
+	struct str_memo *e = &(*memo)[cm_ptr_slot(s, STR_MEMO_BITS)];
 	if (e->src != s) {
 		const char *own = mg_result_strdup(r, s, strlen(s));
 		if (!own)
@@ -1075,7 +1063,7 @@ struct into_buf {
 };
 
 static int emit(struct qplan *p, struct mg_result *r, struct mg_stmt_result *sr,
-		const struct rowset *g, struct matrix *m)
+		const struct rowset *g, struct matrix *m, struct str_memo **memo)
 {
 	const struct mg_select *s = p->sel;
 	struct mg_tagpair tags[QP_TAGKEYS_MAX];
@@ -1098,7 +1086,6 @@ static int emit(struct qplan *p, struct mg_result *r, struct mg_stmt_result *sr,
 	struct mg_cell *dst = mg_result_add_rows(r, se, n);
 	if (!dst)
 		return -ENOMEM;
-	struct str_memo memo[STR_MEMO] = {{NULL, NULL}};
 	for (size_t k = off; k < off + n; k++, dst += m->ncols + 1) {
 		size_t i = s->order_desc ? m->n - 1 - k : k;
 		i = m->order ? m->order[i] : i;
@@ -1147,6 +1134,7 @@ static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
 	const struct mg_select *s = p->sel;
 	int64_t skip = s->soffset > 0 ? s->soffset : 0, left = s->slimit > 0 ? s->slimit : INT64_MAX;
 	int rc = 0;
+	struct str_memo *memo = NULL; /* emit's string copies, for the whole statement */
 	/* without LIMIT every row set is read whole, in this order: helpers read ahead */
 	if (s->limit <= 0)
 		ql_ahead_start(p, all->v, all->n, p->agg && sums_usable(p));
@@ -1167,7 +1155,7 @@ static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
 				skip--;
 			} else {
 				if (m.n > (size_t)(s->offset > 0 ? s->offset : 0))
-					rc = emit(p, r, sr, &all->v[i], &m);
+					rc = emit(p, r, sr, &all->v[i], &m, &memo);
 				left--;
 			}
 		}
@@ -1175,6 +1163,7 @@ static int run_groups(struct qplan *p, struct rowsets *all, struct mg_result *r,
 		i = j;
 	}
 	ql_ahead_stop(p);
+	free(memo);
 	return rc;
 }
 

@@ -490,7 +490,8 @@ static size_t fmt_float(double f, char *out)
 /* ------------------------------------------------------------ JSON writer */
 
 #define JW_BUF 8192u
-#define JW_MEMO 1024u         /* string cells remembered encoded, direct-mapped by address */
+#define JW_MEMO_BITS 10u
+#define JW_MEMO (1u << JW_MEMO_BITS) /* string cells remembered encoded, direct-mapped by address */
 #define JW_MEMO_LEN 55u       /* the longest encoding remembered, quotes included */
 #define JW_CELL_ROOM 80u      /* a separator and any cell but a string: a time is the longest */
 
@@ -730,8 +731,7 @@ static bool jw_room(struct jw *w, size_t k)
 /* A string cell of a result (see struct jw_memo): from the memo, or encoded and remembered. */
 static void jw_cell_str(struct jw *w, const char *s)
 {
-	size_t slot = ((uintptr_t)s * UINT64_C(0x9e3779b97f4a7c15)) >> 54;
-	static_assert(JW_MEMO == 1024, "the memo index is the hash's top 10 bits");
+	size_t slot = cm_ptr_slot(s, JW_MEMO_BITS);
 	struct jw_memo *m = &w->memo[slot];
 	if (w->memo_key[slot] == s) {
 		memcpy(w->buf + w->n, m->enc, m->len);  /* room: JW_CELL_ROOM > JW_MEMO_LEN */

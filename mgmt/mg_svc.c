@@ -126,6 +126,7 @@ struct mg_svc {
 	struct histo query_h, write_h;
 	struct reqctr req;
 	_Atomic uint64_t queries, query_errors, statements;
+	_Atomic uint64_t chunks_summarized;   /* block chunks answered by their summaries */
 	_Atomic uint64_t writes, write_lines, write_bad_lines, write_points, write_refused;
 };
 
@@ -344,6 +345,7 @@ int mg_svc_query(struct mg_svc *s, const struct mg_query_req *req, struct mg_res
 			.dbs = s->dbs, .db = db,
 			.default_db = s->default_db, .now_ns = req->now_ns ? req->now_ns : cm_now_ns(),
 			.limits = s->limits, .killed = &run->killed, .points_scanned = &run->points,
+			.chunks_summarized = &s->chunks_summarized,
 			.write = exec_write, .show_queries = exec_show_queries, .kill = exec_kill,
 			.arg = s,
 		};
@@ -435,6 +437,7 @@ int mg_svc_stats(struct mg_svc *s, mg_stat_fn fn, void *arg)
 		{"query.errors", LOAD(s->query_errors), MG_STAT_COUNTER},
 		{"query.running", running, MG_STAT_GAUGE},
 		{"query.rowsets_read_ahead", mg_decode_pool_items(s->decode), MG_STAT_COUNTER},
+		{"query.chunks_summarized", LOAD(s->chunks_summarized), MG_STAT_COUNTER},
 		{"write.requests", LOAD(s->writes), MG_STAT_COUNTER},
 		{"write.lines", LOAD(s->write_lines), MG_STAT_COUNTER},
 		{"write.lines_bad", LOAD(s->write_bad_lines), MG_STAT_COUNTER},

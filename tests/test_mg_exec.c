@@ -2500,6 +2500,23 @@ static void test_mg_exec__raw_many_tag_values(void **state)
 	mg_result_free(r);
 }
 
+/*
+ * tz() buckets under a max-select-buckets high enough to let them through:
+ * their edges and accumulators are sized with overflow checks (the edge
+ * count once wrapped the allocation and the loop wrote past it).
+ */
+static void test_mg_exec__tz_buckets_beyond_memory(void **state)
+{
+	(void)state;
+	uint64_t saved = fx.cx.limits.max_buckets;
+	fx.cx.limits.max_buckets = INT64_MAX;
+	bool ok = check_render(HAND, "SELECT count(v) FROM hc WHERE time >= 0 AND "
+			       "time < 4611686018427387904 GROUP BY time(1ns) tz('UTC')",
+			       "error: query memory limit exceeded: 4611686018427387907 buckets\n");
+	fx.cx.limits.max_buckets = saved;
+	assert_true(ok);
+}
+
 int main(void)
 {
 	tst_require_uring();
@@ -2509,6 +2526,7 @@ int main(void)
 		cmocka_unit_test(test_mg_exec__hand_checked),
 		cmocka_unit_test(test_mg_exec__regressions),
 		cmocka_unit_test(test_mg_exec__raw_many_tag_values),
+		cmocka_unit_test(test_mg_exec__tz_buckets_beyond_memory),
 		cmocka_unit_test(test_mg_exec__series_ends),
 		cmocka_unit_test(test_mg_exec__random_vs_brute_force),
 	};
