@@ -437,11 +437,13 @@ int st_block_builder_add(struct st_block_builder *b, uint32_t series_id, enum st
 	if (rc)
 		return rc;
 	uint32_t from = b->nchunks;
-	/* at most a chunk per chunk_points points plus one per span boundary crossed */
+	/* at most a chunk per chunk_points points plus one per span boundary crossed, and
+	 * never more chunks than points (a tiny span crosses many boundaries between two) */
 	uint64_t cp = b->cfg.chunk_points, most = (n + cp - 1) / cp;
 	if (b->cfg.chunk_span_ns > 0)
-		most += (uint64_t)(cm_floor_div(ts[n - 1], b->cfg.chunk_span_ns) -
-				   cm_floor_div(ts[0], b->cfg.chunk_span_ns));
+		most += (uint64_t)cm_floor_div(ts[n - 1], b->cfg.chunk_span_ns) -
+			(uint64_t)cm_floor_div(ts[0], b->cfg.chunk_span_ns);
+	most = CM_MIN(most, (uint64_t)n);
 	if ((uint64_t)b->nchunks + most > UINT32_MAX)
 		return -E2BIG;
 	if (buf_reserve(&b->series, sizeof(struct st_fmt_series)))

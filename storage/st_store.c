@@ -874,7 +874,6 @@ struct summ_ctx {
 	const struct cands *cand;
 	const struct st_blk *self;         /* the block being read */
 	struct st_sums *sums;
-	int rc;                            /* -ENOMEM growing sums */
 };
 
 /* Has p a point in [lo, hi]? (p in time order) */
@@ -889,6 +888,8 @@ static bool block_within(const struct st_blk *b, uint32_t local_id, int64_t lo, 
 {
 	const struct st_block_summary *sum;
 	uint32_t n;
+	if (b->info.t_max < lo || b->info.t_min > hi) /* partitions rarely overlap: no lookup */
+		return false;
 	if (st_block_summaries(b->b, local_id, &sum, &n))
 		return false;
 	uint32_t a = st_block_chunk_from(sum, n, lo);
@@ -898,7 +899,7 @@ static bool block_within(const struct st_blk *b, uint32_t local_id, int64_t lo, 
 static bool summ_skip(void *arg, const struct st_block_summary *c)
 {
 	struct summ_ctx *x = arg;
-	if (x->rc || c->t_min < x->t_min || c->t_max > x->t_max || !x->take(x->arg, c) ||
+	if (c->t_min < x->t_min || c->t_max > x->t_max || !x->take(x->arg, c) ||
 	    points_within(x->hot, c->t_min, c->t_max))
 		return false;
 	for (uint32_t i = 0; i < x->cand->n; i++)
@@ -909,10 +910,8 @@ static bool summ_skip(void *arg, const struct st_block_summary *c)
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 16;
 		struct st_block_summary *v = realloc(s->v, cap * sizeof(*v));
-		if (!v) {
-			x->rc = -ENOMEM;
-			return false;
-		}
+		if (!v)
+			return false; /* then the chunk is decoded: the same answer */
 		s->v = v;
 		s->cap = cap;
 	}
@@ -955,7 +954,6 @@ static int read_points(struct st_store *st, uint32_t local_id, int64_t t_min, in
 		x->local_id = local_id;
 		x->hot = &hot;
 		x->cand = &cand;
-		x->rc = 0;
 	}
 	/* Each block merged over what came before; the hot tier, newest of all, last. */
 	struct st_points blk;
@@ -969,12 +967,8 @@ static int read_points(struct st_store *st, uint32_t local_id, int64_t t_min, in
 			x->self = b;
 		int r = st_block_read_skip(b->b, local_id, t_min, t_max, x ? summ_skip : NULL, x,
 					   dst);
-		bool nomem = x && x->rc;
-		if (nomem)
-			r = x->rc;
 		if (r < 0) {
-			if (!nomem)
-				block_read_failed(st, b, r);
+			block_read_failed(st, b, r);
 			rc = r;
 			continue;
 		}

@@ -223,8 +223,9 @@ void st_store_stats_read(const struct st_store *st, struct st_store_stats *out);
  * them at once; the flusher drops their points from what it writes, their
  * hot points at the next checkpoint and their blocks at the next rewrite.
  * fn answers, for a series' measurement name (borrowed), whether all of the
- * series is deleted; it runs on the flusher thread once per series and
- * checkpoint, so it must be thread-safe and cheap. Set once, before any
+ * series is deleted; it runs on the flusher thread per series at every
+ * checkpoint, rewrite and retention scan of blocks, so it must be
+ * thread-safe and cheap. Set once, before any
  * series is deleted; fn and arg are kept until st_store_close.
  */
 typedef bool (*st_deleted_fn)(void *arg, struct st_str measurement);

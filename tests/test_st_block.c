@@ -605,6 +605,21 @@ static void test_st_block__chunks_cut_at_span_multiples(void **state)
 	assert_int_equal(cm_next_multiple(100, 100), 200);
 	assert_int_equal(cm_next_multiple(INT64_MAX - 1, 10), INT64_MAX);
 	assert_int_equal(cm_next_multiple(INT64_MAX, 1), INT64_MAX);
+	/* a span far below the point spacing crosses ~2^62 boundaries between two points:
+	 * still one chunk a point, never refused for a chunk count it cannot have */
+	struct model wide = {.part_start = INT64_MIN / 2, .part_end = INT64_MAX / 2};
+	model_add(&wide, 1, K_INT_WALK, 3, -(INT64_C(1) << 61), INT64_C(1) << 61, false);
+	uint8_t *wimg;
+	size_t wlen;
+	struct st_block_build_cfg wcfg = cfg_for(&wide, 10, 0);
+	wcfg.chunk_span_ns = 1;
+	build(&wide, &wcfg, &wimg, &wlen);
+	struct mem_file wf = {.p = wimg, .len = wlen};
+	struct st_block *wblk = open_ok(&wf);
+	check_block_span(wblk, &wide, 10, 1);
+	st_block_close(wblk);
+	free(wimg);
+	model_free(&wide);
 	struct model m = {.part_start = -1000, .part_end = 1000};
 	model_add(&m, 1, K_INT_WALK, 280, -990, 7, false); /* -990 .. 963 */
 	model_add(&m, 2, K_FLOAT_FULL, 50, -300, 3, false);
