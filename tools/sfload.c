@@ -20,12 +20,14 @@
  *
  * A batch is acknowledged by a 2xx answer (204 from all three); any other
  * answer, or a transport error, counts the batch as failed, prints the
- * first few with the server's words, and makes the exit code 1. Values are
- * counted from the lines (the fields of each), so values/s compares
- * systems with equal work whatever each counts internally.
+ * first few with the server's words, and makes the exit code 1. Lines and
+ * values are counted by the project's own line-protocol decoder
+ * (dp_line_decode, as /write decodes them: the fields of each line; a line
+ * it refuses is sent all the same and counted in bad_lines), so values/s
+ * compares systems with equal work whatever each counts internally.
  *
  * Output, one line on stdout for scripts:
- *   sfload lines=864000 values=8640000 batches=87 connections=4
+ *   sfload lines=864000 values=8640000 bad_lines=0 batches=87 connections=4
  *     seconds=3.2100 lines_per_s=269158 values_per_s=2691588 failed=0
  *     raw_bytes=... gzip_bytes=...
  *
@@ -47,6 +49,7 @@
 
 #include "cm_clock.h"
 #include "cm_config.h"
+#include "dp_line.h"
 #include "tl_zread.h"
 
 #define READ_CHUNK (1u << 20)
@@ -55,7 +58,7 @@
 struct batch {
 	unsigned char *gz;            /* gzip member */
 	size_t gz_len;
-	uint64_t lines, values;
+	uint64_t lines, values, bad;  /* bad: lines the decoder refuses (sent all the same) */
 	size_t raw_len;
 };
 
@@ -70,38 +73,6 @@ struct load {
 };
 
 /* ------------------------------------------------------------ input */
-
-/*
- * The values of one line: its fields, the commas of the field set outside
- * string values plus one. 0 for a blank line or a comment. The field set
- * starts after the first space that is not escaped (measurement and tags
- * have no quotes) and ends at the next space outside a string.
- */
-static uint64_t line_values(const char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n && (s[i] == ' ' || s[i] == '\t'))
-		i++;
-	if (i == n || s[i] == '#')
-		return 0;
-	for (; i < n && s[i] != ' '; i++)
-		if (s[i] == '\\')
-			i++;
-	uint64_t v = 1;
-	bool quoted = false;
-	for (i++; i < n; i++) {
-		if (s[i] == '\\') {
-			i++;
-		} else if (s[i] == '"') {
-			quoted = !quoted;
-		} else if (!quoted && s[i] == ',') {
-			v++;
-		} else if (!quoted && s[i] == ' ') {
-			break;
-		}
-	}
-	return v;
-}
 
 /* All of path in memory (decompressed), NUL-free lines; -1 with err. */
 static int read_all(const char *path, char **out, size_t *len, char *err, size_t errlen)
@@ -165,41 +136,61 @@ static int gzip_batch(const char *s, size_t n, int level, struct batch *b)
 	return rc == Z_STREAM_END ? 0 : -1;
 }
 
-/* Split text into batches of per lines (values counted) and compress each. */
-static int make_batches(const char *text, size_t len, uint64_t per, uint64_t limit, int level,
-			struct batch **out, size_t *nout)
+static void free_batches(struct batch *v, size_t n)
 {
+	for (size_t i = 0; i < n; i++)
+		free(v[i].gz);
+	free(v);
+}
+
+/*
+ * Split text into batches of per lines and compress each. Lines and values
+ * are what the project's line-protocol decoder finds (dp_line_decode, as
+ * /write decodes them): blank lines and comments are no lines, a line it
+ * refuses is a line with no values (counted in bad). 0, or -1 with err.
+ */
+static int make_batches(const char *text, size_t len, uint64_t per, uint64_t limit, int level,
+			struct batch **out, size_t *nout, char *err, size_t errlen)
+{
+	static struct dp_field fields[DP_LINE_FIELDS_DEFAULT];
+	static struct dp_line line;
+	dp_line_init(&line, fields, DP_LINE_FIELDS_DEFAULT);
+	const struct dp_line_opts opts = {.unit_ns = 1, .flags = DP_LINE_COMPLETE};
 	size_t cap = 16, nb = 0;
 	struct batch *v = malloc(cap * sizeof(*v));
-	if (!v)
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
+	}
 	uint64_t total = 0;
 	for (size_t at = 0; at < len && total < limit;) {
 		struct batch b = {0};
 		size_t start = at;
 		while (at < len && b.lines < per && total < limit) {
-			const char *nl = memchr(text + at, '\n', len - at);
-			size_t end = nl ? (size_t)(nl - text) : len;
-			uint64_t vals = line_values(text + at, end - at);
-			if (vals) {
-				b.lines++;
-				b.values += vals;
-				total++;
-			}
-			at = nl ? end + 1 : len;
+			size_t used;
+			enum dp_line_status st = dp_line_decode(&line, text + at, len - at, &opts, &used);
+			at += used;
+			if (st == DP_LINE_EMPTY)
+				continue;
+			b.lines++;
+			total++;
+			if (st == DP_LINE_OK)
+				b.values += line.nfields;
+			else
+				b.bad++;
 		}
 		if (b.lines == 0)
 			break;
 		b.raw_len = at - start;
-		if (gzip_batch(text + start, at - start, level, &b))
+		struct batch *nv = nb < cap ? v : realloc(v, 2 * cap * sizeof(*v));
+		if (!nv || gzip_batch(text + start, at - start, level, &b)) {
+			snprintf(err, errlen, "%s", nv ? "gzip failed" : "out of memory");
+			free(b.gz);
+			free_batches(nv ? nv : v, nb);
 			return -1;
-		if (nb == cap) {
-			struct batch *nv = realloc(v, 2 * cap * sizeof(*v));
-			if (!nv)
-				return -1;
-			v = nv;
-			cap *= 2;
 		}
+		cap = nv == v ? cap : 2 * cap;
+		v = nv;
 		v[nb++] = b;
 	}
 	*out = v;
@@ -239,6 +230,7 @@ static void *sender(void *arg)
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Encoding: gzip");
 	h = h ? curl_slist_append(h, "Content-Type: text/plain; charset=utf-8") : NULL;
+	h = h ? curl_slist_append(h, "Expect:") : NULL; /* no 100-continue round trip */
 	if (!c || !h) {
 		fprintf(stderr, "sfload: cannot set up a connection\n");
 		atomic_fetch_add(&l->failed, 1);
@@ -248,6 +240,8 @@ static void *sender(void *arg)
 		return NULL;
 	}
 	struct reply r;
+	char cerr[CURL_ERROR_SIZE];
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(c, CURLOPT_URL, l->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -258,6 +252,7 @@ static void *sender(void *arg)
 		const struct batch *b = &l->b[i];
 		r.n = 0;
 		r.text[0] = '\0';
+		cerr[0] = '\0';
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, b->gz);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->gz_len);
 		CURLcode rc = curl_easy_perform(c);
@@ -269,7 +264,7 @@ static void *sender(void *arg)
 		atomic_fetch_add(&l->failed, 1);
 		char what[700];
 		if (rc != CURLE_OK)
-			snprintf(what, sizeof(what), "%s", curl_easy_strerror(rc));
+			snprintf(what, sizeof(what), "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
 		else
 			snprintf(what, sizeof(what), "HTTP %ld %.*s", status,
 				 (int)strcspn(r.text, "\r\n"), r.text);
@@ -340,15 +335,17 @@ int main(int argc, char **argv)
 	}
 	struct load l = {.url = url};
 	pthread_mutex_init(&l.report_mu, NULL);
-	if (make_batches(text, len, per, limit, (int)level, &l.b, &l.nb)) {
-		fprintf(stderr, "sfload: out of memory compressing the batches\n");
+	int rc = make_batches(text, len, per, limit, (int)level, &l.b, &l.nb, err, sizeof(err));
+	free(text);
+	if (rc) {
+		fprintf(stderr, "sfload: preparing the batches: %s\n", err);
 		return 1;
 	}
-	free(text);
-	uint64_t lines = 0, values = 0, raw = 0, gz = 0;
+	uint64_t lines = 0, values = 0, bad = 0, raw = 0, gz = 0;
 	for (size_t i = 0; i < l.nb; i++) {
 		lines += l.b[i].lines;
 		values += l.b[i].values;
+		bad += l.b[i].bad;
 		raw += l.b[i].raw_len;
 		gz += l.b[i].gz_len;
 	}
@@ -356,9 +353,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sfload: libcurl does not start\n");
 		return 1;
 	}
-	pthread_t *t = calloc(conns, sizeof(*t));
-	if (!t)
-		return 1;
+	pthread_t t[256];
 	int64_t t0 = cm_now_ns();
 	uint64_t started = 0;
 	for (; started < conns; started++)
@@ -367,19 +362,17 @@ int main(int argc, char **argv)
 	for (uint64_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
 	double secs = (double)(cm_now_ns() - t0) / 1e9;
-	if (started == 0)
-		atomic_fetch_add(&l.failed, l.nb);
+	if (started < conns)
+		fprintf(stderr, "sfload: started %" PRIu64 " of %" PRIu64 " connections\n", started,
+			conns);
 	uint64_t failed = atomic_load(&l.failed);
-	printf("sfload lines=%" PRIu64 " values=%" PRIu64 " batches=%zu connections=%" PRIu64
-	       " seconds=%.4f lines_per_s=%.0f values_per_s=%.0f failed=%" PRIu64
-	       " raw_bytes=%" PRIu64 " gzip_bytes=%" PRIu64 "\n",
-	       lines, values, l.nb, conns, secs, secs > 0 ? (double)lines / secs : 0,
+	printf("sfload lines=%" PRIu64 " values=%" PRIu64 " bad_lines=%" PRIu64 " batches=%zu"
+	       " connections=%" PRIu64 " seconds=%.4f lines_per_s=%.0f values_per_s=%.0f"
+	       " failed=%" PRIu64 " raw_bytes=%" PRIu64 " gzip_bytes=%" PRIu64 "\n",
+	       lines, values, bad, l.nb, started, secs, secs > 0 ? (double)lines / secs : 0,
 	       secs > 0 ? (double)values / secs : 0, failed, raw, gz);
-	for (size_t i = 0; i < l.nb; i++)
-		free(l.b[i].gz);
-	free(l.b);
-	free(t);
+	free_batches(l.b, l.nb);
 	curl_global_cleanup();
 	pthread_mutex_destroy(&l.report_mu);
-	return failed ? 1 : 0;
+	return failed || started < conns ? 1 : 0;
 }

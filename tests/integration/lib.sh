@@ -56,7 +56,8 @@ free_port() {
 	done
 }
 
-# start_daemon ARGS...: streamflowd on $tmp/data with the stats file, in the background;
+# start_daemon ARGS...: streamflowd on $tmp/data with the stats file, in the background
+# ($port: its HTTP port, when http.listen is the default 127.0.0.1:0 or another :0);
 # exits 77 (SKIP) when backend=dpdk cannot start its EAL here.
 start_daemon() {
 	# the shell truncates the log in the child, after this function may look at it:
@@ -82,6 +83,8 @@ start_daemon() {
 		[ $i -gt 400 ] && fail "streamflowd not ready after 20 s"
 		sleep 0.05
 	done
+	# the HTTP port the kernel gave (http.listen=127.0.0.1:0), logged before ready; "" if none
+	port=$(sed -n 's/.* http event=listening .* port=\([0-9][0-9]*\).*/\1/p' "$tmp/log" | head -1)
 }
 
 # stop_daemon: SIGTERM, up to 30 s, exit status 0 required.

@@ -2,9 +2,11 @@
 # test_sfload.sh - the peers' common loader (tools/sfload.c) against the real
 # daemon's /write: every line and value of a generated file acknowledged
 # and stored over two keep-alive connections in gzip'd batches, the same
-# from a .gz file, --limit, the values it counts (strings with commas and
-# spaces, comments, blank lines), a refused batch (exit 1, the server's
-# words), an endpoint nobody listens on (exit 1), a usage error (exit 2).
+# from a .gz file, --limit, the lines and values it counts (as /write's
+# decoder does: strings with commas, spaces and escapes, escaped tag
+# spaces, CRLF, comments, blank lines, a bad line), a refused batch (exit
+# 1, the server's words), an endpoint nobody listens on (exit 1), a usage
+# error (exit 2), a missing file (exit 1).
 # usage: test_sfload.sh PATH/TO/streamflowd PATH/TO/sfctl PATH/TO/sfload
 set -u
 SFD="$1"; SFCTL="$2"; SFLOAD="$3"
@@ -12,12 +14,7 @@ SFD="$1"; SFCTL="$2"; SFLOAD="$3"
 
 start_daemon --set statsd.listen=127.0.0.1:0 --set line.udp_listen=127.0.0.1:0 \
 	--set line.tcp_listen=127.0.0.1:0 --set binary.listen=127.0.0.1:0
-port=""
-http_port() {
-	port=$(sed -n 's/.* http event=listening .* port=\([0-9][0-9]*\).*/\1/p' "$tmp/log" | head -1)
-	[ -n "$port" ]
-}
-wait_until http_port || fail "no 'http event=listening' line in the log"
+[ -n "$port" ] || fail "no 'http event=listening' line in the log"
 "$SFCTL" -s "$tmp/sock" query 'CREATE DATABASE load' > /dev/null || fail "CREATE DATABASE"
 url="http://127.0.0.1:$port/write?db=load"
 
@@ -75,8 +72,20 @@ fi
 if sfload_run no_server 1 --url "http://127.0.0.1:$(free_port)/write" --batch 1000 "$tmp/in.lp"; then
 	[ "$(field failed)" = 3 ] && ok no_server || bad no_server "$(cat "$tmp/out")"
 fi
-sfload_run usage 2 --connections 0 "$tmp/in.lp" && ok usage
-sfload_run missing 1 --url "$url" "$tmp/nosuch.lp" && grep -q "nosuch" "$tmp/err" && ok missing
+# what it counts is what /write decodes: CRLF line ends, an escaped space in a tag, a quote
+# and a comma escaped inside a string, a field key with a quote, a blank CRLF line; a line
+# the decoder refuses is sent and counted as bad, not as values
+printf 'm,host=a\\ b v=1i,s="q\\"x, y" 1451619400000000000\r\n\r\nm,host=c k"q=2i,w=3i 1451619401000000000\nm,host= v=1i\n' \
+	> "$tmp/odd.lp"
+sfload_run odd 1 --url "$url" "$tmp/odd.lp"
+[ "$(field lines)" = 3 ] && [ "$(field values)" = 4 ] && [ "$(field bad_lines)" = 1 ] &&
+	[ "$(field failed)" = 1 ] && ok odd || bad odd "$(cat "$tmp/out") $(head -2 "$tmp/err")"
+if sfload_run usage 2 --connections 0 "$tmp/in.lp"; then
+	ok usage
+fi
+if sfload_run missing 1 --url "$url" "$tmp/nosuch.lp"; then
+	grep -q "nosuch" "$tmp/err" && ok missing || bad missing "stderr: $(cat "$tmp/err")"
+fi
 
 stop_daemon
 finish "sfload"
