@@ -128,6 +128,7 @@ struct mlist {
 	struct meta *m;
 	struct strs *out;            /* series names (prefixed) */
 	const struct st_index_regex *re;
+	const char *ns;              /* the namespace listed */
 };
 
 static int with_ok(struct meta *m, struct st_str shown)
@@ -156,7 +157,7 @@ static int mlist_cb(void *arg, struct st_str name, uint64_t nseries)
 	struct mlist *l = arg;
 	struct meta *m = l->m;
 	struct st_str db, shown;
-	if (!mg_db_owns(name, m->ns, m->p.cx->default_db))
+	if (!mg_db_owns(name, l->ns, m->p.cx->default_db))
 		return 0;
 	mg_db_split(name, m->p.cx->default_db, &db, &shown);
 	int ok = with_ok(m, shown);
@@ -173,7 +174,7 @@ static int mlist_cb(void *arg, struct st_str name, uint64_t nseries)
 static int measurements(struct meta *m, struct strs *out)
 {
 	const struct mg_stmt *st = m->st;
-	struct mlist l = {m, out, NULL};
+	struct mlist l = {m, out, NULL, m->ns};
 	struct st_index *idx = m->p.cx->idx;
 	int rc = 0;
 	if (st->with_op == MG_WITH_REGEX || st->with_op == MG_WITH_NREGEX) {
@@ -186,7 +187,7 @@ static int measurements(struct meta *m, struct strs *out)
 		const struct mg_source *src = &st->from[i];
 		const char *db = src->db && src->db[0] ? src->db : m->db;
 		char ns[MG_DB_NS_MAX];
-		if (src->kind == MG_SRC_MEASUREMENT &&
+		if (src->kind != MG_SRC_SUBQUERY &&
 		    mg_dbs_namespace(m->p.cx->dbs, db, ns, sizeof(ns))) {
 			snprintf(m->p.err, sizeof(m->p.err), "database not found: %s", db);
 			return -EINVAL;
@@ -197,12 +198,12 @@ static int measurements(struct meta *m, struct strs *out)
 						  sizeof(name));
 			rc = n < 0 ? n : strs_add(out, name, (size_t)n);
 		} else if (src->kind == MG_SRC_REGEX) {
-			struct mlist rl = {m, out, NULL};
+			struct mlist rl = {m, out, NULL, ns};
 			rc = qp_regex_text(&m->p, src->name, &rl.re);
 			if (rc)
 				return rc;
 			struct strs all = {.p = &m->p};
-			struct mlist al = {m, &all, NULL};
+			struct mlist al = {m, &all, NULL, ns}; /* the source's database */
 			st_index_read_lock(idx);
 			rc = st_index_measurements(idx, NULL, mlist_cb, &al);
 			st_index_read_unlock(idx);

@@ -114,8 +114,11 @@ int mg_result_add_row(struct mg_result *r, struct mg_series *series, const struc
 /*
  * Append n rows (n > 0, series->ncols > 0) that the caller fills: the
  * first of their n * ncols cells, unset, valid as series->cells is (see
- * above); NULL on ENOMEM. Their MG_CELL_STR strings are not copied: each
- * must be the result's own (mg_result_strdup). One allocation for a whole
+ * above); NULL on ENOMEM. They count in nrows at once: a caller that fails
+ * before setting them all must free the result, never encode it. Their
+ * MG_CELL_STR strings are not copied: each must be the result's own
+ * (mg_result_strdup), alive and unchanged until mg_result_free (the JSON
+ * encoder remembers encodings by address). One allocation for a whole
  * batch of rows, no per-cell copying: for the executor's large raw answers.
  */
 struct mg_cell *mg_result_add_rows(struct mg_result *r, struct mg_series *series, uint64_t n);

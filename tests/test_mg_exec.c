@@ -2239,6 +2239,9 @@ static const struct hcase REGRESSIONS[] = {
 	 "hc [time,v,w] (T+0s,10,1.5) (T+10s,20,null) (T+20s,30,null) (T+50s,40,-0.5) "
 	 "(T+60s,2,null) (T+90s,0,null)\n"},
 	{"SELECT mean(w) FROM hc WHERE v > 5", "hc [time,mean] (0,0.5)\n"},
+	/* SHOW ... FROM db./re/ reads that database (it read the current one) */
+	{"SHOW TAG KEYS FROM db0../^m$/", "m [tagKey] ('host') ('region')\n"},
+	{"SHOW TAG KEYS FROM nosuch../^m$/", "error: database not found: nosuch\n"},
 	/* x.v is 20 50 60 90 in shard 0, 0 10 in shard 1: LIMIT takes the oldest of both */
 	{"SELECT v FROM hc WHERE host = 'x' LIMIT 3",
 	 "hc [time,v] (T+0s,10) (T+10s,20) (T+20s,30)\n"},
