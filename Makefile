@@ -45,6 +45,7 @@ run: all
 	$(BUILD)/mgmt/streamflowd $(ARGS)
 
 bench: deps $(BENCH_BUILD)/build.ninja
+	$(if $(filter compare,$(ONLY)),tools/install-peers,)
 	ninja -C $(BENCH_BUILD)
 	$(MESON) test -C $(BENCH_BUILD) --benchmark --verbose --timeout-multiplier 0 \
 		$(if $(ONLY),--suite $(ONLY),)

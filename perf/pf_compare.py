@@ -5,36 +5,45 @@ ratio measured in the same run on the same machine.
 
 This part: ingest and storage. (Queries and StatsD: to come, issue 6.)
 
-Each system runs on 127.0.0.1 with its own data directory under one temp
-directory, with the settings in SETTINGS below (printed at the start), and is
-stopped and cleaned at the end, also on failure. The peers are installed if
-missing (tools/install-peers: Debian packages, services never started).
+The peers must be installed (tools/install-peers; `make bench ONLY=compare`
+runs it first); without them this exits 77 (SKIP). Each system runs on
+127.0.0.1 with its own data directory under one temp directory, with the
+settings in SETTINGS below (printed at the start, with the versions), and
+is stopped and cleaned at the end, also on failure.
 
 Ingest: the dataset (../shared/data/tsbs, 864,000 lines, 8.64 M values) is
 loaded into a fresh instance of each system by tools/sfload (gzip'd
 10,000-line batches prepared before the clock, POSTed over N keep-alive
 connections to the system's InfluxDB-compatible /write), for each N in
---conns. Reported per system and N: values/s (sfload's clock) and the
-server's own CPU seconds per million values: utime + stime of the server
-process from /proc, from just before the load until the process goes quiet
-(its idle rate, measured for 2 s before the load, plus at most 10 ms of
-CPU in 0.5 s; at most 30 s), so work a system defers
-past its acknowledgement (VictoriaMetrics' in-memory parts, InfluxDB's WAL
-compaction) counts too. The main figures use each system's best N.
+--conns, and then made to write everything down and merge (persist):
+StreamFlow `sfctl flush` (a checkpoint into blocks); VictoriaMetrics
+/internal/force_flush and /internal/force_merge, then until it is back to
+its idle CPU rate; InfluxDB (cache-snapshot-write-cold-duration = 1s,
+compact-full-write-cold-duration = 5s) until its WAL files are empty and
+one TSM generation is left. Reported per system and N:
+  values/s           sfload's clock (first request to last answer)
+  CPU-s per M values utime + stime of the server process (/proc) from just
+                     before the load to the end of persist: the CPU it
+                     takes to get the data durable and merged, deferred work
+                     included; its idle rate (2 s before the load) is
+                     printed apart (compare_<system>_idle_cpu_s_per_s), not
+                     subtracted (StreamFlow's workers poll)
+and every system's stored values are counted after persist (StreamFlow
+store.points_stored, VictoriaMetrics count_over_time, InfluxDB count(*));
+a shortfall is printed and fails the run. The ratios use each system's
+fastest N; CPU ratios are also printed per equal N.
 
-Storage: after the largest-N load, each system is made to write everything
-down and merge: StreamFlow `sfctl flush` (a checkpoint into blocks);
-VictoriaMetrics /internal/force_flush then /internal/force_merge; InfluxDB
-with compact-full-write-cold-duration = 5s, waited for until its shard
-holds no WAL file and one TSM generation. Then: on-disk bytes per value
-(the data directory; for StreamFlow without its WAL's two preallocated
-64 MiB segments, which are the same whatever the data and are printed
-apart) and resident memory (VmRSS) per series (1,000 series: 100 hosts x
-10 fields).
+Storage, after the largest N's persist: on-disk bytes per value and
+resident memory (VmRSS) per series (1,000 series: 100 hosts x 10 fields).
+Disk: VictoriaMetrics its data directory; InfluxDB data, wal and meta;
+StreamFlow its data directory less the WAL's preallocated segments (two of
+wal.segment_size per shard whatever the data: printed apart; more WAL than
+that fails the run).
 
 Output: per-system lines (BENCH compare_<system>_<metric> ...) and the
 ratios StreamFlow / peer:
   BENCH compare_ingest_cpu_per_mvalue_<peer>_ratio
+  BENCH compare_ingest_cpu_per_mvalue_<peer>_c<N>_ratio
   BENCH compare_ingest_values_per_s_<peer>_ratio
   BENCH compare_disk_bytes_per_value_<peer>_ratio
   BENCH compare_rss_bytes_per_series_<peer>_ratio
@@ -42,6 +51,7 @@ ratios StreamFlow / peer:
 Usage: pf_compare.py STREAMFLOWD SFCTL SFLOAD [--conns=1,2,4]
 """
 import glob
+import json
 import os
 import re
 import shutil
@@ -49,29 +59,25 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-DATA = os.path.join(REPO, '..', 'shared', 'data', 'tsbs')
-DATASET = os.path.join(DATA, 'cpu-only_scale100_1d_seed123.influx.zst')
+from pf_common import DATASET, REPO, bench, peer_port, start_streamflowd
+
 VALUES = 8640000
 SERIES = 1000
 TICK = os.sysconf('SC_CLK_TCK')
+PEER_BINS = ('victoria-metrics', 'influxd')
 
 # What each system runs with; printed, and copied into docs/BENCHMARKS.md.
 SETTINGS = {
     'streamflow': 'defaults, plus shard.ooo_window=24h (several connections deliver a '
                   'day-long set out of order: the default 1h window refuses older points)',
-    'victoriametrics': 'defaults (-retentionPeriod=100y: the dataset is from 2016)',
+    'victoriametrics': 'defaults, plus -retentionPeriod=100y (the dataset is from 2016)',
     'influxdb': 'defaults, plus reporting off, [monitor] store off, '
-                'compact-full-write-cold-duration = 5s (so it compacts within the run)',
+                'cache-snapshot-write-cold-duration = 1s and compact-full-write-cold-duration '
+                '= 5s (so it writes down and compacts within the run)',
 }
-
-
-def bench(name, value, unit):
-    print('BENCH %s %s %s' % (name, ('%.4g' % value) if isinstance(value, float) else value,
-                              unit), flush=True)
 
 
 def http(method, url, body=None, timeout=120):
@@ -90,18 +96,46 @@ def rss_bytes(pid):
     return int(m.group(1)) * 1024
 
 
-def du(path):
+def du(*paths):
     total = 0
-    for root, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(root, f)).st_blocks * 512
-            except OSError:
-                pass
+    for path in paths:
+        for root, _, files in os.walk(path):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(root, f)).st_blocks * 512
+                except OSError:
+                    pass
     return total
 
 
-def wait_port(port, proc, what, path, timeout=30):
+def idle_rate(pid, span=2.0):
+    """CPU-s per second the process spends doing nothing asked of it (polling, timers)."""
+    c0, t0 = cpu_s(pid), time.monotonic()
+    time.sleep(span)
+    return (cpu_s(pid) - c0) / (time.monotonic() - t0)
+
+
+def settle(pid, idle, quiet=0.01, step=0.5, limit=60):
+    """Wait until the process is back to its idle rate (plus `quiet` CPU-s per `step`).
+    False if it was not within `limit` s."""
+    t = time.monotonic()
+    last = cpu_s(pid)
+    while time.monotonic() - t < limit:
+        time.sleep(step)
+        now = cpu_s(pid)
+        if now - last < idle * step + quiet:
+            return True
+        last = now
+    return False
+
+
+def package_version(pkg):
+    """The installed Debian package's version (the binaries do not all print one)."""
+    return subprocess.run(['dpkg-query', '-W', '-f', '${Version}', pkg], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True).stdout.strip() or 'unknown'
+
+
+def wait_http(port, proc, what, path, timeout=30):
     t = time.monotonic()
     while time.monotonic() - t < timeout:
         if proc.poll() is not None:
@@ -114,37 +148,19 @@ def wait_port(port, proc, what, path, timeout=30):
     sys.exit('%s did not answer %s on %d' % (what, path, port))
 
 
-def idle_rate(pid, span=2.0):
-    """CPU-s per second the process spends doing nothing asked of it (polling, timers)."""
-    c0, t0 = cpu_s(pid), time.monotonic()
-    time.sleep(span)
-    return (cpu_s(pid) - c0) / (time.monotonic() - t0)
-
-
-def settle(pid, idle=0.0, quiet=0.01, step=0.5, limit=30):
-    """Wait until the process uses at most its idle rate plus `quiet` CPU-s per `step`."""
-    t = time.monotonic()
-    last = cpu_s(pid)
-    while time.monotonic() - t < limit:
-        time.sleep(step)
-        now = cpu_s(pid)
-        if now - last < idle * step + quiet:
-            return
-        last = now
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 class System:
+    """One system under test: start() a fresh instance, persist() after a load."""
+
     def __init__(self, name, tmp):
         self.name, self.dir, self.proc, self.port = name, os.path.join(tmp, name), None, None
+        self.idle = 0.0
+
+    def fresh_dir(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+
+    def write_url(self):
+        return 'http://127.0.0.1:%d/write?db=benchmark' % self.port
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -162,68 +178,72 @@ class StreamFlow(System):
         super().__init__('streamflow', tmp)
         self.sfd, self.sfctl = sfd, sfctl
 
+    def version(self):
+        return 'this tree (%s)' % self.sfd
+
     def start(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        log = os.path.join(self.dir, 'log')
-        self.sock = os.path.join(self.dir, 'sock')
-        self.proc = subprocess.Popen(
-            [self.sfd, '--set', 'data_dir=' + os.path.join(self.dir, 'data'),
-             '--set', 'log.level=info', '--set', 'http.listen=127.0.0.1:0',
-             '--set', 'mgmt.socket=' + self.sock, '--set', 'statsd.listen=127.0.0.1:0',
-             '--set', 'line.udp_listen=127.0.0.1:0', '--set', 'line.tcp_listen=127.0.0.1:0',
-             '--set', 'binary.listen=127.0.0.1:0', '--set', 'shard.ooo_window=24h'],
-            stdout=open(log, 'w'), stderr=subprocess.STDOUT)
-        for _ in range(600):
-            text = open(log).read()
-            m = re.search(r' http event=listening .* port=(\d+)', text)
-            if 'event=ready' in text and m:
-                self.port = int(m.group(1))
-                break
-            if self.proc.poll() is not None:
-                sys.exit('streamflowd exited: ' + text[-2000:])
-            time.sleep(0.05)
+        self.fresh_dir()
+        self.proc, self.port, self.sock = start_streamflowd(
+            self.sfd, self.dir, ['--set', 'shard.ooo_window=24h'])
         http('POST', 'http://127.0.0.1:%d/query?q=CREATE+DATABASE+benchmark' % self.port, b'')
 
-    def write_url(self):
-        return 'http://127.0.0.1:%d/write?db=benchmark' % self.port
+    def stat(self, key):
+        out = subprocess.run([self.sfctl, '-s', self.sock, 'stats'], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        m = re.search(r'^%s\s+(\d+)$' % re.escape(key), out, re.M)
+        return int(m.group(1)) if m else None
 
     def persist(self):
         subprocess.run([self.sfctl, '-s', self.sock, 'flush'], check=True,
                        stdout=subprocess.DEVNULL)
 
-    def data_bytes(self):
-        """Blocks, catalogs and checkpoints: the WAL's preallocated segments (2 x 64 MiB
-        whatever the data) are reported apart (wal_bytes)."""
-        return du(os.path.join(self.dir, 'data')) - self.wal_bytes()
+    def stored(self):
+        return self.stat('store.points_stored')
 
     def wal_bytes(self):
-        return sum(du(w) for w in glob.glob(os.path.join(self.dir, 'data', 'shard-*', 'wal')))
+        return du(*glob.glob(os.path.join(self.dir, 'data', 'shard-*', 'wal')))
+
+    def data_bytes(self):
+        """The data directory less the WAL's preallocated segments (printed apart)."""
+        wal = self.wal_bytes()
+        shards = len(glob.glob(os.path.join(self.dir, 'data', 'shard-*')))
+        if wal > shards * 2 * (64 << 20):
+            sys.exit('streamflow holds %d WAL bytes after its flush: more than its two '
+                     'preallocated segments per shard' % wal)
+        bench('compare_streamflow_wal_preallocated_bytes', wal, 'bytes')
+        return du(os.path.join(self.dir, 'data')) - wal
 
 
 class VictoriaMetrics(System):
     def __init__(self, tmp):
         super().__init__('victoriametrics', tmp)
 
+    def version(self):
+        return package_version('victoria-metrics')
+
     def start(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.port = free_port()
+        self.fresh_dir()
+        self.port = peer_port()
         self.proc = subprocess.Popen(
             ['victoria-metrics', '-storageDataPath=' + os.path.join(self.dir, 'data'),
              '-httpListenAddr=127.0.0.1:%d' % self.port, '-retentionPeriod=100y',
              '-loggerLevel=ERROR'],
             stdout=open(os.path.join(self.dir, 'log'), 'w'), stderr=subprocess.STDOUT)
-        wait_port(self.port, self.proc, 'victoria-metrics', '/health')
-
-    def write_url(self):
-        return 'http://127.0.0.1:%d/write?db=benchmark' % self.port
+        wait_http(self.port, self.proc, 'victoria-metrics', '/health')
 
     def persist(self):
         base = 'http://127.0.0.1:%d' % self.port
         http('GET', base + '/internal/force_flush')
         http('GET', base + '/internal/force_merge?partition_prefix=2016_01', timeout=600)
-        settle(self.proc.pid)
+        if not settle(self.proc.pid, self.idle):
+            print('note: victoria-metrics did not go back to idle in 60 s', flush=True)
+
+    def stored(self):
+        q = urllib.parse.urlencode({'query': 'sum(count_over_time({__name__=~"cpu_.*"}[2d]))',
+                                    'time': '2016-01-02T12:00:00Z'})
+        _, body = http('GET', 'http://127.0.0.1:%d/api/v1/query?%s' % (self.port, q))
+        res = json.loads(body)['data']['result']
+        return int(float(res[0]['value'][1])) if res else 0
 
     def data_bytes(self):
         return du(os.path.join(self.dir, 'data'))
@@ -233,43 +253,51 @@ class InfluxDB(System):
     def __init__(self, tmp):
         super().__init__('influxdb', tmp)
 
+    def version(self):
+        return package_version('influxdb')
+
     def start(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.port = free_port()
+        self.fresh_dir()
+        self.port = peer_port()
         conf = os.path.join(self.dir, 'influxdb.conf')
         d = self.dir
         open(conf, 'w').write(
             'reporting-disabled = true\nbind-address = "127.0.0.1:%d"\n'
             '[meta]\n  dir = "%s/meta"\n'
             '[data]\n  dir = "%s/data"\n  wal-dir = "%s/wal"\n'
+            '  cache-snapshot-write-cold-duration = "1s"\n'
             '  compact-full-write-cold-duration = "5s"\n'
             '[http]\n  bind-address = "127.0.0.1:%d"\n  log-enabled = false\n'
-            '[monitor]\n  store-enabled = false\n' % (free_port(), d, d, d, self.port))
+            '[monitor]\n  store-enabled = false\n' % (peer_port(), d, d, d, self.port))
         self.proc = subprocess.Popen(['influxd', '-config', conf],
                                      stdout=open(os.path.join(d, 'log'), 'w'),
                                      stderr=subprocess.STDOUT)
-        wait_port(self.port, self.proc, 'influxd', '/ping')
+        wait_http(self.port, self.proc, 'influxd', '/ping')
         http('POST', 'http://127.0.0.1:%d/query?q=CREATE+DATABASE+benchmark' % self.port, b'')
 
-    def write_url(self):
-        return 'http://127.0.0.1:%d/write?db=benchmark' % self.port
-
     def persist(self):
-        # the WAL files empty out and one TSM generation remains once it has compacted
+        """Until the WAL files are empty and one TSM generation is left, then idle."""
         t = time.monotonic()
-        while time.monotonic() - t < 300:
+        while True:
             wal = [f for f in glob.glob(os.path.join(self.dir, 'wal', '**', '*.wal'),
                                         recursive=True) if os.path.getsize(f) > 0]
             tsm = glob.glob(os.path.join(self.dir, 'data', '**', '*.tsm'), recursive=True)
-            gens = {os.path.basename(f).split('-')[0] for f in tsm}
-            if not wal and len(gens) == 1:
+            if not wal and len({os.path.basename(f).split('-')[0] for f in tsm}) == 1:
                 break
+            if time.monotonic() - t > 300:
+                sys.exit('influxdb did not write down and compact in 300 s')
             time.sleep(1)
-        settle(self.proc.pid)
+        if not settle(self.proc.pid, self.idle):
+            print('note: influxd did not go back to idle in 60 s', flush=True)
+
+    def stored(self):
+        q = urllib.parse.urlencode({'db': 'benchmark', 'q': 'SELECT count(*) FROM cpu'})
+        _, body = http('GET', 'http://127.0.0.1:%d/query?%s' % (self.port, q))
+        series = json.loads(body)['results'][0].get('series', [])
+        return sum(series[0]['values'][0][1:]) if series else 0
 
     def data_bytes(self):
-        return du(self.dir)  # data, wal and meta
+        return du(*(os.path.join(self.dir, x) for x in ('data', 'wal', 'meta')))
 
 
 def load(sfload, url, conns):
@@ -289,38 +317,44 @@ def main():
     if len(args) != 3:
         sys.exit(__doc__)
     sfd, sfctl, sfload = args
-    conns = [int(c) for c in opts.get('conns', '1,2,4').split(',')]
+    conns = sorted({int(c) for c in opts.get('conns', '1,2,4').split(',')})
     if not os.path.exists(DATASET):
         print('SKIP: %s is missing' % DATASET)
         sys.exit(77)
-    subprocess.run([os.path.join(REPO, 'tools', 'install-peers'),
-                    os.path.join(REPO, 'var', 'peers')], check=True)
-    for name, s in SETTINGS.items():
-        print('settings %s: %s' % (name, s), flush=True)
+    missing = [b for b in PEER_BINS if not shutil.which(b)]
+    if missing:
+        print('SKIP: %s not installed (tools/install-peers installs them)' % ', '.join(missing))
+        sys.exit(77)
     tmp = tempfile.mkdtemp(prefix='pf_compare.')
     systems = [StreamFlow(tmp, sfd, sfctl), VictoriaMetrics(tmp), InfluxDB(tmp)]
+    for s in systems:
+        print('settings %s (%s): %s' % (s.name, s.version(), SETTINGS[s.name]), flush=True)
+    runs = {}   # (system, N) -> {'vps', 'cpu'}
     best = {}
     try:
         for s in systems:
             for n in conns:
                 s.start()
                 pid = s.proc.pid
-                idle = idle_rate(pid)
+                s.idle = idle_rate(pid)
                 c0 = cpu_s(pid)
                 vps = load(sfload, s.write_url(), n)
-                settle(pid, idle)
+                s.persist()
                 cpu = (cpu_s(pid) - c0) / (VALUES / 1e6)
+                stored = s.stored()
+                if stored != VALUES:
+                    sys.exit('%s stores %s values after the load, want %d' %
+                             (s.name, stored, VALUES))
                 bench('compare_%s_ingest_values_per_s_c%d' % (s.name, n), vps, 'values/s')
                 bench('compare_%s_ingest_cpu_per_mvalue_c%d' % (s.name, n), cpu, 'cpu-s')
-                b = best.get(s.name)
-                if not b or vps > b['vps']:
-                    best[s.name] = {'vps': vps, 'cpu': cpu, 'conns': n}
+                bench('compare_%s_idle_cpu_s_per_s_c%d' % (s.name, n), s.idle, 'cpu-s/s')
+                runs[s.name, n] = {'vps': vps, 'cpu': cpu}
+                if s.name not in best or vps > best[s.name]['vps']:
+                    best[s.name] = dict(runs[s.name, n], conns=n)
                 if n != conns[-1]:
                     s.stop()
-            s.persist()
+            # storage: the largest N's instance, persisted
             disk = s.data_bytes() / VALUES
-            if isinstance(s, StreamFlow):
-                bench('compare_streamflow_wal_preallocated_bytes', s.wal_bytes(), 'bytes')
             rss = rss_bytes(s.proc.pid) / SERIES
             best[s.name].update(disk=disk, rss=rss)
             bench('compare_%s_disk_bytes_per_value' % s.name, disk, 'bytes')
@@ -330,6 +364,9 @@ def main():
         for peer in ('victoriametrics', 'influxdb'):
             p = best[peer]
             bench('compare_ingest_cpu_per_mvalue_%s_ratio' % peer, sf['cpu'] / p['cpu'], 'x')
+            for n in conns:
+                bench('compare_ingest_cpu_per_mvalue_%s_c%d_ratio' % (peer, n),
+                      runs['streamflow', n]['cpu'] / runs[peer, n]['cpu'], 'x')
             bench('compare_ingest_values_per_s_%s_ratio' % peer, sf['vps'] / p['vps'], 'x')
             bench('compare_disk_bytes_per_value_%s_ratio' % peer, sf['disk'] / p['disk'], 'x')
             bench('compare_rss_bytes_per_series_%s_ratio' % peer, sf['rss'] / p['rss'], 'x')

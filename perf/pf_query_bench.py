@@ -32,7 +32,6 @@ Usage: pf_query_bench.py STREAMFLOWD SFCTL [N] [--types=T1,T2] [--no-flush] [--s
 """
 import http.client
 import json
-import math
 import os
 import re
 import shutil
@@ -43,35 +42,11 @@ import tempfile
 import time
 import urllib.parse
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'data',
-                    'tsbs')
+from pf_common import DATASET, TSBS, bench, pct, start_streamflowd
+
 TARGET_MS = {'lastpoint': 1, 'single-groupby-1-1-1': 1, 'double-groupby-all': 50,
              'high-cpu-all': 50}
 DEFAULT_TARGET_MS = 10
-
-
-def pct(v, p):
-    """Nearest rank: the smallest value with at least p of the samples at or below it."""
-    v = sorted(v)
-    return v[max(0, math.ceil(p * len(v)) - 1)]
-
-
-def bench(name, value, unit):
-    print('BENCH %s %s %s' % (name, ('%.4g' % value) if isinstance(value, float) else value, unit),
-          flush=True)
-
-
-def wait_ready(log, proc):
-    """The HTTP port the kernel gave (http.listen=127.0.0.1:0), once the daemon is ready."""
-    for _ in range(600):
-        if proc.poll() is not None:
-            sys.exit('streamflowd exited: ' + open(log).read()[-2000:])
-        text = open(log).read()
-        m = re.search(r' http event=listening .* port=(\d+)', text)
-        if 'event=ready' in text and m:
-            return int(m.group(1))
-        time.sleep(0.05)
-    sys.exit('streamflowd not ready in 30 s')
 
 
 def sock_query(sock, q):
@@ -113,24 +88,14 @@ def main():
         sys.exit(__doc__)
     sfd, sfctl = args[0], args[1]
     n = int(args[2]) if len(args) > 2 else 100
-    dataset = os.path.join(DATA, 'cpu-only_scale100_1d_seed123.influx.zst')
+    dataset = DATASET
     if not os.path.exists(dataset):
         print('SKIP: %s is missing' % dataset)
         sys.exit(77)
     tmp = tempfile.mkdtemp(prefix='pf_query.')
     proc = None
     try:
-        sockp, log = os.path.join(tmp, 'sock'), os.path.join(tmp, 'log')
-        proc = subprocess.Popen([sfd, '--set', 'data_dir=' + os.path.join(tmp, 'data'),
-                                 '--set', 'log.level=info',
-                                 '--set', 'http.listen=127.0.0.1:0',
-                                 '--set', 'mgmt.socket=' + sockp,
-                                 '--set', 'statsd.listen=127.0.0.1:0',
-                                 '--set', 'line.udp_listen=127.0.0.1:0',
-                                 '--set', 'line.tcp_listen=127.0.0.1:0',
-                                 '--set', 'binary.listen=127.0.0.1:0'] + extra,
-                                stdout=open(log, 'w'), stderr=subprocess.STDOUT)
-        port = wait_ready(log, proc)
+        proc, port, sockp = start_streamflowd(sfd, tmp, extra)
         ctl = [sfctl, '-s', sockp, '-d', 'benchmark']
         subprocess.run(ctl + ['query', 'CREATE DATABASE benchmark'], check=True,
                        stdout=subprocess.DEVNULL)
@@ -147,7 +112,7 @@ def main():
         conn = http.client.HTTPConnection('127.0.0.1', port, timeout=120)
         sock = socket.socket(socket.AF_UNIX)
         sock.connect(sockp)
-        qdir = os.path.join(DATA, 'queries')
+        qdir = os.path.join(TSBS, 'queries')
         for fn in sorted(os.listdir(qdir)):
             qtype = fn[:-4]
             if types is not None and qtype not in types:

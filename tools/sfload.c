@@ -182,15 +182,22 @@ static int make_batches(const char *text, size_t len, uint64_t per, uint64_t lim
 		if (b.lines == 0)
 			break;
 		b.raw_len = at - start;
-		struct batch *nv = nb < cap ? v : realloc(v, 2 * cap * sizeof(*v));
-		if (!nv || gzip_batch(text + start, at - start, level, &b)) {
-			snprintf(err, errlen, "%s", nv ? "gzip failed" : "out of memory");
+		if (nb == cap) {
+			struct batch *nv = realloc(v, 2 * cap * sizeof(*v));
+			if (!nv) {
+				snprintf(err, errlen, "out of memory");
+				free_batches(v, nb);
+				return -1;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		if (gzip_batch(text + start, at - start, level, &b)) {
+			snprintf(err, errlen, "gzip failed");
 			free(b.gz);
-			free_batches(nv ? nv : v, nb);
+			free_batches(v, nb);
 			return -1;
 		}
-		cap = nv == v ? cap : 2 * cap;
-		v = nv;
 		v[nb++] = b;
 	}
 	*out = v;

@@ -43,8 +43,8 @@ sfload_run() {
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$tmp/out"; }
 
-if sfload_run load 0 --url "$url" --connections 2 --batch 300 "$tmp/in.lp"; then
-	[ "$(field lines)" = 2500 ] && [ "$(field values)" = 7500 ] && [ "$(field batches)" = 9 ] &&
+if sfload_run load 0 --url "$url" --connections 2 --batch 100 "$tmp/in.lp"; then
+	[ "$(field lines)" = 2500 ] && [ "$(field values)" = 7500 ] && [ "$(field batches)" = 25 ] &&
 		[ "$(field failed)" = 0 ] && ok load || bad load "counts: $(cat "$tmp/out")"
 fi
 wait_until '[ "$(stat store.points_stored)" = 5000 ]' && ok stored ||
