@@ -128,6 +128,7 @@ struct mg_svc {
 	_Atomic uint64_t queries, query_errors, statements;
 	_Atomic uint64_t chunks_summarized;   /* block chunks answered by their summaries */
 	_Atomic uint64_t writes, write_lines, write_bad_lines, write_points, write_refused;
+	_Atomic uint64_t write_strings;   /* string fields, accepted and not stored */
 };
 
 /* ------------------------------------------------------------ pools */
@@ -392,6 +393,7 @@ int mg_svc_write(struct mg_svc *s, const struct mg_write_req *req, struct mg_wri
 	atomic_fetch_add_explicit(&s->write_bad_lines, rep->lines_bad, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->write_points, rep->points_stored, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->write_refused, rep->points_refused, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->write_strings, rep->strings_skipped, memory_order_relaxed);
 	histo_add(&s->write_h, cm_now_ns() - t0);
 	return rc;
 }
@@ -443,6 +445,7 @@ int mg_svc_stats(struct mg_svc *s, mg_stat_fn fn, void *arg)
 		{"write.lines_bad", LOAD(s->write_bad_lines), MG_STAT_COUNTER},
 		{"write.points_stored", LOAD(s->write_points), MG_STAT_COUNTER},
 		{"write.points_refused", LOAD(s->write_refused), MG_STAT_COUNTER},
+		{"write.strings_skipped", LOAD(s->write_strings), MG_STAT_COUNTER},
 	};
 	for (size_t i = 0; i < CM_ARRAY_SIZE(own) && rc == 0; i++)
 		rc = put(fn, arg, own[i].name, own[i].v, own[i].k);

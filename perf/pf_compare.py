@@ -61,11 +61,16 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from http.client import HTTPConnection
 
-from pf_common import DATASET, REPO, bench, peer_port, start_streamflowd
+import pf_compare_statsd
+import pf_tsbs_vm
+from pf_common import DATASET, TSBS, bench, pct, peer_port, start_streamflowd
 
 VALUES = 8640000
 SERIES = 1000
+FIRST_MS = 1451606400000   # the dataset's first timestamp, 2016-01-01T00:00:00Z
+CHECKED = 5                # queries per type whose answers are compared (and warm the caches)
 TICK = os.sysconf('SC_CLK_TCK')
 PEER_BINS = ('victoria-metrics', 'influxd')
 
@@ -162,6 +167,27 @@ class System:
     def write_url(self):
         return 'http://127.0.0.1:%d/write?db=benchmark' % self.port
 
+    def connect(self):
+        self.conn = HTTPConnection('127.0.0.1', self.port, timeout=600)
+
+    def request(self, method, path):
+        """One request on the keep-alive connection: the body, or exit on an error."""
+        self.conn.request(method, path)
+        r = self.conn.getresponse()
+        data = r.read()
+        if r.status != 200 or b'"error"' in data[:200]:
+            sys.exit('%s answered %d to %s: %s' % (self.name, r.status, path[:200], data[:300]))
+        return data
+
+    def query_timed(self, q):
+        """What TSBS's influx query runner sends: POST /query?q=...&db=benchmark."""
+        self.request('POST', '/query?' + urllib.parse.urlencode({'q': q.q, 'db': 'benchmark'}))
+
+    def query_cells(self, q):
+        body = self.request('POST', '/query?' + urllib.parse.urlencode(
+            {'q': q.q, 'db': 'benchmark', 'epoch': 'ms'}))
+        return pf_tsbs_vm.cells_influx(q, json.loads(body))
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -248,6 +274,13 @@ class VictoriaMetrics(System):
     def data_bytes(self):
         return du(os.path.join(self.dir, 'data'))
 
+    def query_timed(self, q, nocache=True):
+        self.request('GET', pf_tsbs_vm.vm_url(q, FIRST_MS, self.now, nocache))
+
+    def query_cells(self, q):
+        body = self.request('GET', pf_tsbs_vm.vm_url(q, FIRST_MS, self.now, True))
+        return pf_tsbs_vm.cells_vm(q, json.loads(body))
+
 
 class InfluxDB(System):
     def __init__(self, tmp):
@@ -300,6 +333,58 @@ class InfluxDB(System):
         return du(*(os.path.join(self.dir, x) for x in ('data', 'wal', 'meta')))
 
 
+def tsbs_queries(n):
+    """{type: [pf_tsbs_vm.Query]}: the first n of every TSBS query type."""
+    qdir = os.path.join(TSBS, 'queries')
+    return {fn[:-4]: [pf_tsbs_vm.Query(fn[:-4], l.split('\t')[4])
+                      for l in open(os.path.join(qdir, fn)).read().splitlines()[:n]]
+            for fn in sorted(os.listdir(qdir))}
+
+
+def timed(run, qs):
+    lat = []
+    for q in qs:
+        t = time.monotonic()
+        run(q)
+        lat.append((time.monotonic() - t) * 1e3)
+    return pct(lat, 0.5), pct(lat, 0.99)
+
+
+def run_queries(s, queries, cells, p50):
+    """Every type's queries on system s (persisted, running): the first CHECKED once with
+    epoch=ms for the answer check (they also warm its caches), then all of them timed, one
+    at a time on one keep-alive connection. cells[type][system] and p50[type][system] filled."""
+    s.connect()
+    s.now = int(time.time())
+    variants = [(s.name, s.query_timed)]
+    if isinstance(s, VictoriaMetrics):   # also as TSBS runs it, with the rollup result cache
+        variants.append(('victoriametrics_cached', lambda q: s.query_timed(q, nocache=False)))
+    for qtype, qs in queries.items():
+        cells.setdefault(qtype, {})[s.name] = [s.query_cells(q) for q in qs[:CHECKED]]
+        for name, run in variants:
+            a, b = timed(run, qs)
+            bench('compare_%s_query_%s_p50_ms' % (name, qtype), a, 'ms')
+            bench('compare_%s_query_%s_p99_ms' % (name, qtype), b, 'ms')
+            p50.setdefault(qtype, {})[name] = a
+    s.conn.close()
+
+
+def check_answers(cells):
+    """The peers' answers against StreamFlow's, cell by cell; mismatches printed, not fatal."""
+    for qtype, by in cells.items():
+        for peer in ('victoriametrics', 'influxdb'):
+            bad, total = [], 0
+            for mine, theirs in zip(by['streamflow'], by[peer]):
+                total += len(mine)
+                bad += pf_tsbs_vm.mismatches(mine, theirs)
+            bench('compare_query_check_%s_%s_cells' % (qtype, peer), total, 'cells')
+            bench('compare_query_check_%s_%s_mismatched_cells' % (qtype, peer), len(bad),
+                  'cells')
+            for k, x, y in bad[:3]:
+                print('mismatch %s %s: %s streamflow %s, %s %s' % (qtype, peer, k, x, peer, y),
+                      flush=True)
+
+
 def load(sfload, url, conns):
     out = subprocess.run([sfload, '--url', url, '--connections', str(conns), DATASET],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -311,17 +396,72 @@ def load(sfload, url, conns):
     return float(m.group(2))
 
 
+def run_tsbs(systems, sfload, conns, queries):
+    """Ingest, storage and queries of every system, one at a time; then the ratios."""
+    runs = {}   # (system, N) -> {'vps', 'cpu'}
+    best = {}
+    cells, p50 = {}, {}
+    for s in systems:
+        for n in conns:
+            s.start()
+            pid = s.proc.pid
+            s.idle = idle_rate(pid)
+            c0 = cpu_s(pid)
+            vps = load(sfload, s.write_url(), n)
+            s.persist()
+            cpu = (cpu_s(pid) - c0) / (VALUES / 1e6)
+            stored = s.stored()
+            if stored != VALUES:
+                sys.exit('%s stores %s values after the load, want %d' %
+                         (s.name, stored, VALUES))
+            bench('compare_%s_ingest_values_per_s_c%d' % (s.name, n), vps, 'values/s')
+            bench('compare_%s_ingest_cpu_per_mvalue_c%d' % (s.name, n), cpu, 'cpu-s')
+            bench('compare_%s_idle_cpu_s_per_s_c%d' % (s.name, n), s.idle, 'cpu-s/s')
+            runs[s.name, n] = {'vps': vps, 'cpu': cpu}
+            if s.name not in best or vps > best[s.name]['vps']:
+                best[s.name] = dict(runs[s.name, n], conns=n)
+            if n != conns[-1]:
+                s.stop()
+        # storage: the largest N's instance, persisted
+        disk = s.data_bytes() / VALUES
+        rss = rss_bytes(s.proc.pid) / SERIES
+        best[s.name].update(disk=disk, rss=rss)
+        bench('compare_%s_disk_bytes_per_value' % s.name, disk, 'bytes')
+        bench('compare_%s_rss_bytes_per_series' % s.name, rss, 'bytes')
+        run_queries(s, queries, cells, p50)
+        s.stop()
+    sf = best['streamflow']
+    for peer in ('victoriametrics', 'influxdb'):
+        p = best[peer]
+        bench('compare_ingest_cpu_per_mvalue_%s_ratio' % peer, sf['cpu'] / p['cpu'], 'x')
+        for n in conns:
+            bench('compare_ingest_cpu_per_mvalue_%s_c%d_ratio' % (peer, n),
+                  runs['streamflow', n]['cpu'] / runs[peer, n]['cpu'], 'x')
+        bench('compare_ingest_values_per_s_%s_ratio' % peer, sf['vps'] / p['vps'], 'x')
+        bench('compare_disk_bytes_per_value_%s_ratio' % peer, sf['disk'] / p['disk'], 'x')
+        bench('compare_rss_bytes_per_series_%s_ratio' % peer, sf['rss'] / p['rss'], 'x')
+    check_answers(cells)
+    for qtype, by in p50.items():
+        peer = min((v, k) for k, v in by.items() if k != 'streamflow')
+        print('query %s: the faster peer is %s' % (qtype, peer[1]), flush=True)
+        bench('compare_query_p50_%s_best_peer_ratio' % qtype, by['streamflow'] / peer[0], 'x')
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith('--')]
     opts = dict(o[2:].split('=', 1) for o in sys.argv[1:] if o.startswith('--') and '=' in o)
-    if len(args) != 3:
+    if len(args) != 5:
         sys.exit(__doc__)
-    sfd, sfctl, sfload = args
+    sfd, sfctl, sfload, sfgen, sfreplay = args
+    parts = set(opts.get('parts', 'tsbs,statsd').split(','))
     conns = sorted({int(c) for c in opts.get('conns', '1,2,4').split(',')})
+    queries = tsbs_queries(int(opts.get('queries', '100')))
     if not os.path.exists(DATASET):
         print('SKIP: %s is missing' % DATASET)
         sys.exit(77)
     missing = [b for b in PEER_BINS if not shutil.which(b)]
+    if not os.path.exists(pf_compare_statsd.etsy_path()):
+        missing.append('Etsy statsd')
     if missing:
         print('SKIP: %s not installed (tools/install-peers installs them)' % ', '.join(missing))
         sys.exit(77)
@@ -329,47 +469,13 @@ def main():
     systems = [StreamFlow(tmp, sfd, sfctl), VictoriaMetrics(tmp), InfluxDB(tmp)]
     for s in systems:
         print('settings %s (%s): %s' % (s.name, s.version(), SETTINGS[s.name]), flush=True)
-    runs = {}   # (system, N) -> {'vps', 'cpu'}
-    best = {}
+    print('settings statsd (%s): %s' % (pf_compare_statsd.etsy_version(),
+                                        pf_compare_statsd.SETTINGS), flush=True)
     try:
-        for s in systems:
-            for n in conns:
-                s.start()
-                pid = s.proc.pid
-                s.idle = idle_rate(pid)
-                c0 = cpu_s(pid)
-                vps = load(sfload, s.write_url(), n)
-                s.persist()
-                cpu = (cpu_s(pid) - c0) / (VALUES / 1e6)
-                stored = s.stored()
-                if stored != VALUES:
-                    sys.exit('%s stores %s values after the load, want %d' %
-                             (s.name, stored, VALUES))
-                bench('compare_%s_ingest_values_per_s_c%d' % (s.name, n), vps, 'values/s')
-                bench('compare_%s_ingest_cpu_per_mvalue_c%d' % (s.name, n), cpu, 'cpu-s')
-                bench('compare_%s_idle_cpu_s_per_s_c%d' % (s.name, n), s.idle, 'cpu-s/s')
-                runs[s.name, n] = {'vps': vps, 'cpu': cpu}
-                if s.name not in best or vps > best[s.name]['vps']:
-                    best[s.name] = dict(runs[s.name, n], conns=n)
-                if n != conns[-1]:
-                    s.stop()
-            # storage: the largest N's instance, persisted
-            disk = s.data_bytes() / VALUES
-            rss = rss_bytes(s.proc.pid) / SERIES
-            best[s.name].update(disk=disk, rss=rss)
-            bench('compare_%s_disk_bytes_per_value' % s.name, disk, 'bytes')
-            bench('compare_%s_rss_bytes_per_series' % s.name, rss, 'bytes')
-            s.stop()
-        sf = best['streamflow']
-        for peer in ('victoriametrics', 'influxdb'):
-            p = best[peer]
-            bench('compare_ingest_cpu_per_mvalue_%s_ratio' % peer, sf['cpu'] / p['cpu'], 'x')
-            for n in conns:
-                bench('compare_ingest_cpu_per_mvalue_%s_c%d_ratio' % (peer, n),
-                      runs['streamflow', n]['cpu'] / runs[peer, n]['cpu'], 'x')
-            bench('compare_ingest_values_per_s_%s_ratio' % peer, sf['vps'] / p['vps'], 'x')
-            bench('compare_disk_bytes_per_value_%s_ratio' % peer, sf['disk'] / p['disk'], 'x')
-            bench('compare_rss_bytes_per_series_%s_ratio' % peer, sf['rss'] / p['rss'], 'x')
+        if 'tsbs' in parts:
+            run_tsbs(systems, sfload, conns, queries)
+        if 'statsd' in parts:
+            pf_compare_statsd.run(sfd, sfctl, sfgen, sfreplay, tmp)
     finally:
         for s in systems:
             s.stop()

@@ -781,6 +781,54 @@ static void test_tl_traffic__redef_rounds(void **state)
 	tl_traffic_destroy(t);
 }
 
+/* The StatsD types and packed values a config makes: a bit per type seen, the most values in a line. */
+static void statsd_dialect(const struct tl_traffic_cfg *cfg, uint32_t *types, uint32_t *most)
+{
+	struct tl_traffic *t;
+	assert_int_equal(tl_traffic_create(cfg, &t), 0);
+	struct dp_statsd sd;
+	struct tl_datagram dg;
+	*types = *most = 0;
+	while (tl_traffic_next(t, dgbuf, sizeof(dgbuf), &dg) == 1) {
+		size_t off = 0, used;
+		while (off < dg.len) {
+			if (dp_statsd_decode(&sd, (const char *)dgbuf + off, dg.len - off,
+					     DP_STATSD_COMPLETE, &used) == DP_STATSD_OK) {
+				*types |= 1u << sd.type;
+				*most = CM_MAX(*most, sd.nvalues);
+			}
+			off += used;
+		}
+	}
+	tl_traffic_destroy(t);
+}
+
+/* statsd_types and statsd_single: the dialect Etsy statsd 0.9 parses (pf_compare's StatsD run). */
+static void test_tl_traffic__statsd_dialect(void **state)
+{
+	(void)state;
+	struct tl_traffic_cfg cfg = mix_cfg(7);
+	cfg.weight[DP_PROTO_LINE] = cfg.weight[DP_PROTO_BINARY] = 0;
+	cfg.series[DP_PROTO_STATSD] = 24;
+	cfg.junk = cfg.gaps = cfg.dups = cfg.reorders = 0;
+	cfg.pcap_junk = false;
+	uint32_t types, most;
+	statsd_dialect(&cfg, &types, &most);
+	assert_int_equal(types, (1u << DP_STATSD_TYPE__COUNT) - 1);
+	assert_true(most > 1);
+	uint32_t etsy = 1u << DP_STATSD_COUNTER | 1u << DP_STATSD_GAUGE | 1u << DP_STATSD_TIMER |
+			1u << DP_STATSD_SET;
+	cfg.statsd_types = etsy;
+	cfg.statsd_single = true;
+	statsd_dialect(&cfg, &types, &most);
+	assert_int_equal(types, etsy);
+	assert_int_equal(most, 1);
+	assert_true(run_model(&cfg) > 10);   /* the manifest still matches what is sent */
+	cfg.statsd_types = 1u << DP_STATSD_TYPE__COUNT;
+	struct tl_traffic *t = NULL;
+	assert_int_equal(tl_traffic_create(&cfg, &t), -EINVAL);
+}
+
 static void test_tl_traffic__bad_config(void **state)
 {
 	(void)state;
@@ -1376,6 +1424,7 @@ int main(void)
 		cmocka_unit_test(test_tl_traffic__deterministic),
 		cmocka_unit_test(test_tl_traffic__line_stream),
 		cmocka_unit_test(test_tl_traffic__redef_rounds),
+		cmocka_unit_test(test_tl_traffic__statsd_dialect),
 		cmocka_unit_test(test_tl_traffic__bad_config),
 		cmocka_unit_test(test_tl_manifest__round_trip),
 		cmocka_unit_test(test_tl_manifest__rejects),

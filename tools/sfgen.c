@@ -41,6 +41,7 @@
 #include "cm_clock.h"
 #include "cm_compiler.h"
 #include "cm_rand.h"
+#include "dp_statsd.h"
 #include "tl_floatwalk.h"
 #include "tl_pcap.h"
 #include "tl_sender.h"
@@ -58,11 +59,15 @@ static void usage(FILE *out)
 		"              --pcap-src IP --pcap-dst IP]\n"
 		"             [--junk N] [--gaps N --dups N --reorders N] [--sources N]\n"
 		"             [--redef N] [--mtu BYTES] [--weights S,L,B] [--start-ns NS]\n"
-		"             [--statsd-percentiles N]\n"
+		"             [--statsd-percentiles N] [--statsd-types c,g,ms,h,d,s]\n"
+		"             [--statsd-single]\n"
 		"  --count N   values per series (line protocol: lines per tag set)\n"
 		"  --series N  series per format (default 16); --rate R datagrams/s (0: no limit)\n"
 		"  --statsd-percentiles N  fields the receiver adds per ms/h/d metric, for the\n"
 		"              series count (default 4, as statsd.percentiles=50,90,95,99)\n"
+		"  --statsd-types LIST  only these StatsD types (default all six);\n"
+		"  --statsd-single  one value per StatsD line (Etsy statsd 0.9: --statsd-types\n"
+		"              c,g,ms,s --statsd-single is all it parses)\n"
 		"  defaults: statsd 127.0.0.1:8125, line 127.0.0.1:8089, binary 127.0.0.1:7100;\n"
 		"  --to sends a single --format there; --pcap writes a capture instead of sending\n");
 }
@@ -225,6 +230,28 @@ static int weights_arg(const char *s, uint32_t *w)
 	return 0;
 }
 
+/* --statsd-types c,g,ms: a bit per enum dp_statsd_type */
+static int statsd_types_arg(const char *s, uint32_t *mask)
+{
+	*mask = 0;
+	for (const char *p = s; *p;) {
+		size_t n = strcspn(p, ",");
+		int y = 0;
+		while (y < DP_STATSD_TYPE__COUNT &&
+		       (strlen(dp_statsd_type_name((enum dp_statsd_type)y)) != n ||
+			memcmp(dp_statsd_type_name((enum dp_statsd_type)y), p, n) != 0))
+			y++;
+		if (y == DP_STATSD_TYPE__COUNT) {
+			fprintf(stderr, "sfgen: bad --statsd-types '%s' (want a list of c,g,ms,h,d,s)\n",
+				s);
+			return -1;
+		}
+		*mask |= 1u << y;
+		p += n + (p[n] == ',');
+	}
+	return *mask ? 0 : -1;
+}
+
 static int traffic_parse(int argc, char **argv, struct traffic_opts *o)
 {
 	static const struct option opts[] = {
@@ -255,6 +282,8 @@ static int traffic_parse(int argc, char **argv, struct traffic_opts *o)
 		{"weights", required_argument, NULL, 16},
 		{"start-ns", required_argument, NULL, 17},
 		{"statsd-percentiles", required_argument, NULL, 18},
+		{"statsd-types", required_argument, NULL, 19},
+		{"statsd-single", no_argument, NULL, 20},
 		{"manifest", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
@@ -294,6 +323,8 @@ static int traffic_parse(int argc, char **argv, struct traffic_opts *o)
 		case 16: bad = weights_arg(optarg, weights); have_weights = true; break;
 		case 17: bad = num_arg(optarg, INT64_MAX, &v) || v == 0; o->cfg.start_ns = (int64_t)v; break;
 		case 18: bad = u32_arg(optarg, &o->cfg.statsd_percentiles); break;
+		case 19: bad = statsd_types_arg(optarg, &o->cfg.statsd_types); break;
+		case 20: o->cfg.statsd_single = true; break;
 		case 'm': o->manifest = optarg; break;
 		default: usage(stderr); return 2;
 		}

@@ -261,9 +261,14 @@ static const struct kv sd_tag_pool[] = {
 
 static void setup_statsd(struct tl_traffic *t)
 {
+	uint8_t types[DP_STATSD_TYPE__COUNT];
+	uint32_t ntypes = 0;
+	for (uint8_t y = 0; y < DP_STATSD_TYPE__COUNT; y++)
+		if (!t->cfg.statsd_types || (t->cfg.statsd_types >> y & 1))
+			types[ntypes++] = y;
 	for (uint32_t i = 0; i < t->nsm; i++) {
 		struct smetric *m = &t->sm[i];
-		m->type = (uint8_t)(i % DP_STATSD_TYPE__COUNT);
+		m->type = types[i % ntypes];
 		snprintf(m->name, sizeof(m->name), "%s.m%" PRIu32, sd_base[m->type], i);
 		uint8_t pick[CM_ARRAY_SIZE(sd_tag_pool)];
 		shuffle(t, pick, CM_ARRAY_SIZE(sd_tag_pool));
@@ -391,7 +396,8 @@ static int cfg_check(struct tl_traffic_cfg *c)
 	if (!any || c->values_per_series == 0 || c->start_ns < 0 || c->step_ns < 0 ||
 	    c->max_datagram_bytes < TL_TRAFFIC_DATAGRAM_MIN ||
 	    c->max_datagram_bytes > TL_TRAFFIC_DATAGRAM_MAX || c->sources > 1000 ||
-	    c->statsd_percentiles > 100)
+	    c->statsd_percentiles > 100 ||
+	    (c->statsd_types & ~((1u << DP_STATSD_TYPE__COUNT) - 1)))
 		return -EINVAL;
 	/* the last timestamp (plus the per-series offsets) stays inside int64 */
 	double last = (double)c->start_ns + (double)c->step_ns * c->values_per_series + 1e12;
@@ -559,7 +565,7 @@ static void sd_line(struct tl_traffic *t, uint32_t mi, struct sbuf *b, struct sd
 	const struct smetric *m = &t->sm[mi];
 	*u = (struct sd_update){.metric = mi, .n = 1, .rate = 1};
 	uint32_t left = t->cfg.values_per_series - m->sent;
-	if (left > 1 && rnd_below(t, 4) == 0)
+	if (!t->cfg.statsd_single && left > 1 && rnd_below(t, 4) == 0)
 		u->n = 2 + rnd_below(t, CM_MIN(left - 1, (uint32_t)SD_PACK_MAX - 1));
 	sb_str(b, m->name);
 	for (uint32_t i = 0; i < u->n; i++) {

@@ -15,11 +15,13 @@
  * run ends when all are sent and all junk is out. weight[] only decides the
  * interleaving: the next datagram is of format p with probability
  * weight[p] / (sum of the weights of formats with values left).
- *  - StatsD: series[STATSD] metrics, types c g ms h d s in turn, unique
+ *  - StatsD: series[STATSD] metrics, types c g ms h d s in turn (only those
+ *    in statsd_types when it is set: Etsy statsd 0.9 knows c g ms s), unique
  *    names, 0-3 DogStatsD tags (one may be valueless; sent in varying
  *    order), sample rates @0.5 and @0.25 on some c/ms/h/d lines, gauges a
  *    plain value first then +/- deltas and plain values, sets members u0..u47,
- *    2-4 values packed in one line now and then; several lines per
+ *    2-4 values packed in one line now and then (never with statsd_single:
+ *    Etsy statsd 0.9 refuses packed lines); several lines per
  *    datagram, CRLF now and then, the last '\n' sometimes left out.
  *  - Line protocol: series[LINE] tag sets, each with 1-3 fields of float,
  *    int (i), uint (u) and bool (in all spellings) fields, every line
@@ -91,6 +93,8 @@ struct tl_traffic_cfg {
 	uint32_t redef_every;              /* binary: frames between DEF rounds; 0: 16 */
 	uint32_t gaps, dups, reorders;     /* binary sequence events, over all sources */
 	uint32_t statsd_percentiles;       /* percentile fields the receiver adds per ms/h/d metric */
+	uint32_t statsd_types;             /* bit (1 << enum dp_statsd_type) per type made; 0: all */
+	bool statsd_single;                /* one value per StatsD line (never packed) */
 };
 
 enum tl_datagram_flags {

@@ -100,6 +100,19 @@ stop_daemon() {
 	pid=""
 }
 
+# tool_run CHECK WANT-RC COMMAND ARGS...: run a tool with stdout in $tmp/out and stderr in
+# $tmp/err; an exit status other than WANT-RC is a `bad` CHECK (and returns 1).
+tool_run() {
+	name="$1"; want="$2"; shift 2
+	"$@" > "$tmp/out" 2> "$tmp/err"
+	rc=$?
+	[ "$rc" = "$want" ] && return 0
+	bad "$name" "$* exited $rc, want $want; $(cat "$tmp/out") $(head -3 "$tmp/err")"
+	return 1
+}
+# field KEY: VALUE of the first " KEY=VALUE" in $tmp/out (a tool's one-line summary).
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$tmp/out"; }
+
 # stat KEY: a counter from the stats file (0 when absent).
 stat() {
 	[ -f "$tmp/stats" ] || { echo 0; return; }

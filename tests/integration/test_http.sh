@@ -153,6 +153,18 @@ q rfc3339_ms httptest "SELECT v FROM http_ms LIMIT 1" &&
 	js rfc3339_ms 'd["results"][0]["series"][0]["values"][0][0] == "2016-01-01T00:00:00.123Z"' \
 		'.[0].results[0].series[0].values[0][0] == "2016-01-01T00:00:00.123Z"' && ok rfc3339_ms
 
+# a string field is accepted (204) and not stored, and counted; the line's other field is stored
+http write_string 204 -XPOST "$base/write?db=httptest&precision=s" \
+	--data-binary "http_str,host=a note=\"up 3 days\",v=4i $t0" && ok write_string
+read_back_string() {
+	q read_back_string httptest "SELECT * FROM http_str" &&
+		js read_back_string 'd["results"][0]["series"][0]["columns"] == ["time", "host", "v"]' \
+			'.[0].results[0].series[0].columns == ["time", "host", "v"]'
+}
+retry 5 read_back_string && ok read_back_string
+strings=$("$SFCTL" -s "$tmp/ctl.sock" stats | awk '$1 == "write.strings_skipped" { print $2 }')
+[ "$strings" = 1 ] && ok strings_counted || bad strings_counted "write.strings_skipped=$strings, want 1"
+
 # gzip'd, as TSBS and Telegraf send it, with TSBS's consistency=all
 awk -v t=$t0 'BEGIN { for (i = 0; i < 100; i++) printf "http_gz,host=h%d v=%di %d\n", i % 4, i, t + i }' |
 	gzip > "$tmp/gz.lp.gz"

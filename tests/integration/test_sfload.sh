@@ -32,16 +32,7 @@ gen() {
 }
 gen 1451606400 > "$tmp/in.lp"
 
-# sfload_run CHECK WANT-RC ARGS...: stdout in $tmp/out, stderr in $tmp/err
-sfload_run() {
-	name="$1"; want="$2"; shift 2
-	"$SFLOAD" "$@" > "$tmp/out" 2> "$tmp/err"
-	rc=$?
-	[ "$rc" = "$want" ] && return 0
-	bad "$name" "sfload $* exited $rc, want $want; $(cat "$tmp/out") $(head -3 "$tmp/err")"
-	return 1
-}
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$tmp/out"; }
+sfload_run() { n="$1"; w="$2"; shift 2; tool_run "$n" "$w" "$SFLOAD" "$@"; }
 
 if sfload_run load 0 --url "$url" --connections 2 --batch 100 "$tmp/in.lp"; then
 	[ "$(field lines)" = 2500 ] && [ "$(field values)" = 7500 ] && [ "$(field batches)" = 25 ] &&
