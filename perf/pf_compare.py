@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """pf_compare.py - `make bench ONLY=compare`: StreamFlow side by side with
-VictoriaMetrics and InfluxDB 1.6 on the shared TSBS dataset, every figure a
-ratio measured in the same run on the same machine.
-
-This part: ingest and storage. (Queries and StatsD: to come, issue 6.)
+VictoriaMetrics and InfluxDB 1.6 on the shared TSBS dataset (ingest, storage,
+queries), and with Etsy statsd on sfgen's StatsD traffic (pf_compare_statsd.py),
+every figure a ratio measured in the same run on the same machine.
 
 The peers must be installed (tools/install-peers; `make bench ONLY=compare`
 runs it first); without them this exits 77 (SKIP). Each system runs on
@@ -40,6 +39,18 @@ StreamFlow its data directory less the WAL's preallocated segments (two of
 wal.segment_size per shard whatever the data: printed apart; more WAL than
 that fails the run).
 
+Queries, on the same persisted instance: the first --queries (100) of each
+of the 16 TSBS devops types (../shared/data/tsbs/queries), one at a time on
+one keep-alive connection: StreamFlow and InfluxDB as TSBS's influx runner
+sends them (POST /query?q=...&db=benchmark), VictoriaMetrics through the
+MetricsQL translation of pf_tsbs_vm.py (its docstring has it, per type), with
+nocache=1 and again as TSBS runs it, with its rollup result cache. Before the
+timing, the first CHECKED (5) of each type run once with epoch=ms and every
+system's answers are reduced to cells and compared with StreamFlow's; the
+mismatched cells are counted and the first printed, never fatal (they also
+warm every system's caches). p50 and p99 (nearest rank) per system, and the
+ratio to the fastest peer variant per type.
+
 Output: per-system lines (BENCH compare_<system>_<metric> ...) and the
 ratios StreamFlow / peer:
   BENCH compare_ingest_cpu_per_mvalue_<peer>_ratio
@@ -47,8 +58,12 @@ ratios StreamFlow / peer:
   BENCH compare_ingest_values_per_s_<peer>_ratio
   BENCH compare_disk_bytes_per_value_<peer>_ratio
   BENCH compare_rss_bytes_per_series_<peer>_ratio
+  BENCH compare_query_check_<type>_<peer>_mismatched_cells   (and _cells)
+  BENCH compare_query_p50_<type>_best_peer_ratio
+  BENCH compare_statsd_lossless_rate_statsd_ratio
 
-Usage: pf_compare.py STREAMFLOWD SFCTL SFLOAD [--conns=1,2,4]
+Usage: pf_compare.py STREAMFLOWD SFCTL SFLOAD SFGEN SFREPLAY [--conns=1,2,4]
+                     [--queries=100] [--parts=tsbs,statsd]
 """
 import glob
 import json
@@ -155,6 +170,7 @@ def wait_http(port, proc, what, path, timeout=30):
 
 class System:
     """One system under test: start() a fresh instance, persist() after a load."""
+    PING = '/ping'   # answers at once, no work (InfluxDB's /ping, 204)
 
     def __init__(self, name, tmp):
         self.name, self.dir, self.proc, self.port = name, os.path.join(tmp, name), None, None
@@ -175,7 +191,7 @@ class System:
         self.conn.request(method, path)
         r = self.conn.getresponse()
         data = r.read()
-        if r.status != 200 or b'"error"' in data[:200]:
+        if r.status not in (200, 204) or b'"error"' in data[:200]:
             sys.exit('%s answered %d to %s: %s' % (self.name, r.status, path[:200], data[:300]))
         return data
 
@@ -241,6 +257,8 @@ class StreamFlow(System):
 
 
 class VictoriaMetrics(System):
+    PING = '/health'
+
     def __init__(self, tmp):
         super().__init__('victoriametrics', tmp)
 
@@ -356,6 +374,11 @@ def run_queries(s, queries, cells, p50):
     at a time on one keep-alive connection. cells[type][system] and p50[type][system] filled."""
     s.connect()
     s.now = int(time.time())
+    # the floor under every latency: a request that asks for no work, on the same connection
+    for _ in range(20):
+        s.request('GET', s.PING)
+    floor, _ = timed(lambda _: s.request('GET', s.PING), range(200))
+    bench('compare_%s_http_floor_p50_ms' % s.name, floor, 'ms')
     variants = [(s.name, s.query_timed)]
     if isinstance(s, VictoriaMetrics):   # also as TSBS runs it, with the rollup result cache
         variants.append(('victoriametrics_cached', lambda q: s.query_timed(q, nocache=False)))
