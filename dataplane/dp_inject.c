@@ -28,7 +28,8 @@ struct dp_inject {
 	uint32_t next;                  /* owner: round-robin start */
 	struct dp_inject_batch *held;   /* owner: dequeued and not finished: first next time */
 	uint32_t held_at;               /* owner: its points before this are inserted */
-	int64_t held_since;             /* owner: when the WAL first pushed it back (0: not yet) */
+	int64_t stall_since;            /* owner: since when the WAL has pushed back and taken
+					 * nothing (0: it takes points) */
 	struct {
 		_Atomic uint64_t batches, points, stored;
 	} ctr CM_CACHE_ALIGNED;         /* owner-written */
@@ -140,36 +141,59 @@ int dp_inject_submit(struct dp_inject *inj, int slot, struct dp_inject_batch *b)
 	return 0;
 }
 
+/* Count a part's outcome in its batch; points stored mean the WAL takes them: no stall. */
+static void tally(struct dp_inject *inj, struct dp_inject_batch *b, const uint8_t *status,
+		  uint32_t went, uint32_t stored)
+{
+	b->stored += stored;
+	if (stored)
+		inj->stall_since = 0;
+	for (uint32_t j = 0; j < went; j++)
+		b->status[status[j]]++;
+}
+
 /*
  * HOT PATH (the owner's loop). Insert the held batch's points from
- * inj->held_at on and, once all are, mark it done and let it go. With hold,
- * a part the WAL pushes back stops it there (st_store_insert_hold): the
- * writer is waiting for the batch anyway, so it waits a little longer
- * instead of being told its points were refused. Returns the points gone
+ * inj->held_at on and, once all are, mark it done and let it go. A part the
+ * WAL pushes back stops it there (st_store_insert_hold): the writer is
+ * waiting for the batch anyway, so it waits a little longer instead of being
+ * told its points were refused; the next call goes on from there. Once the
+ * stall has lasted DP_INJECT_BACKPRESSURE_WAIT_NS (the clock is read only
+ * on a push-back), the pushed-back points are refused instead, until the
+ * WAL takes points again. final: nothing is held. Returns the points gone
  * through in this call.
  */
-static uint32_t inject_held(struct dp_inject *inj, struct st_store *st, bool hold)
+static uint32_t inject_held(struct dp_inject *inj, struct st_store *st, bool final)
 {
 	enum { PART = 256 };
 	uint8_t status[PART];
 	struct dp_inject_batch *b = inj->held;
 	uint32_t n = b->n, from = inj->held_at;
 	for (uint32_t i = from; i < n;) {
-		uint32_t k = CM_MIN((uint32_t)PART, n - i), stored, went = k;
-		if (hold)
-			went = st_store_insert_hold(st, b->pts + i, k, status, &stored);
-		else
+		uint32_t k = CM_MIN((uint32_t)PART, n - i), stored;
+		if (final) {
 			stored = st_store_insert_burst(st, b->pts + i, k, status);
-		b->stored += stored;
-		for (uint32_t j = 0; j < went; j++)
-			b->status[status[j]]++;
+			tally(inj, b, status, k, stored);
+			i += k;
+			continue;
+		}
+		uint32_t went = st_store_insert_hold(st, b->pts + i, k, status, &stored);
+		tally(inj, b, status, went, stored);
 		i += went;
-		if (went < k) {
+		if (went == k)
+			continue;
+		int64_t now = cm_mono_ns();
+		if (!inj->stall_since)
+			inj->stall_since = now;
+		if (now - inj->stall_since <= DP_INJECT_BACKPRESSURE_WAIT_NS) {
 			inj->held_at = i; /* the same points again later */
-			if (!inj->held_since)
-				inj->held_since = cm_mono_ns();
 			return i - from;
 		}
+		/* waited out: the rest of the part goes in or is refused, counted */
+		k = CM_MIN((uint32_t)PART, n - i);
+		stored = st_store_insert_burst(st, b->pts + i, k, status);
+		tally(inj, b, status, k, stored);
+		i += k;
 	}
 	b->lsn = st_store_pending_lsn(st);
 	cm_ctr_add(&inj->ctr.batches, 1);
@@ -188,9 +212,7 @@ static uint32_t drain(struct dp_inject *inj, struct st_store *st, uint32_t max_p
 	uint32_t points = 0;
 	if (inj->held) {
 		/* the head of its slot: it goes before anything dequeued after it */
-		bool hold = !final && (!inj->held_since ||
-				       cm_mono_ns() - inj->held_since <= DP_INJECT_BACKPRESSURE_WAIT_NS);
-		points = inject_held(inj, st, hold);
+		points = inject_held(inj, st, final);
 		if (inj->held)
 			return points; /* the WAL still pushes back: nothing more this pass */
 	}
@@ -202,10 +224,9 @@ static uint32_t drain(struct dp_inject *inj, struct st_store *st, uint32_t max_p
 			struct dp_inject_batch *b = obj;
 			inj->held = b; /* the slot's head until it is done */
 			inj->held_at = 0;
-			inj->held_since = 0;
 			if (points && b->n > max_points - points)
 				goto out; /* would pass max_points: the next call starts with it */
-			points += inject_held(inj, st, !final);
+			points += inject_held(inj, st, final);
 			if (inj->held)
 				goto out;
 		}

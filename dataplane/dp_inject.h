@@ -89,9 +89,11 @@ int dp_inject_submit(struct dp_inject *inj, int slot, struct dp_inject_batch *b)
  * of a batch back (its stage is full: what would be ST_INS_BACKPRESSURE),
  * the batch waits at the head of its slot, uncounted, and the next calls
  * go on where it stopped, so a /write or an import is slowed down rather
- * than refused. A batch is held at most DP_INJECT_BACKPRESSURE_WAIT_NS in
- * all (well under a writer's wait, mgmt.write_timeout); then what the WAL
- * refuses is refused and counted.
+ * than refused. A stall (the WAL pushes back and takes nothing) is waited
+ * out at most DP_INJECT_BACKPRESSURE_WAIT_NS in all, however many batches
+ * queue behind it (well under a writer's wait, mgmt.write_timeout); after
+ * that, until the WAL takes points again, what it refuses is refused and
+ * counted, without waiting.
  */
 #define DP_INJECT_BACKPRESSURE_WAIT_NS (1000 * CM_NS_PER_MS)
 uint32_t dp_inject_drain(struct dp_inject *inj, struct st_store *st, uint32_t max_points);
