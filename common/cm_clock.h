@@ -7,6 +7,7 @@
 #ifndef CM_CLOCK_H
 #define CM_CLOCK_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -49,6 +50,14 @@ static inline int64_t cm_mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * CM_NS_PER_SEC + ts.tv_nsec;
+}
+
+/* Sleep until cm_mono_ns() reaches t_ns (pacing loops of load generators; a syscall). */
+static inline void cm_sleep_until_mono(int64_t t_ns)
+{
+	struct timespec ts = {.tv_sec = t_ns / CM_NS_PER_SEC, .tv_nsec = t_ns % CM_NS_PER_SEC};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
 }
 
 /* CPU time of the calling process, in nanoseconds (for benchmarks). */

@@ -381,13 +381,6 @@ static int traffic_parse(int argc, char **argv, struct traffic_opts *o)
 	return 0;
 }
 
-static void sleep_until(int64_t t_ns)
-{
-	struct timespec ts = {(time_t)(t_ns / 1000000000), (long)(t_ns % 1000000000)};
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
-
 static int sink_open(const struct traffic_opts *o, struct sink *k)
 {
 	for (int p = 0; p < DP_PROTO__COUNT; p++)
@@ -542,7 +535,7 @@ static int traffic(int argc, char **argv)
 			break;
 		}
 		if (due > 0)
-			sleep_until(due);
+			cm_sleep_until_mono(due);
 		rc = tl_traffic_next(t, buf, TL_TRAFFIC_DATAGRAM_MAX, &dg);
 		if (rc <= 0)
 			break;

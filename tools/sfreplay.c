@@ -7,7 +7,8 @@
  *
  *   sfreplay --to HOST:PORT --rate R --seconds T [--port P] CAPTURE
  *
- * Every UDP-over-IPv4 payload of CAPTURE (to --port only, when given) is read
+ * Every UDP payload of CAPTURE (an Ethernet capture, parsed as the DPDK
+ * backend parses frames: dp_pkt_parse; to --port only, when given) is read
  * into memory before the clock starts. They are then sent in order, from the
  * first again after the last, at R datagrams per second (0: as fast as the
  * socket takes them) until T seconds have passed. Pacing: datagrams go out
@@ -21,27 +22,26 @@
  *
  * Exit codes: 0 ok, 2 usage error or nothing to send, 1 capture or send error.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cm_clock.h"
 #include "cm_compiler.h"
+#include "dp_pkt.h"
+#include "tl_sender.h"
 
 #define BATCH_MAX 64
 #define BURST_NS 200000
 
 struct payload {
-	const uint8_t *p;
+	size_t off;        /* in corpus.bytes */
 	uint32_t len;
 	uint32_t lines;
 };
@@ -71,30 +71,6 @@ static uint32_t count_lines(const uint8_t *p, uint32_t len)
 	return n;
 }
 
-/* The UDP payload of an Ethernet (or Linux cooked) IPv4 frame, to dport when nonzero. */
-static const uint8_t *udp_payload(int linktype, const uint8_t *f, uint32_t caplen, uint16_t dport,
-				  uint32_t *len)
-{
-	uint32_t l2 = linktype == DLT_EN10MB ? 14 : linktype == DLT_LINUX_SLL ? 16 :
-		      linktype == DLT_RAW ? 0 : UINT32_MAX;
-	if (l2 == UINT32_MAX || caplen < l2 + 20)
-		return NULL;
-	if (l2 && (f[l2 - 2] != 0x08 || f[l2 - 1] != 0x00))   /* not IPv4 */
-		return NULL;
-	const uint8_t *ip = f + l2;
-	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
-	uint32_t total = (uint32_t)ip[2] << 8 | ip[3];
-	if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != IPPROTO_UDP || (ip[6] & 0x3f) || ip[7] ||
-	    total < ihl + 8 || l2 + total > caplen)
-		return NULL;   /* not UDP, a fragment, or cut short */
-	const uint8_t *udp = ip + ihl;
-	uint32_t ulen = (uint32_t)udp[4] << 8 | udp[5];
-	if (ulen < 8 || ulen > total - ihl || (dport && ((uint32_t)udp[2] << 8 | udp[3]) != dport))
-		return NULL;
-	*len = ulen - 8;
-	return udp + 8;
-}
-
 static int corpus_add(struct corpus *c, const uint8_t *p, uint32_t len)
 {
 	if (c->used + len > c->cap) {
@@ -114,8 +90,7 @@ static int corpus_add(struct corpus *c, const uint8_t *p, uint32_t len)
 		c->vcap = cap;
 	}
 	memcpy(c->bytes + c->used, p, len);
-	/* offsets now, pointers once the buffer has stopped moving */
-	c->v[c->n++] = (struct payload){(const uint8_t *)(uintptr_t)c->used, len, count_lines(p, len)};
+	c->v[c->n++] = (struct payload){c->used, len, count_lines(p, len)};
 	c->used += len;
 	return 0;
 }
@@ -128,14 +103,20 @@ static int corpus_load(const char *path, uint16_t dport, struct corpus *c)
 		fprintf(stderr, "sfreplay: %s\n", err);
 		return -1;
 	}
-	int link = pcap_datalink(pc);
+	if (pcap_datalink(pc) != DLT_EN10MB) {
+		fprintf(stderr, "sfreplay: %s is not an Ethernet capture\n", path);
+		pcap_close(pc);
+		return -1;
+	}
 	struct pcap_pkthdr *h;
 	const u_char *f;
 	int rc;
 	while ((rc = pcap_next_ex(pc, &h, &f)) == 1) {
-		uint32_t len;
-		const uint8_t *p = udp_payload(link, f, h->caplen, dport, &len);
-		if (p && len && corpus_add(c, p, len)) {
+		struct dp_pkt pkt;
+		if (dp_pkt_parse(f, h->caplen, 0, &pkt) != DP_PKT_OK || !pkt.payload_len ||
+		    (dport && pkt.dst_port != dport))
+			continue;
+		if (corpus_add(c, pkt.payload, pkt.payload_len)) {
 			fprintf(stderr, "sfreplay: out of memory reading %s\n", path);
 			pcap_close(pc);
 			return -1;
@@ -144,36 +125,7 @@ static int corpus_load(const char *path, uint16_t dport, struct corpus *c)
 	if (rc == -1)
 		fprintf(stderr, "sfreplay: %s: %s\n", path, pcap_geterr(pc));
 	pcap_close(pc);
-	if (rc == -1)
-		return -1;
-	for (size_t i = 0; i < c->n; i++)
-		c->v[i].p = c->bytes + (uintptr_t)c->v[i].p;
-	return 0;
-}
-
-static void sleep_until(int64_t t_ns)
-{
-	struct timespec ts = {(time_t)(t_ns / 1000000000), (long)(t_ns % 1000000000)};
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
-
-static int parse_to(const char *s, struct sockaddr_in *sa)
-{
-	char host[64];
-	unsigned port;
-	char tail;
-	const char *colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = 0;
-	if (sscanf(colon + 1, "%u%c", &port, &tail) != 1 || port == 0 || port > 65535)
-		return -1;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+	return rc == -1 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -205,29 +157,31 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	struct sockaddr_in sa;
-	if (!to || parse_to(to, &sa) || rate < 0 || !(seconds > 0) || seconds > 86400 ||
-	    dport > 65535 || optind != argc - 1) {
+	if (!to || rate < 0 || !(seconds > 0) || seconds > 86400 || dport > 65535 ||
+	    optind != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
-	struct corpus cp = {0};
-	if (corpus_load(argv[optind], (uint16_t)dport, &cp)) {
-		free(cp.bytes);
-		free(cp.v);
-		return 1;
+	int fd;
+	int rc = tl_sender_dial(to, SOCK_DGRAM, &fd);
+	if (rc) {
+		fprintf(stderr, "sfreplay: %s: %s\n", to, strerror(-rc));
+		if (rc == -EINVAL)
+			usage(stderr);
+		return rc == -EINVAL ? 2 : 1;
 	}
-	if (cp.n == 0) {
+	struct corpus cp = {0};
+	int status = corpus_load(argv[optind], (uint16_t)dport, &cp) ? 1 : 0;
+	if (!status && cp.n == 0) {
 		fprintf(stderr, "sfreplay: no UDP payload%s in %s\n", dport ? " to that port" : "",
 			argv[optind]);
+		status = 2;
+	}
+	if (status) {
+		close(fd);
 		free(cp.bytes);
 		free(cp.v);
-		return 2;
-	}
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "sfreplay: %s: %s\n", to, strerror(errno));
-		return 1;
+		return status;
 	}
 	double per_burst = rate * BURST_NS / 1e9;
 	uint32_t batch = BATCH_MAX;
@@ -237,7 +191,6 @@ int main(int argc, char **argv)
 	struct iovec iov[BATCH_MAX];
 	uint64_t sent = 0, lines = 0, bytes = 0;
 	size_t at = 0;
-	int status = 0;
 	int64_t t0 = cm_mono_ns(), stop = t0 + (int64_t)(seconds * 1e9), now = t0;
 	while (now < stop) {
 		if (rate > 0) {
@@ -245,11 +198,11 @@ int main(int argc, char **argv)
 			if (due >= stop)
 				break;
 			if (due > now)
-				sleep_until(due);
+				cm_sleep_until_mono(due);
 		}
 		for (uint32_t i = 0; i < batch; i++) {
 			const struct payload *pl = &cp.v[(at + i) % cp.n];
-			iov[i] = (struct iovec){(void *)pl->p, pl->len};
+			iov[i] = (struct iovec){cp.bytes + pl->off, pl->len};
 			msg[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
 		}
 		int n = sendmmsg(fd, msg, batch, 0);
