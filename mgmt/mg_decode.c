@@ -22,6 +22,7 @@ struct mg_decode_pool {
 	struct mg_decode_job *jobs;   /* jobs with items a helper may still claim */
 	bool stop;
 	_Atomic uint64_t items;       /* read by helpers */
+	_Atomic uint64_t taken;       /* of those, taken by their job */
 	uint32_t nthreads;
 	pthread_t *threads;
 	int *readers;
@@ -144,6 +145,11 @@ uint64_t mg_decode_pool_items(const struct mg_decode_pool *p)
 	return p ? atomic_load_explicit(&p->items, memory_order_relaxed) : 0;
 }
 
+uint64_t mg_decode_pool_taken(const struct mg_decode_pool *p)
+{
+	return p ? atomic_load_explicit(&p->taken, memory_order_relaxed) : 0;
+}
+
 int mg_decode_start(struct mg_decode_pool *p, struct mg_decode_job *job)
 {
 	job->claim = job->next = job->active = 0;
@@ -168,8 +174,10 @@ bool mg_decode_take(struct mg_decode_pool *p, struct mg_decode_job *job, uint32_
 		return false;
 	pthread_mutex_lock(&p->mu);
 	if (i + 1 > job->next) {
+		uint32_t moved = i + 1 - job->next;
 		job->next = i + 1;
-		pthread_cond_broadcast(&p->work); /* the window moved: room to read ahead */
+		if (job->claim < job->n) /* the window moved: room to read ahead, one item a step */
+			(moved == 1 ? pthread_cond_signal : pthread_cond_broadcast)(&p->work);
 	}
 	uint8_t s = ITEM_IDLE;
 	if (atomic_compare_exchange_strong(&job->state[i], &s, ITEM_TAKEN)) {
@@ -183,6 +191,8 @@ bool mg_decode_take(struct mg_decode_pool *p, struct mg_decode_job *job, uint32_
 	pthread_mutex_unlock(&p->mu);
 	/* READY: the helper's writes are visible (release/acquire on the state) */
 	atomic_store_explicit(&job->state[i], ITEM_TAKEN, memory_order_relaxed);
+	if (s == ITEM_READY)
+		atomic_fetch_add_explicit(&p->taken, 1, memory_order_relaxed);
 	return s == ITEM_READY;
 }
 

@@ -63,6 +63,8 @@ void mg_decode_pool_destroy(struct mg_decode_pool *p);
 uint32_t mg_decode_pool_threads(const struct mg_decode_pool *p);
 /* Items the helpers have read since the pool started (taken or dropped). */
 uint64_t mg_decode_pool_items(const struct mg_decode_pool *p);
+/* Of those, the ones a job took (mg_decode_take returned true): reads that were used. */
+uint64_t mg_decode_pool_taken(const struct mg_decode_pool *p);
 
 /*
  * Post job (fn, arg, n set by the caller) to the pool. 0, or -ENOMEM (the

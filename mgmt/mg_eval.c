@@ -88,6 +88,7 @@ const char *qa_intern(struct qarena *a, const char *s, size_t n)
 				*intern_slot(set, cap, a->set[i].s, strlen(a->set[i].s),
 					     a->set[i].hash) = a->set[i];
 		free(a->set);
+		a->bytes += (cap - a->capset) * sizeof(*set); /* the table counts toward the guardrail */
 		a->set = set;
 		a->capset = cap;
 	}

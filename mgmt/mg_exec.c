@@ -219,11 +219,13 @@ static int add_col(struct qplan *p, const struct mg_expr *e, const char *name)
 {
 	if (p->ncols == QP_COLS_MAX)
 		return plan_error(p, "too many columns in one query (max %d)", QP_COLS_MAX);
-	struct qcol *c = &p->cols[p->ncols++];
+	struct qcol *c = &p->cols[p->ncols];
 	memset(c, 0, sizeof(*c));
 	c->xform = -1;
 	c->expr = e;
-	snprintf(c->name, sizeof(c->name), "%s", name);
+	if (!(c->name = qa_strndup(&p->arena, name, strnlen(name, QP_NAME_MAX - 1))))
+		return -ENOMEM;
+	p->ncols++;
 	return 0;
 }
 
@@ -287,16 +289,19 @@ static int plan_columns(struct qplan *p)
 		if (rc)
 			return rc;
 	}
+	/* a repeated name gets _1, _2, ... (as InfluxDB), counted among the names as given */
+	const char *base[QP_COLS_MAX];
 	for (uint32_t i = 0; i < p->ncols; i++) {
 		uint32_t dup = 0;
+		base[i] = p->cols[i].name;
 		for (uint32_t j = 0; j < i; j++)
-			if (!strcmp(p->cols[j].base, p->cols[i].name))
+			if (!strcmp(base[j], base[i]))
 				dup++;
-		memcpy(p->cols[i].base, p->cols[i].name, sizeof(p->cols[i].base));
 		if (dup) {
 			char tmp[QP_NAME_MAX];
-			snprintf(tmp, sizeof(tmp), "%.*s_%u", QP_NAME_MAX - 12, p->cols[i].name, dup);
-			memcpy(p->cols[i].name, tmp, sizeof(tmp));
+			int n = snprintf(tmp, sizeof(tmp), "%.*s_%u", QP_NAME_MAX - 12, base[i], dup);
+			if (!(p->cols[i].name = qa_strndup(&p->arena, tmp, (size_t)n)))
+				return -ENOMEM;
 		}
 	}
 	uint32_t naggs = 0, nraw = 0;

@@ -61,8 +61,7 @@ struct qref {
 };
 
 struct qcol {
-	char name[QP_NAME_MAX];      /* as printed (unique) */
-	char base[QP_NAME_MAX];      /* before de-duplication */
+	const char *name;            /* as printed (unique; in the plan's arena) */
 	const struct mg_expr *expr;  /* what to evaluate (a transformation's argument) */
 	int xform;                   /* enum mg_xform_fn, or -1 */
 	bool reads_field;            /* raw rows: the column reads a field */
@@ -141,7 +140,7 @@ struct qplan {
 	/*
 	 * A field condition of the form field op literal (walk_driven): its
 	 * index in conds (-1: none), its field and literal; decided once per
-	 * statement (qp_plan_drive).
+	 * statement, when its groups run (plan_drive in mg_exec_run.c).
 	 */
 	int drive_cond, drive_field;
 	bool drive_field_left;       /* field op literal, not literal op field */

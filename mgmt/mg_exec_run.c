@@ -1073,13 +1073,12 @@ static int emit(struct qplan *p, struct mg_result *r, struct mg_stmt_result *sr,
 	cols[0] = "time";
 	for (uint32_t c = 0; c < p->ncols; c++)
 		cols[c + 1] = p->cols[c].name;
+	size_t off = (size_t)(s->offset > 0 ? s->offset : 0);
+	assert(m->n > off); /* run_groups emits only groups with rows left after OFFSET */
 	struct mg_series *se = mg_result_add_series(r, sr, g->meas, tags, p->ngtags, cols,
 						    p->ncols + 1);
 	if (!se)
 		return -ENOMEM;
-	size_t off = (size_t)(s->offset > 0 ? s->offset : 0);
-	if (m->n <= off)
-		return 0;
 	size_t n = m->n - off;
 	if (s->limit > 0 && (uint64_t)s->limit < n)
 		n = (size_t)s->limit;

@@ -982,7 +982,8 @@ static void enc_stmt_chunked(struct jw *w, const struct mg_result *r,
 }
 
 /*
- * Encode r through a fresh writer (malloc'd: it holds the 8 KiB buffer):
+ * Encode r through a fresh writer (malloc'd: it holds the 8 KiB buffer and the string
+ * memo, about 73 KB, of which only the memo's 8 KB of keys is cleared):
  * one document, or chunked documents of at most chunk rows.
  */
 static int encode(const struct mg_result *r, const struct mg_json_opts *o, bool chunked,

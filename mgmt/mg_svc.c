@@ -438,7 +438,7 @@ int mg_svc_stats(struct mg_svc *s, mg_stat_fn fn, void *arg)
 		{"query.statements", LOAD(s->statements), MG_STAT_COUNTER},
 		{"query.errors", LOAD(s->query_errors), MG_STAT_COUNTER},
 		{"query.running", running, MG_STAT_GAUGE},
-		{"query.rowsets_read_ahead", mg_decode_pool_items(s->decode), MG_STAT_COUNTER},
+		{"query.rowsets_read_ahead", mg_decode_pool_taken(s->decode), MG_STAT_COUNTER},
 		{"query.chunks_summarized", LOAD(s->chunks_summarized), MG_STAT_COUNTER},
 		{"write.requests", LOAD(s->writes), MG_STAT_COUNTER},
 		{"write.lines", LOAD(s->write_lines), MG_STAT_COUNTER},

@@ -2447,8 +2447,8 @@ static void test_mg_exec__random_vs_brute_force(void **state)
 			break; /* enough printed */
 	}
 	fx.cx.decode = NULL;
-	uint64_t ahead = mg_decode_pool_items(fx.decode);
-	print_message("random: %llu row sets read by the decode helpers\n",
+	uint64_t ahead = mg_decode_pool_taken(fx.decode);
+	print_message("random: %llu row sets read by the decode helpers and used\n",
 		      (unsigned long long)ahead);
 	assert_true(ahead > 0);
 	print_message("random: %d queries, %u with series, %llu rows expected, %u errors, "
