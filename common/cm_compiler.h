@@ -33,16 +33,17 @@
 #define cm_prefetch(p) __builtin_prefetch((p), 0, 3)
 #define cm_prefetch_w(p) __builtin_prefetch((p), 1, 3)
 
+/* A slot in [0, 2^bits) for an address (Fibonacci hashing): direct-mapped memos by pointer. */
+static inline size_t cm_ptr_slot(const void *p, unsigned bits)
+{
+	assert(bits >= 1 && bits <= 63); /* a shift by 64 is undefined */
+	return (size_t)(((uint64_t)(uintptr_t)p * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - bits));
+}
+
 /*
  * Add to a counter that only one thread writes and any thread reads: a
  * relaxed load and store, no locked instruction. Readers load it relaxed.
  */
-/* A slot in [0, 2^bits) for an address (Fibonacci hashing): direct-mapped memos by pointer. */
-static inline size_t cm_ptr_slot(const void *p, unsigned bits)
-{
-	return (size_t)(((uint64_t)(uintptr_t)p * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - bits));
-}
-
 static inline void cm_ctr_add(_Atomic uint64_t *c, uint64_t n)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,

@@ -207,6 +207,9 @@ struct st_points {
 	size_t cap;
 };
 void st_points_init(struct st_points *p);
+void st_points_release(struct st_points *p);
+/* Make room for `more` points after the n held: 0, or -ENOMEM (the points held are kept). */
+int st_points_reserve(struct st_points *p, size_t more);
 /* The first index i < n with ts[i] >= t (n if none); ts ascending. */
 static inline size_t st_ts_lower_bound(const int64_t *ts, size_t n, int64_t t)
 {
@@ -220,9 +223,6 @@ static inline size_t st_ts_lower_bound(const int64_t *ts, size_t n, int64_t t)
 	}
 	return lo;
 }
-void st_points_release(struct st_points *p);
-/* Make room for `more` points after the n held: 0, or -ENOMEM (the points held are kept). */
-int st_points_reserve(struct st_points *p, size_t more);
 /*
  * Merge newer (time-ordered, one point per time) into p[from..] (the same),
  * keeping newer's value where both have a time: how tiers of one series
