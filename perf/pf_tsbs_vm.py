@@ -32,9 +32,8 @@ query's hosts as `hostname=~"h1|h2"`, nothing when it names none; F: its fields;
     three systems are asked the same question here.
 
 The rollups drop the metric name in MetricsQL, so `by (__name__)` alone would
-merge the fields; every query keeps it with `keep_metric_names` where the
-server knows it, else each field is asked on its own and joined with `or` under
-a `label_set(..., "__name__", ...)`. See metricsql() for which is used.
+merge the fields; the rollups keep it with `keep_metric_names` (VictoriaMetrics
+1.79 knows the modifier).
 
 Answers become cells {(field, hostname or '', time ms or None): value}: InfluxDB's
 and StreamFlow's JSON (epoch=ms) and VictoriaMetrics' result vectors alike.
@@ -72,12 +71,6 @@ class Query:
 
 def _hosts(q):
     return ', hostname=~"%s"' % '|'.join(q.hosts) if q.hosts else ''
-
-
-def _per_field(q, build):
-    """One expression per field, each labelled with its field's series name."""
-    return ' or '.join('label_set(%s, "__name__", "cpu_%s")' % (build('cpu_' + f), f)
-                       for f in q.fields)
 
 
 def metricsql(q, first_ms=None, now_s=None):
@@ -168,10 +161,10 @@ def cells_vm(q, answer):
 
 
 def mismatches(a, b, rel=1e-9):
-    """The keys where two cell sets differ (missing on one side or unequal values)."""
+    """The keys where two cell sets differ (missing on one side or unequal values), sorted."""
     bad = []
-    for k in sorted(set(a) | set(b), key=repr):
+    for k in set(a) | set(b):
         x, y = a.get(k), b.get(k)
         if x is None or y is None or abs(x - y) > rel * max(1.0, abs(x), abs(y)):
             bad.append((k, x, y))
-    return bad
+    return sorted(bad, key=repr)
