@@ -45,6 +45,7 @@
 #include "mg_http.h"
 #include "mg_stats.h"
 #include "mg_svc.h"
+#include "mg_watch.h"
 #include "st_flush.h"
 #include "st_rcu.h"
 #include "st_store.h"
@@ -92,6 +93,7 @@ const struct cm_cfg_table *const mg_daemon_cfg_tables[] = {
 	&mg_svc_cfg_table,
 	&mg_http_cfg_table,
 	&mg_ctl_cfg_table,
+	&mg_watch_cfg_table,
 	NULL,
 };
 
@@ -266,6 +268,8 @@ static void stop_all(struct mg_daemon *d)
 	d->http = NULL;
 	mg_ctl_stop(d->ctl);
 	d->ctl = NULL;
+	mg_watch_stop(d->watch); /* a client of the service */
+	d->watch = NULL;
 	mg_svc_destroy(d->svc);
 	d->svc = NULL;
 	for (uint32_t i = 0; d->workers && i < d->nshards; i++)
@@ -433,6 +437,8 @@ int mg_daemon_start(const struct cm_config *cfg, int eal_argc, char **eal_argv,
 		snprintf(err, errlen, "cannot start the stats writer");
 	if (rc == 0)
 		rc = mg_svc_create(d, &d->svc, err, errlen);
+	if (rc == 0)
+		rc = mg_watch_start(cfg, d->svc, &d->watch, err, errlen);
 	if (rc == 0)
 		rc = mg_http_start(cfg, d->svc, &d->http, err, errlen);
 	if (rc == 0)

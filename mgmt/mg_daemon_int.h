@@ -56,6 +56,7 @@ struct mg_daemon {
 	struct mg_svc *svc;         /* queries, writes, counters for the front-ends */
 	struct mg_http *http;       /* the InfluxDB-compatible HTTP API */
 	struct mg_ctl *ctl;         /* the management socket */
+	struct mg_watch *watch;     /* the streaming detectors (detect.rules), or NULL */
 };
 
 struct mg_http;

@@ -100,4 +100,16 @@ int mg_exec_stmt(struct mg_exec_ctx *cx, const struct mg_stmt *st, struct mg_res
 int mg_exec_meta(struct mg_exec_ctx *cx, const struct mg_stmt *st, struct mg_result *r,
 		 struct mg_stmt_result *sr);
 
+struct an_detector_info;
+struct an_detect_cfg;
+/*
+ * The detector a DETECT statement's method names (NULL: auto) and its
+ * parameters with SENSITIVITY s (0: none), as DETECT runs them; duration
+ * parameters are refused (no series step to convert them). For the
+ * streaming detectors (mg_watch.h). 0, or -EINVAL with err.
+ */
+int mg_exec_detect_cfg(const struct mg_expr *method, double sensitivity,
+		       const struct an_detector_info **det, struct an_detect_cfg *cfg, char *err,
+		       size_t errlen);
+
 #endif /* MG_EXEC_H */

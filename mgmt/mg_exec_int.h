@@ -168,6 +168,17 @@ static inline int64_t qp_bucket_index(const struct qplan *p, int64_t ts)
 /* mg_exec.c */
 int qp_plan(struct qplan *p);
 
+/* mg_exec_run.c: one SELECT (also a subquery's, an analytics statement's inner one) */
+int qx_select(struct mg_exec_ctx *cx, const struct mg_select *sel, struct mg_result *r,
+	      struct mg_stmt_result *sr);
+
+/* mg_exec_an.c: the analytics statements and functions (mg_exec_stmt's contract) */
+bool qx_an_is_select(const struct mg_select *sel);
+int qx_an_select(struct mg_exec_ctx *cx, const struct mg_select *sel, struct mg_result *r,
+		 struct mg_stmt_result *sr);
+int qx_an_stmt(struct mg_exec_ctx *cx, const struct mg_stmt *st, struct mg_result *r,
+	       struct mg_stmt_result *sr);
+
 /* mg_eval.c: references, regexes, values */
 int qp_ref_set(struct qplan *p, const struct mg_expr *e, enum qref_kind k, uint32_t field);
 enum qref_kind qp_ref_kind(const struct qplan *p, const struct mg_expr *e);

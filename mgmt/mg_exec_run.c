@@ -1251,8 +1251,7 @@ static int resolve_sources(struct qplan *p, struct meas_list *l)
 
 /* ------------------------------------------------------------ subqueries */
 
-static int qx_select(struct mg_exec_ctx *cx, const struct mg_select *sel, struct mg_result *r,
-		     struct mg_stmt_result *sr);
+
 
 /* Add name to a schema list unless it is there (copied into the plan's arena). */
 static void schema_add(struct qplan *p, const char **v, uint32_t *n, const char *name)
@@ -1522,9 +1521,11 @@ static int select_rows(struct qplan *p, struct mg_result *r, struct mg_stmt_resu
 	return rc;
 }
 
-static int qx_select(struct mg_exec_ctx *cx, const struct mg_select *sel, struct mg_result *r,
-		     struct mg_stmt_result *sr)
+int qx_select(struct mg_exec_ctx *cx, const struct mg_select *sel, struct mg_result *r,
+	      struct mg_stmt_result *sr)
 {
+	if (qx_an_is_select(sel))
+		return qx_an_select(cx, sel, r, sr);
 	struct qplan *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -1557,5 +1558,7 @@ int mg_exec_stmt(struct mg_exec_ctx *cx, const struct mg_stmt *st, struct mg_res
 {
 	if (st->kind == MG_STMT_SELECT)
 		return qx_select(cx, st->select, r, sr);
+	if (st->kind == MG_STMT_FORECAST || st->kind == MG_STMT_DETECT)
+		return qx_an_stmt(cx, st, r, sr);
 	return mg_exec_meta(cx, st, r, sr);
 }

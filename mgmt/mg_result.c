@@ -218,6 +218,28 @@ int mg_result_set_error(struct mg_result *r, struct mg_stmt_result *s, const cha
 	return 0;
 }
 
+int mg_result_add_message(struct mg_result *r, struct mg_stmt_result *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	char *p = arena_alloc(r, (size_t)n + 1);
+	const char **v = arena_alloc(r, (s->nmessages + 1) * sizeof(*v));
+	if (!p || !v)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	if (s->nmessages)
+		memcpy(v, s->messages, s->nmessages * sizeof(*v));
+	v[s->nmessages++] = p;
+	s->messages = v;
+	return 0;
+}
+
 /* Tag pairs copied into the arena, sorted by key (few: insertion sort). */
 static struct mg_tagpair *copy_tags(struct mg_result *r, const struct mg_tagpair *tags,
 				    uint32_t n)

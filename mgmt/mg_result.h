@@ -97,6 +97,13 @@ struct mg_stmt_result *mg_result_add_stmt(struct mg_result *r, uint32_t statemen
 int mg_result_set_error(struct mg_result *r, struct mg_stmt_result *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /*
+ * Append a warning to its messages (printf-style; copied): InfluxDB's
+ * {"level":"warning","text":...}. The arena grows by the whole list per
+ * message: for a few per statement. 0 or -ENOMEM.
+ */
+int mg_result_add_message(struct mg_result *r, struct mg_stmt_result *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/*
  * Append a series with ncols columns (names copied) and tags (copied,
  * sorted here); rows are appended with mg_result_add_row. NULL on ENOMEM.
  * The returned pointer is valid until the next mg_result_add_series on s

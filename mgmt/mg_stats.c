@@ -16,6 +16,7 @@
 #include "cm_log.h"
 #include "dp_binsrc.h"
 #include "mg_daemon_int.h"
+#include "mg_watch.h"
 
 #define U(x) ((unsigned long long)(x))
 
@@ -119,6 +120,15 @@ static void print_statsd(struct mg_daemon *d, FILE *out)
 	}
 }
 
+static void print_watch(struct mg_daemon *d, FILE *out)
+{
+	struct mg_watch_stats w;
+	mg_watch_stats_read(d->watch, &w);
+	fprintf(out, "detect.passes %llu\ndetect.points %llu\ndetect.events %llu\n"
+		"detect.errors %llu\ndetect.series %llu\ndetect.last_lag_ms %llu\n",
+		U(w.passes), U(w.points), U(w.events), U(w.errors), U(w.series), U(w.last_lag_ms));
+}
+
 static void print_store(struct mg_daemon *d, FILE *out)
 {
 	struct st_store_stats t = {0};
@@ -189,6 +199,7 @@ void mg_stats_print(struct mg_daemon *d, FILE *out)
 	print_rx(d, out);
 	print_worker(d, out);
 	print_statsd(d, out);
+	print_watch(d, out);
 	print_store(d, out);
 	print_sources(d, out);
 	pthread_mutex_unlock(&stats_lock);
@@ -221,7 +232,7 @@ static bool is_gauge(const char *name)
 		"uptime_ms", "shards", "rx.tcp_open", "rx.rcvbuf_bytes", "store.series",
 		"store.memory_bytes", "store.disk_low", "statsd.last_flush_ns", "statsd.agg.series",
 		"statsd.agg.tables_created", "blocks.", "index.", "query.running",
-		"section_cache.bytes",
+		"section_cache.bytes", "detect.series", "detect.last_lag_ms",
 	};
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
 		if (!strncmp(name, gauges[i], strlen(gauges[i])))

@@ -37,7 +37,7 @@
 #include "cm_compiler.h"
 #include "mg_tsql_int.h"
 
-#define EXP_STMT "SELECT, SHOW, CREATE, DROP, KILL"
+#define EXP_STMT "SELECT, SHOW, CREATE, DROP, KILL, FORECAST, DETECT"
 #define EXP_OPERAND "identifier, string, number, bool"
 
 /* A parse result and the arena behind it. */
@@ -1335,6 +1335,125 @@ static int parse_kill(struct parser *p, struct mg_stmt *st)
 }
 
 /* ------------------------------------------------------------------------ */
+/* FORECAST, DETECT ANOMALIES                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A method parameter's value: a literal, or a negated number. */
+static bool method_value_ok(const struct mg_expr *v)
+{
+	if (v->kind == MG_EX_NEG)
+		return false; /* parse_neg folds negated literals: a NEG is of something else */
+	return v->kind == MG_EX_INT || v->kind == MG_EX_FLOAT || v->kind == MG_EX_DURATION ||
+	       v->kind == MG_EX_STRING || v->kind == MG_EX_BOOL;
+}
+
+/* method: name | name ( [key = literal {, key = literal}] ) */
+static int parse_method(struct parser *p, const struct mg_expr **out)
+{
+	uint32_t depth;
+	const struct mg_tsql_tok *t = peek(p);
+	if (!tok_is_ident(t))
+		return fail_found(p, "method name");
+	struct mg_expr *e;
+	int rc = parse_primary(p, &e, &depth);
+	if (rc)
+		return rc;
+	if (e->kind != MG_EX_REF && e->kind != MG_EX_CALL)
+		return fail_at(p, e->pos, "expected a method name");
+	if (e->kind == MG_EX_REF && (e->cast != MG_CAST_NONE || strchr(e->s, '.')))
+		return fail_at(p, e->pos, "expected a method name");
+	for (uint32_t i = 0; e->kind == MG_EX_CALL && i < e->nargs; i++) {
+		const struct mg_expr *a = e->args[i];
+		if (a->kind != MG_EX_BINARY || a->op != MG_OP_EQ || a->lhs->kind != MG_EX_REF ||
+		    !method_value_ok(a->rhs))
+			return fail_at(p, a->pos, "method parameters are key = literal");
+	}
+	*out = e;
+	return 0;
+}
+
+/* A number token (INT or FLOAT) as a double. */
+static int parse_number(struct parser *p, double *out)
+{
+	const struct mg_tsql_tok *t = peek(p);
+	struct mg_expr e = {.kind = MG_EX_FLOAT};
+	if (t->kind != MG_TK_INT && t->kind != MG_TK_FLOAT)
+		return fail_found(p, "number");
+	int rc = parse_double(p, &e);
+	if (rc)
+		return rc;
+	consume(p);
+	*out = e.f;
+	return 0;
+}
+
+/* <field> FROM sources [WHERE] [GROUP BY] [fill()]: the series to analyse. */
+static int parse_an_source(struct parser *p, struct mg_stmt *st)
+{
+	struct mg_select *sel = mg_tsql_arena_alloc(p->a, sizeof(*sel));
+	struct mg_field *f = mg_tsql_arena_alloc(p->a, sizeof(*f));
+	if (!sel || !f)
+		return oom(p);
+	sel->fields = f;
+	sel->nfields = 1;
+	st->select = sel;
+	int rc = parse_field(p, f);
+	if (rc == 0)
+		rc = expect_kw(p, MG_KW_FROM);
+	if (rc == 0)
+		rc = parse_sources(p, true, &sel->sources, &sel->nsources);
+	if (rc == 0)
+		rc = parse_where(p, &sel->where);
+	if (rc == 0 && accept_kw(p, MG_KW_GROUP))
+		rc = parse_group_by(p, sel);
+	if (rc == 0 && accept_kw(p, MG_KW_FILL))
+		rc = parse_fill(p, sel);
+	return rc;
+}
+
+static int parse_forecast(struct parser *p, struct mg_stmt *st)
+{
+	st->kind = MG_STMT_FORECAST;
+	int rc = parse_an_source(p, st);
+	if (rc == 0)
+		rc = expect_kw(p, MG_KW_USING);
+	if (rc == 0)
+		rc = parse_method(p, &st->method);
+	if (rc == 0)
+		rc = expect_kw(p, MG_KW_FOR);
+	uint32_t hpos = peek(p)->pos;
+	if (rc == 0 && (rc = parse_duration_tok(p, &st->horizon_ns, "duration")) == 0 &&
+	    st->horizon_ns <= 0)
+		rc = fail_at(p, hpos, "FOR must be a positive duration");
+	if (rc == 0 && accept_kw(p, MG_KW_WITH) && (rc = expect_kw(p, MG_KW_INTERVAL)) == 0) {
+		uint32_t ppos = peek(p)->pos;
+		if ((rc = parse_number(p, &st->interval_pct)) == 0 &&
+		    !(st->interval_pct > 0 && st->interval_pct < 100))
+			rc = fail_at(p, ppos, "INTERVAL must be a percentage in (0, 100)");
+	}
+	return rc;
+}
+
+static int parse_detect(struct parser *p, struct mg_stmt *st)
+{
+	st->kind = MG_STMT_DETECT;
+	int rc = expect_kw(p, MG_KW_ANOMALIES);
+	if (rc == 0)
+		rc = expect_kw(p, MG_KW_IN);
+	if (rc == 0)
+		rc = parse_an_source(p, st);
+	if (rc == 0 && accept_kw(p, MG_KW_USING))
+		rc = parse_method(p, &st->method);
+	if (rc == 0 && accept_kw(p, MG_KW_SENSITIVITY)) {
+		uint32_t spos = peek(p)->pos;
+		if ((rc = parse_number(p, &st->sensitivity)) == 0 &&
+		    !(st->sensitivity > 0 && st->sensitivity <= 1))
+			rc = fail_at(p, spos, "SENSITIVITY must be in (0, 1]");
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Statements                                                                 */
 /* ------------------------------------------------------------------------ */
 
@@ -1354,6 +1473,8 @@ static const struct {
 	{MG_KW_CREATE, parse_create},
 	{MG_KW_DROP, parse_drop},
 	{MG_KW_KILL, parse_kill},
+	{MG_KW_FORECAST, parse_forecast},
+	{MG_KW_DETECT, parse_detect},
 };
 
 static int parse_stmt(struct parser *p, struct mg_stmt *st)
@@ -1436,6 +1557,37 @@ int mg_tsql_parse_mem(const char *text, size_t len, const struct mg_tsql_mem *me
 	if (rc) {
 		mg_tsql_arena_release(&impl->arena);
 		mem->free(mem->arg, impl);
+		return rc;
+	}
+	*out = &impl->q;
+	return 0;
+}
+
+int mg_tsql_parse_method(const char *text, size_t len, struct mg_tsql **out,
+			 const struct mg_expr **method, struct mg_tsql_error *err)
+{
+	struct mg_tsql_error dummy;
+	if (!err)
+		err = &dummy;
+	memset(err, 0, sizeof(*err));
+	*out = NULL;
+	*method = NULL;
+	struct parser p = {.lx = {.text = text ? text : ""}, .err = err};
+	if (len > MG_TSQL_TEXT_MAX)
+		return fail_at(&p, 0, "method too long");
+	p.lx.len = (uint32_t)len;
+	struct mg_tsql_impl *impl = malloc(sizeof(*impl));
+	if (!impl)
+		return oom(&p);
+	memset(&impl->q, 0, sizeof(impl->q));
+	mg_tsql_arena_init(&impl->arena, &libc_mem);
+	p.a = &impl->arena;
+	int rc = parse_method(&p, method);
+	if (rc == 0 && peek(&p)->kind != MG_TK_EOF)
+		rc = fail_found(&p, "EOF");
+	if (rc) {
+		*method = NULL;
+		mg_tsql_free(&impl->q);
 		return rc;
 	}
 	*out = &impl->q;

@@ -9,9 +9,10 @@
  * OFFSET, SLIMIT, SOFFSET, tz(), SELECT ... INTO; SHOW DATABASES,
  * MEASUREMENTS, TAG KEYS, TAG VALUES, FIELD KEYS, SERIES [CARDINALITY],
  * RETENTION POLICIES, QUERIES; CREATE/DROP DATABASE; KILL QUERY. The
- * grammar is in docs/TSQL.md. Later statements (FORECAST, DETECT ANOMALIES)
- * extend enum mg_stmt_kind; function names are not keywords, so new
- * functions need no grammar change.
+ * grammar is in docs/TSQL.md. The analytics statements FORECAST and DETECT
+ * ANOMALIES (mg_exec_an.c runs them) carry a one-field SELECT of what they
+ * analyse; function names are not keywords, so the analytics functions
+ * (anomaly_score(), forecast(), ...) need no grammar.
  *
  * Usage profile: one parse per query on a management thread (HTTP, the
  * management socket); statements of a few hundred bytes (TSBS's largest,
@@ -176,6 +177,8 @@ enum mg_stmt_kind {
 	MG_STMT_CREATE_DATABASE,       /* name; WITH ... clauses are accepted and ignored */
 	MG_STMT_DROP_DATABASE,         /* name */
 	MG_STMT_KILL_QUERY,            /* query_id */
+	MG_STMT_FORECAST,              /* select, method, horizon_ns, interval_pct */
+	MG_STMT_DETECT,                /* select, method, sensitivity */
 };
 
 /* WITH KEY of SHOW TAG VALUES, WITH MEASUREMENT of SHOW MEASUREMENTS. */
@@ -204,6 +207,21 @@ struct mg_stmt {
 	struct mg_expr *where;
 	int64_t limit, offset;         /* 0: none */
 	uint64_t query_id;             /* KILL QUERY */
+
+	/*
+	 * FORECAST <field> FROM ... [WHERE] [GROUP BY] [fill()] USING <method>
+	 *   FOR <duration> [WITH INTERVAL <pct>]
+	 * DETECT ANOMALIES IN <field> FROM ... [WHERE] [GROUP BY] [fill()]
+	 *   [USING <method>] [SENSITIVITY <s>]
+	 * select holds the field (its only one), sources, WHERE, GROUP BY, fill.
+	 * method: a REF (`auto`, `mad`) or a CALL whose arguments are each
+	 * `key = literal` (a BINARY EQ of a REF and an INT, FLOAT, DURATION,
+	 * STRING or BOOL, or the NEG of a number); NULL for DETECT without USING.
+	 */
+	const struct mg_expr *method;
+	int64_t horizon_ns;            /* FOR: > 0 */
+	double interval_pct;           /* WITH INTERVAL pct, in (0, 100); 0: none */
+	double sensitivity;            /* SENSITIVITY, in (0, 1]; 0: none */
 };
 
 /* A parsed request: one or more statements separated by ';'. */
@@ -234,6 +252,16 @@ struct mg_tsql_error {
 int mg_tsql_parse(const char *text, size_t len, struct mg_tsql **out, struct mg_tsql_error *err);
 /* Accepts NULL. */
 void mg_tsql_free(struct mg_tsql *q);
+
+/*
+ * Parse text[len] as a method alone, the shape of a USING clause (`mad`,
+ * `holt_winters(period = 24, damped = true)`): the analytics functions take
+ * their method as a string and read it with this. On success *out (freed
+ * with mg_tsql_free) has no statements and *method points into it.
+ * 0, -EINVAL with err, -ENOMEM.
+ */
+int mg_tsql_parse_method(const char *text, size_t len, struct mg_tsql **out,
+			 const struct mg_expr **method, struct mg_tsql_error *err);
 
 /*
  * Parse a time string as InfluxQL compares it with `time`: RFC3339 with

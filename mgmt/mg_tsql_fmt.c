@@ -462,6 +462,38 @@ static void put_show_clauses(struct out *o, const struct mg_stmt *st, const char
 	put_count(o, "OFFSET", st->offset);
 }
 
+/* FORECAST / DETECT ANOMALIES IN: field FROM ... [WHERE] [GROUP BY] [fill] and the tail. */
+static void put_analytics(struct out *o, const struct mg_stmt *st)
+{
+	const struct mg_select *s = st->select;
+	puts_(o, st->kind == MG_STMT_FORECAST ? "FORECAST " : "DETECT ANOMALIES IN ");
+	put_expr(o, s->fields[0].expr);
+	if (s->fields[0].alias) {
+		puts_(o, " AS ");
+		put_ident(o, s->fields[0].alias);
+	}
+	puts_(o, " FROM ");
+	put_sources(o, s->sources, s->nsources);
+	put_where(o, s->where);
+	put_group_by(o, s);
+	put_fill(o, s);
+	if (st->method) {
+		puts_(o, " USING ");
+		put_expr(o, st->method);
+	}
+	if (st->kind == MG_STMT_FORECAST) {
+		puts_(o, " FOR ");
+		put_duration(o, st->horizon_ns);
+		if (st->interval_pct > 0) {
+			puts_(o, " WITH INTERVAL ");
+			put_float(o, st->interval_pct);
+		}
+	} else if (st->sensitivity > 0) {
+		puts_(o, " SENSITIVITY ");
+		put_float(o, st->sensitivity);
+	}
+}
+
 int mg_tsql_stmt_format(const struct mg_stmt *st, char *out, size_t cap)
 {
 	static const char *const heads[] = {
@@ -482,6 +514,8 @@ int mg_tsql_stmt_format(const struct mg_stmt *st, char *out, size_t cap)
 	struct out o = {out, cap, 0};
 	if (st->kind == MG_STMT_SELECT) {
 		put_select(&o, st->select);
+	} else if (st->kind == MG_STMT_FORECAST || st->kind == MG_STMT_DETECT) {
+		put_analytics(&o, st);
 	} else if ((size_t)st->kind < CM_ARRAY_SIZE(heads) && heads[st->kind]) {
 		puts_(&o, heads[st->kind]);
 		if (st->kind == MG_STMT_KILL_QUERY)

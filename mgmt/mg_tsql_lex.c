@@ -131,12 +131,14 @@ static const char *const kw_names[MG_KW__COUNT] = {
 	[MG_KW_TRUE] = "TRUE",
 	[MG_KW_WHERE] = "WHERE",
 	[MG_KW_WITH] = "WITH",
+	[MG_KW_ANOMALIES] = "ANOMALIES",
 	[MG_KW_BOOLEAN] = "BOOLEAN",
 	[MG_KW_BY] = "BY",
 	[MG_KW_CARDINALITY] = "CARDINALITY",
 	[MG_KW_CREATE] = "CREATE",
 	[MG_KW_DATABASE] = "DATABASE",
 	[MG_KW_DATABASES] = "DATABASES",
+	[MG_KW_DETECT] = "DETECT",
 	[MG_KW_DISTINCT] = "DISTINCT",
 	[MG_KW_DROP] = "DROP",
 	[MG_KW_DURATION] = "DURATION",
@@ -144,8 +146,11 @@ static const char *const kw_names[MG_KW__COUNT] = {
 	[MG_KW_FIELD] = "FIELD",
 	[MG_KW_FILL] = "FILL",
 	[MG_KW_FLOAT] = "FLOAT",
+	[MG_KW_FOR] = "FOR",
+	[MG_KW_FORECAST] = "FORECAST",
 	[MG_KW_IN] = "IN",
 	[MG_KW_INTEGER] = "INTEGER",
+	[MG_KW_INTERVAL] = "INTERVAL",
 	[MG_KW_KEY] = "KEY",
 	[MG_KW_KEYS] = "KEYS",
 	[MG_KW_KILL] = "KILL",
@@ -162,6 +167,7 @@ static const char *const kw_names[MG_KW__COUNT] = {
 	[MG_KW_QUERY] = "QUERY",
 	[MG_KW_REPLICATION] = "REPLICATION",
 	[MG_KW_RETENTION] = "RETENTION",
+	[MG_KW_SENSITIVITY] = "SENSITIVITY",
 	[MG_KW_SERIES] = "SERIES",
 	[MG_KW_SHARD] = "SHARD",
 	[MG_KW_SHOW] = "SHOW",
@@ -169,6 +175,7 @@ static const char *const kw_names[MG_KW__COUNT] = {
 	[MG_KW_TAG] = "TAG",
 	[MG_KW_TIME] = "TIME",
 	[MG_KW_TZ] = "TZ",
+	[MG_KW_USING] = "USING",
 	[MG_KW_VALUES] = "VALUES",
 };
 
@@ -204,23 +211,24 @@ enum mg_tsql_kw mg_tsql_kw_lookup(const char *s, size_t n)
 	if (n < 2 || n > 12)
 		return MG_KW__NONE;
 	switch (s[0] | 0x20) {
-	case 'a': return kw_match(s, n, KW_CANDS({"and", MG_KW_AND}, {"as", MG_KW_AS},
-						 {"asc", MG_KW_ASC}));
+	case 'a': return kw_match(s, n, KW_CANDS({"and", MG_KW_AND}, {"anomalies", MG_KW_ANOMALIES},
+						 {"as", MG_KW_AS}, {"asc", MG_KW_ASC}));
 	case 'b': return kw_match(s, n, KW_CANDS({"boolean", MG_KW_BOOLEAN}, {"by", MG_KW_BY}));
 	case 'c': return kw_match(s, n, KW_CANDS({"cardinality", MG_KW_CARDINALITY},
 						 {"create", MG_KW_CREATE}));
 	case 'd': return kw_match(s, n, KW_CANDS({"database", MG_KW_DATABASE},
 						 {"databases", MG_KW_DATABASES},
-						 {"desc", MG_KW_DESC},
+						 {"desc", MG_KW_DESC}, {"detect", MG_KW_DETECT},
 						 {"distinct", MG_KW_DISTINCT}, {"drop", MG_KW_DROP},
 						 {"duration", MG_KW_DURATION}));
 	case 'e': return kw_match(s, n, KW_CANDS({"exact", MG_KW_EXACT}));
 	case 'f': return kw_match(s, n, KW_CANDS({"false", MG_KW_FALSE}, {"field", MG_KW_FIELD},
 						 {"fill", MG_KW_FILL}, {"float", MG_KW_FLOAT},
+						 {"for", MG_KW_FOR}, {"forecast", MG_KW_FORECAST},
 						 {"from", MG_KW_FROM}));
 	case 'g': return kw_match(s, n, KW_CANDS({"group", MG_KW_GROUP}));
 	case 'i': return kw_match(s, n, KW_CANDS({"in", MG_KW_IN}, {"integer", MG_KW_INTEGER},
-						 {"into", MG_KW_INTO}));
+						 {"interval", MG_KW_INTERVAL}, {"into", MG_KW_INTO}));
 	case 'k': return kw_match(s, n, KW_CANDS({"key", MG_KW_KEY}, {"keys", MG_KW_KEYS},
 						 {"kill", MG_KW_KILL}));
 	case 'l': return kw_match(s, n, KW_CANDS({"limit", MG_KW_LIMIT}, {"linear", MG_KW_LINEAR}));
@@ -237,12 +245,14 @@ enum mg_tsql_kw mg_tsql_kw_lookup(const char *s, size_t n)
 	case 'r': return kw_match(s, n, KW_CANDS({"replication", MG_KW_REPLICATION},
 						 {"retention", MG_KW_RETENTION}));
 	case 's': return kw_match(s, n, KW_CANDS({"select", MG_KW_SELECT},
+						 {"sensitivity", MG_KW_SENSITIVITY},
 						 {"series", MG_KW_SERIES}, {"shard", MG_KW_SHARD},
 						 {"show", MG_KW_SHOW}, {"slimit", MG_KW_SLIMIT},
 						 {"soffset", MG_KW_SOFFSET},
 						 {"string", MG_KW_STRING}));
 	case 't': return kw_match(s, n, KW_CANDS({"tag", MG_KW_TAG}, {"time", MG_KW_TIME},
 						 {"true", MG_KW_TRUE}, {"tz", MG_KW_TZ}));
+	case 'u': return kw_match(s, n, KW_CANDS({"using", MG_KW_USING}));
 	case 'v': return kw_match(s, n, KW_CANDS({"values", MG_KW_VALUES}));
 	case 'w': return kw_match(s, n, KW_CANDS({"where", MG_KW_WHERE}, {"with", MG_KW_WITH}));
 	default: return MG_KW__NONE;

@@ -243,6 +243,23 @@ static const struct {
 	{"CREATE DATABASE mydb WITH DURATION INF", "CREATE DATABASE mydb"},
 	{"DROP DATABASE \"my-db\"", "DROP DATABASE \"my-db\""},
 	{"KILL QUERY 36", "KILL QUERY 36"},
+	/* the analytics statements */
+	{"forecast v from m where host = 'a' using holt_winters(period = 24, damped = true) "
+	 "for 6h with interval 90",
+	 "FORECAST v FROM m WHERE host = 'a' USING holt_winters(period = 24, damped = true) "
+	 "FOR 6h WITH INTERVAL 90.0"},
+	{"FORECAST mean(v) FROM db..m GROUP BY time(5m), host fill(linear) USING auto FOR 1d",
+	 "FORECAST mean(v) FROM db..m GROUP BY time(5m), host fill(linear) USING auto FOR 1d"},
+	{"DETECT ANOMALIES IN v FROM m", "DETECT ANOMALIES IN v FROM m"},
+	{"detect anomalies in v from m where time > now() - 1h using mad(window = 2h, "
+	 "threshold = -1.5, name = 'x') sensitivity 0.8",
+	 "DETECT ANOMALIES IN v FROM m WHERE time > now() - 1h USING mad(window = 2h, "
+	 "threshold = -1.5, name = 'x') SENSITIVITY 0.8"},
+	/* their keywords are contextual: still names elsewhere */
+	{"SELECT forecast, detect, using, \"for\" FROM anomalies",
+	 "SELECT forecast, detect, using, for FROM anomalies"},
+	{"SELECT anomaly_score(v, 'mad(window = 3)') FROM m GROUP BY host",
+	 "SELECT anomaly_score(v, 'mad(window = 3)') FROM m GROUP BY host"},
 };
 
 static void test_mg_tsql__valid_table(void **state)
@@ -612,9 +629,9 @@ static void test_mg_tsql__statement_spans(void **state)
 static const struct {
 	const char *in, *msg;
 } invalid[] = {
-	{"FOO", "found FOO, expected SELECT, SHOW, CREATE, DROP, KILL at line 1, char 1"},
-	{"", "found EOF, expected SELECT, SHOW, CREATE, DROP, KILL at line 1, char 1"},
-	{" ; ; ", "found EOF, expected SELECT, SHOW, CREATE, DROP, KILL at line 1, char 6"},
+	{"FOO", "found FOO, expected SELECT, SHOW, CREATE, DROP, KILL, FORECAST, DETECT at line 1, char 1"},
+	{"", "found EOF, expected SELECT, SHOW, CREATE, DROP, KILL, FORECAST, DETECT at line 1, char 1"},
+	{" ; ; ", "found EOF, expected SELECT, SHOW, CREATE, DROP, KILL, FORECAST, DETECT at line 1, char 6"},
 	{"SELECT", "found EOF, expected identifier, string, number, bool at line 1, char 7"},
 	{"SELECT FROM m",
 	 "found FROM, expected identifier, string, number, bool at line 1, char 8"},
@@ -669,6 +686,21 @@ static const struct {
 	{"SHOW SERIES FROM (SELECT a FROM b)", "found (, expected identifier at line 1, char 18"},
 	{"DROP MEASUREMENT cpu", "found MEASUREMENT, expected DATABASE at line 1, char 6"},
 	{"KILL QUERY abc", "found abc, expected integer at line 1, char 12"},
+	{"FORECAST v FROM m FOR 1h", "found FOR, expected USING at line 1, char 19"},
+	{"FORECAST v FROM m USING naive", "found EOF, expected FOR at line 1, char 30"},
+	{"FORECAST v FROM m USING naive FOR 0s", "FOR must be a positive duration at line 1, "
+	 "char 35"},
+	{"FORECAST v FROM m USING naive FOR 1h WITH INTERVAL 100",
+	 "INTERVAL must be a percentage in (0, 100) at line 1, char 52"},
+	{"FORECAST v FROM m USING 3 FOR 1h", "found 3, expected method name at line 1, char 25"},
+	{"FORECAST v FROM m USING a(b) FOR 1h",
+	 "method parameters are key = literal at line 1, char 27"},
+	{"FORECAST v FROM m USING a(b = c) FOR 1h",
+	 "method parameters are key = literal at line 1, char 27"},
+	{"DETECT v FROM m", "found v, expected ANOMALIES at line 1, char 8"},
+	{"DETECT ANOMALIES IN v FROM m SENSITIVITY 2",
+	 "SENSITIVITY must be in (0, 1] at line 1, char 42"},
+	{"DETECT ANOMALIES IN v FROM m LIMIT 3", "found LIMIT, expected ; at line 1, char 30"},
 	{"SELECT a\nFROM m\nWHERE b = = 1",
 	 "found =, expected identifier, string, number, bool at line 3, char 11"},
 	{"SELECT a\r\nFROM m\r\nWHERE b = = 1",
@@ -683,7 +715,7 @@ static const struct {
 	{"SELECT a INTO b FROM (SELECT c INTO d FROM e)",
 	 "found INTO, expected FROM at line 1, char 32"},
 	{"SELECT a FROM m; garbage",
-	 "found garbage, expected SELECT, SHOW, CREATE, DROP, KILL at line 1, char 18"},
+	 "found garbage, expected SELECT, SHOW, CREATE, DROP, KILL, FORECAST, DETECT at line 1, char 18"},
 	{"SELECT 'h\xc3\xa9llo', FROM m",
 	 "found FROM, expected identifier, string, number, bool at line 1, char 17"},
 	{"SELECT \xc2\xb5 FROM m",

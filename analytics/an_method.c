@@ -1,0 +1,65 @@
+/*
+ * an_method.c - see an_method.h. The tables are the only place that knows
+ * every method; adding one is a row here and its file.
+ */
+#include "an_method.h"
+
+#include <string.h>
+
+#include "an_ensemble.h"
+#include "an_fcauto.h"
+
+static const struct an_detector_info detectors[] = {
+	{"auto", an_detect_ensemble, true, false, "the ensemble of the detectors below"},
+	{"ensemble", an_detect_ensemble, true, false, "the ensemble (same as auto)"},
+	{"zscore", an_detect_zscore, true, false, "rolling z-score over the previous window"},
+	{"mad", an_detect_mad, true, false, "rolling median and MAD (robust z-score)"},
+	{"iqr", an_detect_iqr, true, false, "rolling interquartile fences"},
+	{"ewma", an_detect_ewma, true, true, "online EWMA mean and variance"},
+	{"iforest", an_detect_iforest, false, false, "isolation forest over a window embedding"},
+	{"cusum", an_detect_cusum, true, false, "two-sided tabular CUSUM (mean shifts)"},
+	{"pelt", an_detect_pelt, false, false, "PELT change points (mean and variance)"},
+	{"shesd", an_detect_shesd, false, false, "STL + seasonal hybrid ESD (Twitter)"},
+};
+
+static const struct an_forecaster_info forecasters[] = {
+	{"auto", an_forecast_auto, "chosen or combined by rolling-origin backtest"},
+	{"naive", an_forecast_naive, "the last value"},
+	{"snaive", an_forecast_snaive, "the value one period back"},
+	{"naive2", an_forecast_naive2, "naive on seasonally adjusted data (M4)"},
+	{"holt_winters", an_forecast_hw_add, "Holt-Winters, additive seasonality"},
+	{"holt_winters_mul", an_forecast_hw_mul, "Holt-Winters, multiplicative seasonality"},
+	{"holt_winters_damped", an_forecast_hw_damped, "damped-trend exponential smoothing"},
+	{"ets", an_forecast_ets, "ETS, model chosen by AICc"},
+	{"arima", an_forecast_arima, "(seasonal) ARIMA, orders chosen by AICc"},
+	{"theta", an_forecast_theta, "the Theta method (M4's benchmark)"},
+	{"prophet", an_forecast_prophet, "piecewise-linear trend + Fourier seasonality"},
+};
+
+const struct an_detector_info *an_detector_lookup(const char *name)
+{
+	for (size_t i = 0; i < sizeof(detectors) / sizeof(detectors[0]); i++)
+		if (!strcmp(detectors[i].name, name))
+			return &detectors[i];
+	return NULL;
+}
+
+const struct an_forecaster_info *an_forecaster_lookup(const char *name)
+{
+	for (size_t i = 0; i < sizeof(forecasters) / sizeof(forecasters[0]); i++)
+		if (!strcmp(forecasters[i].name, name))
+			return &forecasters[i];
+	return NULL;
+}
+
+const struct an_detector_info *an_detector_list(size_t *n)
+{
+	*n = sizeof(detectors) / sizeof(detectors[0]);
+	return detectors;
+}
+
+const struct an_forecaster_info *an_forecaster_list(size_t *n)
+{
+	*n = sizeof(forecasters) / sizeof(forecasters[0]);
+	return forecasters;
+}
