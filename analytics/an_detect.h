@@ -9,9 +9,10 @@
  *             its evidence (0 = ordinary, 1 = as abnormal as it can say);
  *   flag[i]   1 when the method's own test flags point i at the given
  *             sensitivity, else 0.
- * Scores are causal where the method is (rolling, online and change-point
- * detectors use only x[0..i] for score[i]); batch methods (S-H-ESD, isolation
- * forest trained on the whole series) say so in their comments.
+ * Scores are causal where the method is (the rolling, online, CUSUM and
+ * ensemble detectors use only x[0..i] for score[i]); batch methods (S-H-ESD,
+ * PELT, the isolation forest trained on the whole series) say so in their
+ * comments.
  *
  * Pure numerical code: no I/O, no threads; scratch memory is malloc'd per
  * call and freed before return. Deterministic: random methods take cfg->seed.
@@ -69,5 +70,7 @@ int an_detect_pelt(const double *x, size_t n, const struct an_detect_cfg *cfg,
 		   double *score, uint8_t *flag);
 int an_detect_shesd(const double *x, size_t n, const struct an_detect_cfg *cfg,
 		    double *score, uint8_t *flag);
+int an_detect_ensemble(const double *x, size_t n, const struct an_detect_cfg *cfg,
+		       double *score, uint8_t *flag);
 
 #endif /* AN_DETECT_H */

@@ -18,7 +18,7 @@ static const struct an_detector_info detectors[] = {
 	{"ewma", an_detect_ewma, true, true, "online EWMA mean and variance"},
 	{"iforest", an_detect_iforest, false, false, "isolation forest over a window embedding"},
 	{"cusum", an_detect_cusum, true, false, "two-sided tabular CUSUM (mean shifts)"},
-	{"pelt", an_detect_pelt, false, false, "PELT change points (mean and variance)"},
+	{"pelt", an_detect_pelt, false, false, "PELT change points (changes in mean)"},
 	{"shesd", an_detect_shesd, false, false, "STL + seasonal hybrid ESD (Twitter)"},
 };
 

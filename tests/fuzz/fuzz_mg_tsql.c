@@ -82,7 +82,8 @@ static void round_trip(const struct mg_stmt *st)
 	CHECK(rc == 0 && q2->nstmts == 1);
 	char *b = format_stmt(&q2->stmts[0]);
 	CHECK(strcmp(a, b) == 0);
-	if (st->kind == MG_STMT_SELECT)
+	if (st->kind == MG_STMT_SELECT || st->kind == MG_STMT_FORECAST ||
+	    st->kind == MG_STMT_DETECT)
 		format_fields(st->select);
 	free(b);
 	free(a);
@@ -106,6 +107,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		check_error(&err, rc, len);
 	}
 
+	/* the same bytes as an analytics function's method string */
+	const struct mg_expr *m = NULL;
+	rc = mg_tsql_parse_method((const char *)data, len, &q, &m, &err);
+	CHECK((rc == 0) == (m != NULL) && (rc == 0) == (q != NULL));
+	if (rc == 0)
+		CHECK(m->kind == MG_EX_REF || m->kind == MG_EX_CALL);
+	else
+		check_error(&err, rc, len);
+	mg_tsql_free(q);
+
 	char t[48];
 	size_t n = len < sizeof(t) - 1 ? len : sizeof(t) - 1;
 	memcpy(t, data, n);
@@ -118,6 +129,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 /* Also the files of tests/fuzz/corpus-fuzz_mg_tsql/. */
 static const char *const seeds[] = {
+	"FORECAST mean(v) FROM db..m WHERE host = 'a' GROUP BY time(5m), host fill(linear) "
+	"USING holt_winters(period = 1d, damped = true) FOR 6h WITH INTERVAL 90",
+	"DETECT ANOMALIES IN v FROM m WHERE time > now() - 1h USING mad(window = 2h, "
+	"threshold = -1.5, name = 'x') SENSITIVITY 0.8",
+	"SELECT anomaly_score(v, 'iforest(seed = 3)') FROM m GROUP BY host",
+	"mad(window = 30, threshold = 3.5)",
 	"SELECT max(usage_user),max(usage_system) from cpu where (hostname = 'host_49' or "
 	"hostname = 'host_3') and time >= '2016-01-01T00:00:00Z' and time < "
 	"'2016-01-02T00:00:00Z' group by time(1h)",
