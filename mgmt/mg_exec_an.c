@@ -134,7 +134,7 @@ static int arg_num(struct an_ctx *a, struct an_args *m, const char *key, double 
 /* A count parameter (>= 0) into *out, kept when absent. */
 static int arg_size(struct an_ctx *a, struct an_args *m, const char *key, size_t *out)
 {
-	double v;
+	double v = 0;
 	bool found;
 	int rc = arg_num(a, m, key, &v, &found);
 	if (rc || !found)
@@ -148,7 +148,7 @@ static int arg_size(struct an_ctx *a, struct an_args *m, const char *key, size_t
 static int arg_double(struct an_ctx *a, struct an_args *m, const char *key, double *out)
 {
 	bool found;
-	double v;
+	double v = 0;
 	int rc = arg_num(a, m, key, &v, &found);
 	if (rc == 0 && found)
 		*out = v;
