@@ -17,11 +17,19 @@
  *   iqr:    z = max(Q1 - x, x - Q3, 0) / IQR, quartiles as R's type 7
  *           (GSL's gsl_stats_quantile_from_sorted_data); x is outside the
  *           fences [Q1 - k IQR, Q3 + k IQR] exactly when z > k       (k = 1.5)
- * Zero spread (a constant window, or IQR = 0): a value equal to the window's
- * (for IQR: inside [Q1, Q3]) has z = 0, any other z = inf (score 1, flag).
- * Score = an_detect_score_map(z, thr) (an_online.h: 0.5 at z = thr); flag when
- * z > thr * an_detect_sensitivity_scale(sensitivity). Warm-up: until the window
- * holds min(w, 10) finite values a point scores 0 and is not flagged.
+ * Each statistic is a deviation over a spread (sd, 1.4826 MAD, IQR).
+ * Flag when z > thr * an_detect_sensitivity_scale(sensitivity); with zero
+ * spread (a constant window, or IQR = 0) a value equal to the window's (for
+ * IQR: inside [Q1, Q3]) has z = 0 and any other z = inf, so it is flagged.
+ * Score = an_detect_score_map(zs, thr) (an_online.h: 0.5 at zs = thr), where
+ * zs divides the same deviation by max(spread, AN_RES_FRAC * res), res being
+ * the series' resolution: the smallest positive difference between
+ * consecutive finite values so far (this one included). So in flat stretches
+ * a differing value is still flagged, but its score grows with its distance
+ * in resolution steps instead of being 1 for all of them (scores must rank
+ * points, for anomaly_score() and for NAB's threshold). Where the spread
+ * exceeds the floor, zs = z. Warm-up: until the window holds min(w, 10)
+ * finite values a point scores 0 and is not flagged.
  *
  * Memory: one w-double buffer per call, freed before return. Any thread.
  */
@@ -119,17 +127,23 @@ static void roll_remove(struct roll *r, double x)
 
 /* ---- the statistics ----------------------------------------------------- */
 
-static double roll_z(const struct roll *r, double x)
+/* Each statistic writes the deviation of x and the window's spread (0 for a
+ * constant window, where the deviation is |x - v[0]|). */
+static void roll_z(const struct roll *r, double x, double *dev, double *spread)
 {
 	const double *v = r->v;
 	size_t n = r->n;
-	if (v[0] == v[n - 1])
-		return x == v[0] ? 0.0 : INFINITY;
+	if (v[0] == v[n - 1]) {
+		*dev = fabs(x - v[0]);
+		*spread = 0.0;
+		return;
+	}
 	double mean = r->shift + r->sum / (double)n;
 	double var = (r->sumsq - r->sum * r->sum / (double)n) / (double)(n - 1);
 	if (!(var > 0.0)) /* cancellation on a nearly constant window */
 		var = gsl_stats_variance(v, 1, n);
-	return fabs(x - mean) / sqrt(var);
+	*dev = fabs(x - mean);
+	*spread = sqrt(var);
 }
 
 /* The k-th and (k+1)-th smallest (0-based) of |v[j] - med|: the values below
@@ -151,12 +165,15 @@ static void roll_kth_dev(const double *v, size_t n, size_t lo, double med, size_
 	*dk1 = d;
 }
 
-static double roll_mad(const struct roll *r, double x)
+static void roll_mad(const struct roll *r, double x, double *dev, double *spr)
 {
 	const double *v = r->v;
 	size_t n = r->n;
-	if (v[0] == v[n - 1])
-		return x == v[0] ? 0.0 : INFINITY;
+	if (v[0] == v[n - 1]) {
+		*dev = fabs(x - v[0]);
+		*spr = 0.0;
+		return;
+	}
 	double med = gsl_stats_median_from_sorted_data(v, 1, n), dk = 0.0, dk1 = 0.0;
 	roll_kth_dev(v, n, roll_lower_bound(r, med), med, (n - 1) / 2, &dk, &dk1);
 	double mad = n % 2 ? dk : 0.5 * (dk + dk1);
@@ -167,17 +184,35 @@ static double roll_mad(const struct roll *r, double x)
 			s += fabs(v[i] - med);
 		spread = ROLL_MEANAD_SCALE * s / (double)n;
 	}
-	return fabs(x - med) / spread;
+	*dev = fabs(x - med);
+	*spr = spread;
 }
 
-static double roll_iqr(const struct roll *r, double x)
+static void roll_iqr(const struct roll *r, double x, double *dev, double *spread)
 {
 	double q1 = gsl_stats_quantile_from_sorted_data(r->v, 1, r->n, 0.25);
 	double q3 = gsl_stats_quantile_from_sorted_data(r->v, 1, r->n, 0.75);
-	double dist = fmax(fmax(q1 - x, x - q3), 0.0);
-	if (!(q3 > q1))
-		return dist > 0.0 ? INFINITY : 0.0;
-	return dist / (q3 - q1);
+	*dev = fmax(fmax(q1 - x, x - q3), 0.0);
+	*spread = q3 > q1 ? q3 - q1 : 0.0;
+}
+
+/* Score and flag of point x: z for the flag, zs (spread floored at fl) for
+ * the score. */
+static void roll_judge(const struct roll *r, enum roll_method m, double x, double fl,
+		       double thr, double zflag, double *score, uint8_t *flag)
+{
+	double dev = 0.0, spread = 0.0;
+	if (m == ROLL_Z)
+		roll_z(r, x, &dev, &spread);
+	else if (m == ROLL_MAD)
+		roll_mad(r, x, &dev, &spread);
+	else
+		roll_iqr(r, x, &dev, &spread);
+	double z = spread > 0.0 ? dev / spread : dev > 0.0 ? INFINITY : 0.0;
+	double fs = spread > fl ? spread : fl;
+	double zs = dev > 0.0 ? dev / fs : 0.0;
+	*score = an_detect_score_map(zs, thr);
+	*flag = z > zflag;
 }
 
 /* ---- the driver ------------------------------------------------------------ */
@@ -212,15 +247,17 @@ static int roll_run(const double *x, size_t n, const struct an_detect_cfg *cfg,
 	r.v = malloc((cap ? cap : 1) * sizeof(*r.v));
 	if (!r.v)
 		return -ENOMEM;
+	double prev = NAN, fl = INFINITY; /* last finite value, spread floor */
 	for (size_t i = 0; i < n; i++) {
 		score[i] = 0.0;
 		flag[i] = 0;
-		if (isfinite(x[i]) && r.n >= min_hist) {
-			double z = m == ROLL_Z ? roll_z(&r, x[i]) :
-				   m == ROLL_MAD ? roll_mad(&r, x[i]) : roll_iqr(&r, x[i]);
-			score[i] = an_detect_score_map(z, thr);
-			flag[i] = z > zflag;
+		if (isfinite(x[i])) {
+			double step = AN_RES_FRAC * fabs(x[i] - prev);
+			fl = step > 0.0 && step < fl ? step : fl;
+			prev = x[i];
 		}
+		if (isfinite(x[i]) && r.n >= min_hist)
+			roll_judge(&r, m, x[i], fl, thr, zflag, &score[i], &flag[i]);
 		if (i >= r.w && isfinite(x[i - r.w]))
 			roll_remove(&r, x[i - r.w]);
 		if (isfinite(x[i]))

@@ -28,7 +28,9 @@ int an_online_init(struct an_online *d, const struct an_detect_cfg *cfg)
 	d->mean = 0.0;
 	d->var = 0.0;
 	d->alpha = alpha;
-	d->k_score = 0.69314718055994531 / (thr * thr);
+	d->k_score = 1.0 / (thr * thr);
+	d->prev = NAN;
+	d->res2 = INFINITY;
 	d->z2_flag = zf * zf;
 	d->n = 0;
 	d->warmup = cfg->window ? cfg->window : (uint64_t)ceil(1.0 / alpha);

@@ -12,8 +12,15 @@
  * seeded at zero). For each value x, before the update:
  *
  *   z^2    = (x - m)^2 / (v + AN_ONLINE_EPS)
- *   score  = an_detect_score_map(z, thr)          (0 during warm-up)
  *   flag   = z > thr * an_detect_sensitivity_scale(sensitivity)  (after warm-up)
+ *   score  = an_detect_score_map(zs, thr)         (0 during warm-up), where
+ *   zs^2   = (x - m)^2 / max(v, (AN_RES_FRAC * res)^2)
+ *
+ * res is the series' resolution: the smallest positive difference between
+ * consecutive finite values seen so far (this one included). The floor only
+ * matters where the variance has (nearly) vanished, in flat stretches: there
+ * any differing value is flagged, as before, but its score still grows with
+ * its distance (in resolution steps) instead of being 1 for every one.
  *
  * then m and v are updated. A value beyond the flag threshold enters the
  * variance update winsorised, as if it lay exactly at the threshold, so one
@@ -37,9 +44,13 @@
 
 #include "an_detect.h"
 
-/* Added to the variance: only keeps 0/0 out; a series that has been exactly
- * constant so far scores 1 (and flags) on any differing value. */
+/* Added to the variance in the flag's test: only keeps 0/0 out; a series
+ * that has been exactly constant so far flags any differing value. */
 #define AN_ONLINE_EPS 1e-300
+
+/* The least spread a score divides by, in units of the series' resolution
+ * (shared with the rolling detectors of an_detect_roll.c). */
+#define AN_RES_FRAC 0.1
 
 /*
  * The map from a test statistic z >= 0 (z-score, robust z, IQR distance,
@@ -47,16 +58,19 @@
  * every detector of this family uses (the rolling z/MAD/IQR detectors, the
  * online EWMA detector, CUSUM):
  *
- *   score = 1 - exp(-ln 2 * (z / thr)^2)
+ *   score = q / (1 + q),  q = (z / thr)^2       (computed as 1 - 1 / (1 + q))
  *
- * Smooth and monotone: 0 at z = 0, 0.5 at z = thr, 0.9375 at 2 thr, -> 1.
- * The score does not depend on the sensitivity; at sensitivity s a point is
- * flagged when z > thr * an_detect_sensitivity_scale(s).
+ * Smooth and strictly monotone: 0 at z = 0, 0.5 at z = thr, 0.8 at 2 thr,
+ * 0.99 at 10 thr, and 1 only for z = inf. Its tail is polynomial so scores
+ * stay distinct in double precision up to z ~ 10^7 thr: large deviations
+ * still rank against each other (a Gaussian-tail map would round every
+ * z > 7.3 thr to exactly 1). The score does not depend on the sensitivity;
+ * at sensitivity s a point is flagged when z > thr * an_detect_sensitivity_scale(s).
  */
 static inline double an_detect_score_map(double z, double thr)
 {
 	double r = z / thr;
-	return 1.0 - exp(-0.69314718055994531 * r * r);
+	return 1.0 - 1.0 / (1.0 + r * r);
 }
 
 /* Plain public struct: the streaming detector keeps one per series in a flat
@@ -65,8 +79,10 @@ struct an_online {
 	double mean;     /* EWMA mean */
 	double var;      /* EWMA variance */
 	double alpha;    /* weight of the newest value after the start */
-	double k_score;  /* ln 2 / thr^2: score = 1 - exp(-k_score z^2) */
+	double k_score;  /* 1 / thr^2: score = 1 - 1 / (1 + k_score zs^2) */
 	double z2_flag;  /* (thr * sensitivity scale)^2 */
+	double prev;     /* last finite value (NaN before the first) */
+	double res2;     /* squared resolution (AN_RES_FRAC applied); inf if none yet */
 	uint64_t n;      /* finite values seen */
 	uint64_t warmup; /* values scored 0 before the test starts */
 };
@@ -81,7 +97,7 @@ int an_online_init(struct an_online *d, const struct an_detect_cfg *cfg);
 /*
  * HOT PATH. Score x against the state, write its flag (0/1) to *flag, then
  * update the state with x. Returns the score in [0, 1]. Non-finite x: returns
- * 0, *flag = 0, state unchanged. No allocation, no calls but exp().
+ * 0, *flag = 0, state unchanged. No allocation, no calls.
  */
 static inline double an_online_push(struct an_online *d, double x, uint8_t *flag)
 {
@@ -89,11 +105,17 @@ static inline double an_online_push(struct an_online *d, double x, uint8_t *flag
 		*flag = 0;
 		return 0.0;
 	}
+	double step = x - d->prev;
+	double step2 = AN_RES_FRAC * AN_RES_FRAC * step * step;
+	d->res2 = (step2 > 0.0 && step2 < d->res2) ? step2 : d->res2;
+	d->prev = x;
 	double dev = x - d->mean;
 	double dev2 = dev * dev;
 	double z2 = dev2 / (d->var + AN_ONLINE_EPS);
+	double vs = d->var > d->res2 ? d->var : d->res2;
+	double zs2 = dev2 > 0.0 ? dev2 / vs : 0.0;
 	int warm = d->n >= d->warmup;
-	double score = (1.0 - exp(-d->k_score * z2)) * (double)warm;
+	double score = (1.0 - 1.0 / (1.0 + d->k_score * zs2)) * (double)warm;
 	*flag = (uint8_t)(warm & (z2 > d->z2_flag));
 	/* winsorise the variance update once the test runs (not while the
 	 * variance is 0: a constant start must be able to learn a spread) */

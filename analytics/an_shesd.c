@@ -276,6 +276,12 @@ static int shesd_chunk(struct shesd_ctx *c, size_t lo, size_t m)
 			c->dev[i] = fabs(c->resid[i] - rmed);
 		double mad = 1.4826 * shesd_median(c->dev, m, c->tmp);
 		double lam1 = esd_lambda(m, 1, p->alpha, p->dir);
+		if (!(mad > 0)) { /* mostly tied residuals: the mean absolute deviation */
+			double sad = 0.0;
+			for (size_t i = 0; i < m; i++)
+				sad += c->dev[i];
+			mad = 1.2533141373155003 * sad / (double)m;
+		}
 		if (mad > 0)
 			shesd_ratios(c, lo, m, rmed, mad, lam1);
 	}
@@ -540,9 +546,12 @@ int an_shesd(const double *x, size_t n, const struct an_shesd_cfg *cfg, size_t *
  * (an_spectral.h) over periods up to (n - 1) / 2; -EINVAL when it finds none
  * (or the series has NaNs, which it rejects). Sensitivity s divides both alpha and max_anoms by
  * an_detect_sensitivity_scale(s) (capped at 0.5 and 0.49), so s > 0.5 flags
- * more. Score: 1 for flagged points; otherwise z / (z + 1) with z the
- * point's hybrid statistic |r - median(r)| / MAD(r) over the first ESD
- * critical value lambda_1, so 0.5 at the critical value; 0 for NaNs.
+ * more. Score, graded by the point's hybrid statistic z = |r - median(r)| /
+ * MAD(r) over the first ESD critical value lambda_1 (MAD(r) = 0: 1.2533 times
+ * the mean absolute deviation instead): g = z / (z + 1); flagged points
+ * score 0.5 + g / 2 (in [0.5, 1)), the others g / 2 (in [0, 0.5)), so the
+ * test's verdict ranks first and the statistic ranks within each class;
+ * 0 for NaNs.
  */
 int an_detect_shesd(const double *x, size_t n, const struct an_detect_cfg *cfg, double *score,
 		    uint8_t *flag)
@@ -570,7 +579,8 @@ int an_detect_shesd(const double *x, size_t n, const struct an_detect_cfg *cfg, 
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		double z = score[i];
-		score[i] = flag[i] ? 1.0 : (isnan(x[i]) || !(z > 0) ? 0.0 : z / (z + 1.0));
+		double g = isnan(x[i]) || !(z > 0) ? 0.0 : isinf(z) ? 1.0 : z / (z + 1.0);
+		score[i] = flag[i] ? 0.5 + 0.5 * g : 0.5 * g;
 	}
 	return 0;
 }

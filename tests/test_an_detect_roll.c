@@ -4,6 +4,9 @@
  * (qsort, two-pass moments, its own type-7 quantiles), on random data with
  * planted spikes, missing values, ties and a large offset; plus planted
  * spikes flagged, monotone sensitivity, zero spread and bad parameters.
+ * The naive model keeps the deviation and the spread apart: the flag tests
+ * dev / spread (inf for zero spread), the score dev / max(spread, res), res
+ * being 0.1 (AN_RES_FRAC) times the smallest positive step between consecutive finite values so far.
  */
 #include <errno.h>
 #include <math.h>
@@ -55,12 +58,13 @@ static double median_sorted(const double *s, size_t n)
 	return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
-/* The statistic z of x against the values w[0..k), from scratch. */
-static double naive_z(enum method m, double *w, size_t k, double x)
+/* The deviation of x from the values w[0..k), from scratch; *sp = spread. */
+static double naive_dev(enum method m, double *w, size_t k, double x, double *sp)
 {
 	qsort(w, k, sizeof(*w), cmp_double);
+	*sp = 0.0;
 	if (m != M_IQR && w[0] == w[k - 1])
-		return x == w[0] ? 0.0 : INFINITY;
+		return fabs(x - w[0]);
 	if (m == M_Z) {
 		double mean = 0, ss = 0;
 		for (size_t j = 0; j < k; j++)
@@ -68,7 +72,8 @@ static double naive_z(enum method m, double *w, size_t k, double x)
 		mean /= (double)k;
 		for (size_t j = 0; j < k; j++)
 			ss += (w[j] - mean) * (w[j] - mean);
-		return fabs(x - mean) / sqrt(ss / (double)(k - 1));
+		*sp = sqrt(ss / (double)(k - 1));
+		return fabs(x - mean);
 	}
 	if (m == M_MAD) {
 		double med = median_sorted(w, k), dev[N], mad, sad = 0;
@@ -80,13 +85,12 @@ static double naive_z(enum method m, double *w, size_t k, double x)
 		mad = 1.4826 * median_sorted(dev, k);
 		if (mad == 0)
 			mad = sqrt(M_PI / 2) * sad / (double)k;
-		return fabs(x - med) / mad;
+		*sp = mad;
+		return fabs(x - med);
 	}
 	double q1 = q7(w, k, 0.25), q3 = q7(w, k, 0.75);
-	double d = fmax(fmax(q1 - x, x - q3), 0);
-	if (q3 == q1)
-		return d > 0 ? INFINITY : 0;
-	return d / (q3 - q1);
+	*sp = q3 - q1;
+	return fmax(fmax(q1 - x, x - q3), 0);
 }
 
 static int run(enum method m, const double *x, size_t n, const struct an_detect_cfg *c,
@@ -106,8 +110,15 @@ static void check_naive(enum method m, const double *x, size_t n, size_t win, do
 	assert_int_equal(run(m, x, n, &c, score, flag), 0);
 	double thr = default_thr[m], zf = thr * an_detect_sensitivity_scale(sens);
 	size_t minh = win < 10 ? win : 10;
+	double res = INFINITY, prev = NAN;
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
+		if (isfinite(x[i])) {
+			double st = 0.1 * fabs(x[i] - prev);
+			if (st > 0 && st < res)
+				res = st;
+			prev = x[i];
+		}
 		for (size_t j = i > win ? i - win : 0; j < i; j++)
 			if (isfinite(x[j]))
 				w[k++] = x[j];
@@ -115,8 +126,10 @@ static void check_naive(enum method m, const double *x, size_t n, size_t win, do
 			assert_true(score[i] == 0.0 && flag[i] == 0);
 			continue;
 		}
-		double z = naive_z(m, w, k, x[i]);
-		double want = isinf(z) ? 1.0 : 1.0 - pow(0.5, (z / thr) * (z / thr));
+		double sp, dev = naive_dev(m, w, k, x[i], &sp);
+		double z = sp > 0 ? dev / sp : dev > 0 ? INFINITY : 0;
+		double zs = dev > 0 ? dev / fmax(sp, res) : 0, r = zs / thr;
+		double want = r * r / (1 + r * r);
 		if (fabs(score[i] - want) > tol)
 			fail_msg("win %zu sens %g method %d point %zu: score %.12g want %.12g (z %g)", win, sens, m, i,
 				 score[i], want, z);
@@ -190,7 +203,7 @@ static void test_an_detect_roll__spikes_flagged(void **state)
 			if (i % 97 == 50) {
 				spikes++;
 				caught += flag[i];
-				assert_true(score[i] > 0.9);
+				assert_true(score[i] > 0.75); /* z > 1.7 thr */
 			} else {
 				other++;
 				fp += flag[i];
@@ -237,13 +250,20 @@ static void test_an_detect_roll__zero_spread(void **state)
 	uint8_t flag[40];
 	for (int i = 0; i < 40; i++)
 		x[i] = 5.0;
-	x[30] = 5.001;
+	x[20] = 5.001; /* the resolution: 0.001 */
+	x[35] = 5.003; /* 3 resolution steps off a constant window again */
 	for (int m = M_Z; m <= M_IQR; m++) {
-		struct an_detect_cfg c = { .window = 20 };
+		struct an_detect_cfg c = { .window = 8 };
 		assert_int_equal(run(m, x, 40, &c, score, flag), 0);
-		for (int i = 0; i < 30; i++)
+		for (int i = 0; i < 20; i++)
 			assert_true(score[i] == 0.0 && flag[i] == 0);
-		assert_true(score[30] == 1.0 && flag[30] == 1);
+		/* a differing value after a constant window is flagged, and its
+		 * score grows with its distance in tenths of resolution steps */
+		double thr = default_thr[m], r20 = 10.0 / thr, r35 = 30.0 / thr;
+		assert_true(flag[20] == 1 && flag[35] == 1);
+		assert_true(fabs(score[20] - r20 * r20 / (1 + r20 * r20)) < 1e-9);
+		assert_true(fabs(score[35] - r35 * r35 / (1 + r35 * r35)) < 1e-9);
+		assert_true(score[20] < score[35] && score[35] < 1.0);
 	}
 }
 

@@ -289,13 +289,22 @@ static void test_an_shesd__detect_adapter(void **state)
 	size_t nf = 0;
 	for (size_t i = 0; i < SYN_N; i++) {
 		assert_true(score[i] >= 0 && score[i] <= 1);
-		assert_true(!flag[i] || score[i] == 1.0);
-		assert_true(flag[i] || score[i] < 1.0);
+		/* flagged: [0.5, 1), graded by the statistic; others [0, 0.5) */
+		assert_true(!flag[i] || (score[i] >= 0.5 && score[i] < 1.0));
+		assert_true(flag[i] || score[i] < 0.5);
 		nf += flag[i];
 	}
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(flag[spikes[i]], 1);
 	assert_true(score[400] > score[401]);
+	/* the +15 spikes are graded: not all flagged points score alike */
+	double lo = 1, hi = 0;
+	for (size_t i = 0; i < SYN_N; i++)
+		if (flag[i]) {
+			lo = fmin(lo, score[i]);
+			hi = fmax(hi, score[i]);
+		}
+	assert_true(hi > lo);
 	/* lower sensitivity never flags more */
 	cfg.sensitivity = 0.1;
 	assert_int_equal(an_detect_shesd(x, SYN_N, &cfg, lo_score, lo_flag), 0);
