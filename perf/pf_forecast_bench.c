@@ -12,10 +12,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_sort.h>
 
+#include "an_arima.h"
+#include "an_ets.h"
 #include "an_fcauto.h"
 #include "an_forecast.h"
 #include "cm_clock.h"
@@ -64,6 +67,88 @@ static double time_ms(an_forecast_fn fn, const double *y, size_t period)
 	return ms[RUNS / 2];
 }
 
+/* ------------------------------------------------------------ AirPassengers */
+
+/* The 144 monthly values, from ../shared/data/airpassengers; 0 when missing. */
+static size_t load_airpassengers(double *y, size_t cap)
+{
+	char path[512], line[128];
+	snprintf(path, sizeof(path), "%s/airpassengers/AirPassengers.csv", pf_shared_dir());
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+	if (!f)
+		return 0;
+	while (n < cap && fgets(line, sizeof(line), f)) {
+		char *comma = strchr(line, ',');
+		if (comma && line[0] == '"' && line[1] != 'm')
+			y[n++] = strtod(comma + 1, NULL);
+	}
+	fclose(f);
+	return n;
+}
+
+/* Ours beside the reference (R, ../shared/data/README.md), and the relative gap. */
+static void ref_line(const char *metric, double ours, double ref)
+{
+	printf("BENCH airpassengers_%s %.6f value\n", metric, ours);
+	printf("# airpassengers_%s reference %.6f, ours %.6f, abs diff %.2g, rel diff %.2g\n",
+	       metric, ref, ours, fabs(ours - ref), fabs(ours - ref) / fabs(ref));
+}
+
+static void hw_ref(const double *y, size_t n, enum an_hw_season type, const char *tag,
+		   const double ref[5])
+{
+	struct an_hw_model m;
+	double mean[1];
+	struct an_forecast_out out = {mean, NULL, NULL};
+	char name[64];
+	if (an_hw_fit(y, n, 12, type, &m) || an_hw_predict(&m, 1, 0.95, &out)) {
+		printf("# airpassengers %s: the fit failed\n", tag);
+		return;
+	}
+	const double ours[5] = {m.alpha, m.beta, m.gamma, m.sse, mean[0]};
+	static const char *const what[5] = {"alpha", "beta", "gamma", "sse", "jan1961"};
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "%s_%s", tag, what[i]);
+		ref_line(name, ours[i], ref[i]);
+	}
+	an_hw_release(&m);
+}
+
+static void airline_ref(const double *y, size_t n)
+{
+	double logy[144];
+	struct an_arima *a = NULL;
+	struct an_arima_spec spec = {.q = 1, .d = 1, .Q = 1, .D = 1, .m = 12};
+	for (size_t i = 0; i < n; i++)
+		logy[i] = log(y[i]);
+	if (an_arima_fit(logy, n, &spec, &a)) {
+		printf("# airpassengers airline: the fit failed\n");
+		return;
+	}
+	ref_line("airline_ma1", a->coef[0], -0.401828);
+	ref_line("airline_sma1", a->coef[1], -0.556945);
+	ref_line("airline_sigma2", a->sigma2, 0.0013480);
+	ref_line("airline_loglik", a->loglik, 244.6995);
+	ref_line("airline_aic", a->aic, -483.3991);
+	an_arima_destroy(a);
+}
+
+/* The reference fits of the issue: Holt-Winters (both) and the airline model. */
+static void airpassengers(void)
+{
+	double y[144];
+	if (load_airpassengers(y, 144) != 144) {
+		printf("SKIP: no AirPassengers under %s/airpassengers\n", pf_shared_dir());
+		return;
+	}
+	static const double mul[5] = {0.275592, 0.032693, 0.870729, 16570.78, 447.0559};
+	static const double add[5] = {0.247959, 0.034534, 1.0, 21860.18, 453.4977};
+	hw_ref(y, 144, AN_HW_MUL, "hw_mul", mul);
+	hw_ref(y, 144, AN_HW_ADD, "hw_add", add);
+	airline_ref(y, 144);
+}
+
 int main(void)
 {
 	gsl_set_error_handler_off();
@@ -93,5 +178,6 @@ int main(void)
 	}
 	printf("# median of %d runs, h = %d, seasonal series period 24; goal: each well"
 	       " under 100 ms\n", RUNS, H);
+	airpassengers();
 	return 0;
 }
