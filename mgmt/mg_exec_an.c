@@ -46,7 +46,9 @@
 #include "an_detect.h"
 #include "an_forecast.h"
 #include "an_method.h"
+#include "an_arima.h"
 #include "an_changept.h"
+#include "an_ets.h"
 #include "an_mprofile.h"
 #include "an_relate.h"
 #include "an_spectral.h"
@@ -447,10 +449,85 @@ static int detect_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_res
 
 /* ------------------------------------------------------------ forecasting */
 
+/* A model's own parameters, past what an_forecast_fn takes. */
+struct fc_params {
+	bool arima_orders;             /* arima(p = .., d = .., q = .., P = .., D = .., Q = ..) */
+	struct an_arima_spec arima;
+	bool ets_model;                /* ets(model = 'AAdA'): error, trend, season */
+	struct an_ets_spec ets;
+};
+
+/* A string parameter (NULL when absent). */
+static int arg_str(struct an_ctx *a, struct an_args *m, const char *key, const char **out)
+{
+	*out = NULL;
+	for (uint32_t i = 0; i < m->n; i++) {
+		if (strcmp(m->key[i], key))
+			continue;
+		m->used[i] = true;
+		if (m->val[i]->kind != MG_EX_STRING)
+			return an_fail(a, "%s: parameter \"%s\" must be a string", m->name, key);
+		*out = m->val[i]->s;
+	}
+	return 0;
+}
+
+/* ARIMA orders: any of p, d, q, P, D, Q fixes the model (the others 0). */
+static int arima_params(struct an_ctx *a, struct an_args *m, struct fc_params *fp)
+{
+	static const char *const keys[6] = {"p", "d", "q", "P", "D", "Q"};
+	size_t v[6] = {0};
+	bool any = false;
+	for (int i = 0; i < 6; i++) {
+		size_t before = v[i] = SIZE_MAX;
+		int rc = arg_size(a, m, keys[i], &v[i]);
+		if (rc)
+			return rc;
+		any |= v[i] != before;
+		if (v[i] == before)
+			v[i] = 0;
+		if (v[i] > 5)
+			return an_fail(a, "arima: order %s = %zu is above 5", keys[i], v[i]);
+	}
+	double c = 0;
+	int rc = arg_double(a, m, "constant", &c);
+	fp->arima_orders = any;
+	fp->arima = (struct an_arima_spec){
+		.p = (unsigned)v[0], .d = (unsigned)v[1], .q = (unsigned)v[2],
+		.P = (unsigned)v[3], .D = (unsigned)v[4], .Q = (unsigned)v[5],
+		.include_constant = c != 0,
+	};
+	return rc;
+}
+
+/* ETS model letters: error A|M, trend N|A|Ad, season N|A|M ("ANN", "AAdA", "MAM"). */
+static int ets_params(struct an_ctx *a, struct an_args *m, struct fc_params *fp)
+{
+	const char *s;
+	int rc = arg_str(a, m, "model", &s);
+	if (rc || !s)
+		return rc;
+	const char *t = s + 1;
+	bool damped = t[0] == 'A' && t[1] == 'd';
+	const char *season = t + (damped ? 2 : 1);
+	if ((s[0] != 'A' && s[0] != 'M') || (t[0] != 'N' && t[0] != 'A') ||
+	    (*season != 'N' && *season != 'A' && *season != 'M') || season[1])
+		return an_fail(a, "ets: model '%s' is not E T S with E in A M, T in N A Ad, "
+			       "S in N A M", s);
+	fp->ets_model = true;
+	fp->ets.error = s[0] == 'A' ? AN_ETS_ERR_A : AN_ETS_ERR_M;
+	fp->ets.trend = t[0] == 'N' ? AN_ETS_TREND_N : damped ? AN_ETS_TREND_AD : AN_ETS_TREND_A;
+	fp->ets.season = *season == 'N' ? AN_ETS_SEAS_N : *season == 'A' ? AN_ETS_SEAS_A
+									 : AN_ETS_SEAS_M;
+	return 0;
+}
+
 static int forecast_setup(struct an_ctx *a, struct an_args *m,
-			  const struct an_forecaster_info **fc, struct an_forecast_cfg *cfg)
+			  const struct an_forecaster_info **fc, struct an_forecast_cfg *cfg,
+			  struct fc_params *fp)
 {
 	*fc = an_forecaster_lookup(m->name);
+	memset(fp, 0, sizeof(*fp));
 	if (!*fc) {
 		size_t n;
 		const struct an_forecaster_info *all = an_forecaster_list(&n);
@@ -461,13 +538,47 @@ static int forecast_setup(struct an_ctx *a, struct an_args *m,
 		return an_fail(a, "unknown model \"%s\" (known: %s)", m->name, names);
 	}
 	int rc = arg_size(a, m, "period", &cfg->period);
+	if (rc == 0 && !strcmp(m->name, "arima"))
+		rc = arima_params(a, m, fp);
+	if (rc == 0 && !strcmp(m->name, "ets"))
+		rc = ets_params(a, m, fp);
 	return rc ? rc : args_done(a, m);
+}
+
+/* The model with its own parameters when given, else its automatic form. */
+static int forecast_run(const struct an_forecaster_info *fc, const struct fc_params *fp,
+			const double *y, size_t n, const struct an_forecast_cfg *cfg,
+			struct an_forecast_out *out)
+{
+	int rc;
+	if (fp->arima_orders) {
+		struct an_arima *m = NULL;
+		struct an_arima_spec spec = fp->arima;
+		spec.m = (unsigned)(cfg->period > 1 ? cfg->period : 0);
+		if (spec.m == 0)
+			spec.P = spec.D = spec.Q = 0;
+		rc = an_arima_fit(y, n, &spec, &m);
+		if (rc == 0)
+			rc = an_arima_forecast(m, cfg->h, cfg->level, out->mean, out->lower, out->upper);
+		an_arima_destroy(m);
+		return rc;
+	}
+	if (fp->ets_model) {
+		struct an_ets_model m;
+		rc = an_ets_fit(y, n, cfg->period > 1 ? cfg->period : 1, &fp->ets, &m);
+		if (rc == 0) {
+			rc = an_ets_predict(&m, cfg->h, cfg->level, out);
+			an_ets_release(&m);
+		}
+		return rc;
+	}
+	return fc->fn(y, n, cfg, out);
 }
 
 /* Forecast s for horizon_ns past its last point: time, forecast, lower, upper. */
 static int forecast_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_result *sr,
-			 const struct an_forecaster_info *fc, struct an_forecast_cfg cfg,
-			 int64_t horizon_ns, const struct an_series *s)
+			 const struct an_forecaster_info *fc, const struct fc_params *fp,
+			 struct an_forecast_cfg cfg, int64_t horizon_ns, const struct an_series *s)
 {
 	static const char *const cols[] = {"time", "forecast", "lower", "upper"};
 	int64_t steps = (horizon_ns + s->step_ns - 1) / s->step_ns;
@@ -480,7 +591,7 @@ static int forecast_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_r
 		cfg.period = an_detect_period(s->v[0] + from, s->n - from, (s->n - from) / 3);
 	double *buf = malloc(3 * h * sizeof(double));
 	struct an_forecast_out out = {buf, buf + h, buf + 2 * h};
-	int rc = buf ? fc->fn(s->v[0] + from, s->n - from, &cfg, &out) : -ENOMEM;
+	int rc = buf ? forecast_run(fc, fp, s->v[0] + from, s->n - from, &cfg, &out) : -ENOMEM;
 	if (rc == -EINVAL || rc == -EDOM)
 		rc = an_fail(a, "%s: %s (%zu points, period %zu)", fc->name,
 			     rc == -EINVAL ? "too few points or bad parameters" : "the fit failed",
@@ -772,6 +883,7 @@ static int call_series(struct an_ctx *a, struct an_job *j, const struct an_serie
 	const struct an_detector_info *det;
 	const struct an_forecaster_info *fc;
 	struct an_detect_cfg dcfg;
+	struct fc_params fp;
 	struct an_forecast_cfg fcfg = {.level = isnan(c->num[0]) ? 0.95 : c->num[0] / 100.0};
 	int64_t x = 0, y = 0;
 	int rc = 0;
@@ -790,8 +902,8 @@ static int call_series(struct an_ctx *a, struct an_job *j, const struct an_serie
 			rc = detect_emit(a, j->r, j->sr, det, &dcfg, s, j->col, false);
 		break;
 	case AF_FORECAST:
-		if ((rc = forecast_setup(a, &m, &fc, &fcfg)) == 0)
-			rc = forecast_emit(a, j->r, j->sr, fc, fcfg, c->dur, s);
+		if ((rc = forecast_setup(a, &m, &fc, &fcfg, &fp)) == 0)
+			rc = forecast_emit(a, j->r, j->sr, fc, &fp, fcfg, c->dur, s);
 		break;
 	case AF_CHANGEPOINTS:
 		rc = changepoints_emit(a, j->r, j->sr, &m, s, j->col);
@@ -834,9 +946,10 @@ static int stmt_series(struct an_ctx *a, struct an_job *j, const struct an_serie
 		return rc ? rc : detect_emit(a, j->r, j->sr, det, &cfg, s, NULL, true);
 	}
 	const struct an_forecaster_info *fc;
+	struct fc_params fp;
 	struct an_forecast_cfg cfg = {.level = st->interval_pct > 0 ? st->interval_pct / 100 : 0.95};
-	rc = forecast_setup(a, &m, &fc, &cfg);
-	return rc ? rc : forecast_emit(a, j->r, j->sr, fc, cfg, st->horizon_ns, s);
+	rc = forecast_setup(a, &m, &fc, &cfg, &fp);
+	return rc ? rc : forecast_emit(a, j->r, j->sr, fc, &fp, cfg, st->horizon_ns, s);
 }
 
 /* Run the inner SELECT, then the job on each of its series; errors go into sr. */

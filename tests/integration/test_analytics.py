@@ -166,6 +166,19 @@ def main_queries(d):
         return None if worst < 1.0 else f"forecast off the wave by {worst:.3f}"
     check("forecast holt_winters", forecast)
 
+    def forecast_params():
+        worst = {}
+        for using in ("arima(p = 1, D = 1, Q = 1, period = 60)", "ets(model = 'ANA', period = 1h)"):
+            s = series(d.query(f"FORECAST v FROM sine WHERE host = 'b' AND {rng} "
+                               f"USING {using} FOR 30m"))
+            v = s[0]["values"]
+            if len(v) != 30:
+                return f"{using}: {len(v)} rows"
+            worst[using] = max(abs(f - (10 + 5 * math.sin(2 * math.pi * (2000 + i) / 60)))
+                               for i, (t, f, lo, hi) in enumerate(v))
+        return None if all(w < 1.0 for w in worst.values()) else f"off the wave: {worst}"
+    check("forecast with model parameters (arima orders, ets model)", forecast_params)
+
     def forecast_auto():
         s = series(d.query(f"FORECAST v FROM sine WHERE {rng} GROUP BY host USING auto FOR 2h"))
         if len(s) != 2 or {x["tags"]["host"] for x in s} != {"a", "b"}:
@@ -273,6 +286,9 @@ def main_queries(d):
             f"DETECT ANOMALIES IN v FROM sine USING nosuch": "unknown detector",
             f"DETECT ANOMALIES IN v FROM sine USING mad(windw = 3)": "unknown parameter",
             f"FORECAST v FROM sine USING nosuch FOR 1h": "unknown model",
+            f"FORECAST v FROM sine USING ets(model = 'XYZ') FOR 1h": "is not E T S",
+            f"FORECAST v FROM sine USING arima(p = 9) FOR 1h": "above 5",
+            f"FORECAST v FROM sine USING arima(p = 'x') FOR 1h": "must be a number",
             f"SELECT anomaly_score(v), mean(v) FROM sine": "alone",
             f"SELECT forecast(v, 'naive') FROM sine": "usage",
             f"FORECAST v FROM sine USING naive FOR -1h": "",
