@@ -970,6 +970,9 @@ static int an_run(struct mg_exec_ctx *cx, const struct mg_select *sel,
 	for (uint32_t i = 0; rc == 0 && i < is->nseries; i++) {
 		struct an_series s = {0};
 		rc = an_check(&a);
+		if (rc == 0 && is->series[i].ncols != nexprs + 1)
+			rc = an_fail(&a, "analytics read one column per series argument (got %u: "
+				     "a wildcard or regex field?)", is->series[i].ncols - 1);
 		if (rc == 0)
 			rc = series_load(&a, sel, &is->series[i], nexprs, &s);
 		if (rc == 0 && s.n > 0)

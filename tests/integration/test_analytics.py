@@ -290,6 +290,7 @@ def main_queries(d):
             f"FORECAST v FROM sine USING arima(p = 9) FOR 1h": "above 5",
             f"FORECAST v FROM sine USING arima(p = 'x') FOR 1h": "must be a number",
             f"SELECT anomaly_score(v), mean(v) FROM sine": "alone",
+            f"DETECT ANOMALIES IN * FROM sine": "one column per series argument",
             f"SELECT forecast(v, 'naive') FROM sine": "usage",
             f"FORECAST v FROM sine USING naive FOR -1h": "",
         }
