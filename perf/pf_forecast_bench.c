@@ -29,22 +29,15 @@
 #define H 48
 #define RUNS 11
 
-static double gauss(uint64_t *s)
-{
-	double u1 = ((double)(cm_splitmix64(s) >> 11) + 0.5) * 0x1p-53;
-	double u2 = (double)(cm_splitmix64(s) >> 11) * 0x1p-53;
-	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
-}
-
 static void make_series(double *seas, double *walk)
 {
 	uint64_t seed = 20240607;
 	double e = 0, w = 100;
 	for (size_t t = 0; t < N; t++) {
-		e = 0.6 * e + gauss(&seed);
+		e = 0.6 * e + cm_rand_gauss(&seed);
 		seas[t] = 200 + 0.05 * (double)t + 30 * sin(2 * M_PI * (double)t / 24) +
 			  10 * cos(4 * M_PI * (double)t / 24) + 3 * e;
-		w += 0.1 + gauss(&seed);
+		w += 0.1 + cm_rand_gauss(&seed);
 		walk[t] = w;
 	}
 }

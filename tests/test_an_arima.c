@@ -23,40 +23,13 @@
 #include "an_arima.h"
 #include "an_forecast.h"
 #include "cm_rand.h"
+#include "tst_util.h"
 
 #ifndef SF_DATA_DIR
 #define SF_DATA_DIR "/work/shared/data"
 #endif
 
-static double ap_log[144];
-
-static int load_airpassengers(void)
-{
-	FILE *f = fopen(SF_DATA_DIR "/airpassengers/AirPassengers.csv", "r");
-	if (!f)
-		return -1;
-	char line[128];
-	size_t n = 0;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return -1;
-	}
-	while (n < 144 && fgets(line, sizeof(line), f)) {
-		char *c = strchr(line, ',');
-		if (!c)
-			break;
-		ap_log[n++] = log(atof(c + 1));
-	}
-	fclose(f);
-	return n == 144 ? 0 : -1;
-}
-
-static double randn(uint64_t *s)
-{
-	double u1 = ((double)(cm_splitmix64(s) >> 11) + 0.5) * 0x1p-53;
-	double u2 = ((double)(cm_splitmix64(s) >> 11) + 0.5) * 0x1p-53;
-	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
-}
+static double ap_log[144]; /* log(AirPassengers) */
 
 /* x_t = sum ar_i x_{t-i} + e_t + sum ma_j e_{t-j}, after a burn-in. */
 static void simulate_arma(double *x, size_t n, const double *ar, int p, const double *ma, int q,
@@ -67,7 +40,7 @@ static void simulate_arma(double *x, size_t n, const double *ar, int p, const do
 	assert_non_null(y);
 	assert_non_null(e);
 	for (size_t t = 0; t < tot; t++) {
-		e[t] = randn(&seed);
+		e[t] = cm_rand_gauss(&seed);
 		double v = e[t];
 		for (int i = 1; i <= p && (size_t)i <= t; i++)
 			v += ar[i - 1] * y[t - (size_t)i];
@@ -348,8 +321,8 @@ static void test_an_arima__kpss(void **state)
 	uint64_t seed = 5;
 	double wn[N], rw[N], st, ref;
 	for (size_t i = 0; i < N; i++) {
-		wn[i] = randn(&seed);
-		rw[i] = (i ? rw[i - 1] : 0) + randn(&seed);
+		wn[i] = cm_rand_gauss(&seed);
+		rw[i] = (i ? rw[i - 1] : 0) + cm_rand_gauss(&seed);
 	}
 	const size_t lags[] = { 0, 4, 12 };
 	for (size_t k = 0; k < 3; k++) {
@@ -377,7 +350,7 @@ static void test_an_arima__auto_random_walk(void **state)
 	uint64_t seed = 11;
 	double y[N];
 	for (size_t i = 0; i < N; i++)
-		y[i] = (i ? y[i - 1] : 10) + randn(&seed);
+		y[i] = (i ? y[i - 1] : 10) + cm_rand_gauss(&seed);
 	struct an_arima_auto_cfg cfg;
 	an_arima_auto_cfg_init(&cfg, 1);
 	struct an_arima *a = NULL;
@@ -501,10 +474,12 @@ static void test_an_arima__bad_parameters(void **state)
 int main(void)
 {
 	gsl_set_error_handler_off();
-	if (load_airpassengers() < 0) {
+	if (tst_airpassengers(ap_log) != 0) {
 		fprintf(stderr, "skip: %s/airpassengers/AirPassengers.csv missing\n", SF_DATA_DIR);
 		return 77;
 	}
+	for (size_t i = 0; i < 144; i++)
+		ap_log[i] = log(ap_log[i]);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_an_arima__airline_matches_r),
 		cmocka_unit_test(test_an_arima__airline_forecast),

@@ -26,12 +26,6 @@ static double unif(uint64_t *s)
 	return (double)(cm_splitmix64(s) >> 11) * 0x1p-53;
 }
 
-static double gauss(uint64_t *s)
-{
-	double u = unif(s) + 0x1p-60, v = unif(s);
-	return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
 /* Cost of a segment of m values whose squared deviations sum to ss. */
 static double bf_cost(double m, double ss, int meanvar, double sigma, double vfloor)
 {
@@ -86,9 +80,9 @@ static void piecewise(double *y, size_t n, uint64_t *s, int with_var)
 	size_t i = 0;
 	while (i < n) {
 		size_t len = 5 + (size_t)(unif(s) * 76);
-		double mu = 4 * gauss(s), sd = with_var ? 0.3 + 3 * unif(s) : 1.0;
+		double mu = 4 * cm_rand_gauss(s), sd = with_var ? 0.3 + 3 * unif(s) : 1.0;
 		for (size_t j = 0; j < len && i < n; j++)
-			y[i++] = mu + sd * gauss(s);
+			y[i++] = mu + sd * cm_rand_gauss(s);
 	}
 }
 
@@ -129,7 +123,7 @@ static void test_an_changept__pelt_step_nan_and_space(void **state)
 	size_t cps[4], n;
 	uint64_t s = 2;
 	for (int i = 0; i < 300; i++)
-		x[i] = (i >= 100) * 3.0 + (i >= 200) * -6.0 + 0.5 * gauss(&s);
+		x[i] = (i >= 100) * 3.0 + (i >= 200) * -6.0 + 0.5 * cm_rand_gauss(&s);
 	x[100] = NAN; /* the new segment's first finite point is 101 */
 	x[50] = INFINITY;
 	assert_int_equal(an_pelt(x, 300, NULL, cps, &n, 4), 0);
@@ -164,7 +158,7 @@ static void test_an_changept__detect_pelt(void **state)
 	uint8_t flag[400];
 	uint64_t s = 3;
 	for (int i = 0; i < 400; i++)
-		x[i] = (i >= 150) * 4.0 + gauss(&s);
+		x[i] = (i >= 150) * 4.0 + cm_rand_gauss(&s);
 	assert_int_equal(an_detect_pelt(x, 400, NULL, score, flag), 0);
 	for (int i = 0; i < 400; i++) {
 		assert_int_equal(flag[i], i == 150);
@@ -188,7 +182,7 @@ static void test_an_changept__cusum_delay(void **state)
 	double sum = 0;
 	for (int trial = 0; trial < 200; trial++) {
 		for (int i = 0; i < 200; i++)
-			x[i] = gauss(&s) + (i >= 100 ? 2.0 : 0.0);
+			x[i] = cm_rand_gauss(&s) + (i >= 100 ? 2.0 : 0.0);
 		assert_int_equal(an_detect_cusum(x, 200, &c, score, flag), 0);
 		int d = 0;
 		while (100 + d < 200 && !flag[100 + d])
@@ -213,7 +207,7 @@ static void test_an_changept__cusum_false_alarm_rate(void **state)
 	struct an_detect_cfg c = { .window = 500 };
 	for (int rep = 0; rep < 5; rep++) {
 		for (int i = 0; i < 10000; i++)
-			x[i] = gauss(&s);
+			x[i] = cm_rand_gauss(&s);
 		assert_int_equal(an_detect_cusum(x, 10000, &c, score, flag), 0);
 		size_t warm = 500;
 		for (int i = 0; i < 10000; i++) {

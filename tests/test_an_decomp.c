@@ -15,44 +15,13 @@
 
 #include "an_decomp.h"
 #include "cm_rand.h"
+#include "tst_util.h"
 
 #ifndef SF_DATA_DIR
 #define SF_DATA_DIR "/work/shared/data"
 #endif
 
 static double ap[144];
-
-/* AirPassengers.csv: header, then "yyyy-mm",value. */
-static int load_ap(void)
-{
-	FILE *f = fopen(SF_DATA_DIR "/airpassengers/AirPassengers.csv", "r");
-	char line[128];
-	size_t n = 0;
-
-	if (f == NULL)
-		return -1;
-	if (fgets(line, sizeof(line), f) == NULL) {
-		fclose(f);
-		return -1;
-	}
-	while (n < 144 && fgets(line, sizeof(line), f) != NULL) {
-		char *c = line;
-		while (*c != '\0' && *c != ',')
-			c++;
-		if (*c == ',')
-			ap[n++] = strtod(c + 1, NULL);
-	}
-	fclose(f);
-	return n == 144 ? 0 : -1;
-}
-
-/* Standard normal by Box-Muller over splitmix64. */
-static double gauss(uint64_t *s)
-{
-	double u1 = ((double)(cm_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
-	double u2 = (double)(cm_splitmix64(s) >> 11) / 9007199254740992.0;
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
 
 static void test_an_decomp__hand_example_even_period(void **state)
 {
@@ -99,7 +68,7 @@ static void test_an_decomp__white_noise_not_seasonal(void **state)
 	uint64_t s = 12345;
 	double y[240];
 	for (int i = 0; i < 240; i++)
-		y[i] = 100 + gauss(&s);
+		y[i] = 100 + cm_rand_gauss(&s);
 	assert_false(an_seasonality_test(y, 240, 12));
 	/* The same noise plus a clear period-12 wave is seasonal. */
 	for (int i = 0; i < 240; i++)
@@ -144,7 +113,7 @@ static void test_an_decomp__bad_input(void **state)
 
 int main(void)
 {
-	if (load_ap() != 0) {
+	if (tst_airpassengers(ap) != 0) {
 		fprintf(stderr, "skip: %s/airpassengers/AirPassengers.csv missing\n", SF_DATA_DIR);
 		return 77;
 	}

@@ -27,17 +27,6 @@ enum method { M_Z, M_MAD, M_IQR };
 
 static const double default_thr[] = { 3.0, 3.5, 1.5 };
 
-static double unif(uint64_t *s)
-{
-	return (double)(cm_splitmix64(s) >> 11) * 0x1p-53;
-}
-
-static double gauss(uint64_t *s)
-{
-	double u = unif(s) + 0x1p-60, v = unif(s);
-	return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -143,7 +132,7 @@ static void make_series(double *x, size_t n, uint64_t seed, double offset, int r
 {
 	uint64_t s = seed;
 	for (size_t i = 0; i < n; i++) {
-		x[i] = offset + gauss(&s) + (i > n / 2 ? 3.0 : 0.0);
+		x[i] = offset + cm_rand_gauss(&s) + (i > n / 2 ? 3.0 : 0.0);
 		if (round_to_int)
 			x[i] = round(x[i] * 0.4);
 		if (i % 97 == 50)

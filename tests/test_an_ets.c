@@ -22,42 +22,13 @@
 
 #include "an_ets.h"
 #include "cm_rand.h"
+#include "tst_util.h"
 
 #ifndef SF_DATA_DIR
 #define SF_DATA_DIR "/work/shared/data"
 #endif
 
 static double ap[144];
-
-static int load_ap(void)
-{
-	FILE *f = fopen(SF_DATA_DIR "/airpassengers/AirPassengers.csv", "r");
-	char line[128];
-	size_t n = 0;
-
-	if (f == NULL)
-		return -1;
-	if (fgets(line, sizeof(line), f) == NULL) {
-		fclose(f);
-		return -1;
-	}
-	while (n < 144 && fgets(line, sizeof(line), f) != NULL) {
-		char *c = line;
-		while (*c != '\0' && *c != ',')
-			c++;
-		if (*c == ',')
-			ap[n++] = strtod(c + 1, NULL);
-	}
-	fclose(f);
-	return n == 144 ? 0 : -1;
-}
-
-static double gauss(uint64_t *s)
-{
-	double u1 = ((double)(cm_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
-	double u2 = (double)(cm_splitmix64(s) >> 11) / 9007199254740992.0;
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
 
 static bool rel_close(double a, double b, double tol)
 {
@@ -86,7 +57,7 @@ static void simulate(const struct sim *c, double *y)
 		double phi = c->trend == 2 ? c->phi : 1.0, pb = c->trend ? phi * b : 0.0;
 		double q = l + pb, sk = c->season ? s[i % c->m] : 0.0;
 		double mu = c->season == 1 ? q + sk : c->season == 2 ? q * sk : q;
-		double e = c->sd * gauss(&st);
+		double e = c->sd * cm_rand_gauss(&st);
 		y[i] = c->err_mul ? mu * (1 + e) : mu + e;
 		/* error-correction updates with r = the state's error term */
 		double eps = c->err_mul ? mu * e : e;
@@ -332,7 +303,7 @@ static void test_an_ets__damped_m4(void **state)
 	double y[100];
 	uint64_t s = 9;
 	for (int i = 0; i < 100; i++)
-		y[i] = 10 + 0.5 * i + 0.5 * gauss(&s);
+		y[i] = 10 + 0.5 * i + 0.5 * cm_rand_gauss(&s);
 	cfg.period = 0;
 	assert_int_equal(an_forecast_hw_damped(y, 100, &cfg, &o), 0);
 	for (int h = 2; h < 24; h++) {
@@ -411,7 +382,7 @@ static void test_an_ets__auto_speed_figure(void **state)
 int main(void)
 {
 	gsl_set_error_handler_off();
-	if (load_ap() != 0) {
+	if (tst_airpassengers(ap) != 0) {
 		fprintf(stderr, "skip: %s/airpassengers/AirPassengers.csv missing\n", SF_DATA_DIR);
 		return 77;
 	}

@@ -19,13 +19,6 @@
 #include "an_fcauto.h"
 #include "cm_rand.h"
 
-static double gauss(uint64_t *s)
-{
-	double u1 = ((double)(cm_splitmix64(s) >> 11) + 0.5) * 0x1p-53;
-	double u2 = (double)(cm_splitmix64(s) >> 11) * 0x1p-53;
-	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
-}
-
 /* Test-local candidates: the mean of the history, and one that always fails. */
 static int fc_mean(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 		   struct an_forecast_out *out)
@@ -78,7 +71,8 @@ static double ref_score(an_forecast_fn fn, const double *y, size_t n, size_t m, 
 static void make_seasonal(double *y, size_t n, uint64_t seed)
 {
 	for (size_t t = 0; t < n; t++)
-		y[t] = 100 + 0.05 * (double)t + 10 * sin(2 * M_PI * (double)t / 24) + gauss(&seed);
+		y[t] = 100 + 0.05 * (double)t + 10 * sin(2 * M_PI * (double)t / 24) +
+		       cm_rand_gauss(&seed);
 }
 
 static void test_an_fcauto__scores_match_brute_force(void **state)
@@ -169,7 +163,7 @@ static void test_an_fcauto__chooses_sensibly(void **state)
 	uint64_t seed = 99;
 	y[0] = 500;
 	for (size_t t = 1; t < N; t++)
-		y[t] = y[t - 1] + 5 * gauss(&seed);
+		y[t] = y[t - 1] + 5 * cm_rand_gauss(&seed);
 	ac.mode = AN_FCAUTO_SELECT;
 	ac.nmodels = 4;
 	assert_int_equal(an_fcauto_forecast(y, N, &c, &ac, &o, &r), 0);

@@ -18,13 +18,6 @@
 #include "an_iforest.h"
 #include "cm_rand.h"
 
-static double gauss(uint64_t *s)
-{
-	double u = (double)(cm_splitmix64(s) >> 11) * 0x1p-53 + 0x1p-60;
-	double v = (double)(cm_splitmix64(s) >> 11) * 0x1p-53;
-	return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
 static void test_an_iforest__c(void **state)
 {
 	(void)state;
@@ -79,8 +72,8 @@ static void test_an_iforest__outliers_in_cloud(void **state)
 	static double rows[2000 * 2];
 	uint64_t s = 3;
 	for (int i = 0; i < 2000; i++) {
-		rows[2 * i] = gauss(&s);
-		rows[2 * i + 1] = gauss(&s);
+		rows[2 * i] = cm_rand_gauss(&s);
+		rows[2 * i + 1] = cm_rand_gauss(&s);
 	}
 	for (int i = 0; i < 5; i++) {
 		rows[2 * i] = 8.0 + i;
@@ -110,7 +103,7 @@ static void test_an_iforest__detector_spikes_and_seed(void **state)
 	static uint8_t f1[5000], f2[5000], f3[5000];
 	uint64_t s = 4;
 	for (int i = 0; i < 5000; i++) {
-		x[i] = 5.0 * sin(i * 0.05) + 0.3 * gauss(&s);
+		x[i] = 5.0 * sin(i * 0.05) + 0.3 * cm_rand_gauss(&s);
 		if (i % 500 == 250)
 			x[i] += 6.0;
 		if (i % 333 == 100)

@@ -16,17 +16,6 @@
 #include "an_mprofile.h"
 #include "cm_rand.h"
 
-static double unif(uint64_t *st)
-{
-	return ((double)(cm_splitmix64(st) >> 11) + 0.5) * 0x1.0p-53;
-}
-
-static double gauss(uint64_t *st)
-{
-	double u = unif(st), v = unif(st);
-	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
-}
-
 /* z-normalise x[0..m) into z (population std); a constant one becomes 0s. */
 static void znorm(const double *x, size_t m, double *z)
 {
@@ -102,7 +91,7 @@ static void test_an_mprofile__matches_naive(void **state)
 	double x[N];
 	uint64_t st = 17;
 	for (int i = 0; i < N; i++) /* random walk on a large offset */
-		x[i] = (i ? x[i - 1] : 1e4) + gauss(&st);
+		x[i] = (i ? x[i - 1] : 1e4) + cm_rand_gauss(&st);
 	check_against_naive(x, N, M);
 	/* A constant stretch: flat subsequences at 0 from each other, sqrt(m)
 	 * from the rest. */
@@ -132,13 +121,13 @@ static void test_an_mprofile__planted_motif_is_top(void **state)
 	double x[N];
 	uint64_t st = 4242;
 	for (int i = 0; i < N; i++)
-		x[i] = gauss(&st);
+		x[i] = cm_rand_gauss(&st);
 	const size_t at[2] = { 200, 700 };
 	for (int c = 0; c < 2; c++)
 		for (int k = 0; k < M; k++) /* a smooth shape, on different offsets/scales, so
 					       shifted copies (201, 701) match well too */
 			x[at[c] + k] = (c ? 10 : 3) + (c ? 2.0 : 1.0) * (sin(3 * M_PI * k / M) +
-				       0.5 * sin(8 * M_PI * k / M)) + 0.05 * gauss(&st);
+				       0.5 * sin(8 * M_PI * k / M)) + 0.05 * cm_rand_gauss(&st);
 	struct an_motif mo[3];
 	size_t nout;
 	assert_int_equal(an_motifs(x, N, M, 3, mo, &nout), 0);

@@ -17,13 +17,6 @@
 #include "an_online.h"
 #include "cm_rand.h"
 
-static double gauss(uint64_t *s)
-{
-	double u = (double)(cm_splitmix64(s) >> 11) * 0x1p-53 + 0x1p-60;
-	double v = (double)(cm_splitmix64(s) >> 11) * 0x1p-53;
-	return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
 /* Weights of x[0..n) in the state after n values: the first n0 = 1/alpha share
  * equally, each later one gets alpha and shrinks by (1 - alpha) per value. */
 static void closed_form(const double *x, int n, double alpha, double *mean, double *var)
@@ -49,7 +42,7 @@ static void test_an_online__moments_match_closed_form(void **state)
 	double x[1000];
 	uint64_t s = 11;
 	for (int i = 0; i < 1000; i++)
-		x[i] = 100.0 + 3.0 * gauss(&s) + 0.01 * i;
+		x[i] = 100.0 + 3.0 * cm_rand_gauss(&s) + 0.01 * i;
 	const double alphas[] = { 0.05, 0.2, 0.01 };
 	for (int a = 0; a < 3; a++) {
 		/* a threshold no value reaches: nothing is winsorised */
@@ -98,7 +91,7 @@ static void test_an_online__spikes_flagged(void **state)
 	uint8_t flag[20000];
 	uint64_t s = 3;
 	for (int i = 0; i < 20000; i++)
-		x[i] = 10.0 + gauss(&s) + (i % 500 == 250 ? 9.0 : 0.0);
+		x[i] = 10.0 + cm_rand_gauss(&s) + (i % 500 == 250 ? 9.0 : 0.0);
 	assert_int_equal(an_detect_ewma(x, 20000, NULL, score, flag), 0);
 	int fp = 0;
 	for (int i = 0; i < 20000; i++) {
@@ -127,7 +120,7 @@ static void test_an_online__huge_spike_does_not_blind(void **state)
 	uint8_t flag[400];
 	uint64_t s = 5;
 	for (int i = 0; i < 400; i++)
-		x[i] = gauss(&s);
+		x[i] = cm_rand_gauss(&s);
 	x[200] = 1e6;
 	x[210] = 10.0;
 	assert_int_equal(an_detect_ewma(x, 400, NULL, score, flag), 0);
@@ -141,7 +134,7 @@ static void test_an_online__sensitivity_monotone(void **state)
 	static uint8_t flag[5000];
 	uint64_t s = 9;
 	for (int i = 0; i < 5000; i++)
-		x[i] = gauss(&s) * (1.0 + (i % 1000 > 900));
+		x[i] = cm_rand_gauss(&s) * (1.0 + (i % 1000 > 900));
 	int last = 0;
 	for (double sv = 0.05; sv < 1.0; sv += 0.15) {
 		struct an_detect_cfg c = { .sensitivity = sv };

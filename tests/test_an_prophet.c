@@ -19,13 +19,6 @@
 #include "an_prophet.h"
 #include "cm_rand.h"
 
-static double gauss(uint64_t *s)
-{
-	double u1 = ((double)(cm_splitmix64(s) >> 11) + 0.5) * 0x1p-53;
-	double u2 = (double)(cm_splitmix64(s) >> 11) * 0x1p-53;
-	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
-}
-
 static void check_close(double a, double b, double tol)
 {
 	if (!(fabs(a - b) <= tol))
@@ -46,7 +39,7 @@ static void test_an_prophet__recovers_trend_change(void **state)
 	double y[N], m[H], l[H], u[H];
 	uint64_t seed = 7;
 	for (size_t t = 0; t < N; t++)
-		y[t] = planted_trend(t) + 0.3 * gauss(&seed);
+		y[t] = planted_trend(t) + 0.3 * cm_rand_gauss(&seed);
 	struct an_forecast_cfg c = { .period = 24, .h = H, .level = 0.95 };
 	struct an_forecast_out o = { m, l, u };
 	struct an_prophet_cfg pc;
@@ -87,7 +80,7 @@ static void test_an_prophet__holiday_effect(void **state)
 	double y[N], m[H], l[H], u[H];
 	uint64_t seed = 11;
 	for (size_t t = 0; t < N; t++)
-		y[t] = 10 + 0.2 * gauss(&seed);
+		y[t] = 10 + 0.2 * cm_rand_gauss(&seed);
 	for (size_t i = 0; i < 5; i++) {
 		y[days[i]] += 5;
 		y[days[i] + 1] += 2;   /* the day after carries a smaller effect */
@@ -122,7 +115,8 @@ static void test_an_prophet__interval_coverage(void **state)
 	size_t in = 0;
 	for (int r = 0; r < REPS; r++) {
 		for (size_t t = 0; t < N + H; t++)
-			y[t] = 50 + 0.02 * (double)t + 3 * sin(2 * M_PI * (double)t / 24) + gauss(&seed);
+			y[t] = 50 + 0.02 * (double)t + 3 * sin(2 * M_PI * (double)t / 24) +
+			       cm_rand_gauss(&seed);
 		assert_int_equal(an_forecast_prophet(y, N, &c, &o), 0);
 		for (size_t k = 0; k < H; k++)
 			in += y[N + k] >= l[k] && y[N + k] <= u[k];
@@ -144,7 +138,7 @@ static void test_an_prophet__constant_and_deterministic(void **state)
 		assert_true(m[k] == 4.25 && l[k] == 4.25 && u[k] == 4.25);
 	uint64_t seed = 3;
 	for (int t = 0; t < 100; t++)
-		y[t] = gauss(&seed) - 100;   /* all negative: max|y| scaling still works */
+		y[t] = cm_rand_gauss(&seed) - 100;   /* all negative: max|y| scaling still works */
 	assert_int_equal(an_forecast_prophet(y, 100, &c, &o), 0);
 	assert_int_equal(an_forecast_prophet(y, 100, &c, &o2), 0);
 	assert_memory_equal(m, m2, sizeof(m));

@@ -20,17 +20,6 @@
 #include "an_relate.h"
 #include "cm_rand.h"
 
-static double unif(uint64_t *st)
-{
-	return ((double)(cm_splitmix64(st) >> 11) + 0.5) * 0x1.0p-53;
-}
-
-static double gauss(uint64_t *st)
-{
-	double u = unif(st), v = unif(st);
-	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
-}
-
 /* Two-sided p of Student's t with 3 df, closed form. */
 static double t3_two_sided(double t)
 {
@@ -105,9 +94,9 @@ static void test_an_relate__xcorr_naive_and_planted_lead(void **state)
 	double x[N], y[N], r[2 * L + 1];
 	uint64_t st = 31;
 	for (int t = 0; t < N; t++)
-		x[t] = gauss(&st);
+		x[t] = cm_rand_gauss(&st);
 	for (int t = 0; t < N; t++) /* y follows x by 3 points */
-		y[t] = (t >= 3 ? 2 * x[t - 3] : 0) + 0.3 * gauss(&st);
+		y[t] = (t >= 3 ? 2 * x[t - 3] : 0) + 0.3 * cm_rand_gauss(&st);
 	long bl = 99;
 	assert_int_equal(an_xcorr(x, y, N, L, r, &bl), 0);
 	assert_int_equal(bl, 3);
@@ -187,8 +176,8 @@ static void test_an_relate__granger_matches_naive_ols(void **state)
 	double x[N], y[N];
 	uint64_t st = 5;
 	for (int t = 0; t < N; t++) {
-		x[t] = gauss(&st);
-		y[t] = (t ? 0.4 * y[t - 1] + 0.3 * x[t - 1] : 0) + gauss(&st);
+		x[t] = cm_rand_gauss(&st);
+		y[t] = (t ? 0.4 * y[t - 1] + 0.3 * x[t - 1] : 0) + cm_rand_gauss(&st);
 	}
 	struct an_granger g;
 	assert_int_equal(an_granger(x, y, N, 2, &g), 0);
@@ -211,9 +200,9 @@ static void test_an_relate__granger_causal_pair(void **state)
 	double x[N], y[N];
 	uint64_t st = 2024;
 	for (int t = 0; t < N; t++)
-		x[t] = gauss(&st);
+		x[t] = cm_rand_gauss(&st);
 	for (int t = 0; t < N; t++)
-		y[t] = (t ? 0.8 * x[t - 1] : 0) + 0.5 * gauss(&st);
+		y[t] = (t ? 0.8 * x[t - 1] : 0) + 0.5 * cm_rand_gauss(&st);
 	struct an_granger g;
 	for (size_t p = 1; p <= 3; p++) {
 		assert_int_equal(an_granger(x, y, N, p, &g), 0);

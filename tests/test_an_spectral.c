@@ -14,29 +14,21 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include <gsl/gsl_errno.h>
 
 #include "an_spectral.h"
 #include "cm_rand.h"
+#include "tst_util.h"
 
 #ifndef SF_DATA_DIR
 #define SF_DATA_DIR "/work/shared/data"
 #endif
 #define AP_CSV SF_DATA_DIR "/airpassengers/AirPassengers.csv"
 
-static double unif(uint64_t *st)
-{
-	return ((double)(cm_splitmix64(st) >> 11) + 0.5) * 0x1.0p-53;
-}
-
-static double gauss(uint64_t *st)
-{
-	double u = unif(st), v = unif(st);
-	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
-}
+static double ap[144];
 
 static void naive_acf(const double *x, size_t n, size_t maxlag, double *acf)
 {
@@ -61,8 +53,8 @@ static void test_an_spectral__acf_matches_naive(void **state)
 	uint64_t st = 3;
 	for (size_t c = 0; c < 3; c++) {
 		size_t n = ns[c], L = c == 2 ? n - 1 : 200;
-		for (size_t i = 0; i < n; i++)
-			x[i] = 100 + gauss(&st) + (i > 0 ? 0.6 * x[i - 1] - 60 : 0); /* AR(1) */
+		for (size_t i = 0; i < n; i++) /* AR(1) */
+			x[i] = 100 + cm_rand_gauss(&st) + (i > 0 ? 0.6 * x[i - 1] - 60 : 0);
 		assert_int_equal(an_acf(x, n, L, a), 0);
 		naive_acf(x, n, L, r);
 		for (size_t k = 0; k <= L; k++)
@@ -95,7 +87,7 @@ static void test_an_spectral__periodogram_sinusoid_and_naive_dft(void **state)
 	size_t n = 101;
 	double mean = 0;
 	for (size_t t = 0; t < n; t++) {
-		x[t] = gauss(&st);
+		x[t] = cm_rand_gauss(&st);
 		mean += x[t] / n;
 	}
 	assert_int_equal(an_periodogram(x, n, NULL, p), 0);
@@ -116,7 +108,8 @@ static void test_an_spectral__dominant_periods_two_tones(void **state)
 	static double x[N];
 	uint64_t st = 21;
 	for (int t = 0; t < N; t++)
-		x[t] = 3 * sin(2 * M_PI * t / 50) + 1.5 * cos(2 * M_PI * t / 20) + 0.3 * gauss(&st);
+		x[t] = 3 * sin(2 * M_PI * t / 50) + 1.5 * cos(2 * M_PI * t / 20) +
+		       0.3 * cm_rand_gauss(&st);
 	struct an_period out[4];
 	size_t nout;
 	assert_int_equal(an_dominant_periods(x, N, 4, out, &nout), 0);
@@ -134,7 +127,7 @@ static void test_an_spectral__detects_daily_period_in_hourly(void **state)
 	uint64_t st = 1234;
 	for (int t = 0; t < N; t++) /* trend + daily cycle with a harmonic + noise */
 		x[t] = 50 + 0.02 * t + 3 * sin(2 * M_PI * t / 24) + 1.5 * sin(4 * M_PI * t / 24 + 1) +
-		       2 * gauss(&st);
+		       2 * cm_rand_gauss(&st);
 	assert_int_equal(an_detect_period(x, N, 0), 24);
 	assert_int_equal(an_detect_period(x, N, 200), 24);
 	/* With 24 out of range, the harmonic at 12 has a negative ACF: none. */
@@ -144,19 +137,9 @@ static void test_an_spectral__detects_daily_period_in_hourly(void **state)
 static void test_an_spectral__detects_12_in_airpassengers(void **state)
 {
 	(void)state;
-	FILE *f = fopen(AP_CSV, "r");
-	assert_non_null(f);
-	double x[200];
-	size_t n = 0;
-	char line[128];
-	while (fgets(line, sizeof(line), f) && n < 200) {
-		char mon[32];
-		double v;
-		if (sscanf(line, "\"%31[^\"]\",%lf", mon, &v) == 2)
-			x[n++] = v;
-	}
-	fclose(f);
-	assert_int_equal(n, 144);
+	double x[144];
+	size_t n = 144;
+	memcpy(x, ap, sizeof(x));
 	assert_int_equal(an_detect_period(x, n, 0), 12);
 	for (size_t i = 0; i < n; i++)
 		x[i] = log(x[i]);
@@ -171,7 +154,7 @@ static void test_an_spectral__white_noise_has_no_period(void **state)
 	uint64_t st = 77;
 	for (int seed = 0; seed < 20; seed++) {
 		for (int t = 0; t < N; t++)
-			x[t] = gauss(&st);
+			x[t] = cm_rand_gauss(&st);
 		assert_int_equal(an_detect_period(x, N, 0), 0);
 	}
 }
@@ -204,7 +187,7 @@ static void *acf_worker(void *arg)
 	double x[300], a[51], r[51];
 	for (int it = 0; it < 50; it++) {
 		for (int i = 0; i < 300; i++)
-			x[i] = gauss(&st);
+			x[i] = cm_rand_gauss(&st);
 		if (an_acf(x, 300, 50, a))
 			return (void *)1;
 		naive_acf(x, 300, 50, r);
@@ -231,7 +214,7 @@ static void test_an_spectral__concurrent_callers(void **state)
 int main(void)
 {
 	gsl_set_error_handler_off();
-	if (access(AP_CSV, R_OK) != 0) {
+	if (tst_airpassengers(ap) != 0) {
 		printf("skip: %s missing (see /work/shared/data/README.md)\n", AP_CSV);
 		return 77;
 	}

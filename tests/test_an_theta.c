@@ -20,42 +20,13 @@
 #include "an_decomp.h"
 #include "an_theta.h"
 #include "cm_rand.h"
+#include "tst_util.h"
 
 #ifndef SF_DATA_DIR
 #define SF_DATA_DIR "/work/shared/data"
 #endif
 
 static double ap[144];
-
-static int load_ap(void)
-{
-	FILE *f = fopen(SF_DATA_DIR "/airpassengers/AirPassengers.csv", "r");
-	char line[128];
-	size_t n = 0;
-
-	if (f == NULL)
-		return -1;
-	if (fgets(line, sizeof(line), f) == NULL) {
-		fclose(f);
-		return -1;
-	}
-	while (n < 144 && fgets(line, sizeof(line), f) != NULL) {
-		char *c = line;
-		while (*c != '\0' && *c != ',')
-			c++;
-		if (*c == ',')
-			ap[n++] = strtod(c + 1, NULL);
-	}
-	fclose(f);
-	return n == 144 ? 0 : -1;
-}
-
-static double gauss(uint64_t *s)
-{
-	double u1 = ((double)(cm_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
-	double u2 = (double)(cm_splitmix64(s) >> 11) / 9007199254740992.0;
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
 
 /* SES SSE for alpha and initial level l0 on x[0..n); final level out. */
 static double ses_sse(const double *x, int n, double alpha, double l0, double *lend)
@@ -121,7 +92,7 @@ static void test_an_theta__line_drifts_at_half_slope(void **state)
 	struct an_forecast_cfg cfg = { .period = 0, .h = 20 };
 	uint64_t s = 3;
 	for (int i = 0; i < 200; i++)
-		y[i] = 10 + 0.5 * (i + 1) + 0.2 * gauss(&s);
+		y[i] = 10 + 0.5 * (i + 1) + 0.2 * cm_rand_gauss(&s);
 	assert_int_equal(an_forecast_theta(y, 200, &cfg, &o), 0);
 	/* SES with drift b / 2 from the trend line's level */
 	assert_true(fabs(mean[0] - (10 + 0.5 * 201)) < 1);
@@ -181,7 +152,7 @@ static void test_an_theta__bad_input(void **state)
 int main(void)
 {
 	gsl_set_error_handler_off();
-	if (load_ap() != 0) {
+	if (tst_airpassengers(ap) != 0) {
 		fprintf(stderr, "skip: %s/airpassengers/AirPassengers.csv missing\n", SF_DATA_DIR);
 		return 77;
 	}

@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 /* ========================================================== directories */
@@ -37,6 +38,33 @@ void tst_rm_tree(const char *path)
 		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* ================================================================= data */
+
+#ifndef SF_DATA_DIR
+#define SF_DATA_DIR "/work/shared/data"
+#endif
+
+int tst_airpassengers(double y[144])
+{
+	FILE *f = fopen(SF_DATA_DIR "/airpassengers/AirPassengers.csv", "r");
+	char line[128];
+	size_t n = 0;
+
+	if (f == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) == NULL) { /* the header */
+		fclose(f);
+		return -1;
+	}
+	while (n < 144 && fgets(line, sizeof(line), f) != NULL) {
+		char *c = strchr(line, ',');
+		if (c != NULL)
+			y[n++] = strtod(c + 1, NULL);
+	}
+	fclose(f);
+	return n == 144 ? 0 : -1;
+}
+
 /* ============================================================== storage */
 
 /*
@@ -44,8 +72,6 @@ void tst_rm_tree(const char *path)
  * headers nor its library: for them the storage helpers are not built.
  */
 #if __has_include("st_store.h")
-
-#include <string.h>
 
 #include "cm_clock.h"
 #include "st_io.h"

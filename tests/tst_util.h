@@ -1,7 +1,8 @@
 /*
  * tst_util.h - small helpers shared by the unit tests (linked into every
- * unit-test binary, like st_io_fault.c): scratch directories, the io_uring
- * skip check, a store set up for tests, and slice comparison.
+ * unit-test binary, like st_io_fault.c): scratch directories, the
+ * AirPassengers data set, the io_uring skip check, a store set up for tests,
+ * and slice comparison.
  *
  *   char dir[256];
  *   assert_non_null(tst_tmpdir(dir, sizeof(dir), "test_st_wal"));
@@ -28,6 +29,16 @@ char *tst_tmpdir(char *buf, size_t cap, const char *name);
 
 /* rm -rf path: files, subdirectories, then path itself; links are not followed. NULL ok. */
 void tst_rm_tree(const char *path);
+
+/* ---------------------------------------------------------------- data */
+
+/*
+ * The 144 monthly AirPassengers totals (1949-1960, thousands) from
+ * SF_DATA_DIR/airpassengers/AirPassengers.csv (a header line, then
+ * "yyyy-mm",value) into y. 0, or -1 when the file is missing or holds fewer
+ * than 144 values (y then partly written). Tests exit 77 on -1.
+ */
+int tst_airpassengers(double y[144]);
 
 /* ------------------------------------------------------------- storage */
 
