@@ -57,9 +57,10 @@
 
 #define AN_MAX_POINTS 2000000u        /* per series, any method */
 #define AN_MOTIF_MAX_POINTS 50000u    /* the matrix profile is O(n^2) */
-#define AN_FC_HISTORY 20000u          /* forecasters fit the newest points */
+#define AN_FC_HISTORY 5000u           /* forecasters fit the newest points */
 #define AN_FC_MAX_STEPS 100000u       /* FOR / step */
 #define AN_PARAMS_MAX 16
+#define AN_MAX_WORK 2e9               /* causality's n p^2 and correlate's n L, per series */
 #define AN_SPECTRUM_K 5
 #define AN_MOTIFS_K 3
 
@@ -79,6 +80,7 @@ struct an_ctx {
 	struct mg_exec_ctx *cx;
 	char err[256];
 	int64_t deadline_ns;
+	uint64_t rows_out;             /* forecast rows so far, against mgmt.query_max_buckets */
 };
 
 static int an_fail(struct an_ctx *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -102,6 +104,10 @@ static int args_from_expr(struct an_ctx *a, const struct mg_expr *m, struct an_a
 	for (uint32_t i = 0; i < m->nargs; i++) {
 		out->key[i] = m->args[i]->lhs->s;
 		out->val[i] = m->args[i]->rhs;
+		for (uint32_t k = 0; k < i; k++)
+			if (!strcmp(out->key[k], out->key[i]))
+				return an_fail(a, "%s: parameter \"%s\" given twice", m->s,
+					       out->key[i]);
 	}
 	out->n = m->nargs;
 	return 0;
@@ -387,7 +393,9 @@ static int detect_setup(struct an_ctx *a, struct an_args *m, double sensitivity,
 	double seed = 0;
 	if (rc == 0)
 		rc = arg_double(a, m, "seed", &seed);
-	cfg->seed = seed > 0 ? (uint64_t)seed : 0;
+	if (rc == 0 && !(seed >= 0 && seed < 1.8e19))
+		rc = an_fail(a, "%s: seed must be in [0, 2^64)", m->name);
+	cfg->seed = rc == 0 && seed > 0 ? (uint64_t)seed : 0;
 	if (rc == 0 && !(cfg->sensitivity >= 0 && cfg->sensitivity <= 1))
 		rc = an_fail(a, "%s: sensitivity must be in (0, 1]", m->name);
 	return rc ? rc : args_done(a, m);
@@ -507,6 +515,10 @@ static int ets_params(struct an_ctx *a, struct an_args *m, struct fc_params *fp)
 	int rc = arg_str(a, m, "model", &s);
 	if (rc || !s)
 		return rc;
+	size_t len = strlen(s);
+	if (len < 3 || len > 4)
+		return an_fail(a, "ets: model '%s' is not E T S with E in A M, T in N A Ad, "
+			       "S in N A M", s);
 	const char *t = s + 1;
 	bool damped = t[0] == 'A' && t[1] == 'd';
 	const char *season = t + (damped ? 2 : 1);
@@ -581,10 +593,19 @@ static int forecast_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_r
 			 struct an_forecast_cfg cfg, int64_t horizon_ns, const struct an_series *s)
 {
 	static const char *const cols[] = {"time", "forecast", "lower", "upper"};
-	int64_t steps = (horizon_ns + s->step_ns - 1) / s->step_ns;
-	if (steps > AN_FC_MAX_STEPS)
-		return an_fail(a, "FOR %" PRId64 " steps of the series' %" PRId64 " ns: at most %u",
-			       steps, s->step_ns, AN_FC_MAX_STEPS);
+	assert(horizon_ns > 0 && s->step_ns > 0);
+	int64_t steps = horizon_ns / s->step_ns + (horizon_ns % s->step_ns != 0);
+	int64_t last = s->ts[s->n - 1], end;
+	if (steps > AN_FC_MAX_STEPS || __builtin_mul_overflow(steps, s->step_ns, &end) ||
+	    __builtin_add_overflow(last, end, &end))
+		return an_fail(a, "FOR %" PRId64 " ns is %" PRId64 " steps of the series' %" PRId64
+			       " ns: at most %u, ending before the year 2262", horizon_ns, steps,
+			       s->step_ns, AN_FC_MAX_STEPS);
+	uint64_t max_rows = a->cx->limits.max_buckets;
+	if (max_rows && a->rows_out + (uint64_t)steps > max_rows)
+		return an_fail(a, "forecasts would exceed %" PRIu64 " rows "
+			       "(mgmt.query_max_buckets)", max_rows);
+	a->rows_out += (uint64_t)steps;
 	size_t h = (size_t)steps, from = s->n > AN_FC_HISTORY ? s->n - AN_FC_HISTORY : 0;
 	cfg.h = h;
 	if (cfg.period == 0) /* the dominant period, if the series has one */
@@ -674,6 +695,11 @@ static int correlate_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_
 	double *xr = NULL;
 	if (rc == 0 && maxlag > 0) {
 		size_t L = (size_t)maxlag < s->n / 2 ? (size_t)maxlag : s->n / 2;
+		if (L + 3 > s->n)
+			return an_fail(a, "correlate: too few points (%zu) for a lag", s->n);
+		if ((double)s->n * (double)L > AN_MAX_WORK)
+			return an_fail(a, "correlate: %zu points x maxlag %zu is too much work; "
+				       "aggregate with GROUP BY time() or lower maxlag", s->n, L);
 		xr = malloc((2 * L + 1) * sizeof(*xr));
 		rc = xr ? an_xcorr(s->v[0], s->v[1], s->n, L, xr, &best) : -ENOMEM;
 		maxlag = (int64_t)L;
@@ -699,6 +725,10 @@ static int causality_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_
 {
 	static const char *const cols[] = {"time", "f", "p_value", "lag", "causes"};
 	struct an_granger g;
+	double p = lag > 0 ? (double)lag : 12;
+	if ((double)s->n * p * p > AN_MAX_WORK)
+		return an_fail(a, "causality: %zu points at lag %.0f is too much work; aggregate "
+			       "with GROUP BY time() or lower the lag", s->n, p);
 	int rc = lag > 0 ? an_granger(s->v[0], s->v[1], s->n, (size_t)lag, &g)
 			 : an_granger_auto(s->v[0], s->v[1], s->n, 12, &g);
 	if (rc == -EINVAL || rc == -EDOM)
@@ -981,7 +1011,7 @@ static int an_run(struct mg_exec_ctx *cx, const struct mg_select *sel,
 	}
 	mg_result_free(in);
 	if (rc) {
-		j->sr->nseries = 0; /* no half answers */
+		mg_result_drop_series(j->r, j->sr); /* no half answers */
 		if (a.err[0])
 			rc = mg_result_set_error(j->r, j->sr, "%s", a.err);
 		else if (rc != -ENOMEM)

@@ -169,6 +169,14 @@ void mg_result_free(struct mg_result *r)
 	free(impl_of(r));
 }
 
+void mg_result_drop_series(struct mg_result *r, struct mg_stmt_result *s)
+{
+	(void)r;
+	for (uint32_t j = 0; j < s->nseries; j++)
+		free(s->series[j].cells);
+	s->nseries = 0; /* the array stays: its capacity follows from nseries */
+}
+
 const char *mg_result_strdup(struct mg_result *r, const char *s, size_t len)
 {
 	char *p = arena_alloc(r, len + 1);

@@ -96,6 +96,8 @@ struct mg_stmt_result *mg_result_add_stmt(struct mg_result *r, uint32_t statemen
 /* Set its error (printf-style; copied). 0 or -ENOMEM. */
 int mg_result_set_error(struct mg_result *r, struct mg_stmt_result *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Drop every series of s (a statement that failed after adding some). */
+void mg_result_drop_series(struct mg_result *r, struct mg_stmt_result *s);
 /*
  * Append a warning to its messages (printf-style; copied): InfluxDB's
  * {"level":"warning","text":...}. The arena grows by the whole list per

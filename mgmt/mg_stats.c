@@ -125,8 +125,9 @@ static void print_watch(struct mg_daemon *d, FILE *out)
 	struct mg_watch_stats w;
 	mg_watch_stats_read(d->watch, &w);
 	fprintf(out, "detect.passes %llu\ndetect.points %llu\ndetect.events %llu\n"
-		"detect.errors %llu\ndetect.series %llu\ndetect.last_lag_ms %llu\n",
-		U(w.passes), U(w.points), U(w.events), U(w.errors), U(w.series), U(w.last_lag_ms));
+		"detect.errors %llu\ndetect.future %llu\ndetect.series %llu\n"
+		"detect.last_lag_ms %llu\n", U(w.passes), U(w.points), U(w.events), U(w.errors),
+		U(w.future), U(w.series), U(w.last_lag_ms));
 }
 
 static void print_store(struct mg_daemon *d, FILE *out)

@@ -51,7 +51,7 @@ const struct cm_cfg_table mg_watch_cfg_table = {
 };
 
 struct wseries {
-	char *key;                 /* measurement '\0' k=v '\0' ... (keylen bytes) */
+	char *key;                 /* measurement '\0' k '\0' v '\0' ... (keylen bytes) */
 	size_t keylen;
 	uint64_t hash;
 	int64_t last_ts;           /* newest point scored */
@@ -82,7 +82,7 @@ struct mg_watch {
 	const char *meas, *db;
 	struct mg_job *job;
 	struct buf q, body;
-	_Atomic uint64_t passes, points, events, errors, series, last_lag_ms;
+	_Atomic uint64_t passes, points, events, errors, future, series, last_lag_ms;
 };
 
 #define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
@@ -137,7 +137,7 @@ static int key_of(const struct mg_series *se, struct buf *k)
 	k->n = 0;
 	int rc = buf_printf(k, "%s%c", se->name, 0);
 	for (uint32_t i = 0; i < se->ntags && rc == 0; i++)
-		rc = buf_printf(k, "%s=%s%c", se->tags[i].key, se->tags[i].value, 0);
+		rc = buf_printf(k, "%s%c%s%c", se->tags[i].key, 0, se->tags[i].value, 0);
 	return rc;
 }
 
@@ -216,7 +216,7 @@ static int event_line(struct mg_watch *w, const struct rule *r, const struct mg_
 		      int64_t ts, double v, double score, int64_t now)
 {
 	struct buf *b = &w->body;
-	double lag_ms = (double)(now - ts) / 1e6;
+	double lag_ms = ((double)now - (double)ts) / 1e6;
 	int rc = buf_esc(b, w->meas, ", ");
 	rc = rc ? rc : buf_printf(b, ",detector=");
 	rc = rc ? rc : buf_esc(b, r->detector, ",= ");
@@ -225,7 +225,10 @@ static int event_line(struct mg_watch *w, const struct rule *r, const struct mg_
 	rc = rc ? rc : buf_printf(b, ",src_measurement=");
 	rc = rc ? rc : buf_esc(b, se->name, ",= ");
 	for (uint32_t i = 0; i < se->ntags && rc == 0; i++) {
-		if (!se->tags[i].value[0])
+		const char *k = se->tags[i].key;
+		/* empty values are absent tags; the event's own tags win over a source's */
+		if (!se->tags[i].value[0] || !strcmp(k, "detector") || !strcmp(k, "src_field") ||
+		    !strcmp(k, "src_measurement"))
 			continue;
 		rc = buf_printf(b, ",");
 		rc = rc ? rc : buf_esc(b, se->tags[i].key, ",= ");
@@ -244,6 +247,9 @@ static int event_line(struct mg_watch *w, const struct rule *r, const struct mg_
 static int rule_series(struct mg_watch *w, struct rule *r, const struct mg_series *se,
 		       struct buf *key, int64_t now)
 {
+	int64_t future;
+	if (__builtin_add_overflow(now, w->lateness_ns, &future))
+		future = INT64_MAX;
 	int rc = key_of(se, key);
 	struct wseries *s = rc == 0 ? tab_get(w, r, key) : NULL;
 	if (!s)
@@ -256,6 +262,10 @@ static int rule_series(struct mg_watch *w, struct rule *r, const struct mg_serie
 			 : row[1].type == MG_CELL_U64 ? (double)row[1].u : NAN;
 		if (ts <= s->last_ts || isnan(v))
 			continue; /* scored in an earlier pass (the window overlaps) */
+		if (ts > future) {
+			ADD(w->future, 1); /* would blind the series (and the rule's window) */
+			continue;
+		}
 		uint8_t flag;
 		double score = an_online_push(&s->det, v, &flag);
 		s->last_ts = ts;
@@ -272,8 +282,10 @@ static int rule_series(struct mg_watch *w, struct rule *r, const struct mg_serie
 
 static int rule_pass(struct mg_watch *w, struct rule *r, struct buf *key)
 {
-	int64_t now = cm_now_ns();
-	int64_t since = (r->newest == INT64_MIN ? now : r->newest) - w->lateness_ns;
+	int64_t now = cm_now_ns(), since;
+	int64_t from = r->newest == INT64_MIN || r->newest > now ? now : r->newest;
+	if (__builtin_sub_overflow(from, w->lateness_ns, &since))
+		since = INT64_MIN;
 	int rc = rule_query(w, r, since);
 	struct mg_query_req req = {.text = w->q.p, .len = w->q.n, .origin = "detect"};
 	struct mg_result *res = NULL;
@@ -414,6 +426,7 @@ void mg_watch_stats_read(const struct mg_watch *w, struct mg_watch_stats *out)
 	out->points = atomic_load_explicit(&m->points, memory_order_relaxed);
 	out->events = atomic_load_explicit(&m->events, memory_order_relaxed);
 	out->errors = atomic_load_explicit(&m->errors, memory_order_relaxed);
+	out->future = atomic_load_explicit(&m->future, memory_order_relaxed);
 	out->series = atomic_load_explicit(&m->series, memory_order_relaxed);
 	out->last_lag_ms = atomic_load_explicit(&m->last_lag_ms, memory_order_relaxed);
 }

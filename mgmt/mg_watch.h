@@ -19,7 +19,10 @@
  * sees each point once, in time order: points older than the newest it has
  * scored are skipped, and a pass reads back at most
  * detect.lateness behind the rule's newest point (points arriving later
- * than that are never scored). At start a rule begins detect.lateness
+ * than that are never scored). Points stamped more than detect.lateness
+ * after now are skipped and counted (detect.future): one would otherwise
+ * hold its series, and the rule's window, in the future. A rule's series
+ * table only grows: its memory follows the rule's source cardinality. At start a rule begins detect.lateness
  * before now: history is not replayed.
  *
  * Threads: start and stop on the main thread; the passes run on the job's
@@ -53,6 +56,7 @@ struct mg_watch_stats {
 	uint64_t points;            /* scored */
 	uint64_t events;            /* flagged points written */
 	uint64_t errors;            /* failed queries or writes */
+	uint64_t future;            /* skipped: stamped more than detect.lateness after now */
 	uint64_t series;            /* detectors held (gauge) */
 	uint64_t last_lag_ms;       /* lag_ms of the newest event (gauge) */
 };

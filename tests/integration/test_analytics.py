@@ -291,6 +291,11 @@ def main_queries(d):
             f"FORECAST v FROM sine USING arima(p = 'x') FOR 1h": "must be a number",
             f"SELECT anomaly_score(v), mean(v) FROM sine": "alone",
             f"DETECT ANOMALIES IN * FROM sine": "one column per series argument",
+            f"FORECAST v FROM sine WHERE {rng} USING naive FOR 9223372036854775807ns": "at most",
+            f"FORECAST v FROM sine USING ets(model = '') FOR 1h": "is not E T S",
+            f"DETECT ANOMALIES IN v FROM sine USING mad(window = 3, window = 4)": "given twice",
+            f"DETECT ANOMALIES IN v FROM sine USING iforest(seed = 1e300)": "seed must be",
+            f"SELECT correlate(v, v, 2) FROM sine WHERE time = {T0}": "too few points",
             f"SELECT forecast(v, 'naive') FROM sine": "usage",
             f"FORECAST v FROM sine USING naive FOR -1h": "",
         }
@@ -311,6 +316,8 @@ def streaming(tmp):
         warm = "\n".join(f"sensors,room=r1 temp={20 + rnd.gauss(0, 0.1)!r} {now - 1000 * 10**6 + i * 10**7}"
                          for i in range(100))
         d.write(warm + "\n")
+        # a point stamped an hour ahead must not hold the rule's window in the future
+        d.write(f"sensors,room=r2 temp=20.0 {time.time_ns() + 3600 * 10**9}\n")
         time.sleep(0.3)
         spike_ts = time.time_ns()
         d.write(f"sensors,room=r1 temp=35.0 {spike_ts}\n")
@@ -319,9 +326,12 @@ def streaming(tmp):
         while time.monotonic() - acked < 5:
             s = series(d.query("SELECT value, score, lag_ms, detector, src_field, room "
                                "FROM anomalies"))
-            if s and any(r[0] == spike_ts for r in s[0]["values"]):
+            # an event's fields become visible one by one while its write is stored:
+            # it is there once every column is
+            done = [r for r in s[0]["values"] if r[0] == spike_ts and None not in r] if s else []
+            if done:
                 seen = time.monotonic() - acked
-                row = [r for r in s[0]["values"] if r[0] == spike_ts][0]
+                row = done[0]
                 break
             time.sleep(0.01)
         if seen is None:
@@ -335,6 +345,9 @@ def streaming(tmp):
             bad("streaming within 1 s", f"the event appeared {seen:.3f} s after the write")
         else:
             ok(f"streaming event {seen * 1000:.0f} ms after the write, lag_ms {cols['lag_ms']}")
+        stats = dict(l.split() for l in open(d.tmp + "/stats") if len(l.split()) == 2)
+        if int(stats.get("detect.future", 0)) < 1:
+            bad("streaming future point", f"detect.future = {stats.get('detect.future')}")
         n = len([r for r in s[0]["values"]])
         if n != 1:
             bad("streaming false alarms", f"{n} events, want 1: {s[0]['values']}")
