@@ -4,6 +4,7 @@
  */
 #include "an_method.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "an_ensemble.h"
@@ -22,7 +23,7 @@ static const struct an_detector_info detectors[] = {
 	{"shesd", an_detect_shesd, false, false, "STL + seasonal hybrid ESD (Twitter)"},
 };
 
-static const struct an_forecaster_info forecasters[] = {
+static const struct an_forecaster_info forecasters_tab[] = {
 	{"auto", an_forecast_auto, "chosen or combined by rolling-origin backtest"},
 	{"naive", an_forecast_naive, "the last value"},
 	{"snaive", an_forecast_snaive, "the value one period back"},
@@ -46,20 +47,19 @@ const struct an_detector_info *an_detector_lookup(const char *name)
 
 const struct an_forecaster_info *an_forecaster_lookup(const char *name)
 {
-	for (size_t i = 0; i < sizeof(forecasters) / sizeof(forecasters[0]); i++)
-		if (!strcmp(forecasters[i].name, name))
-			return &forecasters[i];
+	for (size_t i = 0; i < sizeof(forecasters_tab) / sizeof(forecasters_tab[0]); i++)
+		if (!strcmp(forecasters_tab[i].name, name))
+			return &forecasters_tab[i];
 	return NULL;
 }
 
-const struct an_detector_info *an_detector_list(size_t *n)
+void an_method_names(bool forecasters, char *buf, size_t cap)
 {
-	*n = sizeof(detectors) / sizeof(detectors[0]);
-	return detectors;
-}
-
-const struct an_forecaster_info *an_forecaster_list(size_t *n)
-{
-	*n = sizeof(forecasters) / sizeof(forecasters[0]);
-	return forecasters;
+	size_t nd = sizeof(detectors) / sizeof(detectors[0]);
+	size_t nf = sizeof(forecasters_tab) / sizeof(forecasters_tab[0]);
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < (forecasters ? nf : nd) && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? ", " : "",
+					forecasters ? forecasters_tab[i].name : detectors[i].name);
 }

@@ -73,7 +73,9 @@ struct an_args {
 	const struct mg_expr *val[AN_PARAMS_MAX];
 	bool used[AN_PARAMS_MAX];
 	uint32_t n;
-	int64_t step_ns;               /* to turn duration parameters into points */
+	int64_t step_ns;               /* to turn duration parameters into points; -1: a check
+					  before any series (a duration reads as 1 point); 0: none
+					  allowed */
 };
 
 struct an_ctx {
@@ -130,8 +132,8 @@ static int arg_num(struct an_ctx *a, struct an_args *m, const char *key, double 
 			*out = v->f;
 		else if (v->kind == MG_EX_BOOL)
 			*out = v->b;
-		else if (v->kind == MG_EX_DURATION && m->step_ns > 0)
-			*out = (double)v->i / (double)m->step_ns;
+		else if (v->kind == MG_EX_DURATION && m->step_ns != 0)
+			*out = m->step_ns > 0 ? (double)v->i / (double)m->step_ns : 1.0;
 		else
 			return an_fail(a, "%s: parameter \"%s\" must be a number", m->name, key);
 		return 0;
@@ -205,15 +207,15 @@ static void series_release(struct an_series *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static double cell_value(const struct mg_cell *c, bool *ok)
+/* A cell as a number; NaN for null and strings. */
+static double cell_value(const struct mg_cell *c)
 {
-	*ok = true;
 	switch (c->type) {
 	case MG_CELL_F64: return c->f;
 	case MG_CELL_I64: return (double)c->i;
 	case MG_CELL_U64: return (double)c->u;
 	case MG_CELL_BOOL: return c->b;
-	default: *ok = false; return NAN;
+	default: return NAN;
 	}
 }
 
@@ -268,6 +270,7 @@ static int series_load(struct an_ctx *a, const struct mg_select *sel, const stru
 		       uint32_t ncols, struct an_series *out)
 {
 	memset(out, 0, sizeof(*out));
+	assert(se->ncols == ncols + 1); /* an_run checks */
 	out->se = se;
 	if (se->nrows > AN_MAX_POINTS)
 		return an_fail(a, "analytics take at most %u points per series (got %" PRIu64 "); "
@@ -284,8 +287,7 @@ static int series_load(struct an_ctx *a, const struct mg_select *sel, const stru
 		const struct mg_cell *row = &se->cells[i * se->ncols];
 		out->ts[i] = row[0].i;
 		for (uint32_t c = 0; c < ncols; c++) {
-			bool ok;
-			double x = c + 1 < se->ncols ? cell_value(&row[c + 1], &ok) : NAN;
+			double x = cell_value(&row[c + 1]);
 			out->v[c][i] = isfinite(x) ? x : NAN;
 			if (c == 0)
 				out->valid[i] = isfinite(x);
@@ -369,12 +371,8 @@ static int detect_setup(struct an_ctx *a, struct an_args *m, double sensitivity,
 {
 	*det = an_detector_lookup(m->name);
 	if (!*det) {
-		size_t n;
-		const struct an_detector_info *all = an_detector_list(&n);
-		char names[256] = "";
-		for (size_t i = 0, off = 0; i < n && off < sizeof(names); i++)
-			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
-						i ? ", " : "", all[i].name);
+		char names[256];
+		an_method_names(false, names, sizeof(names));
 		return an_fail(a, "unknown detector \"%s\" (known: %s)", m->name, names);
 	}
 	memset(cfg, 0, sizeof(*cfg));
@@ -436,19 +434,24 @@ static int detect_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_res
 	int rc = score && flag ? detect_run(a, det, cfg, s, score, flag) : -ENOMEM;
 	static const char *const dcols[] = {"time", "value", "score"};
 	const char *scols[] = {"time", score_col};
+	uint32_t ncols = flagged_only ? 3 : 2;
+	size_t nrows = 0;
+	for (size_t i = 0; i < s->n && rc == 0; i++)
+		nrows += s->valid[i] && (!flagged_only || flag[i]);
 	struct mg_series *o = NULL;
 	if (rc == 0)
-		o = flagged_only ? out_series(r, sr, s->se, dcols, 3)
-				 : out_series(r, sr, s->se, scols, 2);
-	if (rc == 0 && !o)
+		o = out_series(r, sr, s->se, flagged_only ? dcols : scols, ncols);
+	struct mg_cell *dst = o && nrows ? mg_result_add_rows(r, o, nrows) : NULL;
+	if (rc == 0 && (!o || (nrows && !dst)))
 		rc = -ENOMEM;
-	for (size_t i = 0; i < s->n && rc == 0; i++) {
+	for (size_t i = 0; i < s->n && dst; i++) {
 		if (!s->valid[i] || (flagged_only && !flag[i]))
 			continue;
-		struct mg_cell row[3] = {cell_t(s->ts[i]), cell_f(s->v[0][i]), cell_f(score[i])};
-		if (!flagged_only)
-			row[1] = row[2];
-		rc = mg_result_add_row(r, o, row);
+		dst[0] = cell_t(s->ts[i]);
+		dst[ncols - 1] = cell_f(score[i]);
+		if (flagged_only)
+			dst[1] = cell_f(s->v[0][i]);
+		dst += ncols;
 	}
 	free(score);
 	free(flag);
@@ -484,18 +487,17 @@ static int arg_str(struct an_ctx *a, struct an_args *m, const char *key, const c
 static int arima_params(struct an_ctx *a, struct an_args *m, struct fc_params *fp)
 {
 	static const char *const keys[6] = {"p", "d", "q", "P", "D", "Q"};
-	size_t v[6] = {0};
+	double v[6] = {0};
 	bool any = false;
 	for (int i = 0; i < 6; i++) {
-		size_t before = v[i] = SIZE_MAX;
-		int rc = arg_size(a, m, keys[i], &v[i]);
+		bool found;
+		int rc = arg_num(a, m, keys[i], &v[i], &found);
 		if (rc)
 			return rc;
-		any |= v[i] != before;
-		if (v[i] == before)
-			v[i] = 0;
-		if (v[i] > 5)
-			return an_fail(a, "arima: order %s = %zu is above 5", keys[i], v[i]);
+		any |= found;
+		if (!(v[i] >= 0 && v[i] <= 5) || v[i] != floor(v[i]))
+			return an_fail(a, "arima: order %s = %g: a whole number, not above 5",
+				       keys[i], v[i]);
 	}
 	double c = 0;
 	int rc = arg_double(a, m, "constant", &c);
@@ -541,12 +543,8 @@ static int forecast_setup(struct an_ctx *a, struct an_args *m,
 	*fc = an_forecaster_lookup(m->name);
 	memset(fp, 0, sizeof(*fp));
 	if (!*fc) {
-		size_t n;
-		const struct an_forecaster_info *all = an_forecaster_list(&n);
-		char names[256] = "";
-		for (size_t i = 0, off = 0; i < n && off < sizeof(names); i++)
-			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
-						i ? ", " : "", all[i].name);
+		char names[256];
+		an_method_names(true, names, sizeof(names));
 		return an_fail(a, "unknown model \"%s\" (known: %s)", m->name, names);
 	}
 	int rc = arg_size(a, m, "period", &cfg->period);
@@ -618,14 +616,14 @@ static int forecast_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_r
 			     rc == -EINVAL ? "too few points or bad parameters" : "the fit failed",
 			     s->n - from, cfg.period);
 	struct mg_series *o = rc == 0 ? out_series(r, sr, s->se, cols, 4) : NULL;
-	if (rc == 0 && !o)
+	struct mg_cell *dst = o ? mg_result_add_rows(r, o, h) : NULL;
+	if (rc == 0 && !dst)
 		rc = -ENOMEM;
-	int64_t t = s->ts[s->n - 1];
-	for (size_t i = 0; i < h && rc == 0; i++) {
-		t += s->step_ns;
-		struct mg_cell row[4] = {cell_t(t), cell_f(out.mean[i]), cell_f(out.lower[i]),
-					 cell_f(out.upper[i])};
-		rc = mg_result_add_row(r, o, row);
+	for (size_t i = 0; i < h && dst; i++, dst += 4) {
+		dst[0] = cell_t(last + (int64_t)(i + 1) * s->step_ns); /* checked above */
+		dst[1] = cell_f(out.mean[i]);
+		dst[2] = cell_f(out.lower[i]);
+		dst[3] = cell_f(out.upper[i]);
 	}
 	free(buf);
 	return rc;
@@ -633,31 +631,33 @@ static int forecast_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_r
 
 /* ------------------------------------------------------------ relationships */
 
-/* changepoints(): time, mean_before, mean_after at each change point. */
+/* changepoints('pelt' | 'cusum'): the detector and its threshold and window. */
+static int changepoints_setup(struct an_ctx *a, struct an_args *m,
+			      const struct an_detector_info **det, struct an_detect_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (strcmp(m->name, "pelt") && strcmp(m->name, "cusum"))
+		return an_fail(a, "changepoints: unknown method \"%s\" (known: pelt, cusum)",
+			       m->name);
+	*det = an_detector_lookup(m->name);
+	int rc = arg_double(a, m, "threshold", &cfg->threshold);
+	if (rc == 0)
+		rc = arg_size(a, m, "window", &cfg->window);
+	return rc ? rc : args_done(a, m);
+}
+
+/* changepoints(): time, mean_before, mean_after at each change point (a flag of the method). */
 static int changepoints_emit(struct an_ctx *a, struct mg_result *r, struct mg_stmt_result *sr,
-			     struct an_args *m, const struct an_series *s, const char *col)
+			     const struct an_detector_info *det, const struct an_detect_cfg *cfg,
+			     const struct an_series *s)
 {
 	static const char *const cols[] = {"time", "mean_before", "mean_after"};
-	(void)col;
 	size_t *cps = malloc((s->n + 1) * sizeof(*cps)), ncps = 0;
 	uint8_t *flag = malloc(s->n + 1);
 	double *score = malloc((s->n + 1) * sizeof(*score));
-	int rc = cps && flag && score ? 0 : -ENOMEM;
-	struct an_detect_cfg cfg = {0};
-	if (rc == 0)
-		rc = arg_double(a, m, "threshold", &cfg.threshold);
-	if (rc == 0)
-		rc = arg_size(a, m, "window", &cfg.window);
-	if (rc == 0)
-		rc = args_done(a, m);
-	if (rc == 0 && strcmp(m->name, "pelt") && strcmp(m->name, "cusum"))
-		rc = an_fail(a, "changepoints: unknown method \"%s\" (known: pelt, cusum)", m->name);
-	if (rc == 0) {
-		an_detect_fn fn = strcmp(m->name, "pelt") ? an_detect_cusum : an_detect_pelt;
-		rc = fn(s->v[0], s->n, &cfg, score, flag);
-		if (rc == -EINVAL)
-			rc = an_fail(a, "changepoints: bad parameters or too few points (%zu)", s->n);
-	}
+	int rc = cps && flag && score ? det->fn(s->v[0], s->n, cfg, score, flag) : -ENOMEM;
+	if (rc == -EINVAL)
+		rc = an_fail(a, "changepoints: bad parameters or too few points (%zu)", s->n);
 	for (size_t i = 1; i < s->n && rc == 0; i++)
 		if (flag[i])
 			cps[ncps++] = i;
@@ -895,7 +895,7 @@ static int call_int(struct an_ctx *a, const struct an_call *c, uint32_t i, int64
 	return 0;
 }
 
-/* What one analysis does with each series of its inner SELECT. */
+/* What one analysis does with each series of its inner SELECT; prepared once. */
 struct an_job {
 	struct mg_result *r;
 	struct mg_stmt_result *sr;
@@ -903,83 +903,117 @@ struct an_job {
 	const struct mg_expr *call_expr; /* a SELECT function's call */
 	struct an_call call;           /* its arguments, parsed */
 	const char *col;               /* its column name */
+	enum { JOB_DETECT, JOB_SCORE, JOB_FORECAST, JOB_CHANGEPOINTS, JOB_OTHER } kind;
+	struct an_args m;              /* the method, when the job has one */
+	struct mg_tsql *mt;            /* owns m's strings for a method string */
+	int64_t x, y;                  /* the call's whole-number arguments */
+	double level;                  /* forecast interval coverage */
+	int64_t horizon_ns;
 };
 
-static int call_series(struct an_ctx *a, struct an_job *j, const struct an_series *s)
+/* The method made ready for one series (or, step_ns -1, checked before any). */
+struct an_setup {
+	const struct an_detector_info *det;
+	struct an_detect_cfg dcfg;
+	const struct an_forecaster_info *fc;
+	struct an_forecast_cfg fcfg;
+	struct fc_params fp;
+};
+
+static int job_setup(struct an_ctx *a, const struct an_job *j, int64_t step_ns,
+		     struct an_setup *su)
+{
+	struct an_args m = j->m; /* fresh `used` marks each time */
+	m.step_ns = step_ns;
+	memset(su, 0, sizeof(*su));
+	switch (j->kind) {
+	case JOB_DETECT:
+	case JOB_SCORE:
+		return detect_setup(a, &m, j->st ? j->st->sensitivity : 0, &su->det, &su->dcfg);
+	case JOB_FORECAST:
+		su->fcfg.level = j->level;
+		return forecast_setup(a, &m, &su->fc, &su->fcfg, &su->fp);
+	case JOB_CHANGEPOINTS:
+		return changepoints_setup(a, &m, &su->det, &su->dcfg);
+	case JOB_OTHER:
+		break;
+	}
+	return 0;
+}
+
+/* A SELECT function's arguments past its series, checked; its method parsed. */
+static int call_prepare(struct an_ctx *a, struct an_job *j)
 {
 	const struct an_call *c = &j->call;
-	struct mg_tsql *mt = NULL;
-	struct an_args m = {0};
-	const struct an_detector_info *det;
-	const struct an_forecaster_info *fc;
-	struct an_detect_cfg dcfg;
-	struct fc_params fp;
-	struct an_forecast_cfg fcfg = {.level = isnan(c->num[0]) ? 0.95 : c->num[0] / 100.0};
-	int64_t x = 0, y = 0;
-	int rc = 0;
-	if (c->fn == AF_SCORE || c->fn == AF_FORECAST || c->fn == AF_CHANGEPOINTS) {
-		const char *def = c->fn == AF_CHANGEPOINTS ? "pelt" : "auto";
-		rc = args_from_string(a, c->method ? c->method : def, &mt, &m);
-		m.step_ns = s->step_ns;
-	}
-	if (rc == 0 && c->fn == AF_FORECAST && !(fcfg.level > 0 && fcfg.level < 1))
-		rc = an_fail(a, "forecast: the interval must be a percentage in (0, 100)");
+	int rc = call_parse(a, j->call_expr, &j->call);
 	if (rc)
-		goto out;
-	switch (c->fn) {
-	case AF_SCORE:
-		if ((rc = detect_setup(a, &m, 0, &det, &dcfg)) == 0)
-			rc = detect_emit(a, j->r, j->sr, det, &dcfg, s, j->col, false);
-		break;
-	case AF_FORECAST:
-		if ((rc = forecast_setup(a, &m, &fc, &fcfg, &fp)) == 0)
-			rc = forecast_emit(a, j->r, j->sr, fc, &fp, fcfg, c->dur, s);
-		break;
-	case AF_CHANGEPOINTS:
-		rc = changepoints_emit(a, j->r, j->sr, &m, s, j->col);
-		break;
-	case AF_CORRELATE:
-		if ((rc = call_int(a, c, 0, 0, 1000000, 0, &x)) == 0)
-			rc = correlate_emit(a, j->r, j->sr, s, x);
-		break;
-	case AF_CAUSALITY:
-		if ((rc = call_int(a, c, 0, 0, 1000, 0, &x)) == 0)
-			rc = causality_emit(a, j->r, j->sr, s, x);
-		break;
-	case AF_SPECTRUM:
-		if ((rc = call_int(a, c, 0, 1, 100, AN_SPECTRUM_K, &x)) == 0)
-			rc = spectrum_emit(a, j->r, j->sr, s, x);
-		break;
-	case AF_MOTIFS:
-		if ((rc = call_int(a, c, 0, 4, 1000000, 0, &x)) == 0 &&
-		    (rc = call_int(a, c, 1, 1, 100, AN_MOTIFS_K, &y)) == 0)
-			rc = motifs_emit(a, j->r, j->sr, s, x, y);
-		break;
-	}
-out:
-	mg_tsql_free(mt);
+		return rc;
+	static const char *const def[] = {[AF_SCORE] = "auto", [AF_FORECAST] = "auto",
+					   [AF_CHANGEPOINTS] = "pelt"};
+	j->kind = c->fn == AF_SCORE ? JOB_SCORE : c->fn == AF_FORECAST ? JOB_FORECAST
+		: c->fn == AF_CHANGEPOINTS ? JOB_CHANGEPOINTS : JOB_OTHER;
+	if (j->kind != JOB_OTHER)
+		rc = args_from_string(a, c->method ? c->method : def[c->fn], &j->mt, &j->m);
+	j->level = isnan(c->num[0]) ? 0.95 : c->num[0] / 100.0;
+	j->horizon_ns = c->dur;
+	if (rc == 0 && c->fn == AF_FORECAST && !(j->level > 0 && j->level < 1))
+		rc = an_fail(a, "forecast: the interval must be a percentage in (0, 100)");
+	if (rc == 0 && c->fn == AF_CORRELATE)
+		rc = call_int(a, c, 0, 0, 1000000, 0, &j->x);
+	if (rc == 0 && c->fn == AF_CAUSALITY)
+		rc = call_int(a, c, 0, 0, 1000, 0, &j->x);
+	if (rc == 0 && c->fn == AF_SPECTRUM)
+		rc = call_int(a, c, 0, 1, 100, AN_SPECTRUM_K, &j->x);
+	if (rc == 0 && c->fn == AF_MOTIFS && (rc = call_int(a, c, 0, 4, 1000000, 0, &j->x)) == 0)
+		rc = call_int(a, c, 1, 1, 100, AN_MOTIFS_K, &j->y);
 	return rc;
 }
 
-static int stmt_series(struct an_ctx *a, struct an_job *j, const struct an_series *s)
+/* Everything about the job that does not depend on a series, checked before the
+ * inner SELECT runs: a misspelt method or parameter fails even without data. */
+static int job_prepare(struct an_ctx *a, struct an_job *j)
 {
-	const struct mg_stmt *st = j->st;
-	struct an_args m = {.name = "auto"};
-	int rc = st->method ? args_from_expr(a, st->method, &m) : 0;
-	m.step_ns = s->step_ns;
+	int rc = 0;
+	if (j->call_expr) {
+		rc = call_prepare(a, j);
+	} else {
+		const struct mg_stmt *st = j->st;
+		j->kind = st->kind == MG_STMT_DETECT ? JOB_DETECT : JOB_FORECAST;
+		j->m = (struct an_args){.name = "auto"};
+		if (st->method)
+			rc = args_from_expr(a, st->method, &j->m);
+		j->level = st->interval_pct > 0 ? st->interval_pct / 100 : 0.95;
+		j->horizon_ns = st->horizon_ns;
+	}
+	struct an_setup su;
+	return rc ? rc : job_setup(a, j, -1, &su);
+}
+
+static int job_series(struct an_ctx *a, const struct an_job *j, const struct an_series *s)
+{
+	struct an_setup su;
+	int rc = job_setup(a, j, s->step_ns, &su);
 	if (rc)
 		return rc;
-	if (st->kind == MG_STMT_DETECT) {
-		const struct an_detector_info *det;
-		struct an_detect_cfg cfg;
-		rc = detect_setup(a, &m, st->sensitivity, &det, &cfg);
-		return rc ? rc : detect_emit(a, j->r, j->sr, det, &cfg, s, NULL, true);
+	switch (j->kind) {
+	case JOB_DETECT:
+		return detect_emit(a, j->r, j->sr, su.det, &su.dcfg, s, NULL, true);
+	case JOB_SCORE:
+		return detect_emit(a, j->r, j->sr, su.det, &su.dcfg, s, j->col, false);
+	case JOB_FORECAST:
+		return forecast_emit(a, j->r, j->sr, su.fc, &su.fp, su.fcfg, j->horizon_ns, s);
+	case JOB_CHANGEPOINTS:
+		return changepoints_emit(a, j->r, j->sr, su.det, &su.dcfg, s);
+	case JOB_OTHER:
+		break;
 	}
-	const struct an_forecaster_info *fc;
-	struct fc_params fp;
-	struct an_forecast_cfg cfg = {.level = st->interval_pct > 0 ? st->interval_pct / 100 : 0.95};
-	rc = forecast_setup(a, &m, &fc, &cfg, &fp);
-	return rc ? rc : forecast_emit(a, j->r, j->sr, fc, &fp, cfg, st->horizon_ns, s);
+	switch (j->call.fn) {
+	case AF_CORRELATE: return correlate_emit(a, j->r, j->sr, s, j->x);
+	case AF_CAUSALITY: return causality_emit(a, j->r, j->sr, s, j->x);
+	case AF_SPECTRUM: return spectrum_emit(a, j->r, j->sr, s, j->x);
+	case AF_MOTIFS: return motifs_emit(a, j->r, j->sr, s, j->x, j->y);
+	default: assert(!"a job kind above handles it"); return -EINVAL;
+	}
 }
 
 /* Run the inner SELECT, then the job on each of its series; errors go into sr. */
@@ -989,9 +1023,7 @@ static int an_run(struct mg_exec_ctx *cx, const struct mg_select *sel,
 	struct an_ctx a = {.cx = cx};
 	a.deadline_ns = cx->limits.timeout_ns ? cm_now_ns() + cx->limits.timeout_ns : 0;
 	struct mg_result *in = NULL;
-	int rc = 0;
-	if (j->call_expr)
-		rc = call_parse(&a, j->call_expr, &j->call);
+	int rc = job_prepare(&a, j);
 	if (rc == 0 && sel->into)
 		rc = an_fail(&a, "INTO is not supported with analytics");
 	if (rc == 0)
@@ -1006,10 +1038,11 @@ static int an_run(struct mg_exec_ctx *cx, const struct mg_select *sel,
 		if (rc == 0)
 			rc = series_load(&a, sel, &is->series[i], nexprs, &s);
 		if (rc == 0 && s.n > 0)
-			rc = j->st ? stmt_series(&a, j, &s) : call_series(&a, j, &s);
+			rc = job_series(&a, j, &s);
 		series_release(&s);
 	}
 	mg_result_free(in);
+	mg_tsql_free(j->mt);
 	if (rc) {
 		mg_result_drop_series(j->r, j->sr); /* no half answers */
 		if (a.err[0])

@@ -284,6 +284,9 @@ def main_queries(d):
     def errors():
         cases = {
             f"DETECT ANOMALIES IN v FROM sine USING nosuch": "unknown detector",
+            # checked before the inner query: no data needed to hear of a typo
+            f"DETECT ANOMALIES IN v FROM empty USING mad(windw = 2h)": "unknown parameter",
+            f"SELECT forecast(v, 'nosuch', 1h) FROM empty": "unknown model",
             f"DETECT ANOMALIES IN v FROM sine USING mad(windw = 3)": "unknown parameter",
             f"FORECAST v FROM sine USING nosuch FOR 1h": "unknown model",
             f"FORECAST v FROM sine USING ets(model = 'XYZ') FOR 1h": "is not E T S",
