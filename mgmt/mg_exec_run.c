@@ -1056,12 +1056,6 @@ static const char *str_own(struct mg_result *r, struct str_memo **memo, const ch
 	return e->own;
 }
 
-struct into_buf {
-	char *p;
-	size_t n, cap;
-	uint64_t points;
-};
-
 static int emit(struct qplan *p, struct mg_result *r, struct mg_stmt_result *sr,
 		const struct rowset *g, struct matrix *m, struct str_memo **memo)
 {
@@ -1346,87 +1340,46 @@ static int sub_fill(struct qplan *p, const struct mg_stmt_result *in, struct row
 
 /* ------------------------------------------------------------ INTO */
 
-/* Append s with line-protocol escaping (esc: ", " for a measurement, ",= " for keys, values). */
-static int lp_put(struct into_buf *b, const char *s, const char *esc)
-{
-	struct st_str v = {s, (uint32_t)strlen(s)};
-	size_t need = st_lp_escape(NULL, 0, b->n, v, esc) + 1;
-	if (need > b->cap) {
-		size_t cap = 2 * need + 64;
-		char *q = realloc(b->p, cap);
-		if (!q)
-			return -ENOMEM;
-		b->p = q;
-		b->cap = cap;
-	}
-	b->n = st_lp_escape(b->p, b->cap, b->n, v, esc);
-	return 0;
-}
-
-static int lp_printf(struct into_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int lp_printf(struct into_buf *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return -EINVAL;
-		if ((size_t)n < b->cap - b->n) {
-			b->n += (size_t)n;
-			return 0;
-		}
-		size_t cap = 2 * (b->cap + (size_t)n + 64);
-		char *q = realloc(b->p, cap);
-		if (!q)
-			return -ENOMEM;
-		b->p = q;
-		b->cap = cap;
-	}
-}
-
 /* One series of the result as lines of measurement `into`. */
-static int into_series(struct into_buf *b, const char *into, const struct mg_series *se)
+static int into_series(struct mg_result_buf *b, const char *into, const struct mg_series *se)
 {
 	int rc = 0;
 	for (uint64_t k = 0; k < se->nrows && rc == 0; k++) {
 		const struct mg_cell *row = &se->cells[k * se->ncols];
-		size_t mark = b->n;
+		size_t mark = b->len;
 		bool any = false;
-		rc = lp_put(b, into, ", ");
+		rc = mg_result_buf_lp(b, into, ", ");
 		for (uint32_t t = 0; t < se->ntags && rc == 0; t++) {
 			if (!se->tags[t].value[0])
 				continue;
-			rc = lp_printf(b, ",");
+			rc = mg_result_buf_printf(b, ",");
 			if (rc == 0)
-				rc = lp_put(b, se->tags[t].key, ",= ");
+				rc = mg_result_buf_lp(b, se->tags[t].key, ",= ");
 			if (rc == 0)
-				rc = lp_printf(b, "=");
+				rc = mg_result_buf_printf(b, "=");
 			if (rc == 0)
-				rc = lp_put(b, se->tags[t].value, ",= ");
+				rc = mg_result_buf_lp(b, se->tags[t].value, ",= ");
 		}
 		for (uint32_t c = 1; c < se->ncols && rc == 0; c++) {
 			const struct mg_cell *x = &row[c];
 			if (x->type != MG_CELL_F64 && x->type != MG_CELL_I64 && x->type != MG_CELL_BOOL)
 				continue;
-			rc = lp_printf(b, "%s", any ? "," : " ");
+			rc = mg_result_buf_printf(b, "%s", any ? "," : " ");
 			if (rc == 0)
-				rc = lp_put(b, se->columns[c], ",= ");
+				rc = mg_result_buf_lp(b, se->columns[c], ",= ");
 			if (rc == 0 && x->type == MG_CELL_F64)
-				rc = lp_printf(b, "=%.17g", x->f);
+				rc = mg_result_buf_printf(b, "=%.17g", x->f);
 			else if (rc == 0 && x->type == MG_CELL_I64)
-				rc = lp_printf(b, "=%" PRId64 "i", x->i);
+				rc = mg_result_buf_printf(b, "=%" PRId64 "i", x->i);
 			else if (rc == 0)
-				rc = lp_printf(b, "=%s", x->b ? "true" : "false");
+				rc = mg_result_buf_printf(b, "=%s", x->b ? "true" : "false");
 			any = true;
 		}
 		if (!any) {
-			b->n = mark;
+			b->len = mark;
 			continue;
 		}
-		rc = rc ? rc : lp_printf(b, " %" PRId64 "\n", row[0].i);
-		b->points++;
+		rc = rc ? rc : mg_result_buf_printf(b, " %" PRId64 "\n", row[0].i);
 	}
 	return rc;
 }
@@ -1435,7 +1388,7 @@ static int run_into(struct qplan *p, const struct mg_stmt_result *ts, struct mg_
 		    struct mg_stmt_result *sr)
 {
 	const struct mg_source *into = p->sel->into;
-	struct into_buf b = {0};
+	struct mg_result_buf b = {0};
 	int rc = 0;
 	/* INTO db.rp.:MEASUREMENT (name NULL): each series keeps its own measurement */
 	for (uint32_t i = 0; i < ts->nseries && rc == 0; i++)
@@ -1443,10 +1396,10 @@ static int run_into(struct qplan *p, const struct mg_stmt_result *ts, struct mg_
 	struct mg_write_report rep;
 	memset(&rep, 0, sizeof(rep));
 	const char *db = into->db && into->db[0] ? into->db : p->cx->db;
-	if (rc == 0 && b.n && !p->cx->write)
+	if (rc == 0 && b.len && !p->cx->write)
 		rc = -ENOTSUP;
-	if (rc == 0 && b.n)
-		rc = p->cx->write(p->cx->arg, db, b.p, b.n, &rep);
+	if (rc == 0 && b.len)
+		rc = p->cx->write(p->cx->arg, db, b.p, b.len, &rep);
 	free(b.p);
 	if (rc) {
 		snprintf(p->err, sizeof(p->err), "INTO %s: %s", into->name ? into->name : ":MEASUREMENT",

@@ -40,6 +40,7 @@
 #include "cm_clock.h"
 #include "cm_compiler.h"
 #include "mg_dtoa.h"
+#include "st_series.h"
 
 /* ------------------------------------------------------------------ arena */
 
@@ -326,22 +327,58 @@ struct mg_cell *mg_result_add_rows(struct mg_result *r, struct mg_series *series
 
 /* ---------------------------------------------------- the output buffer */
 
+/* Room for n more bytes and the NUL after them. 0 or -ENOMEM (the buffer unchanged). */
+static int buf_room(struct mg_result_buf *b, size_t n)
+{
+	if (n < b->cap - b->len)
+		return 0;
+	if (n >= SIZE_MAX / 2 - b->len)
+		return -ENOMEM;
+	size_t cap = CM_MAX(b->cap * 2, (size_t)4096);
+	cap = CM_MAX(cap, b->len + n + 1);
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
 int mg_result_buf_write(void *arg, const char *s, size_t n)
 {
 	struct mg_result_buf *b = arg;
-	if (n >= b->cap - b->len) {                    /* room for the NUL too */
-		if (n >= SIZE_MAX / 2 - b->len)
-			return -ENOMEM;
-		size_t cap = CM_MAX(b->cap * 2, (size_t)4096);
-		cap = CM_MAX(cap, b->len + n + 1);
-		char *p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
+	if (buf_room(b, n))
+		return -ENOMEM;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+int mg_result_buf_printf(struct mg_result_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if (buf_room(b, (size_t)n))
+		return -ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int mg_result_buf_lp(struct mg_result_buf *b, const char *s, const char *esc)
+{
+	struct st_str v = {s, (uint32_t)strlen(s)};
+	size_t n = st_lp_escape(NULL, 0, b->len, v, esc) - b->len;
+	if (buf_room(b, n))
+		return -ENOMEM;
+	b->len = st_lp_escape(b->p, b->cap, b->len, v, esc);
 	b->p[b->len] = '\0';
 	return 0;
 }

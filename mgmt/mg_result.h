@@ -173,6 +173,15 @@ struct mg_result_buf {
 };
 /* Append s[0..n) to arg, a struct mg_result_buf *. 0 or -ENOMEM (the buffer unchanged). */
 int mg_result_buf_write(void *arg, const char *s, size_t n);
+/* Append printf-style (NUL bytes from %c count as text). 0, -EINVAL, -ENOMEM. */
+int mg_result_buf_printf(struct mg_result_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/*
+ * Append s with a backslash before each byte in esc: line protocol for
+ * INTO and the streaming detectors' events (", " for a measurement, ",= "
+ * for tag keys, tag values and field keys; st_lp_escape). 0 or -ENOMEM.
+ */
+int mg_result_buf_lp(struct mg_result_buf *b, const char *s, const char *esc);
 
 /*
  * Make s valid UTF-8 in place: each byte that is not part of a valid

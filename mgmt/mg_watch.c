@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +27,6 @@
 #include "mg_job.h"
 #include "mg_svc.h"
 #include "mg_tsql.h"
-#include "st_series.h"
 
 static const struct cm_cfg_key watch_keys[] = {
 	{"detect.rules", CM_CFG_STR, "", 0, 0, NULL, false,
@@ -68,10 +66,6 @@ struct rule {
 	size_t n, cap;
 };
 
-struct buf {
-	char *p;
-	size_t n, cap;
-};
 
 struct mg_watch {
 	struct mg_svc *svc;
@@ -81,63 +75,20 @@ struct mg_watch {
 	int64_t lateness_ns;
 	const char *meas, *db;
 	struct mg_job *job;
-	struct buf q, body;
+	struct mg_result_buf body;    /* a pass's events, line protocol */
 	_Atomic uint64_t passes, points, events, errors, future, series, last_lag_ms;
 };
 
 #define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
 
-/* ------------------------------------------------------------ buffers */
-
-static int buf_reserve(struct buf *b, size_t more)
-{
-	if (b->n + more + 1 <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->n + more + 1)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-static int buf_esc(struct buf *b, const char *s, const char *esc)
-{
-	struct st_str v = {.p = s, .len = (uint32_t)strlen(s)};
-	size_t need = st_lp_escape(NULL, 0, b->n, v, esc) - b->n;
-	if (buf_reserve(b, need))
-		return -ENOMEM;
-	b->n = st_lp_escape(b->p, b->cap, b->n, v, esc);
-	return 0;
-}
-
-static int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n))
-		return -ENOMEM;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-	va_end(ap);
-	b->n += (size_t)n;
-	return 0;
-}
-
 /* ------------------------------------------------------------ series table */
 
-static int key_of(const struct mg_series *se, struct buf *k)
+static int key_of(const struct mg_series *se, struct mg_result_buf *k)
 {
-	k->n = 0;
-	int rc = buf_printf(k, "%s%c", se->name, 0);
+	k->len = 0;
+	int rc = mg_result_buf_printf(k, "%s%c", se->name, 0);
 	for (uint32_t i = 0; i < se->ntags && rc == 0; i++)
-		rc = buf_printf(k, "%s%c%s%c", se->tags[i].key, 0, se->tags[i].value, 0);
+		rc = mg_result_buf_printf(k, "%s%c%s%c", se->tags[i].key, 0, se->tags[i].value, 0);
 	return rc;
 }
 
@@ -162,22 +113,22 @@ static int tab_grow(struct rule *r)
 }
 
 /* The series of key k, created (with a fresh detector) if new; NULL on ENOMEM. */
-static struct wseries *tab_get(struct mg_watch *w, struct rule *r, const struct buf *k)
+static struct wseries *tab_get(struct mg_watch *w, struct rule *r, const struct mg_result_buf *k)
 {
 	if ((r->n + 1) * 4 > r->cap * 3 && tab_grow(r))
 		return NULL;
-	uint64_t h = XXH3_64bits(k->p, k->n);
+	uint64_t h = XXH3_64bits(k->p, k->len);
 	size_t j = h & (r->cap - 1);
 	for (; r->tab[j].key; j = (j + 1) & (r->cap - 1))
-		if (r->tab[j].hash == h && r->tab[j].keylen == k->n &&
-		    !memcmp(r->tab[j].key, k->p, k->n))
+		if (r->tab[j].hash == h && r->tab[j].keylen == k->len &&
+		    !memcmp(r->tab[j].key, k->p, k->len))
 			return &r->tab[j];
 	struct wseries *s = &r->tab[j];
-	s->key = malloc(k->n);
+	s->key = malloc(k->len);
 	if (!s->key)
 		return NULL;
-	memcpy(s->key, k->p, k->n);
-	s->keylen = k->n;
+	memcpy(s->key, k->p, k->len);
+	s->keylen = k->len;
 	s->hash = h;
 	s->last_ts = INT64_MIN;
 	int rc = an_online_init(&s->det, &r->cfg);
@@ -190,8 +141,9 @@ static struct wseries *tab_get(struct mg_watch *w, struct rule *r, const struct 
 
 /* ------------------------------------------------------------ a pass */
 
-/* SELECT <field> FROM <sources> WHERE (<where>) AND time > since GROUP BY * */
-static int rule_query(struct mg_watch *w, const struct rule *r, int64_t since)
+/* SELECT <field> FROM <sources> WHERE (<where>) AND time > since GROUP BY *, as text
+ * (malloc'd: the caller frees it) in *out and its length in *len. */
+static int rule_query(const struct rule *r, int64_t since, char **out, size_t *len)
 {
 	struct mg_select sel = *r->st->select;
 	struct mg_expr t = {.kind = MG_EX_REF, .s = "time"};
@@ -204,10 +156,11 @@ static int rule_query(struct mg_watch *w, const struct rule *r, int64_t since)
 	sel.group_regex = NULL;
 	struct mg_stmt st = {.kind = MG_STMT_SELECT, .select = &sel};
 	int n = mg_tsql_stmt_format(&st, NULL, 0);
-	if (n < 0 || buf_reserve(&w->q, (size_t)n + 1))
+	*out = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (!*out)
 		return -ENOMEM;
-	mg_tsql_stmt_format(&st, w->q.p, (size_t)n + 1);
-	w->q.n = (size_t)n;
+	mg_tsql_stmt_format(&st, *out, (size_t)n + 1);
+	*len = (size_t)n;
 	return 0;
 }
 
@@ -215,27 +168,27 @@ static int rule_query(struct mg_watch *w, const struct rule *r, int64_t since)
 static int event_line(struct mg_watch *w, const struct rule *r, const struct mg_series *se,
 		      int64_t ts, double v, double score, int64_t now)
 {
-	struct buf *b = &w->body;
+	struct mg_result_buf *b = &w->body;
 	double lag_ms = ((double)now - (double)ts) / 1e6;
-	int rc = buf_esc(b, w->meas, ", ");
-	rc = rc ? rc : buf_printf(b, ",detector=");
-	rc = rc ? rc : buf_esc(b, r->detector, ",= ");
-	rc = rc ? rc : buf_printf(b, ",src_field=");
-	rc = rc ? rc : buf_esc(b, r->field, ",= ");
-	rc = rc ? rc : buf_printf(b, ",src_measurement=");
-	rc = rc ? rc : buf_esc(b, se->name, ",= ");
+	int rc = mg_result_buf_lp(b, w->meas, ", ");
+	rc = rc ? rc : mg_result_buf_printf(b, ",detector=");
+	rc = rc ? rc : mg_result_buf_lp(b, r->detector, ",= ");
+	rc = rc ? rc : mg_result_buf_printf(b, ",src_field=");
+	rc = rc ? rc : mg_result_buf_lp(b, r->field, ",= ");
+	rc = rc ? rc : mg_result_buf_printf(b, ",src_measurement=");
+	rc = rc ? rc : mg_result_buf_lp(b, se->name, ",= ");
 	for (uint32_t i = 0; i < se->ntags && rc == 0; i++) {
 		const char *k = se->tags[i].key;
 		/* empty values are absent tags; the event's own tags win over a source's */
 		if (!se->tags[i].value[0] || !strcmp(k, "detector") || !strcmp(k, "src_field") ||
 		    !strcmp(k, "src_measurement"))
 			continue;
-		rc = buf_printf(b, ",");
-		rc = rc ? rc : buf_esc(b, se->tags[i].key, ",= ");
-		rc = rc ? rc : buf_printf(b, "=");
-		rc = rc ? rc : buf_esc(b, se->tags[i].value, ",= ");
+		rc = mg_result_buf_printf(b, ",");
+		rc = rc ? rc : mg_result_buf_lp(b, se->tags[i].key, ",= ");
+		rc = rc ? rc : mg_result_buf_printf(b, "=");
+		rc = rc ? rc : mg_result_buf_lp(b, se->tags[i].value, ",= ");
 	}
-	rc = rc ? rc : buf_printf(b, " value=%.17g,score=%.17g,lag_ms=%.3f %" PRId64 "\n", v, score,
+	rc = rc ? rc : mg_result_buf_printf(b, " value=%.17g,score=%.17g,lag_ms=%.3f %" PRId64 "\n", v, score,
 				  lag_ms, ts);
 	if (rc == 0)
 		atomic_store_explicit(&w->last_lag_ms, lag_ms > 0 ? (uint64_t)lag_ms : 0,
@@ -245,7 +198,7 @@ static int event_line(struct mg_watch *w, const struct rule *r, const struct mg_
 
 /* Score the new points of one series, oldest first; events into w->body. */
 static int rule_series(struct mg_watch *w, struct rule *r, const struct mg_series *se,
-		       struct buf *key, int64_t now)
+		       struct mg_result_buf *key, int64_t now)
 {
 	int64_t future;
 	if (__builtin_add_overflow(now, w->lateness_ns, &future))
@@ -280,21 +233,24 @@ static int rule_series(struct mg_watch *w, struct rule *r, const struct mg_serie
 	return rc;
 }
 
-static int rule_pass(struct mg_watch *w, struct rule *r, struct buf *key)
+static int rule_pass(struct mg_watch *w, struct rule *r, struct mg_result_buf *key)
 {
 	int64_t now = cm_now_ns(), since;
 	int64_t from = r->newest == INT64_MIN || r->newest > now ? now : r->newest;
 	if (__builtin_sub_overflow(from, w->lateness_ns, &since))
 		since = INT64_MIN;
-	int rc = rule_query(w, r, since);
-	struct mg_query_req req = {.text = w->q.p, .len = w->q.n, .origin = "detect"};
+	char *text = NULL, err[256];
+	size_t len = 0;
+	int rc = rule_query(r, since, &text, &len);
+	struct mg_query_req req = {.text = text, .len = len, .origin = "detect"};
 	struct mg_result *res = NULL;
-	char err[256];
 	if (rc == 0)
 		rc = mg_svc_query(w->svc, &req, &res, err, sizeof(err));
+	free(text);
 	const struct mg_stmt_result *sr = rc == 0 ? &res->stmts[0] : NULL;
 	if (rc == 0 && sr->error) {
-		CM_LOG_RL(CM_LOG_WARN, "watch", "event=query_failed field=%s error=\"%s\"", r->field, sr->error);
+		CM_LOG_RL(CM_LOG_WARN, "watch", "event=query_failed field=%s error=\"%s\"", r->field,
+			  sr->error);
 		rc = -EINVAL;
 	}
 	for (uint32_t i = 0; rc == 0 && i < sr->nseries; i++)
@@ -307,14 +263,14 @@ static int rule_pass(struct mg_watch *w, struct rule *r, struct buf *key)
 static void watch_pass(void *arg)
 {
 	struct mg_watch *w = arg;
-	struct buf key = {0};
-	w->body.n = 0;
+	struct mg_result_buf key = {0};
+	w->body.len = 0;
 	for (uint32_t i = 0; i < w->nrules; i++)
 		if (rule_pass(w, &w->rules[i], &key))
 			ADD(w->errors, 1);
 	free(key.p);
-	if (w->body.n) {
-		struct mg_write_req req = {.db = w->db, .body = w->body.p, .len = w->body.n};
+	if (w->body.len) {
+		struct mg_write_req req = {.db = w->db, .body = w->body.p, .len = w->body.len};
 		struct mg_write_report rep;
 		memset(&rep, 0, sizeof(rep));
 		int rc = mg_svc_write(w->svc, &req, &rep);
@@ -411,7 +367,6 @@ void mg_watch_stop(struct mg_watch *w)
 	}
 	free(w->rules);
 	mg_tsql_free(w->rules_q);
-	free(w->q.p);
 	free(w->body.p);
 	free(w);
 }
