@@ -17,6 +17,9 @@
  * Pure numerical code: no I/O, no threads; scratch memory is malloc'd per
  * call and freed before return. Deterministic: random methods take cfg->seed.
  * Any thread may call; nothing is shared between calls.
+ * The process calls gsl_set_error_handler_off() once before any of them
+ * (streamflowd's main, the tests and benches do): GSL's default handler
+ * aborts, and these functions turn GSL's statuses into negative errnos.
  */
 #ifndef AN_DETECT_H
 #define AN_DETECT_H

@@ -553,9 +553,9 @@ static double ets_filter(const struct ets_data *d, const struct ets_par *p, stru
 	/* An exact fit (constant data) gets a tiny floor, not log(0). */
 	bool emul = d->spec.error == AN_ETS_ERR_M;
 	r->sse = fmax(r->sse, 1e-20 * (double)d->n * (emul ? 1.0 : d->scale * d->scale));
-	if (!isfinite(r->sse) || !isfinite(r->slog))
-		return ETS_BAD;
-	return (double)d->n * log(r->sse) + 2.0 * r->slog;
+	/* the floor itself underflows for values near 1e-200: log(0) must not reach GSL */
+	double obj = (double)d->n * log(r->sse) + 2.0 * r->slog;
+	return isfinite(obj) ? obj : ETS_BAD;
 }
 
 static double clampr(double x, double lo, double hi)

@@ -10,6 +10,9 @@
  *
  * Pure numerical code: no I/O, no threads; scratch memory is malloc'd per
  * call and freed before return. Deterministic. Any thread may call.
+ * The process calls gsl_set_error_handler_off() once before any of them
+ * (streamflowd's main, the tests and benches do): GSL's default handler
+ * aborts, and these functions turn GSL's statuses into negative errnos.
  */
 #ifndef AN_FORECAST_H
 #define AN_FORECAST_H

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_errno.h>
+
 #include "cm_config.h"
 #include "cm_log.h"
 #include "mg_daemon.h"
@@ -60,6 +62,8 @@ int main(int argc, char **argv)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	/* GSL's default handler aborts the process; analytics/ checks every status instead */
+	gsl_set_error_handler_off();
 	char err[512];
 	struct cm_config *cfg = NULL;
 	int rc = cm_config_create(mg_daemon_cfg_tables, mg_daemon_cfg_ntables(), &cfg, err,

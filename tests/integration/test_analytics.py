@@ -119,6 +119,8 @@ def dataset():
         lines.append(f"sine,host=b v={b!r},w={2 * b + 1!r} {ts}")
     for t in range(600):
         lines.append(f"step v={(10 if t >= 300 else 0) + rnd.gauss(0, 0.5)!r} {T0 + t * MIN}")
+    for t in range(600):  # values near the bottom of the doubles: GSL must not abort the daemon
+        lines.append(f"tiny v={1e-200 * (1 + 0.1 * math.sin(t))!r} {T0 + t * MIN}")
     x_prev = 0.0
     for t in range(1000):
         x = rnd.gauss(0, 1)
@@ -280,6 +282,17 @@ def main_queries(d):
         gap = abs(v[0][1] - v[0][0]) // MIN
         return None if gap % 60 in (0, 1, 59) and v[0][2] < 5 else f"pair {v[0]}, gap {gap}"
     check("motifs", motifs)
+
+    def tiny_values():
+        for model in ("ets", "theta", "arima", "auto"):
+            res = d.query(f"FORECAST v FROM tiny WHERE {rng} USING {model} FOR 1h")
+            if d.p.poll() is not None:
+                return f"the daemon died on {model}: {open(d.log).read()[-600:]}"
+            st = res["results"][0]
+            if "error" not in st and not st.get("series"):
+                return f"{model}: neither an answer nor an error: {res}"
+        return None
+    check("forecasts of values near 1e-200 (GSL errors are returned, not aborts)", tiny_values)
 
     def errors():
         cases = {
