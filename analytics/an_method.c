@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cm_compiler.h"
+
 #include "an_ensemble.h"
 #include "an_fcauto.h"
 
@@ -39,7 +41,7 @@ static const struct an_forecaster_info forecasters_tab[] = {
 
 const struct an_detector_info *an_detector_lookup(const char *name)
 {
-	for (size_t i = 0; i < sizeof(detectors) / sizeof(detectors[0]); i++)
+	for (size_t i = 0; i < CM_ARRAY_SIZE(detectors); i++)
 		if (!strcmp(detectors[i].name, name))
 			return &detectors[i];
 	return NULL;
@@ -47,16 +49,22 @@ const struct an_detector_info *an_detector_lookup(const char *name)
 
 const struct an_forecaster_info *an_forecaster_lookup(const char *name)
 {
-	for (size_t i = 0; i < sizeof(forecasters_tab) / sizeof(forecasters_tab[0]); i++)
+	for (size_t i = 0; i < CM_ARRAY_SIZE(forecasters_tab); i++)
 		if (!strcmp(forecasters_tab[i].name, name))
 			return &forecasters_tab[i];
 	return NULL;
 }
 
+const struct an_detector_info *an_detector_list(size_t *n)
+{
+	*n = CM_ARRAY_SIZE(detectors);
+	return detectors;
+}
+
 void an_method_names(bool forecasters, char *buf, size_t cap)
 {
-	size_t nd = sizeof(detectors) / sizeof(detectors[0]);
-	size_t nf = sizeof(forecasters_tab) / sizeof(forecasters_tab[0]);
+	size_t nd = CM_ARRAY_SIZE(detectors);
+	size_t nf = CM_ARRAY_SIZE(forecasters_tab);
 	size_t off = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < (forecasters ? nf : nd) && off < cap; i++)

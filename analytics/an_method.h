@@ -33,6 +33,9 @@ struct an_forecaster_info {
 const struct an_detector_info *an_detector_lookup(const char *name);
 const struct an_forecaster_info *an_forecaster_lookup(const char *name);
 
+/* The detector table, *n rows (the NAB benchmark runs each). */
+const struct an_detector_info *an_detector_list(size_t *n);
+
 /* Every name of one table, ", "-separated, into buf[cap] (truncated to fit;
  * NUL-terminated): for "unknown method" messages. */
 void an_method_names(bool forecasters, char *buf, size_t cap);

@@ -30,6 +30,7 @@
 #include "an_detect.h"
 #include "an_iforest.h"
 #include "an_online.h"
+#include "cm_clock.h"
 #include "cm_rand.h"
 #include "pf_dataset.h"
 
@@ -40,18 +41,7 @@
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Approximately N(0,1): the sum of four uniforms, scaled. */
-static double noise(uint64_t *s)
-{
-	double u = 0;
-	for (int k = 0; k < 4; k++)
-		u += (double)(cm_splitmix64(s) >> 11) * 0x1p-53;
-	return (u - 2.0) * 1.7320508075688772;
+	return (double)cm_mono_ns() * 1e-9;
 }
 
 /* Random walk + noise + a spike every ~1,000 points + a shift every ~20,000. */
@@ -59,10 +49,10 @@ static void gen_series(double *x, size_t n, size_t stride, uint64_t *s)
 {
 	double level = 100.0 * (double)(cm_splitmix64(s) % 100);
 	for (size_t i = 0; i < n; i++) {
-		level += 0.05 * noise(s);
+		level += 0.05 * cm_rand_gauss(s);
 		if (cm_splitmix64(s) % 20000 == 0)
-			level += 10.0 * noise(s);
-		double v = level + noise(s);
+			level += 10.0 * cm_rand_gauss(s);
+		double v = level + cm_rand_gauss(s);
 		if (cm_splitmix64(s) % 1000 == 0)
 			v += 15.0;
 		x[i * stride] = v;

@@ -22,6 +22,7 @@
 #include "an_fcauto.h"
 #include "an_forecast.h"
 #include "cm_clock.h"
+#include "cm_compiler.h"
 #include "cm_rand.h"
 #include "pf_dataset.h"
 
@@ -158,12 +159,11 @@ int main(void)
 		{ "auto", an_forecast_auto },
 		{ "prophet", an_forecast_prophet },
 	};
-	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+	for (size_t i = 0; i < CM_ARRAY_SIZE(models); i++) {
 		double a = time_ms(models[i].fn, seas, 24);
 		double b = time_ms(models[i].fn, walk, 0);
 		if (isnan(a) || isnan(b))
-			printf("# forecast_%s: failed (not linked or not implemented)\n",
-			       models[i].name);
+			printf("# forecast_%s: the model failed on a series\n", models[i].name);
 		if (!isnan(a))
 			printf("BENCH forecast_%s_1000_ms %.3f ms\n", models[i].name, a);
 		if (!isnan(b))

@@ -182,7 +182,7 @@ static void report(const struct shared *sh, const struct acc *tot)
 		const struct acc *a = &tot[j];
 		const char *nm = sh->models[j]->name;
 		if (a->ok == 0) {
-			printf("# %s: failed on every series (not linked or not implemented)\n", nm);
+			printf("# %s: failed on every series\n", nm);
 			continue;
 		}
 		double smape = a->smape / (double)a->ok, mase = a->mase / (double)a->ok;

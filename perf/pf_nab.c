@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <assert.h>
 
+#include "cm_clock.h"
+
 /* NAB's constants: probation is 15% of a file, capped at 15% of 5000 rows. */
 #define NAB_PROBATION_PERCENT 0.15
 #define NAB_PROBATION_CAP_ROWS 5000.0
@@ -110,17 +112,6 @@ static int blank_line(const char *p)
 	return *p == '\0' || *p == '\n' || (*p == '\r' && p[1] == '\n');
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* "YYYY-MM-DD HH:MM:SS[.ffffff]" to whole seconds; fractions must be zero
  * (NAB's data has none). 0 or -EINVAL. */
 static int parse_ts(const char *s, int64_t *out)
@@ -136,7 +127,7 @@ static int parse_ts(const char *s, int64_t *out)
 		for (s++; *s >= '0' && *s <= '9'; s++)
 			if (*s != '0')
 				return -EINVAL;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	*out = cm_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	return 0;
 }
 

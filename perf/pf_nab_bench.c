@@ -25,32 +25,14 @@
 #include <gsl/gsl_errno.h>
 
 #include "an_detect.h"
-#include "an_ensemble.h"
+#include "an_method.h"
+#include "cm_clock.h"
 #include "pf_dataset.h"
 #include "pf_nab.h"
 
-struct detector {
-	const char *name;
-	an_detect_fn fn;
-};
-
-static const struct detector detectors[] = {
-	{ "zscore", an_detect_zscore },
-	{ "mad", an_detect_mad },
-	{ "iqr", an_detect_iqr },
-	{ "ewma", an_detect_ewma },
-	{ "iforest", an_detect_iforest },
-	{ "cusum", an_detect_cusum },
-	{ "pelt", an_detect_pelt },
-	{ "shesd", an_detect_shesd },
-	{ "ensemble", an_detect_ensemble },
-};
-
 static double now_s(void)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+	return (double)cm_mono_ns() * 1e-9;
 }
 
 /* Score columns of all files at threshold t, summed per file as NAB's
@@ -79,7 +61,7 @@ static size_t daily_period(const struct pf_nab_file *f)
 	return f->n > 2 * p + 1 ? p : 0;
 }
 
-static int run_detector(const struct pf_nab_corpus *c, const struct detector *d,
+static int run_detector(const struct pf_nab_corpus *c, const struct an_detector_info *d,
 			double *const *cols, uint8_t *flag, const struct pf_nab_costs *costs,
 			double null_raw)
 {
@@ -195,8 +177,12 @@ int main(void)
 		goto out_free;
 	printf("# %zu files, %zu windows, null raw %.1f, perfect raw %.1f\n", c.nfiles,
 	       c.nwindows, null_raw, (double)c.nwindows * costs.tp);
-	for (size_t d = 0; d < sizeof(detectors) / sizeof(detectors[0]); d++)
-		run_detector(&c, &detectors[d], cols, flag, &costs, null_raw);
+	/* every detector of the TSQL table (auto is the ensemble's other name) */
+	size_t ndet;
+	const struct an_detector_info *det = an_detector_list(&ndet);
+	for (size_t d = 0; d < ndet; d++)
+		if (strcmp(det[d].name, "auto"))
+			run_detector(&c, &det[d], cols, flag, &costs, null_raw);
 	references(nab, &c, cols, &costs, null_raw);
 	printf("# total %.2f s\n", now_s() - t0);
 	rc = 0;

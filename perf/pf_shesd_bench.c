@@ -26,6 +26,7 @@
 
 #include "an_shesd.h"
 #include "an_stl.h"
+#include "cm_clock.h"
 #include "pf_dataset.h"
 
 #define RUNS 21
@@ -41,10 +42,7 @@ static int64_t parse_utc(const char *s)
 	int Y, M, D, h, m, sec;
 	if (sscanf(s, "%d-%d-%d %d:%d:%d", &Y, &M, &D, &h, &m, &sec) != 6)
 		return INT64_MIN;
-	Y -= M <= 2; /* days from civil (Howard Hinnant) */
-	int64_t era = (Y >= 0 ? Y : Y - 399) / 400, yoe = Y - era * 400;
-	int64_t doy = (153 * (M + (M > 2 ? -3 : 9)) + 2) / 5 + D - 1;
-	int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+	int64_t days = cm_days_from_civil(Y, M, D);
 	return ((days * 24 + h) * 60 + m) * INT64_C(60000000000) + sec * INT64_C(1000000000);
 }
 
@@ -136,9 +134,7 @@ out:
 
 static double now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)cm_mono_ns() / 1e6;
 }
 
 /* Median wall time of RUNS S-H-ESD runs and of RUNS STL runs. */

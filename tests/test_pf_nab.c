@@ -22,9 +22,6 @@
 
 #include "pf_nab.h"
 
-#ifndef SF_DATA_DIR
-#define SF_DATA_DIR "/work/shared/data"
-#endif
 #define NAB_DIR SF_DATA_DIR "/nab"
 
 static const struct pf_nab_costs standard = { .tp = 1.0, .fp = 0.11, .fn = 1.0 };
@@ -270,18 +267,22 @@ static void test_pf_nab__normalize(void **state)
 
 int main(void)
 {
-	if (access(NAB_DIR "/labels/combined_windows.json", R_OK) != 0 ||
-	    access(NAB_DIR "/results_scores/twitterADVec_standard_scores.csv", R_OK) != 0) {
-		printf("skip: NAB data not found under %s\n", NAB_DIR);
-		return 77;
-	}
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pf_nab__profile_and_corpus),
-		cmocka_unit_test(test_pf_nab__advec_rows_reproduce_published_scores),
-		cmocka_unit_test(test_pf_nab__null_detector_reproduces_published_scores),
+	const struct CMUnitTest no_data[] = {
 		cmocka_unit_test(test_pf_nab__closed_forms),
 		cmocka_unit_test(test_pf_nab__optimizer_matches_naive_search),
 		cmocka_unit_test(test_pf_nab__normalize),
 	};
-	return cmocka_run_group_tests(tests, load_corpus, release_corpus);
+	const struct CMUnitTest with_data[] = {
+		cmocka_unit_test(test_pf_nab__profile_and_corpus),
+		cmocka_unit_test(test_pf_nab__advec_rows_reproduce_published_scores),
+		cmocka_unit_test(test_pf_nab__null_detector_reproduces_published_scores),
+	};
+	int failed = cmocka_run_group_tests(no_data, NULL, NULL);
+	if (access(NAB_DIR "/labels/combined_windows.json", R_OK) != 0 ||
+	    access(NAB_DIR "/results_scores/twitterADVec_standard_scores.csv", R_OK) != 0) {
+		/* the scorer's port cannot be checked against NAB's published scores: SKIP */
+		printf("skip: NAB data not found under %s\n", NAB_DIR);
+		return failed ? failed : 77;
+	}
+	return failed + cmocka_run_group_tests(with_data, load_corpus, release_corpus);
 }
