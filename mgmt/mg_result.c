@@ -172,9 +172,13 @@ void mg_result_free(struct mg_result *r)
 
 void mg_result_drop_series(struct mg_result *r, struct mg_stmt_result *s)
 {
-	(void)r;
-	for (uint32_t j = 0; j < s->nseries; j++)
-		free(s->series[j].cells);
+	for (uint32_t j = 0; j < s->nseries; j++) {
+		struct mg_series *se = &s->series[j];
+		if (se->cells) /* grow's capacity for its rows, as add_row/add_rows made it */
+			impl_of(r)->bytes -= (size_t)cap_for(se->nrows, 8) * se->ncols *
+					     sizeof(struct mg_cell);
+		free(se->cells);
+	}
 	s->nseries = 0; /* the array stays: its capacity follows from nseries */
 }
 
@@ -224,28 +228,6 @@ int mg_result_set_error(struct mg_result *r, struct mg_stmt_result *s, const cha
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	s->error = p;
-	return 0;
-}
-
-int mg_result_add_message(struct mg_result *r, struct mg_stmt_result *s, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -EINVAL;
-	char *p = arena_alloc(r, (size_t)n + 1);
-	const char **v = arena_alloc(r, (s->nmessages + 1) * sizeof(*v));
-	if (!p || !v)
-		return -ENOMEM;
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	if (s->nmessages)
-		memcpy(v, s->messages, s->nmessages * sizeof(*v));
-	v[s->nmessages++] = p;
-	s->messages = v;
 	return 0;
 }
 

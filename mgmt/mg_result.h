@@ -99,13 +99,6 @@ int mg_result_set_error(struct mg_result *r, struct mg_stmt_result *s, const cha
 /* Drop every series of s (a statement that failed after adding some). */
 void mg_result_drop_series(struct mg_result *r, struct mg_stmt_result *s);
 /*
- * Append a warning to its messages (printf-style; copied): InfluxDB's
- * {"level":"warning","text":...}. The arena grows by the whole list per
- * message: for a few per statement. 0 or -ENOMEM.
- */
-int mg_result_add_message(struct mg_result *r, struct mg_stmt_result *s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/*
  * Append a series with ncols columns (names copied) and tags (copied,
  * sorted here); rows are appended with mg_result_add_row. NULL on ENOMEM.
  * The returned pointer is valid until the next mg_result_add_series on s
