@@ -29,6 +29,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 /* A parse result and the arena behind it. */
 struct mg_tsql_impl {
 	struct mg_tsql q;              /* first: mg_tsql_free converts back */
+	const struct mg_expr *method;  /* mg_tsql_parse_method's answer */
 	struct mg_tsql_arena arena;
 };
 
@@ -1338,11 +1340,9 @@ static int parse_kill(struct parser *p, struct mg_stmt *st)
 /* FORECAST, DETECT ANOMALIES                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* A method parameter's value: a literal, or a negated number. */
+/* A method parameter's value: a literal (parse_neg folds -3 into one). */
 static bool method_value_ok(const struct mg_expr *v)
 {
-	if (v->kind == MG_EX_NEG)
-		return false; /* parse_neg folds negated literals: a NEG is of something else */
 	return v->kind == MG_EX_INT || v->kind == MG_EX_FLOAT || v->kind == MG_EX_DURATION ||
 	       v->kind == MG_EX_STRING || v->kind == MG_EX_BOOL;
 }
@@ -1534,8 +1534,22 @@ static void libc_free(void *arg, void *ptr)
 
 static const struct mg_tsql_mem libc_mem = {libc_alloc, libc_free, NULL};
 
-int mg_tsql_parse_mem(const char *text, size_t len, const struct mg_tsql_mem *mem,
-		      struct mg_tsql **out, struct mg_tsql_error *err)
+/* What a whole text is: statements, or one method (mg_tsql_parse_method). */
+static int parse_method_text(struct parser *p, struct mg_tsql_impl *impl)
+{
+	int rc = parse_method(p, &impl->method);
+	return rc == 0 && peek(p)->kind != MG_TK_EOF ? fail_found(p, "EOF") : rc;
+}
+
+static int parse_stmts_text(struct parser *p, struct mg_tsql_impl *impl)
+{
+	return parse_stmts(p, &impl->q);
+}
+
+/* text[len] through body into a new result that owns every node (*out), or err. */
+static int parse_text(const char *text, size_t len, const struct mg_tsql_mem *mem,
+		      int (*body)(struct parser *p, struct mg_tsql_impl *impl),
+		      struct mg_tsql_impl **out, struct mg_tsql_error *err)
 {
 	struct mg_tsql_error dummy;
 	if (!err)
@@ -1550,48 +1564,35 @@ int mg_tsql_parse_mem(const char *text, size_t len, const struct mg_tsql_mem *me
 	struct mg_tsql_impl *impl = mem->alloc(mem->arg, sizeof(*impl));
 	if (!impl)
 		return oom(&p);
-	memset(&impl->q, 0, sizeof(impl->q));
+	memset(impl, 0, offsetof(struct mg_tsql_impl, arena));
 	mg_tsql_arena_init(&impl->arena, mem);
 	p.a = &impl->arena;
-	int rc = parse_stmts(&p, &impl->q);
+	int rc = body(&p, impl);
 	if (rc) {
-		mg_tsql_arena_release(&impl->arena);
-		mem->free(mem->arg, impl);
+		mg_tsql_free(&impl->q);
 		return rc;
 	}
-	*out = &impl->q;
+	*out = impl;
 	return 0;
+}
+
+int mg_tsql_parse_mem(const char *text, size_t len, const struct mg_tsql_mem *mem,
+		      struct mg_tsql **out, struct mg_tsql_error *err)
+{
+	struct mg_tsql_impl *impl;
+	int rc = parse_text(text, len, mem, parse_stmts_text, &impl, err);
+	*out = rc ? NULL : &impl->q;
+	return rc;
 }
 
 int mg_tsql_parse_method(const char *text, size_t len, struct mg_tsql **out,
 			 const struct mg_expr **method, struct mg_tsql_error *err)
 {
-	struct mg_tsql_error dummy;
-	if (!err)
-		err = &dummy;
-	memset(err, 0, sizeof(*err));
-	*out = NULL;
-	*method = NULL;
-	struct parser p = {.lx = {.text = text ? text : ""}, .err = err};
-	if (len > MG_TSQL_TEXT_MAX)
-		return fail_at(&p, 0, "method too long");
-	p.lx.len = (uint32_t)len;
-	struct mg_tsql_impl *impl = malloc(sizeof(*impl));
-	if (!impl)
-		return oom(&p);
-	memset(&impl->q, 0, sizeof(impl->q));
-	mg_tsql_arena_init(&impl->arena, &libc_mem);
-	p.a = &impl->arena;
-	int rc = parse_method(&p, method);
-	if (rc == 0 && peek(&p)->kind != MG_TK_EOF)
-		rc = fail_found(&p, "EOF");
-	if (rc) {
-		*method = NULL;
-		mg_tsql_free(&impl->q);
-		return rc;
-	}
-	*out = &impl->q;
-	return 0;
+	struct mg_tsql_impl *impl;
+	int rc = parse_text(text, len, NULL, parse_method_text, &impl, err);
+	*out = rc ? NULL : &impl->q;
+	*method = rc ? NULL : impl->method;
+	return rc;
 }
 
 int mg_tsql_parse(const char *text, size_t len, struct mg_tsql **out, struct mg_tsql_error *err)

@@ -216,7 +216,7 @@ struct mg_stmt {
 	 * select holds the field (its only one), sources, WHERE, GROUP BY, fill.
 	 * method: a REF (`auto`, `mad`) or a CALL whose arguments are each
 	 * `key = literal` (a BINARY EQ of a REF and an INT, FLOAT, DURATION,
-	 * STRING or BOOL, or the NEG of a number); NULL for DETECT without USING.
+	 * STRING or BOOL; -1.5 is a FLOAT); NULL for DETECT without USING.
 	 */
 	const struct mg_expr *method;
 	int64_t horizon_ns;            /* FOR: > 0 */

@@ -289,23 +289,29 @@ static int rule_init(struct rule *r, const struct mg_stmt *st, uint32_t i, char 
 		     size_t errlen)
 {
 	const struct an_detector_info *det;
-	char e[256];
 	const struct mg_select *sel = st->select;
+	struct an_online probe;
+	char e[256];
+	const char *why = NULL;
 	r->st = st;
 	r->newest = INT64_MIN;
 	if (st->kind != MG_STMT_DETECT)
-		return snprintf(err, errlen, "detect.rules: rule %u is not DETECT ANOMALIES", i + 1),
-		       -EINVAL;
-	if (sel->fields[0].expr->kind != MG_EX_REF || sel->group_time || sel->fill != MG_FILL_NULL)
-		return snprintf(err, errlen, "detect.rules: rule %u: streaming rules read one field's "
-				"raw points (no function, GROUP BY time or fill)", i + 1), -EINVAL;
-	if (mg_exec_detect_cfg(st->method, st->sensitivity, &det, &r->cfg, e, sizeof(e)))
-		return snprintf(err, errlen, "detect.rules: rule %u: %s", i + 1, e), -EINVAL;
-	struct an_online probe;
-	if (!det->online || an_online_init(&probe, &r->cfg))
-		return snprintf(err, errlen, "detect.rules: rule %u: \"%s\" is not an online "
-				"detector with valid parameters (use ewma)", i + 1, det->name),
-		       -EINVAL;
+		why = "not DETECT ANOMALIES";
+	else if (sel->fields[0].expr->kind != MG_EX_REF || sel->group_time ||
+		 sel->fill != MG_FILL_NULL)
+		why = "streaming rules read one field's raw points (no function, GROUP BY time or "
+		      "fill)";
+	else if (mg_exec_detect_cfg(st->method, st->sensitivity, &det, &r->cfg, e, sizeof(e)))
+		why = e;
+	else if (!det->online || an_online_init(&probe, &r->cfg)) {
+		snprintf(e, sizeof(e), "\"%s\" is not an online detector with valid parameters "
+			 "(use ewma)", det->name);
+		why = e;
+	}
+	if (why) {
+		snprintf(err, errlen, "detect.rules: rule %u: %s", i + 1, why);
+		return -EINVAL;
+	}
 	r->field = sel->fields[0].expr->s;
 	r->detector = det->name;
 	return 0;

@@ -323,6 +323,26 @@ def main_queries(d):
     check("errors", errors)
 
 
+def bad_rules(tmp):
+    """Rules the streaming detectors cannot run stop the start, naming the rule and why."""
+    cases = {
+        "SELECT v FROM m": "not DETECT ANOMALIES",
+        "DETECT ANOMALIES IN mean(v) FROM m": "raw points",
+        "DETECT ANOMALIES IN v FROM m USING mad": "not an online detector",
+        "DETECT ANOMALIES IN v FROM m USING ewma(x = 1)": "unknown parameter",
+    }
+    for rule, want in cases.items():
+        p = subprocess.run([SFD, "--set", f"data_dir={tmp}/data", "--set", f"detect.rules={rule}",
+                            "--set", "http.listen=127.0.0.1:0", "--set", f"mgmt.socket={tmp}/sock"],
+                           capture_output=True, text=True, timeout=30)
+        out = p.stdout + p.stderr
+        if p.returncode == 0 or f"rule 1: " not in out or want not in out:
+            bad("bad detect.rules", f"{rule!r}: exit {p.returncode}, want an error with {want!r}: "
+                f"{out[-400:]}")
+            return
+    ok("bad detect.rules stop the start with the rule's error")
+
+
 def streaming(tmp):
     rule = "DETECT ANOMALIES IN temp FROM sensors USING ewma(alpha = 0.1, threshold = 5)"
     d = Daemon(tmp, f"detect.rules={rule}", "detect.interval=50ms")
@@ -380,6 +400,7 @@ def main():
         finally:
             d.stop()
         os.makedirs(os.path.join(tmp, "s"))
+        bad_rules(os.path.join(tmp, "s"))
         streaming(os.path.join(tmp, "s"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
