@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
 #include "an_online.h"
@@ -72,18 +71,15 @@ static int pelt_sigma(const double *y, size_t n, double *sigma)
 	*sigma = 1.0;
 	if (n < 3)
 		return 0;
-	double *d = malloc((n - 1) * sizeof(*d));
+	double *d = malloc(2 * (n - 1) * sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	for (size_t i = 0; i + 1 < n; i++)
 		d[i] = y[i + 1] - y[i];
 	double sd = gsl_stats_sd(d, 1, n - 1);
-	gsl_sort(d, 1, n - 1);
-	double med = gsl_stats_median_from_sorted_data(d, 1, n - 1);
-	for (size_t i = 0; i + 1 < n; i++)
-		d[i] = fabs(d[i] - med);
-	gsl_sort(d, 1, n - 1);
-	double mad = 1.4826 * gsl_stats_median_from_sorted_data(d, 1, n - 1);
+	/* unscaled MAD by selection; 1.4826 as R's mad() (GSL's gsl_stats_mad
+	 * uses 1.482602218505602) */
+	double mad = 1.4826 * gsl_stats_mad0(d, 1, n - 1, d + (n - 1));
 	free(d);
 	if (mad > 0.0)
 		*sigma = mad / M_SQRT2;
@@ -147,8 +143,10 @@ out_free:
 	return rc;
 }
 
-/* Resolve cfg against y[0..n) and run; last[] as pelt_run. */
-static int pelt_segment(const double *y, size_t n, const struct an_pelt_cfg *cfg, size_t *last)
+/* Resolve cfg against y[0..n) and run; last[] as pelt_run; *sigma_out
+ * (optional) = the sigma of the mean cost. */
+static int pelt_segment(const double *y, size_t n, const struct an_pelt_cfg *cfg, size_t *last,
+			double *sigma_out)
 {
 	double *s1 = malloc((n + 1) * sizeof(*s1)), *s2 = malloc((n + 1) * sizeof(*s2));
 	int rc = -ENOMEM;
@@ -166,6 +164,8 @@ static int pelt_segment(const double *y, size_t n, const struct an_pelt_cfg *cfg
 	if (cfg->cost == AN_PELT_MEAN && sigma == 0.0 && (rc = pelt_sigma(y, n, &sigma)))
 		goto out_free;
 	p.inv_var = 1.0 / (sigma * sigma);
+	if (sigma_out)
+		*sigma_out = sigma;
 	double gvar = n ? s2[n] / (double)n : 0.0;
 	p.vfloor = gvar > 0.0 ? PELT_VAR_FLOOR * gvar : 1e-300;
 	double beta = cfg->penalty;
@@ -179,8 +179,10 @@ out_free:
 	return rc;
 }
 
-int an_pelt(const double *x, size_t n, const struct an_pelt_cfg *cfg, size_t *cps,
-	    size_t *ncps, size_t maxcps)
+/* an_pelt, also returning the sigma it used (unchanged when there are no
+ * finite values). */
+static int pelt_core(const double *x, size_t n, const struct an_pelt_cfg *cfg, size_t *cps,
+		     size_t *ncps, size_t maxcps, double *sigma)
 {
 	static const struct an_pelt_cfg defaults;
 	if (!cfg)
@@ -204,7 +206,7 @@ int an_pelt(const double *x, size_t n, const struct an_pelt_cfg *cfg, size_t *cp
 			y[k] = x[i];
 			pos[k++] = i;
 		}
-	rc = k ? pelt_segment(y, k, cfg, last) : 0;
+	rc = k ? pelt_segment(y, k, cfg, last, sigma) : 0;
 	if (rc || !k)
 		goto out_free;
 	size_t cnt = 0; /* walk back from the end: count, then write in order */
@@ -221,6 +223,12 @@ out_free:
 	free(pos);
 	free(y);
 	return rc;
+}
+
+int an_pelt(const double *x, size_t n, const struct an_pelt_cfg *cfg, size_t *cps,
+	    size_t *ncps, size_t maxcps)
+{
+	return pelt_core(x, n, cfg, cps, ncps, maxcps, NULL);
 }
 
 /* ---- the detectors -------------------------------------------------------------- */
@@ -271,24 +279,9 @@ int an_detect_pelt(const double *x, size_t n, const struct an_detect_cfg *cfg,
 			an_detect_sensitivity_scale(cfg->sensitivity),
 		.minseg = cfg->window,
 	};
-	rc = an_pelt(x, n, &pc, cps, &ncps, n);
+	rc = pelt_core(x, n, &pc, cps, &ncps, n, &sigma); /* sigma: what PELT used */
 	if (rc)
 		goto out_free;
-	{ /* the same sigma an_pelt estimated, over the finite values */
-		double *y = malloc(n * sizeof(*y));
-		size_t k = 0;
-		if (!y) {
-			rc = -ENOMEM;
-			goto out_free;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (isfinite(x[i]))
-				y[k++] = x[i];
-		rc = pelt_sigma(y, k, &sigma);
-		free(y);
-		if (rc)
-			goto out_free;
-	}
 	for (size_t j = 0; j < ncps; j++) {
 		size_t a = j ? cps[j - 1] : 0, b = cps[j], c = j + 1 < ncps ? cps[j + 1] : n;
 		double shift = fabs(finite_mean(x, b, c) - finite_mean(x, a, b)) / sigma;

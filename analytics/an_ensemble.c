@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "an_util.h"
+
 /* The level member: the series smoothed by a trailing mean of cfg->window
  * points (default 12), tested by the z-score against its long past
  * (LEVEL_HISTORY points), so a sustained shift of level stands out even when
@@ -33,14 +35,24 @@ static int level_z(const double *x, size_t n, const struct an_detect_cfg *cfg, d
 
 	if (!y)
 		return -ENOMEM;
+	/* The trailing sum of the finite values, updated as they enter and leave
+	 * and re-summed every w points, so rounding cannot build up. */
+	double sum = 0.0;
+	size_t cnt = 0;
 	for (size_t i = 0; i < n; i++) {
-		double sum = 0.0;
-		size_t cnt = 0;
-		for (size_t j = i + 1 > w ? i + 1 - w : 0; j <= i; j++)
-			if (isfinite(x[j])) {
-				sum += x[j];
-				cnt++;
-			}
+		if (isfinite(x[i])) {
+			sum += x[i];
+			cnt++;
+		}
+		if (i >= w && isfinite(x[i - w])) {
+			sum -= x[i - w];
+			cnt--;
+		}
+		if (i % w == w - 1) {
+			sum = 0.0;
+			for (size_t j = i + 1 - w; j <= i; j++)
+				sum += isfinite(x[j]) ? x[j] : 0.0;
+		}
 		y[i] = cnt ? sum / (double)cnt : NAN;
 	}
 	rc = an_detect_zscore(y, n, &zc, score, flag);
@@ -75,15 +87,7 @@ static int cmp_double(const void *a, const void *b)
 /* Position of v in the sorted unique array u[0..m) (present by construction). */
 static size_t rank_of(const double *u, size_t m, double v)
 {
-	size_t lo = 0, hi = m;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (u[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = an_lower_bound(u, m, v);
 	assert(lo < m && u[lo] == v);
 	return lo;
 }
@@ -135,27 +139,27 @@ static int check_cfg(const double *x, size_t n, const struct an_ensemble_cfg *ec
 	return 0;
 }
 
-/* Refractory rule and the map to [0, 1); U is the combined surprise. */
+/* Refractory rule and the map to [0, 1); U is the combined surprise. The
+ * max of U over the span is the front of dq[head..tail): indices of the span,
+ * ascending, whose U is strictly greater than every later one's (a monotonic
+ * deque: O(1) amortised per point). dq has n entries. */
 static void report(const double *x, const double *u, size_t n, const struct an_ensemble_cfg *ec,
-		   double *score, uint8_t *flag)
+		   double *score, uint8_t *flag, size_t *dq)
 {
 	double level = an_ensemble_level(ec->threshold *
 					 an_detect_sensitivity_scale(ec->sensitivity));
-	size_t last_max = 0;   /* index of the max of u over the refractory span */
+	size_t head = 0, tail = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		int record = 1;
-		if (ec->refractory > 0 && i > 0) {
+		if (ec->refractory > 0) {
 			size_t from = i > ec->refractory ? i - ec->refractory : 0;
-			if (last_max < from) {   /* rescan: the max left the span */
-				last_max = from;
-				for (size_t j = from + 1; j < i; j++)
-					if (u[j] >= u[last_max])
-						last_max = j;
-			}
-			record = u[i] > u[last_max];
-			if (u[i] >= u[last_max])
-				last_max = i;
+			while (head < tail && dq[head] < from)
+				head++;
+			record = head == tail || u[i] > u[dq[head]];
+			while (head < tail && u[dq[tail - 1]] <= u[i])
+				tail--;
+			dq[tail++] = i;
 		}
 		score[i] = record && isfinite(x[i]) ? an_ensemble_level(u[i]) : 0.0;
 		flag[i] = score[i] > level && level > 0.0;
@@ -191,7 +195,7 @@ int an_ensemble_run(const double *x, size_t n, const struct an_ensemble_cfg *ec,
 	}
 	for (size_t i = 0; i < n; i++)
 		u[i] /= wsum;
-	report(x, u, n, ec, score, flag);
+	report(x, u, n, ec, score, flag, tree); /* tree is free again: the deque */
 	rc = 0;
 out_free:
 	free(tree);

@@ -13,6 +13,8 @@
 
 #include <gsl/gsl_sort.h>
 
+#include "an_util.h"
+
 size_t an_mp_exclusion(size_t m)
 {
 	return (m + 3) / 4;
@@ -98,14 +100,9 @@ static void mp_stomp(struct mp_ctx *c, double *prev, double *cur)
 	}
 }
 
-static int mp_args_ok(const double *x, size_t n, size_t m)
+static bool mp_args_ok(const double *x, size_t n, size_t m)
 {
-	if (!x || m < 4 || m > n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(x[i]))
-			return 0;
-	return 1;
+	return x && m >= 4 && m <= n && an_all_finite(x, n);
 }
 
 int an_mprofile(const double *x, size_t n, size_t m, double *profile, size_t *index)

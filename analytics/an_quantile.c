@@ -18,18 +18,14 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "an_util.h"
 #include "cm_rand.h"
 
 /* ---- exact quantiles ---- */
 
 static int check_values(const double *x, size_t n)
 {
-	if (!x || n == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (isnan(x[i]))
-			return -EINVAL;
-	return 0;
+	return !x || n == 0 || an_any_nan(x, n) ? -EINVAL : 0;
 }
 
 int an_quantiles(const double *x, size_t n, const double *p, size_t np,

@@ -16,26 +16,12 @@
 #include <gsl/gsl_multifit.h>
 #include <gsl/gsl_statistics_double.h>
 
-static int all_finite(const double *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(x[i]))
-			return 0;
-	return 1;
-}
-
-static int is_constant(const double *x, size_t n)
-{
-	for (size_t i = 1; i < n; i++)
-		if (x[i] != x[0])
-			return 0;
-	return 1;
-}
+#include "an_util.h"
 
 /* r of finite x, y (n >= 2); NaN if either is constant. */
 static double pearson_finite(const double *x, const double *y, size_t n)
 {
-	if (is_constant(x, n) || is_constant(y, n))
+	if (an_is_constant(x, n) || an_is_constant(y, n))
 		return NAN;
 	double r = gsl_stats_correlation(x, 1, y, 1, n);
 	return r > 1.0 ? 1.0 : r < -1.0 ? -1.0 : r;
@@ -43,7 +29,7 @@ static double pearson_finite(const double *x, const double *y, size_t n)
 
 double an_pearson(const double *x, const double *y, size_t n)
 {
-	if (!x || !y || n < 2 || !all_finite(x, n) || !all_finite(y, n))
+	if (!x || !y || n < 2 || !an_all_finite(x, n) || !an_all_finite(y, n))
 		return NAN;
 	return pearson_finite(x, y, n);
 }
@@ -61,7 +47,7 @@ static double corr_p_value(double r, size_t n)
 
 int an_correlate(const double *x, const double *y, size_t n, struct an_corr *out)
 {
-	if (!x || !y || !out || n < 3 || !all_finite(x, n) || !all_finite(y, n))
+	if (!x || !y || !out || n < 3 || !an_all_finite(x, n) || !an_all_finite(y, n))
 		return -EINVAL;
 	out->n = n;
 	out->pearson_r = pearson_finite(x, y, n);
@@ -84,7 +70,7 @@ int an_correlate(const double *x, const double *y, size_t n, struct an_corr *out
 int an_xcorr(const double *x, const double *y, size_t n, size_t maxlag, double *r,
 	     long *best_lag)
 {
-	if (!x || !y || !r || n < 3 || maxlag > n - 3 || !all_finite(x, n) || !all_finite(y, n))
+	if (!x || !y || !r || n < 3 || maxlag > n - 3 || !an_all_finite(x, n) || !an_all_finite(y, n))
 		return -EINVAL;
 	long L = (long)maxlag, best = 0;
 	double best_abs = -1;
@@ -143,8 +129,8 @@ out:
 
 int an_granger(const double *x, const double *y, size_t n, size_t lag, struct an_granger *out)
 {
-	if (!x || !y || !out || lag == 0 || n < 3 * lag + 2 || !all_finite(x, n) ||
-	    !all_finite(y, n))
+	if (!x || !y || !out || lag == 0 || n < 3 * lag + 2 || !an_all_finite(x, n) ||
+	    !an_all_finite(y, n))
 		return -EINVAL;
 	size_t rows = n - lag;
 	double rss_r, rss_u;
@@ -173,8 +159,8 @@ int an_granger(const double *x, const double *y, size_t n, size_t lag, struct an
 int an_granger_auto(const double *x, const double *y, size_t n, size_t maxlag,
 		    struct an_granger *out)
 {
-	if (!x || !y || !out || maxlag == 0 || n < 3 * maxlag + 2 || !all_finite(x, n) ||
-	    !all_finite(y, n))
+	if (!x || !y || !out || maxlag == 0 || n < 3 * maxlag + 2 || !an_all_finite(x, n) ||
+	    !an_all_finite(y, n))
 		return -EINVAL;
 	size_t best = 0, rows = n - maxlag;
 	double best_aic = INFINITY;

@@ -20,6 +20,7 @@
 #include "an_detect.h"
 #include "an_spectral.h"
 #include "an_stl.h"
+#include "an_util.h"
 
 #define NS_PER_DAY INT64_C(86400000000000)
 #define NS_PER_HOUR INT64_C(3600000000000)
@@ -41,9 +42,11 @@ static int esd_pt_cmp(const void *pa, const void *pb)
 	return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
-/* State of one ESD run: the remaining points are a[lo..hi). */
+/* State of one ESD run: the remaining points are a[lo..hi), their values
+ * also in v[lo..hi) (ascending, for the order statistics). */
 struct esd {
 	struct esd_pt *a;
+	double *v;
 	size_t lo, hi;
 	bool hybrid;
 	double mean, m2; /* plain ESD: mean and sum of squared deviations */
@@ -52,41 +55,13 @@ struct esd {
 static double esd_median(const struct esd *e)
 {
 	size_t m = e->hi - e->lo, h = e->lo + m / 2;
-	return m % 2 ? e->a[h].v : (e->a[h - 1].v + e->a[h].v) / 2.0;
-}
-
-/* Left deviations med - a[s-1-j], right ones a[s+j] - med: both ascending. */
-static double esd_kth_dev(const struct esd *e, size_t s, double med, size_t k)
-{
-	size_t nl = s - e->lo, nr = e->hi - s, need = k + 1;
-	size_t ilo = need > nr ? need - nr : 0, ihi = need < nl ? need : nl;
-	while (ilo < ihi) {
-		size_t i = ilo + (ihi - ilo) / 2, j = need - i;
-		if (j > 0 && med - e->a[s - 1 - i].v < e->a[s + j - 1].v - med)
-			ilo = i + 1;
-		else
-			ihi = i;
-	}
-	size_t i = ilo, j = need - i;
-	double l = i > 0 ? med - e->a[s - i].v : -INFINITY;
-	double r = j > 0 ? e->a[s + j - 1].v - med : -INFINITY;
-	return l > r ? l : r;
+	return m % 2 ? e->v[h] : (e->v[h - 1] + e->v[h]) / 2.0;
 }
 
 /* R's mad(): 1.4826 * median |x - median(x)| of the remaining range. */
 static double esd_mad(const struct esd *e, double med)
 {
-	size_t lo = e->lo, hi = e->hi, m = hi - lo;
-	while (lo < hi) { /* first position with a >= med */
-		size_t mid = lo + (hi - lo) / 2;
-		if (e->a[mid].v < med)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	double d = m % 2 ? esd_kth_dev(e, lo, med, m / 2)
-			 : (esd_kth_dev(e, lo, med, m / 2 - 1) + esd_kth_dev(e, lo, med, m / 2)) / 2.0;
-	return 1.4826 * d;
+	return 1.4826 * an_sorted_mad(e->v + e->lo, e->hi - e->lo, med);
 }
 
 static void esd_center_scale(const struct esd *e, double *c, double *s)
@@ -130,6 +105,7 @@ static size_t esd_remove(struct esd *e, enum an_shesd_direction dir, double c, d
 		*dev = dhi;
 		out = e->a[g];
 		memmove(&e->a[g], &e->a[g + 1], (e->hi - g - 1) * sizeof(e->a[0]));
+		memmove(&e->v[g], &e->v[g + 1], (e->hi - g - 1) * sizeof(e->v[0]));
 		e->hi--;
 	}
 	if (!e->hybrid) { /* downdate mean and m2 (reverse Welford) */
@@ -159,21 +135,25 @@ int an_gesd(const double *r, size_t n, size_t max_outliers, double alpha,
 	if (!r || !order || !nsteps || !noutliers || n < 3 || max_outliers == 0 ||
 	    max_outliers > n - 2 || !(alpha > 0.0 && alpha < 1.0) || dir > AN_SHESD_NEG)
 		return -EINVAL;
+	if (!an_all_finite(r, n))
+		return -EINVAL;
 	struct esd e = { .lo = 0, .hi = n, .hybrid = hybrid };
 	e.a = malloc(n * sizeof(*e.a));
-	if (!e.a)
+	e.v = malloc(n * sizeof(*e.v));
+	if (!e.a || !e.v) {
+		free(e.a);
+		free(e.v);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
-		if (!isfinite(r[i])) {
-			free(e.a);
-			return -EINVAL;
-		}
 		e.a[i] = (struct esd_pt){ r[i], i };
 		double d = r[i] - e.mean;
 		e.mean += d / (double)(i + 1);
 		e.m2 += d * (r[i] - e.mean);
 	}
 	qsort(e.a, n, sizeof(*e.a), esd_pt_cmp);
+	for (size_t i = 0; i < n; i++)
+		e.v[i] = e.a[i].v;
 
 	*nsteps = 0;
 	*noutliers = 0;
@@ -192,6 +172,7 @@ int an_gesd(const double *r, size_t n, size_t max_outliers, double alpha,
 		if (R > lam)
 			*noutliers = i;
 	}
+	free(e.v);
 	free(e.a);
 	return 0;
 }
@@ -219,11 +200,11 @@ struct shesd_ctx {
 	size_t *order;
 };
 
+/* Median of x[0..n) by selection on a copy in tmp (O(n)). */
 static double shesd_median(const double *x, size_t n, double *tmp)
 {
 	memcpy(tmp, x, n * sizeof(*x));
-	gsl_sort(tmp, 1, n);
-	return gsl_stats_median_from_sorted_data(tmp, 1, n);
+	return gsl_stats_median(tmp, 1, n);
 }
 
 /* Hybrid statistic of every point against the whole residual, over lambda_1. */
@@ -276,12 +257,8 @@ static int shesd_chunk(struct shesd_ctx *c, size_t lo, size_t m)
 			c->dev[i] = fabs(c->resid[i] - rmed);
 		double mad = 1.4826 * shesd_median(c->dev, m, c->tmp);
 		double lam1 = esd_lambda(m, 1, p->alpha, p->dir);
-		if (!(mad > 0)) { /* mostly tied residuals: the mean absolute deviation */
-			double sad = 0.0;
-			for (size_t i = 0; i < m; i++)
-				sad += c->dev[i];
-			mad = 1.2533141373155003 * sad / (double)m;
-		}
+		if (!(mad > 0)) /* mostly tied residuals: the mean absolute deviation */
+			mad = an_meanad_sigma(c->resid, m, rmed);
 		if (mad > 0)
 			shesd_ratios(c, lo, m, rmed, mad, lam1);
 	}
@@ -541,8 +518,8 @@ int an_shesd(const double *x, size_t n, const struct an_shesd_cfg *cfg, size_t *
 }
 
 /*
- * The an_detect.h adapter (batch: every score uses the whole series).
- * Vec variant, both directions, no threshold. period 0: an_detect_period()
+ * The an_detect.h adapter (batch: every score uses the whole series); cfg
+ * NULL means all defaults, as for the other detectors. Vec variant, both directions, no threshold. period 0: an_detect_period()
  * (an_spectral.h) over periods up to (n - 1) / 2; -EINVAL when it finds none
  * (or the series has NaNs, which it rejects). Sensitivity s divides both alpha and max_anoms by
  * an_detect_sensitivity_scale(s) (capped at 0.5 and 0.49), so s > 0.5 flags
@@ -556,7 +533,10 @@ int an_shesd(const double *x, size_t n, const struct an_shesd_cfg *cfg, size_t *
 int an_detect_shesd(const double *x, size_t n, const struct an_detect_cfg *cfg, double *score,
 		    uint8_t *flag)
 {
-	if (!x || !cfg || !score || !flag)
+	static const struct an_detect_cfg defaults;
+	if (!cfg)
+		cfg = &defaults;
+	if (!x || !score || !flag)
 		return -EINVAL;
 	size_t period = cfg->period;
 	if (period == 0 && n >= 5)

@@ -6,8 +6,9 @@
  * place of the mean and the standard deviation ("hybrid").
  *
  * Batch method: every verdict uses the whole series (or its longterm chunk).
- * Speed: one run over 14,400 one-minute points takes ~25-30 ms of CPU on the
- * 2-core dev VM, 95% of it the robust STL (16 loess passes); the ESD loop
+ * Speed: build-bench/perf/pf_shesd_bench times a run over Twitter's 14,398
+ * one-minute points (shesd_14398_ms) and the robust STL's share of it (16
+ * loess passes; shesd_stl_share_pct, about 87%); the ESD loop
  * is O(n log n) (under 1 ms): the remaining points always form a
  * contiguous range of the sorted values, so each step's median and MAD are
  * order statistics found by binary search).

@@ -18,16 +18,20 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "an_util.h"
+
 static pthread_mutex_t fftw_planner_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-void an_fftw_lock(void)
+/* The FFTW planner lock: held around fftw_plan_* and fftw_destroy_plan, never
+ * around fftw_execute. */
+static void planner_lock(void)
 {
 	int rc = pthread_mutex_lock(&fftw_planner_mutex);
 	assert(rc == 0);
 	(void)rc;
 }
 
-void an_fftw_unlock(void)
+static void planner_unlock(void)
 {
 	int rc = pthread_mutex_unlock(&fftw_planner_mutex);
 	assert(rc == 0);
@@ -39,22 +43,10 @@ void an_fftw_unlock(void)
 /* Longest series accepted (FFTW sizes are int; the ACF pads to >= 2n). */
 #define SPECTRAL_MAX_N ((size_t)1 << 28)
 
-static int all_finite(const double *x, size_t n)
+/* A series we accept: not too long, all finite. */
+static bool series_ok(const double *x, size_t n)
 {
-	if (n > SPECTRAL_MAX_N)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(x[i]))
-			return 0;
-	return 1;
-}
-
-static int is_constant(const double *x, size_t n)
-{
-	for (size_t i = 1; i < n; i++)
-		if (x[i] != x[0])
-			return 0;
-	return 1;
+	return n <= SPECTRAL_MAX_N && an_all_finite(x, n);
 }
 
 /* Smallest 2^a 3^b 5^c >= n (FFTW's fast sizes). */
@@ -89,11 +81,11 @@ static int power_spectrum(const double *d, size_t n, size_t nfft, double *pw, do
 	fftw_plan fwd = NULL, inv = NULL;
 	if (!in || !out)
 		goto err_free;
-	an_fftw_lock();
+	planner_lock();
 	fwd = fftw_plan_dft_r2c_1d((int)nfft, in, out, FFTW_ESTIMATE);
 	if (back)
 		inv = fftw_plan_dft_c2r_1d((int)nfft, out, in, FFTW_ESTIMATE);
-	an_fftw_unlock();
+	planner_unlock();
 	if (!fwd || (back && !inv))
 		goto err_plans;
 	memcpy(in, d, n * sizeof(*in));
@@ -110,12 +102,12 @@ static int power_spectrum(const double *d, size_t n, size_t nfft, double *pw, do
 	}
 	rc = 0;
 err_plans:
-	an_fftw_lock();
+	planner_lock();
 	if (fwd)
 		fftw_destroy_plan(fwd);
 	if (inv)
 		fftw_destroy_plan(inv);
-	an_fftw_unlock();
+	planner_unlock();
 err_free:
 	fftw_free(in);
 	fftw_free(out);
@@ -159,9 +151,9 @@ out:
 
 int an_acf(const double *x, size_t n, size_t maxlag, double *acf)
 {
-	if (!x || !acf || n < 2 || maxlag >= n || !all_finite(x, n))
+	if (!x || !acf || n < 2 || maxlag >= n || !series_ok(x, n))
 		return -EINVAL;
-	if (is_constant(x, n)) {
+	if (an_is_constant(x, n)) {
 		acf[0] = 1.0;
 		for (size_t k = 1; k <= maxlag; k++)
 			acf[k] = 0.0;
@@ -198,7 +190,7 @@ static int periodogram_centered(const double *d, size_t n, double *power)
 
 int an_periodogram(const double *x, size_t n, double *freq, double *power)
 {
-	if (!x || !power || n < 4 || !all_finite(x, n))
+	if (!x || !power || n < 4 || !series_ok(x, n))
 		return -EINVAL;
 	double *d = centered(x, n);
 	if (!d)
@@ -215,14 +207,16 @@ int an_periodogram(const double *x, size_t n, double *freq, double *power)
 
 /*
  * Bins (1-based k) of the local maxima of power[0..m), strongest first, at
- * most cap of them, into bins; returns the count. A peak is > its left
- * neighbour and >= its right one (the ends compare with one side).
+ * most cap of them, into bins, and their count into *np. A peak is > its left
+ * neighbour and >= its right one (the ends compare with one side). Returns 0
+ * or -ENOMEM.
  */
-static size_t find_peaks(const double *power, size_t m, size_t *bins, size_t cap)
+static int find_peaks(const double *power, size_t m, size_t *bins, size_t cap, size_t *np_out)
 {
 	size_t *idx = malloc(m * sizeof(*idx));
+	*np_out = 0;
 	if (!idx)
-		return 0;
+		return -ENOMEM;
 	gsl_sort_index(idx, power, 1, m); /* ascending */
 	size_t np = 0;
 	for (size_t r = m; r-- > 0 && np < cap;) {
@@ -234,7 +228,8 @@ static size_t find_peaks(const double *power, size_t m, size_t *bins, size_t cap
 		bins[np++] = i + 1;
 	}
 	free(idx);
-	return np;
+	*np_out = np;
+	return 0;
 }
 
 /*
@@ -255,35 +250,32 @@ static size_t refine_lag(const double *acf, size_t n, size_t maxlag, size_t kb)
 	return best;
 }
 
-/* Centred d, its periodogram (n/2) and ACF to lag maxlag, all malloc'd. */
+/* The periodogram (n/2) and ACF to lag maxlag of a centred series, malloc'd. */
 struct spectra {
-	double *d;
 	double *power;
 	double *acf;
 };
 
 static void spectra_free(struct spectra *s)
 {
-	free(s->d);
 	free(s->power);
 	free(s->acf);
 }
 
-static int spectra_compute(const double *d_in, size_t n, size_t maxlag, struct spectra *s)
+/* The spectra of the centred d[0..n) (borrowed). */
+static int spectra_compute(const double *d, size_t n, size_t maxlag, struct spectra *s)
 {
 	assert(maxlag < n);
 	memset(s, 0, sizeof(*s));
-	s->d = malloc(n * sizeof(*s->d));
 	s->power = malloc((n / 2) * sizeof(*s->power));
 	s->acf = malloc((maxlag + 1) * sizeof(*s->acf));
-	if (!s->d || !s->power || !s->acf) {
+	if (!s->power || !s->acf) {
 		spectra_free(s);
 		return -ENOMEM;
 	}
-	memcpy(s->d, d_in, n * sizeof(*s->d));
-	int rc = periodogram_centered(s->d, n, s->power);
+	int rc = periodogram_centered(d, n, s->power);
 	if (rc == 0)
-		rc = acf_centered(s->d, n, maxlag, s->acf);
+		rc = acf_centered(d, n, maxlag, s->acf);
 	if (rc < 0)
 		spectra_free(s);
 	return rc;
@@ -292,10 +284,10 @@ static int spectra_compute(const double *d_in, size_t n, size_t maxlag, struct s
 int an_dominant_periods(const double *x, size_t n, size_t k, struct an_period *out,
 			size_t *nout)
 {
-	if (!x || !out || !nout || n < 4 || k == 0 || !all_finite(x, n))
+	if (!x || !out || !nout || n < 4 || k == 0 || !series_ok(x, n))
 		return -EINVAL;
 	*nout = 0;
-	if (is_constant(x, n))
+	if (an_is_constant(x, n))
 		return 0;
 	double *d = centered(x, n);
 	if (!d)
@@ -307,7 +299,8 @@ int an_dominant_periods(const double *x, size_t n, size_t k, struct an_period *o
 	free(d);
 	if (rc < 0)
 		goto out;
-	size_t np = find_peaks(s.power, n / 2, bins, k);
+	size_t np;
+	rc = find_peaks(s.power, n / 2, bins, k, &np);
 	for (size_t i = 0; i < np; i++) {
 		size_t kb = bins[i], lag = refine_lag(s.acf, n, maxlag, kb);
 		double per = lag ? (double)lag : (double)n / (double)kb;
@@ -386,7 +379,9 @@ static size_t pick_period(const struct spectra *s, size_t n, size_t maxperiod)
 {
 	size_t m = n / 2, bins[DETECT_CANDIDATES];
 	double tmp[2 * NOISE_HALF], thr_factor = log((double)m / DETECT_ALPHA);
-	size_t np = find_peaks(s->power, m, bins, DETECT_CANDIDATES);
+	size_t np;
+	if (find_peaks(s->power, m, bins, DETECT_CANDIDATES, &np) < 0)
+		return 0; /* as documented: no period on allocation failure */
 	for (size_t i = 0; i < np; i++) {
 		size_t kb = bins[i];
 		if ((double)n / (double)(kb + 1) > (double)maxperiod)
@@ -402,7 +397,7 @@ static size_t pick_period(const struct spectra *s, size_t n, size_t maxperiod)
 
 size_t an_detect_period(const double *x, size_t n, size_t maxperiod)
 {
-	if (!x || n < 8 || !all_finite(x, n) || is_constant(x, n))
+	if (!x || n < 8 || !series_ok(x, n) || an_is_constant(x, n))
 		return 0;
 	if (maxperiod == 0 || maxperiod > n / 2)
 		maxperiod = n / 2;

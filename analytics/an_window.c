@@ -1,6 +1,7 @@
 /*
  * an_window.c - see an_window.h. The ring holds the values in arrival order;
- * value number s (counting pushes since reset) sits at buf[s % w]. The min
+ * position number s (counting pushes and skips since reset) sits at
+ * buf[s % w], NaN for a skipped position (pushes never store NaN). The min
  * and max deques hold such sequence numbers, oldest first, with values
  * increasing (min) or decreasing (max) from front to back, so the front is
  * the answer.
@@ -10,9 +11,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "an_util.h"
 
 /* A ring of sequence numbers with w slots. */
 struct seq_deque {
@@ -25,8 +29,8 @@ struct an_window {
 	size_t w;
 	unsigned flags;
 	double *buf;
-	uint64_t seq;     /* pushes since reset */
-	size_t count;
+	uint64_t seq;     /* positions (pushes and skips) since reset */
+	size_t count;     /* values held (positions not skipped) */
 	double shift;     /* values are accumulated as x - shift (shifted data:
 			     keeps precision for series far from zero) */
 	double mean;      /* mean of x - shift */
@@ -88,14 +92,20 @@ size_t an_window_count(const struct an_window *win)
 
 /* ---- push ---- */
 
-/* Drops expired sequence numbers, then dominated ones, then appends s.
- * want_min: keep values increasing front to back. */
-static void deque_push(struct seq_deque *d, const double *buf, size_t w, uint64_t s, int want_min)
+/* Drops the sequence numbers that left the window once position s enters. */
+static void deque_expire(struct seq_deque *d, size_t w, uint64_t s)
 {
 	while (d->len && d->s[d->head] + w <= s) {
 		d->head = (d->head + 1) % w;
 		d->len--;
 	}
+}
+
+/* Drops expired sequence numbers, then dominated ones, then appends s.
+ * want_min: keep values increasing front to back. */
+static void deque_push(struct seq_deque *d, const double *buf, size_t w, uint64_t s, int want_min)
+{
+	deque_expire(d, w, s);
 	double x = buf[s % w];
 	while (d->len) {
 		uint64_t b = d->s[(d->head + d->len - 1) % w];
@@ -109,44 +119,43 @@ static void deque_push(struct seq_deque *d, const double *buf, size_t w, uint64_
 	d->len++;
 }
 
-/* Index of the first sorted value >= x. */
-static size_t lower_bound(const double *a, size_t n, double x)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (a[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static void sorted_replace(struct an_window *win, int drop, double old, double x)
+/* Removes old from, and/or inserts x into, the sorted copy of count values. */
+static void sorted_update(struct an_window *win, int drop, double old, int add, double x)
 {
 	double *a = win->sorted;
 	size_t n = win->count; /* before this push */
 	if (drop) {
-		size_t i = lower_bound(a, n, old);
+		size_t i = an_lower_bound(a, n, old);
 		assert(i < n && a[i] == old);
 		memmove(a + i, a + i + 1, (n - i - 1) * sizeof(*a));
 		n--;
 	}
-	size_t j = lower_bound(a, n, x);
-	memmove(a + j + 1, a + j, (n - j) * sizeof(*a));
-	a[j] = x;
+	if (add) {
+		size_t j = an_lower_bound(a, n, x);
+		memmove(a + j + 1, a + j, (n - j) * sizeof(*a));
+		a[j] = x;
+	}
 }
 
 /* Re-sums mean and m2 from the ring (two passes) and re-centres the shift on
  * the current mean, so a trending series stays near its shift. */
 static void resum(struct an_window *win)
 {
+	/* Held values fill buf[0..count) unless some position was skipped. */
+	size_t slots = win->seq < win->w ? (size_t)win->seq : win->w;
 	double s = 0, ss = 0;
-	for (size_t i = 0; i < win->count; i++)
-		s += win->buf[i] - win->shift;
+	if (!win->count) {
+		win->mean = win->m2 = 0;
+		win->since_exact = 0;
+		return;
+	}
+	for (size_t i = 0; i < slots; i++)
+		if (!isnan(win->buf[i]))
+			s += win->buf[i] - win->shift;
 	double mean = s / (double)win->count;
-	for (size_t i = 0; i < win->count; i++) {
+	for (size_t i = 0; i < slots; i++) {
+		if (isnan(win->buf[i]))
+			continue;
 		double d = win->buf[i] - win->shift - mean;
 		ss += d * d;
 	}
@@ -156,38 +165,88 @@ static void resum(struct an_window *win)
 	win->since_exact = 0;
 }
 
-int an_window_push(struct an_window *win, double x)
+/* The mean moved more than 8 standard deviations from the shift (a level
+ * jump or a trend): the shifted sums lose digits, re-centre. Checked at most
+ * once per w steps, so resum stays O(1) amortised. */
+static bool drifted(const struct an_window *win)
 {
-	if (!isfinite(x))
-		return -EINVAL;
-	size_t w = win->w, pos = (size_t)(win->seq % w);
-	int full = win->count == w;
-	double old = full ? win->buf[pos] : 0.0;
-	if (win->sorted)
-		sorted_replace(win, full, old, x);
+	return win->mean * win->mean * (double)win->count > 64.0 * win->m2;
+}
+
+/* Welford's removal of old (count >= 1 values held, old among them). */
+static void moments_remove(struct an_window *win, double old)
+{
+	if (win->count == 1) {
+		win->count = 0;
+		win->mean = win->m2 = 0;
+		return;
+	}
+	double os = old - win->shift, pm = win->mean;
+	win->count--;
+	win->mean -= (os - pm) / (double)win->count;
+	win->m2 -= (os - pm) * (os - win->mean);
+	if (win->m2 < 0)
+		win->m2 = 0;
+}
+
+/* Welford's addition of x. */
+static void moments_add(struct an_window *win, double x)
+{
 	if (win->count == 0)
 		win->shift = x;
 	double xs = x - win->shift;
-	if (full) {
-		double os = old - win->shift;
-		double nm = win->mean + (xs - os) / (double)w;
+	win->count++;
+	double d = xs - win->mean;
+	win->mean += d / (double)win->count;
+	win->m2 += d * (xs - win->mean);
+}
+
+/* Moves the window one position; x is the new value, NaN for a skip. */
+static void window_step(struct an_window *win, double x)
+{
+	size_t w = win->w, pos = (size_t)(win->seq % w);
+	int wrapped = win->seq >= w;
+	double old = wrapped ? win->buf[pos] : NAN;
+	int drop = !isnan(old), add = !isnan(x);
+	if (win->sorted)
+		sorted_update(win, drop, old, add, x);
+	if (drop && add) { /* replace: the count stays */
+		double xs = x - win->shift, os = old - win->shift;
+		double nm = win->mean + (xs - os) / (double)win->count;
 		win->m2 += (xs - os) * (xs - nm + os - win->mean);
 		win->mean = nm;
 		if (win->m2 < 0)
 			win->m2 = 0;
-	} else {
-		win->count++;
-		double d = xs - win->mean;
-		win->mean += d / (double)win->count;
-		win->m2 += d * (xs - win->mean);
+	} else if (drop) {
+		moments_remove(win, old);
+	} else if (add) {
+		moments_add(win, x);
 	}
 	win->buf[pos] = x;
-	deque_push(&win->dmin, win->buf, w, win->seq, 1);
-	deque_push(&win->dmax, win->buf, w, win->seq, 0);
+	if (add) {
+		deque_push(&win->dmin, win->buf, w, win->seq, 1);
+		deque_push(&win->dmax, win->buf, w, win->seq, 0);
+	} else {
+		deque_expire(&win->dmin, w, win->seq);
+		deque_expire(&win->dmax, w, win->seq);
+	}
 	win->seq++;
-	if (full && ++win->since_exact >= 16 * (uint64_t)w)
+	if (++win->since_exact >= 16 * (uint64_t)w ||
+	    (win->since_exact >= w && drifted(win)))
 		resum(win);
+}
+
+int an_window_push(struct an_window *win, double x)
+{
+	if (!isfinite(x))
+		return -EINVAL;
+	window_step(win, x);
 	return 0;
+}
+
+void an_window_skip(struct an_window *win)
+{
+	window_step(win, NAN);
 }
 
 /* ---- queries ---- */
@@ -204,7 +263,20 @@ double an_window_variance(const struct an_window *win)
 	/* A constant window is exactly 0, not the update's rounding residue. */
 	if (an_window_min(win) == an_window_max(win))
 		return 0.0;
-	return win->m2 / (double)(win->count - 1);
+	if (win->m2 > 0)
+		return win->m2 / (double)(win->count - 1);
+	/* Not constant, yet the update cancelled to 0 (values far from the
+	 * shift, differing in their last bits): two passes over the ring. */
+	size_t slots = win->seq < win->w ? (size_t)win->seq : win->w;
+	double s = 0, ss = 0;
+	for (size_t i = 0; i < slots; i++)
+		if (!isnan(win->buf[i]))
+			s += win->buf[i];
+	double mean = s / (double)win->count;
+	for (size_t i = 0; i < slots; i++)
+		if (!isnan(win->buf[i]))
+			ss += (win->buf[i] - mean) * (win->buf[i] - mean);
+	return ss / (double)(win->count - 1);
 }
 
 double an_window_stddev(const struct an_window *win)
@@ -238,25 +310,12 @@ double an_window_mad(const struct an_window *win)
 {
 	if (!win->sorted || !win->count)
 		return NAN;
-	const double *a = win->sorted;
-	size_t n = win->count;
-	double med = sorted_median(a, n);
-	/* Deviations grow leftwards from i and rightwards from j: merge them up
-	 * to the middle rank(s). */
-	size_t j = lower_bound(a, n, med);
-	size_t i = j; /* left candidate is a[i - 1] while i > 0 */
-	double lo = 0, hi = 0;
-	for (size_t r = 0; r <= n / 2; r++) {
-		double d;
-		if (i > 0 && (j >= n || med - a[i - 1] <= a[j] - med))
-			d = med - a[--i];
-		else
-			d = a[j++] - med;
-		if (r == (n - 1) / 2)
-			lo = d;
-		hi = d;
-	}
-	return n % 2 ? hi : 0.5 * (lo + hi);
+	return an_sorted_mad(win->sorted, win->count, sorted_median(win->sorted, win->count));
+}
+
+const double *an_window_sorted(const struct an_window *win)
+{
+	return win->sorted;
 }
 
 /* ---- batch ---- */
@@ -277,11 +336,8 @@ static double window_stat(const struct an_window *win, enum an_window_stat stat)
 
 int an_rolling(const double *x, size_t n, size_t w, enum an_window_stat stat, double *out)
 {
-	if (!x || !out || n == 0 || (unsigned)stat > AN_WIN_MAD)
+	if (!x || !out || n == 0 || (unsigned)stat > AN_WIN_MAD || !an_all_finite(x, n))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(x[i]))
-			return -EINVAL;
 	unsigned flags = stat == AN_WIN_MEDIAN || stat == AN_WIN_MAD ? AN_WINDOW_ORDER : 0;
 	struct an_window *win;
 	int rc = an_window_create(w, flags, &win);

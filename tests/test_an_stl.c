@@ -16,10 +16,6 @@
 
 #include "an_stl.h"
 
-#ifndef SF_DATA_DIR
-#define SF_DATA_DIR "/work/shared/data"
-#endif
-
 #define TWITTER_STL SF_DATA_DIR "/twitter_ad/stl_raw_data_p1440_periodic_robust.csv"
 #define AP_STL SF_DATA_DIR "/airpassengers/stl_logAP_periodic_robust.csv"
 
@@ -51,6 +47,17 @@ static void rstl_load(const char *path, struct rstl *o)
 	fclose(f);
 }
 
+/* Skips the calling test (cmocka's skip()) when an R reference is missing. */
+static void need_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		print_message("skip: %s missing\n", path);
+		skip();
+	}
+	fclose(f);
+}
+
 /* Max abs difference of our periodic robust STL from R's table. */
 static double stl_vs_r(const char *path, size_t period)
 {
@@ -76,6 +83,7 @@ static double stl_vs_r(const char *path, size_t period)
 static void test_an_stl__matches_r_twitter_p1440(void **state)
 {
 	(void)state;
+	need_file(TWITTER_STL);
 	/* R printed 6 decimals: 5e-7 is the rounding floor (series scale ~250). */
 	double e = stl_vs_r(TWITTER_STL, 1440);
 	print_message("twitter p1440 max abs err %.3g\n", e);
@@ -85,6 +93,7 @@ static void test_an_stl__matches_r_twitter_p1440(void **state)
 static void test_an_stl__matches_r_airpassengers(void **state)
 {
 	(void)state;
+	need_file(AP_STL);
 	/* Full-precision reference; we agree to ~2e-4 on a scale of 6.4 (see the
 	 * module report: the cause of the residual gap is not identified). */
 	double e = stl_vs_r(AP_STL, 12);
@@ -182,19 +191,10 @@ static void test_an_stl__bad_parameters(void **state)
 	assert_int_equal(an_stl(y, 50, &cfg, s, t, NULL, NULL), -EINVAL);
 }
 
+/* The R comparisons skip themselves when SF_DATA_DIR lacks the references;
+ * the data-free tests always run. */
 int main(void)
 {
-	FILE *f1 = fopen(TWITTER_STL, "r"), *f2 = fopen(AP_STL, "r");
-	if (!f1 || !f2) {
-		fprintf(stderr, "skip: R reference files missing under %s\n", SF_DATA_DIR);
-		if (f1)
-			fclose(f1);
-		if (f2)
-			fclose(f2);
-		return 77;
-	}
-	fclose(f1);
-	fclose(f2);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_an_stl__matches_r_twitter_p1440),
 		cmocka_unit_test(test_an_stl__matches_r_airpassengers),

@@ -1,7 +1,8 @@
 /*
  * test_an_window.c - rolling statistics against naive recomputation over
- * the trailing window on seeded random data (with ties), variance stability
- * on a large offset over a long stream, and edge cases.
+ * the trailing window on seeded random data (with ties), skipped positions
+ * (gaps) against the same model, variance stability on a large offset over a
+ * long stream, and edge cases.
  */
 #include <errno.h>
 #include <math.h>
@@ -115,6 +116,70 @@ static void test_an_window__variance_stable_on_offset(void **state)
 	an_window_destroy(win);
 }
 
+/* Pushes and skips at random (runs of skips long enough to empty the window)
+ * against the naive model over the values among the last w positions. */
+static void test_an_window__skip_matches_naive(void **state)
+{
+	(void)state;
+	enum { N = 4000 };
+	static double x[N];
+	static int gap[N];
+	const size_t ws[] = { 1, 2, 7, 30 };
+	uint64_t st = 11;
+	for (size_t run = 0; run < 8; run++) {
+		size_t w = ws[run % 4];
+		double offset = run < 4 ? 0.0 : 1e6;
+		for (size_t i = 0; i < N; i++) { /* ties; gaps, in bursts that empty the window */
+			x[i] = floor(unif(&st) * 20.0) - 5.0 + offset;
+			gap[i] = (i / 200) % 5 == 3 ? unif(&st) < 0.9 : unif(&st) < 0.2;
+		}
+		struct an_window *win;
+		assert_int_equal(an_window_create(w, AN_WINDOW_ORDER, &win), 0);
+		for (size_t i = 0; i < N; i++) {
+			if (gap[i])
+				an_window_skip(win);
+			else
+				assert_int_equal(an_window_push(win, x[i]), 0);
+			double v[64];
+			size_t k = 0;
+			for (size_t j = i + 1 > w ? i + 1 - w : 0; j <= i; j++)
+				if (!gap[j])
+					v[k++] = x[j];
+			assert_int_equal(an_window_count(win), k);
+			if (k == 0) {
+				assert_true(isnan(an_window_mean(win)) && isnan(an_window_min(win)) &&
+					    isnan(an_window_max(win)) && isnan(an_window_median(win)));
+				continue;
+			}
+			for (int s = AN_WIN_MEAN; s <= AN_WIN_MAD; s++) {
+				double want = naive(v, 0, k, (enum an_window_stat)s), got;
+				switch (s) {
+				case AN_WIN_MEAN: got = an_window_mean(win); break;
+				case AN_WIN_VARIANCE: got = an_window_variance(win); break;
+				case AN_WIN_STDDEV: got = an_window_stddev(win); break;
+				case AN_WIN_MIN: got = an_window_min(win); break;
+				case AN_WIN_MAX: got = an_window_max(win); break;
+				case AN_WIN_MEDIAN: got = an_window_median(win); break;
+				default: got = an_window_mad(win); break;
+				}
+				if (isnan(want)) {
+					assert_true(isnan(got));
+					continue;
+				}
+				/* values near 1e6 have an ulp of 1.2e-10: the naive two-pass
+				 * moments themselves are good to ~1e-9 there */
+				if (fabs(got - want) > 1e-8 * (1.0 + fabs(want)))
+					fail_msg("w %zu point %zu stat %d: %.17g want %.17g", w, i, s,
+						 got, want);
+			}
+			const double *sorted = an_window_sorted(win);
+			for (size_t j = 1; j < k; j++)
+				assert_true(sorted[j - 1] <= sorted[j]);
+		}
+		an_window_destroy(win);
+	}
+}
+
 static void test_an_window__edges(void **state)
 {
 	(void)state;
@@ -124,6 +189,7 @@ static void test_an_window__edges(void **state)
 	assert_int_equal(an_window_create(4, 0, &win), 0);
 	assert_true(isnan(an_window_mean(win)) && isnan(an_window_min(win)));
 	assert_true(isnan(an_window_median(win))); /* no AN_WINDOW_ORDER */
+	assert_null(an_window_sorted(win));
 	assert_int_equal(an_window_push(win, NAN), -EINVAL);
 	assert_int_equal(an_window_push(win, INFINITY), -EINVAL);
 	assert_int_equal(an_window_count(win), 0);
@@ -146,6 +212,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_an_window__rolling_matches_naive),
+		cmocka_unit_test(test_an_window__skip_matches_naive),
 		cmocka_unit_test(test_an_window__variance_stable_on_offset),
 		cmocka_unit_test(test_an_window__edges),
 	};
