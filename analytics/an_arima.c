@@ -30,6 +30,7 @@
 #include "an_arima.h"
 #include "an_forecast.h"
 #include "an_stl.h"
+#include "an_util.h"
 
 #include <assert.h>
 #include <complex.h>
@@ -43,6 +44,7 @@
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_poly.h>
+#include <gsl/gsl_statistics_double.h>
 
 #define MAX_AR_ORDER 350        /* expanded AR order limit (p + m*P) */
 #define OPT_MAX_ITER 300
@@ -490,20 +492,28 @@ static double css_ssq(struct model *md, size_t *nu)
 	return ssq;
 }
 
-static double css_objective(struct model *md, const double *x)
+/* CSS objective 0.5 log(ssq / nu) at x (R's armaCSS); the sum of squares
+ * and its count through *ssq and *nu. */
+static double css_eval(struct model *md, const double *x, double *ssq, size_t *nu)
 {
 	double mu = unpack(md, x);
 	expand(md, md->cpar, md->phi, md->theta);
 	for (size_t t = 0; t < md->nw; t++)
 		md->wc[t] = md->w[t] - mu;
+	*ssq = css_ssq(md, nu);
+	double f = 0.5 * log(*ssq / (double)*nu);
+	return isfinite(f) && *ssq < 1e300 ? f : BAD_OBJECTIVE;
+}
+
+static double css_objective(struct model *md, const double *x)
+{
+	double ssq;
 	size_t nu;
-	double ssq = css_ssq(md, &nu);
-	double f = 0.5 * log(ssq / (double)nu);
-	return isfinite(f) && ssq < 1e300 ? f : BAD_OBJECTIVE;
+	return css_eval(md, x, &ssq, &nu);
 }
 
 /* ======================================================================
- * Optimisation (GSL BFGS2, central-difference gradient)
+ * Optimisation (GSL BFGS2, forward-difference gradient)
  * ====================================================================== */
 
 typedef double (*objective_fn)(struct model *md, const double *x);
@@ -638,10 +648,7 @@ static int spec_check(const double *y, size_t n, const struct an_arima_spec *s)
 	size_t npar = s->p + s->q + s->P + s->Q + s->include_constant;
 	if (n <= kd || n - kd < npar + 2)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(y[i]))
-			return -EINVAL;
-	return 0;
+	return an_all_finite(y, n) ? 0 : -EINVAL;
 }
 
 static void free_result(struct an_arima *a)
@@ -775,43 +782,50 @@ static int ml_fit(struct model *md, double *x, bool *conv, double *val, double *
 	return *val < BAD_OBJECTIVE ? 0 : -EDOM;
 }
 
-static double mean_sd(const double *w, size_t n, double *sd)
+/* The differenced series w[t] = (delta * y)[t + kd], t = 0..n-kd-1, of
+ * spec s into a malloc'd array of *nw entries (the caller frees it); NULL
+ * when n <= kd or on ENOMEM. */
+static double *difference(const double *y, size_t n, const struct an_arima_spec *s, size_t *nw)
 {
-	double s = 0, ss = 0;
-	for (size_t i = 0; i < n; i++)
-		s += w[i];
-	double mean = s / (double)n;
-	for (size_t i = 0; i < n; i++)
-		ss += (w[i] - mean) * (w[i] - mean);
-	*sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
-	return mean;
+	size_t kd = s->d + (size_t)s->D * (s->m > 1 ? s->m : 1);
+	if (n <= kd)
+		return NULL;
+	double *delta = malloc((kd + 1) * sizeof(double));
+	double *w = malloc((n - kd) * sizeof(double));
+	if (!delta || !w) {
+		free(delta);
+		free(w);
+		return NULL;
+	}
+	diff_poly(s->d, s->D, s->m, delta);
+	for (size_t t = 0; t + kd < n; t++) {
+		double v = 0;
+		for (size_t k = 0; k <= kd; k++)
+			v += delta[k] * y[t + kd - k];
+		w[t] = v;
+	}
+	free(delta);
+	*nw = n - kd;
+	return w;
 }
 
 static int fit_model(const double *y, size_t n, const struct an_arima_spec *spec,
 		     struct an_arima **out)
 {
-	size_t kd = spec->d + (size_t)spec->D * (spec->m > 1 ? spec->m : 1);
-	size_t nw = n - kd;
+	size_t nw;
 	struct model md;
 	int ret = -ENOMEM;
-	double *delta = malloc((kd + 1) * sizeof(double));
-	double *w = malloc(nw * sizeof(double));
+	double *w = difference(y, n, spec, &nw);
 	double *x = NULL;
-	if (!delta || !w)
+	if (!w)
 		goto out_free;
-	diff_poly(spec->d, spec->D, spec->m, delta);
-	for (size_t t = 0; t < nw; t++) {
-		double s = 0;
-		for (size_t k = 0; k <= kd; k++)
-			s += delta[k] * y[t + kd - k];
-		w[t] = s;
-	}
 	if ((ret = model_init(&md, spec, w, nw)) < 0)
 		goto out_free;
 	ret = -ENOMEM;
 	if (!(x = calloc((size_t)md.npar + 1, sizeof(double))))
 		goto out_model;
-	double sd, wmean = mean_sd(w, nw, &sd);
+	double wmean = gsl_stats_mean(w, 1, nw);
+	double sd = nw > 1 ? gsl_stats_sd_m(w, 1, nw, wmean) : 0.0;
 	md.wmean = md.has_const ? wmean : 0.0;
 	md.wscale = sd > 0 ? sd : 1.0;
 	ret = -EDOM;
@@ -824,8 +838,9 @@ static int fit_model(const double *y, size_t n, const struct an_arima_spec *spec
 		if (!css_ok)
 			goto out_model;
 		size_t nu;
-		val = css_objective(&md, x);
-		css_s2 = css_ssq(&md, &nu) / (double)nu;
+		double ssq;
+		val = css_eval(&md, x, &ssq, &nu);
+		css_s2 = ssq / (double)nu;
 		/* the filter's state for forecasting, when the AR part allows */
 		double *xm = md.work;
 		mu = unpack(&md, x);
@@ -855,7 +870,6 @@ out_model:
 out_free:
 	free(x);
 	free(w);
-	free(delta);
 	return ret;
 }
 
@@ -877,20 +891,12 @@ int an_arima_loglik(const double *y, size_t n, const struct an_arima_spec *spec,
 	if (ret < 0 || !coef || !loglik || !sigma2)
 		return ret < 0 ? ret : -EINVAL;
 	struct an_arima_spec s = *spec;
-	size_t kd = s.d + (size_t)s.D * (s.m > 1 ? s.m : 1), nw = n - kd;
+	size_t nw;
 	struct model md;
-	double *delta = malloc((kd + 1) * sizeof(double));
-	double *w = malloc(nw * sizeof(double));
+	double *w = difference(y, n, &s, &nw);
 	ret = -ENOMEM;
-	if (!delta || !w)
+	if (!w)
 		goto out_free;
-	diff_poly(s.d, s.D, s.m, delta);
-	for (size_t t = 0; t < nw; t++) {
-		double v = 0;
-		for (size_t k = 0; k <= kd; k++)
-			v += delta[k] * y[t + kd - k];
-		w[t] = v;
-	}
 	if ((ret = model_init(&md, &s, w, nw)) < 0)
 		goto out_free;
 	memcpy(md.work, coef, (size_t)md.npar * sizeof(double));
@@ -912,7 +918,6 @@ out_model:
 	model_free(&md);
 out_free:
 	free(w);
-	free(delta);
 	return ret;
 }
 
@@ -985,7 +990,7 @@ int an_arima_kpss(const double *y, size_t n, size_t lags, double *stat)
 	double *e = malloc(n * sizeof(double));
 	if (!e)
 		return -ENOMEM;
-	double sd, mean = mean_sd(y, n, &sd), cum = 0, eta = 0, s2 = 0;
+	double mean = gsl_stats_mean(y, 1, n), cum = 0, eta = 0, s2 = 0;
 	for (size_t t = 0; t < n; t++) {
 		e[t] = y[t] - mean;
 		cum += e[t];
@@ -1005,14 +1010,6 @@ int an_arima_kpss(const double *y, size_t n, size_t lags, double *stat)
 	return 0;
 }
 
-static bool is_constant(const double *y, size_t n)
-{
-	for (size_t i = 1; i < n; i++)
-		if (y[i] != y[0])
-			return false;
-	return true;
-}
-
 /* urca's KPSS "mu" 5% critical value (Kwiatkowski et al. 1992, table 1). */
 #define KPSS_CRIT_5PCT 0.463
 
@@ -1025,7 +1022,7 @@ int an_arima_ndiffs(const double *y, size_t n, unsigned max_d)
 		return -ENOMEM;
 	memcpy(x, y, n * sizeof(double));
 	int d = 0;
-	while (n >= 3 && !is_constant(x, n)) {
+	while (n >= 3 && !an_is_constant(x, n)) {
 		double stat;
 		size_t lags = (size_t)trunc(3.0 * sqrt((double)n) / 13.0);
 		if (an_arima_kpss(x, n, lags, &stat) < 0 || stat <= KPSS_CRIT_5PCT ||
@@ -1056,12 +1053,11 @@ double an_arima_seasonal_strength(const double *y, size_t n, unsigned m)
 	cfg.s_degree = 0;
 	if (!s || !t || !e || an_stl(y, n, &cfg, s, t, e, NULL) < 0)
 		goto out;
-	double sd;
-	mean_sd(e, n, &sd);
+	double sd = gsl_stats_sd(e, 1, n);
 	double vare = sd * sd;
 	for (size_t i = 0; i < n; i++)
 		s[i] += e[i];
-	mean_sd(s, n, &sd);
+	sd = gsl_stats_sd(s, 1, n);
 	res = sd > 0 ? fmax(0.0, fmin(1.0, 1.0 - vare / (sd * sd))) : 0.0;
 out:
 	free(e);
@@ -1255,6 +1251,8 @@ static int choose_diffs(const double *y, size_t n, const struct an_arima_auto_cf
 		*d = (unsigned)cfg->d;
 		return 0;
 	}
+	if (n <= (size_t)*D * m)
+		return -EINVAL;   /* too short to difference seasonally */
 	size_t nd = n - (size_t)*D * m;
 	double *dx = malloc(nd * sizeof(double));
 	if (!dx)
@@ -1272,24 +1270,17 @@ static int choose_diffs(const double *y, size_t n, const struct an_arima_auto_cf
 /* The differenced series' value if it is constant (else NaN). */
 static double constant_diff(const double *y, size_t n, const struct an_arima_spec *s)
 {
-	size_t kd = s->d + (size_t)s->D * (s->m > 1 ? s->m : 1);
-	double *delta = malloc((kd + 1) * sizeof(double)), w0 = NAN;
-	if (!delta || n <= kd)
-		goto out;
-	diff_poly(s->d, s->D, s->m, delta);
-	for (size_t t = 0; t + kd < n; t++) {
-		double v = 0;
-		for (size_t k = 0; k <= kd; k++)
-			v += delta[k] * y[t + kd - k];
-		if (t == 0)
-			w0 = v;
-		else if (fabs(v - w0) > 1e-12 * (fabs(w0) + 1e-300)) {
+	size_t nw;
+	double *w = difference(y, n, s, &nw), w0 = NAN;
+	if (!w)
+		return NAN;
+	w0 = w[0];
+	for (size_t t = 1; t < nw; t++)
+		if (fabs(w[t] - w0) > 1e-12 * (fabs(w0) + 1e-300)) {
 			w0 = NAN;
 			break;
 		}
-	}
-out:
-	free(delta);
+	free(w);
 	return w0;
 }
 
@@ -1314,11 +1305,8 @@ static void search_start(struct search *s, unsigned m)
 int an_arima_auto(const double *y, size_t n, const struct an_arima_auto_cfg *cfg,
 		  struct an_arima **out)
 {
-	if (!y || !cfg || !out || n < 3 || cfg->d > 2 || cfg->D > 1)
+	if (!y || !cfg || !out || n < 3 || cfg->d > 2 || cfg->D > 1 || !an_all_finite(y, n))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(y[i]))
-			return -EINVAL;
 	unsigned m = cfg->m > 1 ? cfg->m : 1;
 	struct an_arima_auto_cfg lim = *cfg;
 	size_t third = n / 3;
@@ -1330,7 +1318,7 @@ int an_arima_auto(const double *y, size_t n, const struct an_arima_auto_cfg *cfg
 		lim.max_P = lim.max_Q = 0;
 	struct search s = { .y = y, .n = n, .cfg = &lim };
 	s.base.m = m;
-	if (is_constant(y, n))
+	if (an_is_constant(y, n))
 		return degenerate(y, n, &s.base, y[0], true, out);
 	int ret = choose_diffs(y, n, cfg, m, lim.max_P > 0 || lim.max_Q > 0, &s.base.d,
 			       &s.base.D);
@@ -1361,17 +1349,16 @@ int an_arima_auto(const double *y, size_t n, const struct an_arima_auto_cfg *cfg
 int an_forecast_arima(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 		      struct an_forecast_out *out)
 {
-	if (!y || !cfg || !out || !out->mean || !out->lower || !out->upper || cfg->h == 0)
-		return -EINVAL;
+	int ret = an_forecast_check(y, n, cfg, out, NULL);
+	if (ret < 0)
+		return ret;
 	double level = cfg->level == 0.0 ? 0.95 : cfg->level;
-	if (!(level > 0.0 && level < 1.0))
-		return -EINVAL;
 	struct an_arima_auto_cfg ac;
 	an_arima_auto_cfg_init(&ac, cfg->period > 1 ? (unsigned)cfg->period : 1);
 	if (cfg->period > MAX_AR_ORDER)
 		return -EINVAL;
 	struct an_arima *a;
-	int ret = an_arima_auto(y, n, &ac, &a);
+	ret = an_arima_auto(y, n, &ac, &a);
 	if (ret < 0)
 		return ret;
 	ret = an_arima_forecast(a, cfg->h, level, out->mean, out->lower, out->upper);

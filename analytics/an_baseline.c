@@ -9,36 +9,16 @@
  *
  * They are the yardsticks every other forecaster is scored against (OWA is
  * relative to Naive2) and cheap candidates of the automatic selection.
- * O(n + h) time; Naive2 allocates one period of indices and the adjusted
- * copy of y. Pure numerical code, any thread; the API is in an_forecast.h.
+ * O(n + h) time; Naive2 allocates (in an_forecast_seasadj) one period of
+ * indices and the adjusted copy of y. Pure numerical code, any thread; the API is in an_forecast.h.
  */
 #include "an_forecast.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
-#include <stdlib.h>
-
-#include <gsl/gsl_cdf.h>
 
 #include "an_decomp.h"
-
-/* Shared validation of the common arguments; returns the normal quantile of
- * the interval through *z, or -EINVAL. */
-static int check_args(const double *y, size_t n, const struct an_forecast_cfg *cfg,
-		      const struct an_forecast_out *out, double *z)
-{
-	if (!y || !cfg || !out || !out->mean || !out->lower || !out->upper || cfg->h == 0)
-		return -EINVAL;
-	double level = cfg->level == 0 ? 0.95 : cfg->level;
-	if (!(level > 0 && level < 1))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(y[i]))
-			return -EINVAL;
-	*z = gsl_cdf_ugaussian_Pinv(0.5 + level / 2);
-	return 0;
-}
 
 /* forecast::lagwalk without drift: y[n-lag .. n) repeated, intervals as above. */
 static int lagwalk(const double *y, size_t n, size_t lag, size_t h, double z,
@@ -64,7 +44,7 @@ int an_forecast_naive(const double *y, size_t n, const struct an_forecast_cfg *c
 		      struct an_forecast_out *out)
 {
 	double z;
-	int rc = check_args(y, n, cfg, out, &z);
+	int rc = an_forecast_check(y, n, cfg, out, &z);
 	if (rc < 0)
 		return rc;
 	return lagwalk(y, n, 1, cfg->h, z, out);
@@ -74,51 +54,17 @@ int an_forecast_snaive(const double *y, size_t n, const struct an_forecast_cfg *
 		       struct an_forecast_out *out)
 {
 	double z;
-	int rc = check_args(y, n, cfg, out, &z);
+	int rc = an_forecast_check(y, n, cfg, out, &z);
 	if (rc < 0)
 		return rc;
 	return lagwalk(y, n, cfg->period > 1 ? cfg->period : 1, cfg->h, z, out);
 }
 
-/* Naive2: when the M4 seasonality test passes and the multiplicative indices
- * exist (all values positive), forecast the adjusted series naively and
- * multiply the indices back, bounds included; otherwise plain naive. */
+/* Naive2: naive on the series seasonally adjusted by an_forecast_seasadj
+ * (multiplicative indices, when the M4 test passes and all values are
+ * positive), bounds included; otherwise plain naive. */
 int an_forecast_naive2(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 		       struct an_forecast_out *out)
 {
-	double z;
-	int rc = check_args(y, n, cfg, out, &z);
-	if (rc < 0)
-		return rc;
-	size_t m = cfg->period;
-	if (m < 2 || !an_seasonality_test(y, n, m))
-		return lagwalk(y, n, 1, cfg->h, z, out);
-	double *index = malloc(m * sizeof(*index));
-	double *adj = malloc(n * sizeof(*adj));
-	if (!index || !adj) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	rc = an_decompose_mul(y, n, m, index);
-	if (rc == -EINVAL) {   /* non-positive values: no multiplicative adjustment */
-		rc = lagwalk(y, n, 1, cfg->h, z, out);
-		goto out_free;
-	}
-	if (rc < 0)
-		goto out_free;
-	for (size_t i = 0; i < n; i++)
-		adj[i] = y[i] / index[i % m];
-	rc = lagwalk(adj, n, 1, cfg->h, z, out);
-	if (rc < 0)
-		goto out_free;
-	for (size_t k = 0; k < cfg->h; k++) {
-		double s = index[(n + k) % m];
-		out->mean[k] *= s;
-		out->lower[k] *= s;
-		out->upper[k] *= s;
-	}
-out_free:
-	free(adj);
-	free(index);
-	return rc;
+	return an_forecast_seasadj(y, n, cfg, out, an_forecast_naive);
 }

@@ -11,6 +11,7 @@
 #include "an_ets.h"
 
 #include "an_decomp.h"
+#include "an_util.h"
 #include "cm_compiler.h"
 
 #include <assert.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_fit.h>
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -30,14 +32,6 @@
 /* ================================================================ */
 /* Shared helpers                                                    */
 /* ================================================================ */
-
-static bool all_finite(const double *y, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(y[i]))
-			return false;
-	return true;
-}
 
 static bool all_positive(const double *y, size_t n)
 {
@@ -62,59 +56,6 @@ static double z_of_level(double level)
 static bool level_ok(double level)
 {
 	return level == 0.0 || (level > 0.0 && level < 1.0);
-}
-
-/*
- * Classical decomposition of y[0..n) at period m as R's decompose(): fig[m]
- * gets the seasonal figure by position (additive: mean y - trend, centred to
- * sum 0; multiplicative: mean y / trend, scaled to mean 1) and, if l0 is not
- * NULL, *l0 and *b0 the intercept and slope of the least squares line through the
- * centred moving average against 1, 2, ... (HoltWinters' l.start, b.start).
- * Needs n >= 2 * m, m >= 2 and, when mul, positive moving averages.
- */
-static int decompose(const double *y, size_t n, size_t m, bool mul, double *fig,
-		     double *l0, double *b0)
-{
-	size_t half = m / 2;
-	double *cnt = calloc(m, sizeof(*cnt));
-	double sx = 0, sy = 0, sxx = 0, sxy = 0, k = 0, tot = 0;
-
-	assert(m >= 2 && n >= 2 * m);
-	if (cnt == NULL)
-		return -ENOMEM;
-	memset(fig, 0, m * sizeof(*fig));
-	for (size_t i = half; i + half < n; i++) {
-		double t = 0.0;
-		if (m % 2 == 0) {
-			t = 0.5 * (y[i - half] + y[i + half]);
-			for (size_t j = i - half + 1; j < i + half; j++)
-				t += y[j];
-		} else {
-			for (size_t j = i - half; j <= i + half; j++)
-				t += y[j];
-		}
-		t /= (double)m;
-		fig[i % m] += mul ? y[i] / t : y[i] - t;
-		cnt[i % m] += 1.0;
-		k += 1.0;
-		sx += k;
-		sy += t;
-		sxx += k * k;
-		sxy += k * t;
-	}
-	for (size_t j = 0; j < m; j++) {
-		fig[j] /= cnt[j];
-		tot += fig[j];
-	}
-	for (size_t j = 0; j < m; j++)
-		fig[j] = mul ? fig[j] / (tot / (double)m) : fig[j] - tot / (double)m;
-	free(cnt);
-	if (l0 != NULL) {
-		double slope = (k * sxy - sx * sy) / (k * sxx - sx * sx);
-		*b0 = slope;
-		*l0 = (sy - slope * sx) / k;
-	}
-	return all_finite(fig, m) ? 0 : -EINVAL;
 }
 
 /* Iterates a set simplex until it is smaller than 1e-6, gains less than the
@@ -245,7 +186,9 @@ static double hw_objective(const gsl_vector *x, void *arg)
 }
 
 /* Start values as R: non-seasonal l = y[1], b = y[1] - y[0]; seasonal from
- * decompose() of the first two periods. */
+ * decompose() of the first two periods: its figure (m entries into fig), and
+ * as l.start and b.start the intercept and slope of the least squares line
+ * through its trend against 1, 2, ... */
 static int hw_start(struct hw_data *d, double *fig)
 {
 	if (d->type == AN_HW_NONE) {
@@ -256,13 +199,27 @@ static int hw_start(struct hw_data *d, double *fig)
 	}
 	d->start = d->m;
 	d->s0 = fig;
-	return decompose(d->y, 2 * d->m, d->m, d->type == AN_HW_MUL, fig, &d->l0, &d->b0);
+	size_t n2 = 2 * d->m, half = d->m / 2, k = n2 - 2 * half;
+	double *trend = malloc((n2 + k) * sizeof(*trend)), c00, c01, c11, sumsq;
+	if (trend == NULL)
+		return -ENOMEM;
+	double *t = trend + n2;
+	int rc = an_decompose(d->y, n2, d->m, d->type == AN_HW_MUL, fig, trend);
+	if (rc == 0 && !an_all_finite(fig, d->m))
+		rc = -EINVAL;
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		t[i] = (double)(i + 1);
+	if (rc == 0 && gsl_fit_linear(t, 1, trend + half, 1, k, &d->l0, &d->b0, &c00, &c01,
+				      &c11, &sumsq) != GSL_SUCCESS)
+		rc = -EDOM;
+	free(trend);
+	return rc;
 }
 
 static int hw_check(const double *y, size_t n, size_t period, enum an_hw_season type,
 		    const struct an_hw_model *m)
 {
-	if (y == NULL || m == NULL || !all_finite(y, n))
+	if (y == NULL || m == NULL || !an_all_finite(y, n))
 		return -EINVAL;
 	if (type == AN_HW_NONE)
 		return n >= 5 ? 0 : -EINVAL;
@@ -629,33 +586,64 @@ static double ets_objective(const gsl_vector *x, void *arg)
 	return ets_filter(d, &p, &r) + 10.0 * (double)d->n * dist;
 }
 
-/* forecast::ets' initstate(): seasonal figure by classical decomposition of
- * the whole series, level (and trend) from the mean (regression) of the
- * first max(10, 2m) seasonally adjusted points. fig gets m entries. */
-static int ets_initstate(struct ets_data *d, double *fig)
+/*
+ * forecast::ets' initstate() seasonal figures: the classical decomposition
+ * of the whole series at period m, additive into add and multiplicative
+ * (floored at 0.01) into mul, m entries each; either may be NULL. Needs
+ * n >= 2 * m, m >= 2 and, for mul, y > 0.
+ */
+static int ets_figures(const double *y, size_t n, size_t m, double *add, double *mul)
+{
+	int rc;
+
+	if (add != NULL) {
+		rc = an_decompose(y, n, m, false, add, NULL);
+		if (rc != 0)
+			return rc;
+		if (!an_all_finite(add, m))
+			return -EINVAL;
+	}
+	if (mul != NULL) {
+		rc = an_decompose(y, n, m, true, mul, NULL);
+		if (rc != 0)
+			return rc;
+		if (!an_all_finite(mul, m))
+			return -EINVAL;
+		for (size_t j = 0; j < m; j++)
+			mul[j] = fmax(mul[j], 1e-2);
+	}
+	return 0;
+}
+
+/* The rest of forecast::ets' initstate(): level (and trend) from the mean
+ * (least squares line) of the first max(10, 2m) points adjusted by the
+ * seasonal figure fig (d->m entries). v gets 2 max(10, 2m) scratch entries. */
+static int ets_initstate(struct ets_data *d, const double *fig, double *v)
 {
 	const struct an_ets_spec *sp = &d->spec;
 	bool seas = sp->season != AN_ETS_SEAS_N, mul = sp->season == AN_ETS_SEAS_M;
 	size_t maxn = d->m * 2 > 10 ? d->m * 2 : 10;
-	double sx = 0, sy = 0, sxx = 0, sxy = 0, sabs = 0;
+	double sabs = 0;
 
-	if (seas) {
-		int rc = decompose(d->y, d->n, d->m, mul, fig, NULL, NULL);
-		if (rc != 0)
-			return rc;
-		for (size_t j = 0; mul && j < d->m; j++)
-			fig[j] = fmax(fig[j], 1e-2);
-	}
 	maxn = maxn < d->n ? maxn : d->n;
+	double *t = v + maxn;
 	for (size_t i = 0; i < maxn; i++) {
 		double s = seas ? fig[i % d->m] : (mul ? 1.0 : 0.0);
-		double v = mul ? d->y[i] / s : d->y[i] - s, t = (double)(i + 1);
-		sx += t, sy += v, sxx += t * t, sxy += t * v;
+		v[i] = mul ? d->y[i] / s : d->y[i] - s;
+		t[i] = (double)(i + 1);
 	}
-	double k = (double)maxn, slope = (k * sxy - sx * sy) / (k * sxx - sx * sx);
 	if (sp->trend == AN_ETS_TREND_N) {
-		d->l0i = sy / k, d->b0i = 0.0;
+		double sy = 0;
+		for (size_t i = 0; i < maxn; i++)
+			sy += v[i];
+		d->l0i = sy / (double)maxn, d->b0i = 0.0;
 	} else {
+		/* Written out, not gsl_fit_linear: these are the optimiser's start
+		 * values, kept bit-identical (GSL's centred sums round differently). */
+		double sx = 0, sy = 0, sxx = 0, sxy = 0, k = (double)maxn;
+		for (size_t i = 0; i < maxn; i++)
+			sx += t[i], sy += v[i], sxx += t[i] * t[i], sxy += t[i] * v[i];
+		double slope = (k * sxy - sx * sy) / (k * sxx - sx * sx);
 		d->b0i = slope, d->l0i = (sy - slope * sx) / k;
 		if (fabs(d->l0i + d->b0i) < 1e-8)
 			d->l0i *= 1.0 + 1e-3, d->b0i *= 1.0 + 1e-3;
@@ -679,7 +667,8 @@ static size_t ets_npar(const struct an_ets_spec *sp, size_t m)
 	return k;
 }
 
-static int ets_check(const double *y, size_t n, size_t period, const struct an_ets_spec *sp)
+/* The spec is known and n long enough for it (the data are not looked at). */
+static int ets_check(size_t n, size_t period, const struct an_ets_spec *sp)
 {
 	bool seas = sp->season != AN_ETS_SEAS_N;
 
@@ -689,9 +678,12 @@ static int ets_check(const double *y, size_t n, size_t period, const struct an_e
 		return -EINVAL;
 	if (n < ets_npar(sp, seas ? period : 1) + 4)
 		return -EINVAL;
-	if ((sp->error == AN_ETS_ERR_M || sp->season == AN_ETS_SEAS_M) && !all_positive(y, n))
-		return -EINVAL;
 	return 0;
+}
+
+static bool ets_needs_positive(const struct an_ets_spec *sp)
+{
+	return sp->error == AN_ETS_ERR_M || sp->season == AN_ETS_SEAS_M;
 }
 
 /* Fills m's parameters, final states and criteria from the optimum x. */
@@ -719,12 +711,16 @@ static int ets_finish(const struct ets_data *d, const double *x, struct an_ets_m
 	return 0;
 }
 
-int an_ets_fit(const double *y, size_t n, size_t period, const struct an_ets_spec *spec,
-	       struct an_ets_model *m)
+/*
+ * an_ets_fit for y already checked (finite; positive where spec needs it)
+ * with its seasonal figure fig already computed (period entries for a
+ * seasonal spec as ets_figures gives them, ignored otherwise).
+ */
+static int ets_fit_fig(const double *y, size_t n, size_t period, const struct an_ets_spec *spec,
+		       const double *fig, struct an_ets_model *m)
 {
-	if (y == NULL || spec == NULL || m == NULL || !all_finite(y, n))
-		return -EINVAL;
-	int rc = ets_check(y, n, period, spec);
+	static const double no_season = 0.0;
+	int rc = ets_check(n, period, spec);
 	if (rc != 0)
 		return rc;
 	memset(m, 0, sizeof(*m));
@@ -732,14 +728,15 @@ int an_ets_fit(const double *y, size_t n, size_t period, const struct an_ets_spe
 	d.m = spec->season == AN_ETS_SEAS_N ? 1 : period;
 	d.nx = 2 + (spec->trend != AN_ETS_TREND_N ? 2 : 0) + (spec->trend == AN_ETS_TREND_AD) +
 	       (spec->season != AN_ETS_SEAS_N);
-	double *fig = calloc(2 * d.m, sizeof(*fig));
+	size_t maxn = d.m * 2 > 10 ? d.m * 2 : 10;
+	double *scratch = calloc(d.m + 2 * maxn, sizeof(*scratch));
 	gsl_vector *x = gsl_vector_alloc(d.nx), *step = gsl_vector_alloc(d.nx);
 	m->season = malloc(d.m * sizeof(*m->season));
 	rc = -ENOMEM;
-	if (fig == NULL || x == NULL || step == NULL || m->season == NULL)
+	if (scratch == NULL || x == NULL || step == NULL || m->season == NULL)
 		goto err_free;
-	d.seas = fig + d.m;
-	rc = ets_initstate(&d, fig);
+	d.seas = scratch;
+	rc = ets_initstate(&d, spec->season == AN_ETS_SEAS_N ? &no_season : fig, scratch + d.m);
 	if (rc != 0)
 		goto err_free;
 	gsl_multimin_function fn = { .f = ets_objective, .n = d.nx, .params = &d };
@@ -755,13 +752,36 @@ int an_ets_fit(const double *y, size_t n, size_t period, const struct an_ets_spe
 	m->n = n;
 	gsl_vector_free(step);
 	gsl_vector_free(x);
-	free(fig);
+	free(scratch);
 	return 0;
 err_free:
 	gsl_vector_free(step);
 	gsl_vector_free(x);
-	free(fig);
+	free(scratch);
 	an_ets_release(m);
+	return rc;
+}
+
+int an_ets_fit(const double *y, size_t n, size_t period, const struct an_ets_spec *spec,
+	       struct an_ets_model *m)
+{
+	if (y == NULL || spec == NULL || m == NULL || !an_all_finite(y, n))
+		return -EINVAL;
+	int rc = ets_check(n, period, spec);
+	if (rc != 0)
+		return rc;
+	if (ets_needs_positive(spec) && !all_positive(y, n))
+		return -EINVAL;
+	if (spec->season == AN_ETS_SEAS_N)
+		return ets_fit_fig(y, n, period, spec, NULL, m);
+	double *fig = malloc(period * sizeof(*fig));
+	if (fig == NULL)
+		return -ENOMEM;
+	bool mul = spec->season == AN_ETS_SEAS_M;
+	rc = ets_figures(y, n, period, mul ? NULL : fig, mul ? fig : NULL);
+	if (rc == 0)
+		rc = ets_fit_fig(y, n, period, spec, fig, m);
+	free(fig);
 	return rc;
 }
 
@@ -784,12 +804,40 @@ static bool auto_skip(const struct an_ets_spec *sp, bool seas_ok, bool pos)
 	return (sp->error == AN_ETS_ERR_M || sp->season == AN_ETS_SEAS_M) && !pos;
 }
 
+/*
+ * The seasonal figures an_ets_auto's candidates start from, computed once:
+ * fig[0..period) additive, fig[period..2 period) multiplicative; *add_rc and
+ * *mul_rc what ets_figures gave for each (a candidate whose figure failed
+ * fails with that). -ENOMEM, else 0.
+ */
+static int auto_figures(const double *y, size_t n, size_t period, bool seas_ok, bool pos,
+			double **fig, int *add_rc, int *mul_rc)
+{
+	*fig = NULL;
+	*add_rc = *mul_rc = -EINVAL;
+	if (!seas_ok)
+		return 0;
+	*fig = malloc(2 * period * sizeof(**fig));
+	if (*fig == NULL)
+		return -ENOMEM;
+	*add_rc = ets_figures(y, n, period, *fig, NULL);
+	if (pos)
+		*mul_rc = ets_figures(y, n, period, NULL, *fig + period);
+	return *add_rc == -ENOMEM || *mul_rc == -ENOMEM ? -ENOMEM : 0;
+}
+
 int an_ets_auto(const double *y, size_t n, size_t period, struct an_ets_model *m)
 {
-	if (y == NULL || m == NULL || !all_finite(y, n))
+	if (y == NULL || m == NULL || !an_all_finite(y, n))
 		return -EINVAL;
 	bool pos = all_positive(y, n), seas_ok = period >= 2 && n > 2 * period;
-	int rc = -EINVAL;
+	double *fig;
+	int add_rc, mul_rc, rc = auto_figures(y, n, period, seas_ok, pos, &fig, &add_rc, &mul_rc);
+	if (rc != 0) {
+		free(fig);
+		return rc;
+	}
+	rc = -EINVAL;
 	memset(m, 0, sizeof(*m));
 	for (int e = AN_ETS_ERR_A; e <= AN_ETS_ERR_M; e++) {
 		for (int t = AN_ETS_TREND_N; t <= AN_ETS_TREND_AD; t++) {
@@ -798,9 +846,13 @@ int an_ets_auto(const double *y, size_t n, size_t period, struct an_ets_model *m
 				struct an_ets_model cand;
 				if (auto_skip(&sp, seas_ok, pos))
 					continue;
-				int r = an_ets_fit(y, n, period, &sp, &cand);
+				int r = s == AN_ETS_SEAS_A ? add_rc : s == AN_ETS_SEAS_M ? mul_rc : 0;
+				if (r == 0)
+					r = ets_fit_fig(y, n, period, &sp,
+							s == AN_ETS_SEAS_M ? fig + period : fig, &cand);
 				if (r == -ENOMEM) {
 					an_ets_release(m);
+					free(fig);
 					return r;
 				}
 				if (r != 0) {
@@ -816,6 +868,7 @@ int an_ets_auto(const double *y, size_t n, size_t period, struct an_ets_model *m
 			}
 		}
 	}
+	free(fig);
 	return m->season != NULL ? 0 : rc;
 }
 
@@ -943,21 +996,15 @@ int an_ets_predict(const struct an_ets_model *m, size_t h, double level,
 /* The an_forecast.h entry points                                    */
 /* ================================================================ */
 
-static bool cfg_ok(const double *y, const struct an_forecast_cfg *cfg,
-		   const struct an_forecast_out *out)
-{
-	return y != NULL && cfg != NULL && out != NULL && out->mean != NULL && cfg->h > 0 &&
-	       level_ok(cfg->level);
-}
-
 static int hw_forecast(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 		       struct an_forecast_out *out, enum an_hw_season type)
 {
 	struct an_hw_model m;
+	int rc = an_forecast_check(y, n, cfg, out, NULL);
 
-	if (!cfg_ok(y, cfg, out))
-		return -EINVAL;
-	int rc = an_hw_fit(y, n, cfg->period, cfg->period < 2 ? AN_HW_NONE : type, &m);
+	if (rc < 0)
+		return rc;
+	rc = an_hw_fit(y, n, cfg->period, cfg->period < 2 ? AN_HW_NONE : type, &m);
 	if (rc != 0)
 		return rc;
 	rc = an_hw_predict(&m, cfg->h, cfg->level, out);
@@ -993,54 +1040,34 @@ static int ets_forecast(const double *y, size_t n, size_t period, const struct a
 	return rc;
 }
 
+/* ETS(A,Ad,N) (forecast::holt(damped = TRUE)) on y as it is. */
+static int damped_plain(const double *y, size_t n, const struct an_forecast_cfg *cfg,
+			struct an_forecast_out *out)
+{
+	const struct an_ets_spec spec = { AN_ETS_ERR_A, AN_ETS_TREND_AD, AN_ETS_SEAS_N };
+
+	return ets_forecast(y, n, 1, &spec, cfg, out);
+}
+
 /*
- * M4's "Damped" benchmark: when the series passes the 90% seasonality test
- * at cfg->period (and is positive), it is divided by the classical
- * multiplicative indices, ETS(A,Ad,N) is fitted (forecast::holt(damped =
- * TRUE)), and forecasts and bounds are multiplied back by the indices.
- * Otherwise ETS(A,Ad,N) on the raw series. Needs n >= 10.
+ * M4's "Damped" benchmark: ETS(A,Ad,N) on the series seasonally adjusted by
+ * an_forecast_seasadj (divided by the classical multiplicative indices when
+ * it passes the 90% seasonality test at cfg->period and is positive;
+ * forecasts and bounds multiplied back). Needs n >= 10.
  */
 int an_forecast_hw_damped(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 			  struct an_forecast_out *out)
 {
-	const struct an_ets_spec spec = { AN_ETS_ERR_A, AN_ETS_TREND_AD, AN_ETS_SEAS_N };
-	double *idx = NULL, *adj = NULL;
-	int rc;
-
-	if (!cfg_ok(y, cfg, out) || !all_finite(y, n))
-		return -EINVAL;
-	if (cfg->period < 2 || !an_seasonality_test(y, n, cfg->period) || !all_positive(y, n))
-		return ets_forecast(y, n, 1, &spec, cfg, out);
-	idx = malloc(cfg->period * sizeof(*idx));
-	adj = malloc(n * sizeof(*adj));
-	rc = -ENOMEM;
-	if (idx == NULL || adj == NULL)
-		goto out_free;
-	rc = an_decompose_mul(y, n, cfg->period, idx);
-	if (rc != 0)
-		goto out_free;
-	for (size_t i = 0; i < n; i++)
-		adj[i] = y[i] / idx[i % cfg->period];
-	rc = ets_forecast(adj, n, 1, &spec, cfg, out);
-	for (size_t i = 0; rc == 0 && i < cfg->h; i++) {
-		double s = idx[(n + i) % cfg->period];
-		out->mean[i] *= s;
-		if (out->lower != NULL)
-			out->lower[i] *= s;
-		if (out->upper != NULL)
-			out->upper[i] *= s;
-	}
-out_free:
-	free(adj);
-	free(idx);
-	return rc;
+	return an_forecast_seasadj(y, n, cfg, out, damped_plain);
 }
 
 /* Automatic ETS by AICc over forecast::ets' default model space. */
 int an_forecast_ets(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 		    struct an_forecast_out *out)
 {
-	if (!cfg_ok(y, cfg, out))
-		return -EINVAL;
+	int rc = an_forecast_check(y, n, cfg, out, NULL);
+
+	if (rc < 0)
+		return rc;
 	return ets_forecast(y, n, cfg->period, NULL, cfg, out);
 }

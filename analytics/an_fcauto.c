@@ -189,13 +189,12 @@ static int combine(const struct an_fcauto_model *models, const double *y, size_t
 static int check_args(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 		      const struct an_fcauto_cfg *ac, const struct an_forecast_out *out)
 {
-	if (!y || !cfg || !ac || !out || !out->mean || !out->lower || !out->upper ||
-	    cfg->h == 0 || n < 2 || ac->nmodels > AN_FCAUTO_MAX_MODELS ||
+	int rc = an_forecast_check(y, n, cfg, out, NULL);
+	if (rc < 0)
+		return rc;
+	if (!ac || n < 2 || ac->nmodels > AN_FCAUTO_MAX_MODELS ||
 	    (ac->models && ac->nmodels == 0) || ac->top_k > AN_FCAUTO_MAX_MODELS)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(y[i]))
-			return -EINVAL;
 	for (size_t i = 0; ac->models && i < ac->nmodels; i++)
 		if (!ac->models[i].fn || !ac->models[i].name)
 			return -EINVAL;

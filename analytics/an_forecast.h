@@ -37,6 +37,15 @@ struct an_forecast_out {
 typedef int (*an_forecast_fn)(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 			      struct an_forecast_out *out);
 
+/*
+ * The checks every forecaster makes first: y, cfg and all three output
+ * buffers given, h > 0, level 0 (= 0.95) or in (0, 1), every y finite.
+ * 0 with *z (when not NULL) the standard normal quantile of the interval's
+ * upper bound, 1.96 for 0.95; or -EINVAL.
+ */
+int an_forecast_check(const double *y, size_t n, const struct an_forecast_cfg *cfg,
+		      const struct an_forecast_out *out, double *z);
+
 /* The models (each in its own file; model-specific APIs are in their headers). */
 int an_forecast_naive(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 		      struct an_forecast_out *out);

@@ -68,6 +68,7 @@ struct design {
 	double *x;
 	double *l1;
 	double *ridge;
+	double *cp;         /* ncp change points' scaled times */
 	double dt;          /* scaled time of one point */
 };
 
@@ -113,16 +114,17 @@ static void fill_trend(struct design *d, const struct an_prophet_cfg *pc)
 {
 	size_t hist = (size_t)floor(or_default(pc->changepoint_range, DEF_RANGE) * (double)d->n);
 	double tau = or_default(pc->changepoint_prior_scale, DEF_TAU);
+	for (size_t j = 0; j < d->ncp; j++) {
+		size_t idx = (size_t)llround((double)(j + 1) * (double)(hist - 1) / (double)d->ncp);
+		d->cp[j] = (double)idx * d->dt;
+	}
 	for (size_t r = 0; r < d->rows; r++) {
 		double t = (double)r * d->dt;
 		double *row = d->x + r * d->p;
 		row[0] = 1;
 		row[1] = t;
-		for (size_t j = 0; j < d->ncp; j++) {
-			size_t idx = (size_t)llround((double)(j + 1) * (double)(hist - 1) / (double)d->ncp);
-			double s = (double)idx * d->dt;
-			row[2 + j] = t > s ? t - s : 0;
-		}
+		for (size_t j = 0; j < d->ncp; j++)
+			row[2 + j] = t > d->cp[j] ? t - d->cp[j] : 0;
 	}
 	d->ridge[0] = d->ridge[1] = 1 / (KM_PRIOR_SCALE * KM_PRIOR_SCALE);
 	for (size_t j = 0; j < d->ncp; j++)
@@ -177,7 +179,8 @@ static int design_build(struct design *d, size_t n, size_t h, const struct an_pr
 	d->x = calloc(d->rows * d->p, sizeof(double));
 	d->l1 = calloc(d->p, sizeof(double));
 	d->ridge = calloc(d->p, sizeof(double));
-	if (!d->x || !d->l1 || !d->ridge)
+	d->cp = malloc((d->ncp ? d->ncp : 1) * sizeof(double));
+	if (!d->x || !d->l1 || !d->ridge || !d->cp)
 		return -ENOMEM;
 	fill_trend(d, pc);
 	size_t col = fill_seasonal(d, pc, 2 + d->ncp);
@@ -191,6 +194,7 @@ static void design_release(struct design *d)
 	free(d->x);
 	free(d->l1);
 	free(d->ridge);
+	free(d->cp);
 }
 
 /* ---- penalised least squares ------------------------------------------- */
@@ -351,15 +355,11 @@ static int simulate(const struct design *d, const double *b, double sigma, const
 static int check_args(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 		      const struct an_prophet_cfg *pc, const struct an_forecast_out *out)
 {
-	if (!y || !cfg || !pc || !out || !out->mean || !out->lower || !out->upper ||
-	    cfg->h == 0 || n < 3 || cfg->h > (size_t)1 << 24 || n > (size_t)1 << 26)
+	int rc = an_forecast_check(y, n, cfg, out, NULL);
+	if (rc < 0)
+		return rc;
+	if (!pc || n < 3 || cfg->h > (size_t)1 << 24 || n > (size_t)1 << 26)
 		return -EINVAL;
-	double level = cfg->level == 0 ? 0.95 : cfg->level;
-	if (!(level > 0 && level < 1))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(y[i]))
-			return -EINVAL;
 	return check_cfg(pc);
 }
 

@@ -29,8 +29,8 @@
  * growth, no MCMC.
  *
  * Cost: O(n p^2) for p = 2 + changepoints + 2*sum(orders) + holiday columns
- * (about 50 by default: ~1 ms for 1,000 points) plus samples * h for the
- * intervals. Pure numerical code, any thread, scratch freed before return.
+ * (about 50 by default) plus samples * h for the intervals; for the time of
+ * a 1,000-point fit see perf/pf_forecast_bench (forecast_prophet_1000_ms). Pure numerical code, any thread, scratch freed before return.
  */
 #ifndef AN_PROPHET_H
 #define AN_PROPHET_H

@@ -1,17 +1,15 @@
 /*
  * an_theta.c - see an_theta.h. The SES part is ETS(A,N,N) fitted by
- * an_ets_fit (what forecast::ses does); the seasonal adjustment is the
- * classical multiplicative one of an_decomp.c, applied like the M4
- * benchmark code: only when the seasonality test passes (and the data are
- * positive), forecasts and bounds multiplied back by the indices of their
- * positions.
+ * an_ets_fit (what forecast::ses does); the seasonal adjustment is
+ * an_forecast_seasadj (an_decomp.h), applied like the M4 benchmark code:
+ * only when the seasonality test passes (and the data are positive),
+ * forecasts and bounds multiplied back by the indices of their positions.
  */
 #include "an_theta.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
-#include <stdbool.h>
 #include <stdlib.h>
 
 #include <gsl/gsl_cdf.h>
@@ -19,6 +17,7 @@
 
 #include "an_decomp.h"
 #include "an_ets.h"
+#include "an_util.h"
 
 int an_theta_fit(const double *y, size_t n, struct an_theta_model *m)
 {
@@ -27,11 +26,8 @@ int an_theta_fit(const double *y, size_t n, struct an_theta_model *m)
 	double *buf, c0, c1, cov00, cov01, cov11, sumsq;
 	int rc;
 
-	if (y == NULL || m == NULL || n < 7)
+	if (y == NULL || m == NULL || n < 7 || !an_all_finite(y, n))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(y[i]))
-			return -EINVAL;
 	buf = malloc(2 * n * sizeof(*buf));
 	if (buf == NULL)
 		return -ENOMEM;
@@ -63,7 +59,8 @@ out:
 int an_theta_predict(const struct an_theta_model *m, size_t h, double level,
 		     struct an_forecast_out *out)
 {
-	if (m == NULL || out == NULL || out->mean == NULL || h == 0 || level < 0.0 || level >= 1.0)
+	if (m == NULL || out == NULL || out->mean == NULL || h == 0 ||
+	    !(level == 0.0 || (level > 0.0 && level < 1.0)))
 		return -EINVAL;
 	double z = gsl_cdf_ugaussian_Pinv(0.5 + (level == 0.0 ? 0.95 : level) / 2.0);
 	for (size_t i = 0; i < h; i++) {
@@ -79,53 +76,22 @@ int an_theta_predict(const struct an_theta_model *m, size_t h, double level,
 	return 0;
 }
 
-/* Fits and predicts y (already adjusted), then multiplies by idx if any. */
-static int theta_run(const double *y, size_t n, const struct an_forecast_cfg *cfg,
-		     const double *idx, struct an_forecast_out *out)
+/* The non-seasonal Theta forecast of y as it is (cfg->period unused). */
+static int theta_plain(const double *y, size_t n, const struct an_forecast_cfg *cfg,
+		       struct an_forecast_out *out)
 {
 	struct an_theta_model m;
 	int rc = an_theta_fit(y, n, &m);
 
 	if (rc == 0)
 		rc = an_theta_predict(&m, cfg->h, cfg->level, out);
-	for (size_t i = 0; rc == 0 && idx != NULL && i < cfg->h; i++) {
-		double s = idx[(n + i) % cfg->period];
-		out->mean[i] *= s;
-		if (out->lower != NULL)
-			out->lower[i] *= s;
-		if (out->upper != NULL)
-			out->upper[i] *= s;
-	}
 	return rc;
 }
 
-/* The M4 Theta benchmark; see an_theta.h. Needs n >= 7. */
+/* The M4 Theta benchmark (see an_theta.h): theta_plain on the series
+ * seasonally adjusted by an_forecast_seasadj. Needs n >= 7. */
 int an_forecast_theta(const double *y, size_t n, const struct an_forecast_cfg *cfg,
 		      struct an_forecast_out *out)
 {
-	double *idx = NULL, *adj = NULL;
-	bool pos = true;
-	int rc;
-
-	if (y == NULL || cfg == NULL || out == NULL || out->mean == NULL || cfg->h == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		pos = pos && y[i] > 0.0;
-	if (cfg->period < 2 || !pos || !an_seasonality_test(y, n, cfg->period))
-		return theta_run(y, n, cfg, NULL, out);
-	idx = malloc(cfg->period * sizeof(*idx));
-	adj = malloc(n * sizeof(*adj));
-	rc = -ENOMEM;
-	if (idx == NULL || adj == NULL)
-		goto out_free;
-	rc = an_decompose_mul(y, n, cfg->period, idx);
-	if (rc != 0)
-		goto out_free;
-	for (size_t i = 0; i < n; i++)
-		adj[i] = y[i] / idx[i % cfg->period];
-	rc = theta_run(adj, n, cfg, idx, out);
-out_free:
-	free(adj);
-	free(idx);
-	return rc;
+	return an_forecast_seasadj(y, n, cfg, out, theta_plain);
 }

@@ -22,11 +22,15 @@
 #include "cm_rand.h"
 #include "tst_util.h"
 
-#ifndef SF_DATA_DIR
-#define SF_DATA_DIR "/work/shared/data"
-#endif
-
 static double ap[144];
+
+/* AirPassengers into ap, or skip the calling test when the data set is
+ * missing (the tests that do not read it run regardless). */
+static void need_airpassengers(void)
+{
+	if (tst_airpassengers(ap) != 0)
+		skip();
+}
 
 /* SES SSE for alpha and initial level l0 on x[0..n); final level out. */
 static double ses_sse(const double *x, int n, double alpha, double l0, double *lend)
@@ -105,6 +109,7 @@ static void test_an_theta__line_drifts_at_half_slope(void **state)
 static void test_an_theta__seasonal_airpassengers(void **state)
 {
 	(void)state;
+	need_airpassengers();
 	double mean[24], lo[24], up[24], m2[24], idx[12], adj[144];
 	struct an_forecast_out o = { mean, lo, up }, o2 = { m2, NULL, NULL };
 	struct an_forecast_cfg cfg = { .period = 12, .h = 24, .level = 0.8 };
@@ -127,11 +132,17 @@ static void test_an_theta__seasonal_airpassengers(void **state)
 static void test_an_theta__bad_input(void **state)
 {
 	(void)state;
-	double y[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, mean[3];
-	struct an_forecast_out o = { mean, NULL, NULL };
+	double y[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, mean[3], lo[3], up[3];
+	struct an_forecast_out o = { mean, lo, up }, no_bounds = { mean, NULL, NULL };
 	struct an_forecast_cfg cfg = { .period = 0, .h = 3 };
 	struct an_theta_model m;
 
+	assert_int_equal(an_forecast_theta(y, 10, &cfg, &no_bounds), -EINVAL);
+	cfg.level = NAN;
+	assert_int_equal(an_forecast_theta(y, 10, &cfg, &o), -EINVAL);
+	assert_int_equal(an_theta_predict(&(struct an_theta_model){ .n = 10 }, 3, NAN, &o),
+			 -EINVAL);
+	cfg.level = 0;
 	assert_int_equal(an_theta_fit(y, 6, &m), -EINVAL);
 	assert_int_equal(an_forecast_theta(y, 6, &cfg, &o), -EINVAL);
 	assert_int_equal(an_forecast_theta(y, 7, &cfg, &o), 0);
@@ -152,10 +163,6 @@ static void test_an_theta__bad_input(void **state)
 int main(void)
 {
 	gsl_set_error_handler_off();
-	if (tst_airpassengers(ap) != 0) {
-		fprintf(stderr, "skip: %s/airpassengers/AirPassengers.csv missing\n", SF_DATA_DIR);
-		return 77;
-	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_an_theta__hand_recomputation),
 		cmocka_unit_test(test_an_theta__line_drifts_at_half_slope),
