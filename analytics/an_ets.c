@@ -63,7 +63,9 @@ static bool level_ok(double level)
  * value. */
 static double nm_round(gsl_multimin_fminimizer *s, size_t n, size_t maxit, double rtol)
 {
-	double fprev = gsl_multimin_fminimizer_minimum(s);
+	/* nmsimplex2 sets its minimum at the first iterate, not at set(): reading it
+	 * here read uninitialised memory, so results followed the heap's contents */
+	double fprev = INFINITY;
 
 	for (size_t it = 1; it <= maxit; it++) {
 		if (gsl_multimin_fminimizer_iterate(s) != GSL_SUCCESS)
